@@ -1,0 +1,64 @@
+# cunbo build, test, bench and demo. See README.md.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the tests and the demo talk to as real peers.
+DEB_PKGS := ffmpeg nginx libnginx-mod-rtmp sox espeak-ng fonts-noto-cjk chromium qemu-user-static iproute2 ca-certificates
+# The lint package's segmenter runs on a trimmed dictionary; the gse default
+# dictionary (~200 MiB heap) is compiled out.
+GOTAGS := ne
+GOFLAGS_BUILD := -tags $(GOTAGS) -trimpath
+PURE_CMDS := ./cmd/cunbo
+FUZZTIME ?= 15s
+
+.PHONY: all build build-arm64 build-armv7 deps test test-unit test-fuzz bench demo clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ $(PURE_CMDS)
+
+build-arm64:
+	@mkdir -p $(BIN)/arm64
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/arm64/ $(PURE_CMDS)
+
+build-armv7:
+	@mkdir -p $(BIN)/armv7
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/armv7/ $(PURE_CMDS)
+
+# deps installs the Debian packages the tests use as real peers (only the
+# missing ones) and downloads the Go modules.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(GO) mod download
+
+test: deps test-unit test-fuzz
+
+test-unit:
+	$(GO) vet -tags $(GOTAGS) ./...
+	$(GO) test -tags $(GOTAGS) -race -timeout 40m ./...
+
+# Each fuzz target runs briefly on top of its committed seed corpus.
+test-fuzz:
+	@set -e; grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do \
+		pkg=./$$(dirname $${f#./}); \
+		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "fuzz $$pkg $$fn"; \
+			$(GO) test -tags $(GOTAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+bench: build
+	$(GO) test -tags $(GOTAGS) -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+
+demo: build
+	./$(BIN)/cunbo lint lint/testdata/sample_transcript.txt
+
+clean:
+	rm -rf $(BIN) bench.txt
