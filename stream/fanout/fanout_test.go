@@ -107,6 +107,30 @@ func TestQueue(t *testing.T) {
 	}
 }
 
+func TestSkipToLatestKey(t *testing.T) {
+	tests := []struct {
+		script, want string
+		dropped      uint64
+	}{
+		{"TKvvKvaKa", "TKa", 6},
+		{"TKvvKv", "TKv", 3},
+		{"TKva", "TKva", 0}, // the only keyframe is already at the head
+		{"Kv", "Kv", 0},
+		{"TKvKv", "TKv", 2},
+	}
+	for _, tt := range tests {
+		q := NewQueue(QueueLimits{})
+		feed(q, tt.script)
+		q.SkipToLatestKey()
+		if got := drain(q); got != tt.want {
+			t.Errorf("%s: delivered %q, want %q", tt.script, got, tt.want)
+		}
+		if d := q.Stats().DroppedUnits; d != tt.dropped {
+			t.Errorf("%s: dropped %d, want %d", tt.script, d, tt.dropped)
+		}
+	}
+}
+
 func TestQueueCloseAndContext(t *testing.T) {
 	q := NewQueue(QueueLimits{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

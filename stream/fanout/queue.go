@@ -208,6 +208,33 @@ func (q *Queue) skipGOPLocked() {
 	}
 }
 
+// SkipToLatestKey drops everything queued before the newest queued
+// keyframe, or everything (then waiting for the next keyframe) when none is
+// queued. An output that reconnects calls it to resume close to live
+// instead of replaying a stale backlog. Pending tracks are kept.
+func (q *Queue) SkipToLatestKey() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	last := -1
+	for i := q.n - 1; i >= 0; i-- {
+		it := &q.ring[(q.head+i)%len(q.ring)]
+		if it.Kind == KindVideo && it.Video.Key {
+			last = i
+			break
+		}
+	}
+	if last < 0 {
+		q.stats.DroppedUnits += uint64(q.n)
+		q.clearLocked()
+		q.waitKey = true
+		return
+	}
+	for range last {
+		q.popLocked()
+		q.stats.DroppedUnits++
+	}
+}
+
 func (q *Queue) popLocked() Item {
 	slot := &q.ring[q.head]
 	it := *slot
