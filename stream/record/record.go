@@ -1,0 +1,473 @@
+// Package record keeps everything the box sends on air in a ring of
+// fragmented MP4 files on local disk, so nothing is lost when the network is
+// down and a flagged moment can later be cut out as a standalone clip.
+//
+// Each segment file is a complete fMP4 (ftyp+moov, then moof+mdat
+// fragments of 1–2 s) named by its wall-clock start. Every fragment is one
+// append followed by fdatasync, so a power cut loses at most the fragment
+// being written; New runs a recovery pass that truncates each file at its
+// last complete fragment. The ring is bounded by a byte quota: the oldest
+// closed segments go first, unless a Hold protects them.
+//
+// The Recorder is a stream.Sink: its methods only enqueue; Run does all the
+// IO in its own goroutine and never lets a failing disk stall the stream.
+package record
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cunbo/cunbo/stream"
+)
+
+// Config sets up a Recorder. Dir and QuotaBytes are required.
+type Config struct {
+	// Dir holds the segment files; it is created if missing. Files in it
+	// that the recorder did not name are left alone and not counted.
+	Dir string
+	// QuotaBytes bounds the segment files' total size on disk.
+	QuotaBytes int64
+	// SegmentDuration is the target length of one file (default 60 s); a
+	// segment closes at the first keyframe after it.
+	SegmentDuration time.Duration
+	// FragmentDuration is the target fragment length (default 1 s): a
+	// fragment ends at the first keyframe after it, or unconditionally at
+	// MaxFragmentDuration (default 2 s) when keyframes are rarer.
+	FragmentDuration    time.Duration
+	MaxFragmentDuration time.Duration
+	// QueueUnits is how many units may wait for the writer (default 1024,
+	// about 13 s of 30 fps video with 48 kHz AAC) before new ones are dropped.
+	QueueUnits int
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now is the wall clock (default time.Now); tests replace it.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	if c.Dir == "" {
+		return errors.New("record: Config.Dir is empty")
+	}
+	if c.QuotaBytes <= 0 {
+		return errors.New("record: Config.QuotaBytes must be positive")
+	}
+	if c.SegmentDuration <= 0 {
+		c.SegmentDuration = time.Minute
+	}
+	if c.FragmentDuration <= 0 {
+		c.FragmentDuration = time.Second
+	}
+	if c.MaxFragmentDuration <= 0 {
+		c.MaxFragmentDuration = 2 * time.Second
+	}
+	if c.MaxFragmentDuration < c.FragmentDuration {
+		c.MaxFragmentDuration = c.FragmentDuration
+	}
+	if c.QueueUnits <= 0 {
+		c.QueueUnits = 1024
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Stats is a snapshot of the recorder's health.
+type Stats struct {
+	BytesOnDisk      int64
+	Segments         int
+	FragmentsWritten uint64
+	// UnitsDropped counts units lost to a full queue, a missing keyframe
+	// after a gap, bad timestamps or a failed write.
+	UnitsDropped uint64
+	// FragmentsDropped counts fragments not written (quota or IO error).
+	FragmentsDropped uint64
+	WriteErrors      uint64
+	SegmentsDeleted  uint64
+	// HoldsOverridden counts held segments deleted because nothing else
+	// could make room for the live recording.
+	HoldsOverridden uint64
+	// LastFsync is the latency of the latest fragment's write + fdatasync.
+	LastFsync time.Duration
+	// LastError is the latest write failure ("" if none) and when.
+	LastError   string
+	LastErrorAt time.Time
+	// Healthy is false while the latest fragment could not be written.
+	Healthy bool
+}
+
+// segment is one file of the ring as the index sees it.
+type segment struct {
+	name  string
+	seq   uint64
+	start time.Time     // wall clock of its first sample
+	dur   time.Duration // media written so far
+	size  int64         // bytes committed (fsynced); the open one grows
+	open  bool
+}
+
+func (s *segment) end() time.Time { return s.start.Add(s.dur) }
+
+// session is one SetTracks epoch of the encoder.
+type session struct {
+	tracks stream.Tracks
+	// epochNanos is the wall clock (Unix ns) of pipeline time zero, fixed
+	// when the first unit of the session arrives; 0 until then.
+	epochNanos atomic.Int64
+}
+
+type item struct {
+	sess  *session
+	video *stream.VideoUnit
+	audio *stream.AudioUnit
+	// gap is set on the first video unit enqueued after dropped ones.
+	gap bool
+}
+
+// HoldID names a Hold for Release.
+type HoldID uint64
+
+type hold struct{ from, to time.Time }
+
+// Recorder records the stream into a ring of fMP4 files. Create it with
+// New, start Run, and hand it to the encoder as a stream.Sink.
+type Recorder struct {
+	cfg   Config
+	log   *slog.Logger
+	queue chan item
+
+	sess     atomic.Pointer[session]
+	videoGap atomic.Bool
+
+	running atomic.Bool
+
+	mu       sync.Mutex
+	segs     []*segment // ascending seq
+	nextSeq  uint64
+	holds    map[HoldID]hold
+	nextHold HoldID
+	stats    Stats
+
+	unitsDropped atomic.Uint64
+}
+
+// New opens (or creates) the ring directory and runs crash recovery: every
+// segment is truncated at its last complete fragment and files holding no
+// media are deleted. Then it enforces the quota.
+func New(cfg Config) (*Recorder, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("record: create dir: %w", err)
+	}
+	r := &Recorder{
+		cfg:   cfg,
+		log:   cfg.Logger.With("component", "record"),
+		queue: make(chan item, cfg.QueueUnits),
+		holds: map[HoldID]hold{},
+	}
+	r.stats.Healthy = true
+	if err := r.recover(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.makeRoomLocked(0)
+	r.mu.Unlock()
+	return r, nil
+}
+
+// recover indexes the segment files left in Dir and repairs torn tails.
+func (r *Recorder) recover() error {
+	entries, err := os.ReadDir(r.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("record: read dir: %w", err)
+	}
+	changed := false
+	for _, e := range entries {
+		start, seq, ok := parseSegmentName(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		r.nextSeq = max(r.nextSeq, seq+1)
+		path := filepath.Join(r.cfg.Dir, e.Name())
+		seg, fixed, err := recoverFile(path)
+		changed = changed || fixed
+		if err != nil {
+			r.log.Warn("segment unreadable, skipped", "file", e.Name(), "err", err)
+			continue
+		}
+		if seg == nil {
+			r.log.Info("removed segment without media", "file", e.Name())
+			continue
+		}
+		seg.name, seg.seq, seg.start = e.Name(), seq, start
+		r.segs = append(r.segs, seg)
+	}
+	slices.SortFunc(r.segs, func(a, b *segment) int { return cmpUint(a.seq, b.seq) })
+	if changed {
+		if err := syncDir(r.cfg.Dir); err != nil {
+			r.log.Warn("dir sync after recovery", "err", err)
+		}
+	}
+	return nil
+}
+
+// recoverFile truncates one file at its last complete fragment. It returns
+// nil (and removes the file) when nothing playable is left.
+func recoverFile(path string) (seg *segment, changed bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, false, err
+	}
+	idx, err := scanSegment(f, fi.Size())
+	if errors.Is(err, errNoInit) || err == nil && len(idx.fragments) == 0 {
+		f.Close()
+		return nil, true, os.Remove(path)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if idx.validEnd < fi.Size() {
+		if err := f.Truncate(idx.validEnd); err != nil {
+			return nil, false, fmt.Errorf("truncate torn tail: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return nil, false, fmt.Errorf("sync after truncate: %w", err)
+		}
+		changed = true
+	}
+	return &segment{dur: idx.duration(), size: idx.validEnd}, changed, nil
+}
+
+// Run writes queued units to disk until ctx is done, then writes what is
+// still queued, closes the open segment and returns. Disk errors never end
+// Run: they are counted in Stats and the recorder keeps trying.
+func (r *Recorder) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("record: Run already running")
+	}
+	defer r.running.Store(false)
+	w := newWriter(r)
+	defer w.closeSegment()
+	for {
+		select {
+		case it := <-r.queue:
+			w.handle(it)
+		case <-ctx.Done():
+			for {
+				select {
+				case it := <-r.queue:
+					w.handle(it)
+				default:
+					return nil
+				}
+			}
+		}
+	}
+}
+
+// SetTracks starts a new session: the open segment is closed and the next
+// one is written with the new codec parameters. It never blocks.
+func (r *Recorder) SetTracks(t stream.Tracks) {
+	r.sess.Store(&session{tracks: t})
+}
+
+// WriteVideo enqueues one access unit; it never blocks. Units are kept
+// (read-only) until written.
+func (r *Recorder) WriteVideo(u *stream.VideoUnit) {
+	s := r.currentSession(u.DTS)
+	if s == nil {
+		r.unitsDropped.Add(1)
+		return
+	}
+	select {
+	case r.queue <- item{sess: s, video: u, gap: r.videoGap.Swap(false)}:
+	default:
+		r.videoGap.Store(true)
+		r.unitsDropped.Add(1)
+	}
+}
+
+// WriteAudio enqueues one AAC unit; it never blocks.
+func (r *Recorder) WriteAudio(u *stream.AudioUnit) {
+	s := r.currentSession(u.PTS)
+	if s == nil {
+		r.unitsDropped.Add(1)
+		return
+	}
+	select {
+	case r.queue <- item{sess: s, audio: u}:
+	default:
+		r.unitsDropped.Add(1)
+	}
+}
+
+// currentSession fixes the session's wall-clock epoch on its first unit, at
+// arrival time, so queueing delay does not shift file names.
+func (r *Recorder) currentSession(pts time.Duration) *session {
+	s := r.sess.Load()
+	if s == nil {
+		return nil
+	}
+	if s.epochNanos.Load() == 0 {
+		s.epochNanos.CompareAndSwap(0, r.cfg.Now().Add(-pts).UnixNano())
+	}
+	return s
+}
+
+// WallTime maps a time on the current session's pipeline clock (for
+// example a caption's timestamp) to the wall clock used by Clip and Hold.
+// ok is false before the session's first unit.
+func (r *Recorder) WallTime(pts time.Duration) (t time.Time, ok bool) {
+	s := r.sess.Load()
+	if s == nil || s.epochNanos.Load() == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, s.epochNanos.Load()).Add(pts), true
+}
+
+// Stats returns a snapshot of the recorder's counters.
+func (r *Recorder) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.stats
+	st.UnitsDropped += r.unitsDropped.Load()
+	st.Segments = len(r.segs)
+	st.BytesOnDisk = r.bytesLocked()
+	return st
+}
+
+// Hold protects the segments overlapping [from, to] from quota deletion
+// until Release, for example while a flagged moment waits to be clipped.
+// Holds live in memory only. Should held segments be all that is left to
+// delete, the live recording wins and Stats.HoldsOverridden counts it.
+func (r *Recorder) Hold(from, to time.Time) HoldID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nextHold++
+	r.holds[r.nextHold] = hold{from: from, to: to}
+	return r.nextHold
+}
+
+// Release ends a Hold. Releasing twice is harmless.
+func (r *Recorder) Release(id HoldID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.holds, id)
+}
+
+func (r *Recorder) bytesLocked() int64 {
+	var n int64
+	for _, s := range r.segs {
+		n += s.size
+	}
+	return n
+}
+
+func (r *Recorder) heldLocked(s *segment) bool {
+	for _, h := range r.holds {
+		if !s.start.After(h.to) && !s.end().Before(h.from) {
+			return true
+		}
+	}
+	return false
+}
+
+// makeRoomLocked deletes the oldest closed segments until need more bytes
+// fit in the quota, sparing held ones while it can. It reports whether they
+// fit.
+func (r *Recorder) makeRoomLocked(need int64) bool {
+	total := r.bytesLocked()
+	deleted := false
+	defer func() {
+		if deleted {
+			if err := syncDir(r.cfg.Dir); err != nil {
+				r.log.Warn("dir sync after delete", "err", err)
+			}
+		}
+	}()
+	for total+need > r.cfg.QuotaBytes {
+		victim := -1
+		for i, s := range r.segs {
+			if !s.open && !r.heldLocked(s) {
+				victim = i
+				break
+			}
+		}
+		if victim < 0 {
+			for i, s := range r.segs {
+				if !s.open {
+					victim = i
+					r.stats.HoldsOverridden++
+					r.log.Warn("quota forces deleting a held segment", "file", s.name)
+					break
+				}
+			}
+		}
+		if victim < 0 {
+			return false
+		}
+		s := r.segs[victim]
+		if err := os.Remove(filepath.Join(r.cfg.Dir, s.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			r.noteErrorLocked(fmt.Errorf("delete old segment: %w", err))
+			return false
+		}
+		r.segs = slices.Delete(r.segs, victim, victim+1)
+		r.stats.SegmentsDeleted++
+		total -= s.size
+		deleted = true
+	}
+	return true
+}
+
+func (r *Recorder) noteErrorLocked(err error) {
+	r.stats.WriteErrors++
+	r.stats.LastError = err.Error()
+	r.stats.LastErrorAt = r.cfg.Now()
+	r.stats.Healthy = false
+	r.log.Error("recorder write failed", "err", err)
+}
+
+func (r *Recorder) noteError(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.noteErrorLocked(err)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+var _ stream.Sink = (*Recorder)(nil)
