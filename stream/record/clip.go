@@ -131,7 +131,6 @@ type clipBuilder struct {
 	video     *fmp4.InitTrack
 	audio     *fmp4.InitTrack
 	vs, as    []clipSample
-	segments  int
 	truncated bool
 }
 
@@ -165,7 +164,6 @@ func (c *clipBuilder) addSegment(path string, s segment) (more bool, err error) 
 		c.truncated = true
 		return false, nil
 	}
-	c.segments++
 	for _, frag := range idx.fragments {
 		for _, run := range frag.runs {
 			var list *[]clipSample
@@ -213,16 +211,19 @@ func sameCodec(a, b *fmp4.InitTrack) bool {
 
 func (c *clipBuilder) write(ctx context.Context, from, to time.Time, out io.Writer) (ClipInfo, error) {
 	// Start at the last keyframe shown at or before from; if the recording
-	// begins later, at its first keyframe.
+	// begins later, at its first keyframe. Sample times carry rounding of
+	// the 90 kHz clock and the millisecond file names, hence the slack.
+	const slack = time.Millisecond
 	first := -1
 	for i := range c.vs {
 		if !c.vs[i].sync {
 			continue
 		}
-		if !c.vs[i].pts().After(from) || first < 0 {
+		late := c.vs[i].pts().After(from.Add(slack))
+		if !late || first < 0 {
 			first = i
 		}
-		if c.vs[i].pts().After(from) {
+		if late {
 			break
 		}
 	}
@@ -266,13 +267,19 @@ func (c *clipBuilder) write(ctx context.Context, from, to time.Time, out io.Writ
 	if err := pres.Marshal(cw); err != nil {
 		return ClipInfo{}, fmt.Errorf("record: write clip: %w", err)
 	}
+	used := map[*os.File]bool{}
+	for _, list := range [][]clipSample{vs, as} {
+		for _, s := range list {
+			used[s.file] = true
+		}
+	}
 	lastV := vs[len(vs)-1]
 	return ClipInfo{
 		Start:       zero,
 		End:         lastV.pts().Add(lastV.duration),
 		VideoFrames: len(vs),
 		AudioFrames: len(as),
-		Segments:    c.segments,
+		Segments:    len(used),
 		Bytes:       cw.n,
 		Truncated:   c.truncated,
 	}, nil
