@@ -234,3 +234,27 @@ func familyFromMetadata(meta map[string]string, dir string) (Family, bool) {
 	}
 	return "", false
 }
+
+// Files lists the ONNX files the layout loads.
+func (l Layout) Files() []string {
+	var out []string
+	for _, f := range []string{l.Model, l.Encoder, l.Decoder, l.Joiner} {
+		if f != "" && (f == l.Model || l.Family != TDNNCTC && l.Family != Paraformer && l.Family != SenseVoice) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Validate checks that every file the layout loads is a well-formed ONNX
+// container. The inference library aborts the whole process on a truncated
+// or garbage file; this catches the common cases (an interrupted copy) with a
+// clear error first. It cannot prove a model is usable.
+func (l Layout) Validate() error {
+	for _, f := range l.Files() {
+		if _, err := ReadMetadata(f); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	return nil
+}
