@@ -1,0 +1,278 @@
+package overlay
+
+import (
+	"errors"
+	"fmt"
+	"image"
+
+	"github.com/cunbo/cunbo/hw"
+)
+
+// Card is one rendered product card: the RGBA picture for previews, and
+// the same picture as I420 planes with alpha (luma-resolution alpha for Y,
+// 2×2-averaged alpha for U and V) for per-frame blending.
+type Card struct {
+	// Rect is where the card sits in the output frame when fully shown.
+	Rect image.Rectangle
+	// RGBA is the rendered card, premultiplied, at Rect's size.
+	RGBA *image.RGBA
+	// Texts lists the text on the card with its rendered glyph bounds.
+	Texts []TextRun
+
+	w, h      int
+	y, a      []byte // w×h
+	u, v, ca  []byte // (w/2)×(h/2); chroma weighted by alpha
+	ySp, cSp  spanTable
+	opaqueLen int // number of luma pixels with alpha 255
+}
+
+// Span kinds: each card row is cut into runs that are skipped (alpha 0),
+// copied (alpha 255) or blended, so the common cases cost a memmove or
+// nothing.
+const (
+	spanSkip uint8 = iota
+	spanCopy
+	spanBlend
+)
+
+type span struct {
+	x0, x1 int32
+	kind   uint8
+}
+
+// spanTable holds each row's spans back to back: row r's spans are
+// list[row[r]:row[r+1]].
+type spanTable struct {
+	list []span
+	row  []int32
+}
+
+func buildSpans(alpha []byte, w, h int) spanTable {
+	t := spanTable{row: make([]int32, 0, h+1)}
+	kindOf := func(a byte) uint8 {
+		switch a {
+		case 0:
+			return spanSkip
+		case 255:
+			return spanCopy
+		}
+		return spanBlend
+	}
+	for r := 0; r < h; r++ {
+		t.row = append(t.row, int32(len(t.list)))
+		row := alpha[r*w : (r+1)*w]
+		x0 := 0
+		for x0 < w {
+			k := kindOf(row[x0])
+			x1 := x0 + 1
+			for x1 < w && kindOf(row[x1]) == k {
+				x1++
+			}
+			if k != spanSkip {
+				t.list = append(t.list, span{int32(x0), int32(x1), k})
+			}
+			x0 = x1
+		}
+	}
+	t.row = append(t.row, int32(len(t.list)))
+	return t
+}
+
+// newCard converts the premultiplied RGBA rendering to I420 + alpha.
+func newCard(img *image.RGBA, rect image.Rectangle, runs []TextRun, m ColorMatrix) *Card {
+	w, h := rect.Dx(), rect.Dy()
+	c := &Card{Rect: rect, RGBA: img, Texts: runs, w: w, h: h}
+	c.y = make([]byte, w*h)
+	c.a = make([]byte, w*h)
+	cw, ch := w/2, h/2
+	c.u = make([]byte, cw*ch)
+	c.v = make([]byte, cw*ch)
+	c.ca = make([]byte, cw*ch)
+	kr, kb := 0.2126, 0.0722
+	if m == BT601 {
+		kr, kb = 0.299, 0.114
+	}
+	kg := 1 - kr - kb
+	clamp := func(v float64) byte { return byte(min(max(v+0.5, 0), 255)) }
+	for yy := 0; yy < h; yy++ {
+		for xx := 0; xx < w; xx++ {
+			o := img.PixOffset(xx, yy)
+			p := img.Pix[o : o+4 : o+4]
+			a := p[3]
+			c.a[yy*w+xx] = a
+			if a == 0 {
+				continue
+			}
+			if a == 255 {
+				c.opaqueLen++
+			}
+			// Unpremultiply; luma is per pixel.
+			r, g, b := float64(p[0])/float64(a), float64(p[1])/float64(a), float64(p[2])/float64(a)
+			c.y[yy*w+xx] = clamp(16 + 219*(kr*r+kg*g+kb*b))
+		}
+	}
+	for cy := 0; cy < ch; cy++ {
+		for cx := 0; cx < cw; cx++ {
+			// Chroma of a 2×2 block is the alpha-weighted mean colour, so
+			// antialiased edges do not pick up the colour of transparent
+			// neighbours.
+			var sr, sg, sb, sa int
+			for dy := 0; dy < 2; dy++ {
+				o := img.PixOffset(2*cx, 2*cy+dy)
+				p := img.Pix[o : o+8 : o+8]
+				sr += int(p[0]) + int(p[4])
+				sg += int(p[1]) + int(p[5])
+				sb += int(p[2]) + int(p[6])
+				sa += int(p[3]) + int(p[7])
+			}
+			i := cy*cw + cx
+			c.ca[i] = byte((sa + 2) / 4)
+			if sa == 0 {
+				c.u[i], c.v[i] = 128, 128
+				continue
+			}
+			r, g, b := float64(sr)/float64(sa), float64(sg)/float64(sa), float64(sb)/float64(sa)
+			ey := kr*r + kg*g + kb*b
+			c.u[i] = clamp(128 + 224*(b-ey)/(2*(1-kb)))
+			c.v[i] = clamp(128 + 224*(r-ey)/(2*(1-kr)))
+		}
+	}
+	c.ySp = buildSpans(c.a, w, h)
+	c.cSp = buildSpans(c.ca, cw, ch)
+	return c
+}
+
+// Size is the card's width and height in pixels.
+func (c *Card) Size() (w, h int) { return c.w, c.h }
+
+// Planes returns the card's I420 planes and alphas (read-only): y and a
+// are w×h, u, v and ca are (w/2)×(h/2).
+func (c *Card) Planes() (y, u, v, a, ca []byte) { return c.y, c.u, c.v, c.a, c.ca }
+
+// blend composites the card onto f with its left edge at Rect.Min.X and
+// its top row at top (even), with the card's alpha scaled by gain/256.
+// Rows outside the frame are clipped. It allocates nothing.
+func (c *Card) blend(f *hw.Frame, top, gain int) {
+	if gain <= 0 {
+		return
+	}
+	gain = min(gain, 256)
+	r0, r1 := max(0, -top), min(c.h, f.Height-top)
+	if r0 >= r1 {
+		return
+	}
+	x := c.Rect.Min.X
+	blendRows(f.Y, f.Width, x, top, c.y, c.a, c.w, &c.ySp, r0, r1, gain)
+	cw := c.w / 2
+	blendRows(f.U, f.Width/2, x/2, top/2, c.u, c.ca, cw, &c.cSp, r0/2, r1/2, gain)
+	blendRows(f.V, f.Width/2, x/2, top/2, c.v, c.ca, cw, &c.cSp, r0/2, r1/2, gain)
+}
+
+func blendRows(dst []byte, stride, x0, dstRow0 int, src, alpha []byte, sw int, t *spanTable, r0, r1, gain int) {
+	for r := r0; r < r1; r++ {
+		off := (dstRow0+r)*stride + x0
+		d := dst[off : off+sw : off+sw]
+		s := src[r*sw : (r+1)*sw : (r+1)*sw]
+		a := alpha[r*sw : (r+1)*sw : (r+1)*sw]
+		for _, sp := range t.list[t.row[r]:t.row[r+1]] {
+			switch {
+			case sp.kind == spanCopy && gain == 256:
+				copy(d[sp.x0:sp.x1], s[sp.x0:sp.x1])
+			case sp.kind == spanCopy:
+				blendConst(d[sp.x0:sp.x1], s[sp.x0:sp.x1], int32(gain))
+			case gain == 256:
+				blendAlpha(d[sp.x0:sp.x1], s[sp.x0:sp.x1], a[sp.x0:sp.x1])
+			default:
+				blendAlphaGain(d[sp.x0:sp.x1], s[sp.x0:sp.x1], a[sp.x0:sp.x1], int32(gain))
+			}
+		}
+	}
+}
+
+// The blend loops compute d + ((s-d)·A + 128) >> 8 with A in [0, 256]
+// (alpha 255 maps to 256 so opaque is exact); the result always lies
+// between d and s, so it never overflows a byte.
+
+func blendAlpha(d, s, a []byte) {
+	s, a = s[:len(d)], a[:len(d)]
+	for i := range d {
+		al := int32(a[i])
+		al += al >> 7
+		dv := int32(d[i])
+		d[i] = byte(dv + ((int32(s[i])-dv)*al+128)>>8)
+	}
+}
+
+func blendAlphaGain(d, s, a []byte, gain int32) {
+	s, a = s[:len(d)], a[:len(d)]
+	for i := range d {
+		al := int32(a[i])
+		al += al >> 7
+		al = (al*gain + 128) >> 8
+		dv := int32(d[i])
+		d[i] = byte(dv + ((int32(s[i])-dv)*al+128)>>8)
+	}
+}
+
+func blendConst(d, s []byte, al int32) {
+	s = s[:len(d)]
+	for i := range d {
+		dv := int32(d[i])
+		d[i] = byte(dv + ((int32(s[i])-dv)*al+128)>>8)
+	}
+}
+
+// checkFrame reports whether the card fits f and f's planes are complete.
+func (c *Card) checkFrame(f *hw.Frame) error {
+	if f == nil {
+		return errors.New("overlay: nil frame")
+	}
+	if f.Width%2 != 0 || f.Height%2 != 0 || len(f.Y) < f.Width*f.Height ||
+		len(f.U) < (f.Width/2)*(f.Height/2) || len(f.V) < (f.Width/2)*(f.Height/2) {
+		return fmt.Errorf("overlay: malformed %d×%d I420 frame", f.Width, f.Height)
+	}
+	if !c.Rect.In(image.Rect(0, 0, f.Width, f.Height)) {
+		return fmt.Errorf("overlay: card at %v does not fit a %d×%d frame", c.Rect, f.Width, f.Height)
+	}
+	return nil
+}
+
+// DrawOnto composites the fully shown card onto f at Rect, exactly as the
+// compositor does once a transition has finished. Tests use it to build the
+// frame a viewer should see.
+func (c *Card) DrawOnto(f *hw.Frame) error {
+	if err := c.checkFrame(f); err != nil {
+		return err
+	}
+	c.blend(f, c.Rect.Min.Y, 256)
+	return nil
+}
+
+// Mismatch measures how far the card region of f (for example a frame
+// decoded from the stream) is from this card: the mean absolute luma
+// difference over the card's opaque pixels (photo, text cores, badge,
+// band), which do not depend on the video underneath. Values under about
+// 10 mean the card is visible; H.264 at streaming bitrates stays well
+// below that, a different card or no card is far above it.
+func (c *Card) Mismatch(f *hw.Frame) (float64, error) {
+	if err := c.checkFrame(f); err != nil {
+		return 0, err
+	}
+	if c.opaqueLen == 0 {
+		return 0, errors.New("overlay: card has no opaque pixels to compare")
+	}
+	var sum int
+	for r := 0; r < c.h; r++ {
+		row := f.Y[(c.Rect.Min.Y+r)*f.Width+c.Rect.Min.X:]
+		for _, sp := range c.ySp.list[c.ySp.row[r]:c.ySp.row[r+1]] {
+			if sp.kind != spanCopy {
+				continue
+			}
+			for x := sp.x0; x < sp.x1; x++ {
+				d := int(row[x]) - int(c.y[r*c.w+int(x)])
+				sum += max(d, -d)
+			}
+		}
+	}
+	return float64(sum) / float64(c.opaqueLen), nil
+}
