@@ -133,6 +133,9 @@ type item struct {
 	audio *stream.AudioUnit
 	// gap is set on the first video unit enqueued after dropped ones.
 	gap bool
+	// done, when set, marks a barrier: the writer closes it once every
+	// earlier item is handled.
+	done chan struct{}
 }
 
 // HoldID names a Hold for Release.
@@ -330,6 +333,23 @@ func (r *Recorder) currentSession(pts time.Duration) *session {
 		s.epochNanos.CompareAndSwap(0, r.cfg.Now().Add(-pts).UnixNano())
 	}
 	return s
+}
+
+// barrier waits until the writer has handled everything enqueued before
+// it (tests use it to sequence disk events against the stream).
+func (r *Recorder) barrier(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case r.queue <- item{done: done}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // WallTime maps a time on the current session's pipeline clock (for

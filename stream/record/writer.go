@@ -79,6 +79,10 @@ func newWriter(r *Recorder) *writer { return &writer{r: r, waitKey: true} }
 func (w *writer) drop() { w.r.unitsDropped.Add(1) }
 
 func (w *writer) handle(it item) {
+	if it.done != nil {
+		close(it.done)
+		return
+	}
 	if it.sess != w.sess {
 		w.startSession(it.sess)
 	}
