@@ -1,0 +1,374 @@
+package rtmp
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cunbo/cunbo/stream"
+	"github.com/cunbo/cunbo/stream/fanout"
+	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/streamtest"
+)
+
+// testTracks are real x264 (320×240 baseline) and AAC-LC parameters.
+func testTracks(t testing.TB) stream.Tracks {
+	sps, _ := hex.DecodeString("6742c00dd90141fb0110000003001000000303c0f142a480")
+	pps, _ := hex.DecodeString("68cb83cb20")
+	return stream.Tracks{Width: 320, Height: 240, FPS: 30, SPS: sps, PPS: pps,
+		AudioConfig: []byte{0x12, 0x10}, SampleRate: 44100, Channels: 2}
+}
+
+func TestParseTarget(t *testing.T) {
+	tests := []struct {
+		in, wantApp, wantKey, wantSafe string
+		wantErr                        bool
+	}{
+		{"rtmp://push.example.com/live/abc123", "/live", "abc123", "rtmp://push.example.com/live/ab***", false},
+		{"rtmps://h:443/third/stream-9?expire=1&sign=x", "/third", "stream-9?expire=1&sign=x", "rtmps://h:443/third/st***", false},
+		{"rtmp://h/app/a/b", "/app", "a/b", "rtmp://h/app/***", false},
+		{"http://h/live/x", "", "", "", true},
+		{"rtmp:///live/x", "", "", "", true},
+		{"rtmp://h/live", "", "", "", true},
+		{"rtmp://h/live/", "", "", "", true},
+		{"rtmp://h/%zz", "", "", "", true},
+	}
+	for _, tt := range tests {
+		got, err := parseTarget(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%s: err = %v", tt.in, err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if got.lib.Path != tt.wantApp || got.lib.Fragment != tt.wantKey || got.safe != tt.wantSafe {
+			t.Errorf("%s: app %q key %q safe %q", tt.in, got.lib.Path, got.lib.Fragment, got.safe)
+		}
+		if strings.Contains(got.safe, "abc123") {
+			t.Errorf("%s: key leaked into %q", tt.in, got.safe)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	lo, hi := 250*time.Millisecond, 5*time.Second
+	if d := backoff(lo, hi, 0); d < lo/2 || d > lo {
+		t.Errorf("first retry after %v, want within [%v, %v]", d, lo/2, lo)
+	}
+	for attempt := range 30 {
+		d := backoff(lo, hi, attempt)
+		if d > hi || d < lo/2 {
+			t.Errorf("attempt %d: %v out of [%v, %v]", attempt, d, lo/2, hi)
+		}
+	}
+	if d := backoff(lo, hi, 20); d < hi/2 {
+		t.Errorf("attempt 20: %v, want capped near %v", d, hi)
+	}
+}
+
+func TestRateMeter(t *testing.T) {
+	m := newRateMeter(2*time.Second, 8)
+	t0 := time.Unix(1000, 0)
+	for i := range 40 { // 100 kB every 50 ms = 16 Mbit/s for 2 s
+		m.add(t0.Add(time.Duration(i)*50*time.Millisecond), 100_000)
+	}
+	now := t0.Add(2 * time.Second)
+	if r := m.bitsPerSecond(now); r < 14e6 || r > 18e6 {
+		t.Errorf("rate %d, want ~16e6", r)
+	}
+	if r := m.bitsPerSecond(now.Add(10 * time.Second)); r != 0 {
+		t.Errorf("rate after silence %d, want 0", r)
+	}
+}
+
+func TestNewRejectsBadURL(t *testing.T) {
+	if _, err := New(Config{URL: "udp://x/y/z"}); err == nil {
+		t.Error("accepted udp URL")
+	}
+}
+
+func TestInvalidTracksStayOffline(t *testing.T) {
+	p, err := New(Config{URL: "rtmp://127.0.0.1:1/live/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	p.SetTracks(stream.Tracks{SPS: []byte{0x67, 1, 2, 3, 4}, PPS: []byte{0x68}})
+	waitFor(t, 5*time.Second, func() bool { return p.Stats().LastError != nil })
+	if s := p.Stats(); !strings.Contains(s.LastError.Error(), "SPS") || s.Connects != 0 {
+		t.Errorf("stats %+v, want SPS error and no connection", s)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+	if err := p.Run(context.Background()); err == nil {
+		t.Error("second Run accepted")
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startPublisher runs p until the test ends (or stop is called).
+func startPublisher(t *testing.T, p *Publisher) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("Run did not return after cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// TestPushToNginx: streamtest → fan-out → RTMP → nginx, checked by ffprobe
+// on nginx's recording.
+func TestPushToNginx(t *testing.T) {
+	srv := nginxtest.New(t)
+	p, err := New(Config{URL: srv.URL("push"), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startPublisher(t, p)
+	fan := fanout.New(nil)
+	defer fan.Close()
+	if _, err := fan.Add("rtmp", p, fanout.QueueLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const dur = 10 * time.Second
+	res, err := streamtest.Run(ctx, t, fan, streamtest.Options{Duration: dur, Width: 640, Height: 360, FPS: 30, VideoKbps: 800})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return p.Stats().BacklogUnits == 0 })
+	st := p.Stats()
+	if !st.Connected || st.Connects != 1 || st.BytesSent < 500_000 || st.Bitrate <= 0 {
+		t.Errorf("stats after push: %+v", st)
+	}
+	t.Logf("sent %d bytes, bitrate %d bit/s, %d video %d audio units", st.BytesSent, st.Bitrate, res.VideoUnits, res.AudioUnits)
+	stop()
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := nginxtest.Probe(srv.RecordingPath("push"))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, srv.ErrorLog())
+	}
+	v, a := r.Video(), r.Audio()
+	if v == nil || a == nil {
+		t.Fatalf("recording streams %+v, want video and audio", r.Streams)
+	}
+	if v.CodecName != "h264" || v.Width != 640 || v.Height != 360 {
+		t.Errorf("video %+v, want h264 640x360", *v)
+	}
+	if v.FrameRate < 29 || v.FrameRate > 31 {
+		t.Errorf("frame rate %.2f, want 30", v.FrameRate)
+	}
+	if a.CodecName != "aac" || a.SampleRate != 48000 || a.Channels != 2 {
+		t.Errorf("audio %+v, want aac 48 kHz stereo", *a)
+	}
+	if d := r.Duration - dur; d < -500*time.Millisecond || d > 500*time.Millisecond {
+		t.Errorf("duration %v, want %v ± 0.5 s", r.Duration, dur)
+	}
+	for _, s := range []*nginxtest.ProbeStream{v, a} {
+		if err := r.CheckMonotonic(s.Index); err != nil {
+			t.Error(err)
+		}
+	}
+	vp := r.PacketsOf(v.Index)
+	if len(vp) < res.VideoUnits-2 || !vp[0].Key || vp[0].DTS > 50*time.Millisecond {
+		t.Errorf("%d video packets (sent %d), first %+v: want all, starting with a keyframe at 0", len(vp), res.VideoUnits, vp[0])
+	}
+}
+
+// TestReconnectAfterNginxRestart kills the ingest server mid-stream and
+// brings it back on the same port.
+func TestReconnectAfterNginxRestart(t *testing.T) {
+	srv := nginxtest.New(t)
+	p, err := New(Config{URL: srv.URL("again"), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startPublisher(t, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := streamtest.Start(ctx, t, p, streamtest.Options{Width: 320, Height: 240, FPS: 30, VideoKbps: 400, GOP: time.Second})
+	waitFor(t, 15*time.Second, func() bool { return p.Stats().BytesSent > 100_000 })
+
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { s := p.Stats(); return !s.Connected && s.LastError != nil })
+	t.Logf("noticed: %v", p.Stats().LastError)
+	time.Sleep(1500 * time.Millisecond) // down for a while: several refused retries
+
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	waitFor(t, 10*time.Second, func() bool { s := p.Stats(); return s.Connected && s.Reconnects == 1 })
+	took := time.Since(back)
+	t.Logf("reconnected %v after nginx came back", took)
+	if took > 2*time.Second {
+		t.Errorf("reconnect took %v, want about 1 s", took)
+	}
+	sentAt := p.Stats().BytesSent
+	time.Sleep(3 * time.Second)
+	if _, err := src.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return p.Stats().BacklogUnits == 0 })
+	if p.Stats().BytesSent <= sentAt {
+		t.Fatal("nothing sent after reconnecting")
+	}
+	stop()
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := nginxtest.Probe(srv.RecordingPath("again"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := r.Video()
+	if v == nil || r.Audio() == nil || v.Width != 320 || v.Height != 240 {
+		t.Fatalf("new recording streams %+v", r.Streams)
+	}
+	if r.Duration < 2500*time.Millisecond {
+		t.Errorf("new recording lasts %v, want ≥ 2.5 s", r.Duration)
+	}
+	vp := r.PacketsOf(v.Index)
+	if !vp[0].Key || vp[0].DTS > 50*time.Millisecond {
+		t.Errorf("new recording starts with %+v, want a keyframe at 0", vp[0])
+	}
+	if err := r.CheckMonotonic(v.Index); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestGarbageServers: junk, instant hang-up and silence each give a clear
+// error and retries, and leave no goroutine behind.
+func TestGarbageServers(t *testing.T) {
+	tests := []struct {
+		name    string
+		serve   func(net.Conn)
+		wantErr string
+	}{
+		{"junk", func(c net.Conn) {
+			c.Write([]byte(strings.Repeat("HTTP/1.1 400 Bad Request\r\n\r\n", 200)))
+			time.Sleep(200 * time.Millisecond)
+		}, "connect"},
+		{"hang up", func(c net.Conn) {}, "connect"},
+		{"silent", func(c net.Conn) { time.Sleep(2 * time.Second) }, "no answer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var accepted atomic.Int32
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					accepted.Add(1)
+					wg.Go(func() { defer c.Close(); tt.serve(c) })
+				}
+			})
+			p, err := New(Config{URL: "rtmp://" + l.Addr().String() + "/live/secretkey",
+				ConnectTimeout: 300 * time.Millisecond, BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := startPublisher(t, p)
+			p.SetTracks(testTracks(t))
+			waitFor(t, 10*time.Second, func() bool { return accepted.Load() >= 2 && p.Stats().LastError != nil })
+			s := p.Stats()
+			if s.Connected || s.Connects != 0 || !strings.Contains(s.LastError.Error(), tt.wantErr) {
+				t.Errorf("stats %+v, want error containing %q", s, tt.wantErr)
+			}
+			if strings.Contains(s.LastError.Error(), "secretkey") {
+				t.Errorf("stream key leaked in error: %v", s.LastError)
+			}
+			t.Logf("error: %v", s.LastError)
+			stop()
+			l.Close()
+			wg.Wait()
+			waitFor(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= before })
+		})
+	}
+}
+
+func TestStopWhileServerSilentIsPrompt(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	p, err := New(Config{URL: "rtmp://" + l.Addr().String() + "/live/k", ConnectTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	p.SetTracks(testTracks(t))
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Error(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run hung while connecting")
+	}
+	t.Logf("stopped in %v", time.Since(start))
+}
