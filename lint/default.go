@@ -1,0 +1,38 @@
+package lint
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"strings"
+)
+
+//go:embed rules/default.pack
+var defaultPack string
+
+// DefaultPack parses the rule pack built into the binary.
+func DefaultPack() (*Pack, error) {
+	return ParsePack("default.pack", strings.NewReader(defaultPack))
+}
+
+// LoadPack reads a rule pack file; an empty path means the built-in pack.
+func LoadPack(path string) (*Pack, error) {
+	if path == "" {
+		return DefaultPack()
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open rule pack: %w", err)
+	}
+	defer f.Close()
+	return ParsePack(path, f)
+}
+
+// NewDefault returns a Linter on the built-in rule pack.
+func NewDefault() (*Linter, error) {
+	p, err := DefaultPack()
+	if err != nil {
+		return nil, fmt.Errorf("built-in rule pack: %w", err)
+	}
+	return New(p)
+}

@@ -1,0 +1,550 @@
+// Package lint decides, clause by clause, whether what a speech recogniser
+// heard the streamer say breaks the Advertising Law or a platform rule, and
+// tells her what to say instead.
+//
+// The text is normalised on a copy that keeps an offset map (width, case,
+// inserted symbols, fillers, stutters, numbers, a few homophones and dialect
+// words), candidates are found with one Aho-Corasick pass, and each is then
+// checked against allow-phrases, word boundaries (gse segmentation),
+// negation within its clause and own-range comparisons. All rules, words and
+// exceptions live in a rule pack a trainer can edit.
+package lint
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+)
+
+// Finding is one violation, pointing at the original text.
+type Finding struct {
+	Category string `json:"category"`
+	Rule     string `json:"rule"`
+	// Start and End are rune (character) offsets [Start,End) into the
+	// original text.
+	Start   int    `json:"start"`
+	End     int    `json:"end"`
+	Match   string `json:"match"`
+	Law     string `json:"law"`
+	Explain string `json:"explain"`
+	Suggest string `json:"suggest"`
+}
+
+// Linter checks utterances against a rule pack. It is safe for concurrent
+// use; Reload swaps in a new pack atomically.
+type Linter struct {
+	m atomic.Pointer[matcher]
+}
+
+// New compiles a rule pack into a Linter.
+func New(p *Pack) (*Linter, error) {
+	m, err := compile(p)
+	if err != nil {
+		return nil, err
+	}
+	l := &Linter{}
+	l.m.Store(m)
+	return l, nil
+}
+
+// Reload compiles p and, only if that succeeds, replaces the current rules.
+// Checks already running finish on the old rules.
+func (l *Linter) Reload(p *Pack) error {
+	m, err := compile(p)
+	if err != nil {
+		return err
+	}
+	l.m.Store(m)
+	return nil
+}
+
+// Version is the version string of the rule pack in use.
+func (l *Linter) Version() string { return l.m.Load().pack.Version }
+
+// Check lints one utterance. Invalid UTF-8 bytes count as one character
+// each, so offsets stay meaningful.
+func (l *Linter) Check(text string) []Finding {
+	return l.m.Load().check(text, nil, nil)
+}
+
+// CheckPauses lints one utterance whose recogniser timestamps show pauses:
+// each value in pauses is a rune offset where the speaker paused, which
+// ends a clause (negation does not carry across it).
+func (l *Linter) CheckPauses(text string, pauses []int) []Finding {
+	return l.m.Load().check(text, pauses, nil)
+}
+
+// Tag kinds stored in the automaton's key tags.
+const (
+	kindPattern = iota + 1
+	kindExcept
+	kindAllow
+	kindNegation
+	kindNotNegation
+	kindDisclaimer
+	kindBreak
+	kindOwnRange
+	kindPart
+)
+
+// A pattern may be several parts joined by '~': each later part must
+// follow the previous one within partGap runes in the same clause
+// (别人家的~都是假的). This keeps packs readable without expanding every
+// combination.
+const partGap = 8
+
+type compiledPattern struct {
+	rule   int
+	nparts int
+}
+
+type partRef struct {
+	pattern, part int
+}
+
+const kindShift = 24
+
+type matcher struct {
+	pack  *Pack
+	norm  normalizer
+	ac    *automaton
+	keys  []acKey
+	shape []bool // key is a shape key (contains # for a number)
+	rules []Rule
+	pats  []compiledPattern
+	parts []partRef
+	seg   segmenter
+	pool  sync.Pool
+}
+
+type hit struct {
+	start, end int // in literal normalised runes
+	idx        int // pattern index for candidates, part index for parts, rule index for excepts
+}
+
+type scratch struct {
+	orig   []rune
+	ns     normalizeScratch
+	shape  normText
+	shapeL []span // shape rune -> literal rune range
+	first  []hit
+	later  []hit
+	cands  []hit
+	except []hit
+	allow  []hit
+	neg    []hit
+	notNeg []hit
+	discl  []hit
+	own    []hit
+	breaks []int
+	bounds []bool
+	segBuf []rune
+	out    []Finding
+}
+
+// Negation reaches back at most this many runes within its clause.
+const negationWindow = 8
+
+// A disclaimer (…的话我们不敢讲) clears a claim up to this many runes before it.
+const disclaimerWindow = 10
+
+func compile(p *Pack) (*matcher, error) {
+	if p == nil {
+		return nil, fmt.Errorf("compile rule pack: nil pack")
+	}
+	m := &matcher{pack: p, rules: p.Rules}
+	m.pool.New = func() any { return &scratch{} }
+
+	// The normaliser itself is built first: every pattern and phrase is
+	// then rewritten by it, so 第一 in a pattern matches 第1 in speech.
+	var fb acBuilder = *newACBuilder()
+	for _, f := range p.Fillers {
+		fb.add([]rune(f.Text), 0)
+	}
+	m.norm.fillers, m.norm.fillerKey = fb.build()
+	fo := newACBuilder()
+	for i, f := range p.Folds {
+		fo.add([]rune(f.From), int32(i))
+		m.norm.foldTo = append(m.norm.foldTo, []rune(f.To))
+	}
+	m.norm.folds, m.norm.foldKey = fo.build()
+	m.norm.stutter = map[rune]bool{}
+	for _, s := range p.Stutters {
+		for _, r := range s.Text {
+			m.norm.stutter[r] = true
+		}
+	}
+
+	// A stutter on a pattern's first character (最最最好) is always a
+	// stutter, never a doubled word. The set must be complete before any
+	// pattern is normalised.
+	for _, r := range p.Rules {
+		for _, pt := range r.Patterns {
+			if r0, _ := utf8.DecodeRuneInString(pt.Text); r0 > 0x7F && r0 != utf8.RuneError {
+				m.norm.stutter[r0] = true
+			}
+		}
+	}
+
+	b := newACBuilder()
+	var problems []LineError
+	add := func(text string, kind, idx int, line int) {
+		alts, err := expandPattern(text)
+		if err != nil {
+			problems = append(problems, LineError{line, fmt.Sprintf("%q: %v", text, err)})
+			return
+		}
+		for _, a := range alts {
+			norm := m.normalizePhrase(a)
+			if kept := m.normalizePhraseKeepFillers(a); string(kept) != string(norm) {
+				problems = append(problems, LineError{line, fmt.Sprintf("%q contains a filler word that is removed from speech before matching (it would match as %q); leave the filler out", a, string(norm))})
+				continue
+			}
+			if len(norm) == 0 {
+				problems = append(problems, LineError{line, fmt.Sprintf("%q is empty after normalising", a)})
+				continue
+			}
+			b.add(norm, int32(kind<<kindShift|idx))
+			m.shape = append(m.shape, slices.Contains(norm, '#'))
+		}
+	}
+	for i, r := range p.Rules {
+		for _, pt := range r.Patterns {
+			pieces := strings.Split(pt.Text, "~")
+			pid := len(m.pats)
+			m.pats = append(m.pats, compiledPattern{rule: i, nparts: len(pieces)})
+			for k, piece := range pieces {
+				if k == 0 {
+					add(piece, kindPattern, pid, pt.Line)
+					continue
+				}
+				add(piece, kindPart, len(m.parts), pt.Line)
+				m.parts = append(m.parts, partRef{pid, k})
+			}
+		}
+		for _, ex := range r.Except {
+			add(ex.Text, kindExcept, i, ex.Line)
+		}
+	}
+	for _, a := range p.Allow {
+		add(a.Text, kindAllow, 0, a.Line)
+	}
+	lists := []struct {
+		ph   []Phrase
+		kind int
+	}{
+		{p.Negations, kindNegation}, {p.NotNegations, kindNotNegation}, {p.Disclaimers, kindDisclaimer},
+		{p.ClauseBreaks, kindBreak}, {p.OwnRange, kindOwnRange},
+	}
+	for _, l := range lists {
+		for _, w := range l.ph {
+			add(w.Text, l.kind, 0, w.Line)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &PackError{Source: p.Source, Problems: problems}
+	}
+	m.ac, m.keys = b.build()
+
+	words := make([]string, 0, len(p.Words))
+	for _, w := range p.Words {
+		words = append(words, string(m.normalizePhrase(w.Text)))
+	}
+	seg, err := newSegmenter(words)
+	if err != nil {
+		return nil, fmt.Errorf("rule pack %s: %w", p.Source, err)
+	}
+	m.seg = seg
+	return m, nil
+}
+
+// normalizePhrase rewrites a pattern piece by piece around its # signs.
+func (m *matcher) normalizePhrase(s string) []rune { return m.normalizePhraseOpt(s, true) }
+
+func (m *matcher) normalizePhraseKeepFillers(s string) []rune { return m.normalizePhraseOpt(s, false) }
+
+func (m *matcher) normalizePhraseOpt(s string, dropFillers bool) []rune {
+	var out []rune
+	var sc normalizeScratch
+	for i, piece := range strings.Split(s, "#") {
+		if i > 0 {
+			out = append(out, '#')
+		}
+		nt := m.norm.normalizeOpt([]rune(piece), &sc, dropFillers)
+		out = append(out, nt.runes...)
+	}
+	return out
+}
+
+func (m *matcher) check(text string, pauses []int, into []Finding) []Finding {
+	sc := m.pool.Get().(*scratch)
+	defer m.pool.Put(sc)
+	sc.orig = sc.orig[:0]
+	for _, r := range text {
+		sc.orig = append(sc.orig, r)
+	}
+	nt := m.norm.normalize(sc.orig, &sc.ns)
+	sc.first, sc.later, sc.cands = sc.first[:0], sc.later[:0], sc.cands[:0]
+	sc.except, sc.allow = sc.except[:0], sc.allow[:0]
+	sc.neg, sc.notNeg, sc.discl, sc.own = sc.neg[:0], sc.notNeg[:0], sc.discl[:0], sc.own[:0]
+	sc.breaks = append(sc.breaks[:0], nt.breaks...)
+
+	record := func(k int32, start, end int) {
+		tag := m.keys[k].tag
+		kind, idx := int(tag>>kindShift), int(tag&(1<<kindShift-1))
+		h := hit{start, end, idx}
+		switch kind {
+		case kindPattern:
+			sc.first = append(sc.first, h)
+		case kindPart:
+			sc.later = append(sc.later, h)
+		case kindExcept:
+			sc.except = append(sc.except, h)
+		case kindAllow:
+			sc.allow = append(sc.allow, h)
+		case kindNegation:
+			sc.neg = append(sc.neg, h)
+		case kindNotNegation:
+			sc.notNeg = append(sc.notNeg, h)
+		case kindDisclaimer:
+			sc.discl = append(sc.discl, h)
+		case kindBreak:
+			sc.breaks = append(sc.breaks, start)
+		case kindOwnRange:
+			sc.own = append(sc.own, h)
+		}
+	}
+	m.ac.scan(nt.runes, func(k int32, end int) {
+		if !m.shape[k] {
+			record(k, end-m.keys[k].n, end)
+		}
+	})
+	if m.buildShape(nt, sc) {
+		m.ac.scan(sc.shape.runes, func(k int32, end int) {
+			if m.shape[k] {
+				s := end - m.keys[k].n
+				record(k, int(sc.shapeL[s].start), int(sc.shapeL[end-1].end))
+			}
+		})
+	}
+	if len(sc.first) == 0 {
+		return into
+	}
+	for _, p := range pauses {
+		// a pause at original offset p starts a clause at the first
+		// normalised rune that comes from at or after p
+		i := sort.Search(len(nt.spans), func(i int) bool { return int(nt.spans[i].start) >= p })
+		sc.breaks = append(sc.breaks, i)
+	}
+	sort.Ints(sc.breaks)
+	m.joinParts(nt, sc)
+
+	out := sc.out[:0]
+	for _, c := range sc.cands {
+		r := &m.rules[m.pats[c.idx].rule]
+		if m.suppressed(nt, sc, c, r) {
+			continue
+		}
+		out = append(out, Finding{Category: r.Category, Rule: r.ID, Start: c.start, End: c.end})
+	}
+	out = mergeOverlaps(out)
+	for _, f := range out {
+		r := m.ruleByID(f.Rule)
+		s := nt.spanOf(f.Start, f.End)
+		f.Start, f.End = int(s.start), int(s.end)
+		f.Match = string(sc.orig[f.Start:f.End])
+		f.Law, f.Explain, f.Suggest = r.Law, r.Explain, r.Suggest
+		into = append(into, f)
+	}
+	sc.out = out[:0]
+	return into
+}
+
+func (m *matcher) ruleByID(id string) *Rule {
+	for i := range m.rules {
+		if m.rules[i].ID == id {
+			return &m.rules[i]
+		}
+	}
+	return nil
+}
+
+// joinParts turns first-part hits into candidates, following multi-part
+// patterns through their later parts.
+func (m *matcher) joinParts(nt *normText, sc *scratch) {
+	for _, f := range sc.first {
+		p := m.pats[f.idx]
+		if p.nparts == 1 {
+			sc.cands = append(sc.cands, f)
+			continue
+		}
+		_, ce := clauseOf(sc.breaks, f.start, len(nt.runes))
+		end, ok := f.end, true
+		for k := 1; k < p.nparts && ok; k++ {
+			ok = false
+			for _, l := range sc.later {
+				ref := m.parts[l.idx]
+				if ref.pattern == f.idx && ref.part == k && l.start >= end && l.start-end <= partGap && l.end <= ce {
+					end, ok = l.end, true
+					break
+				}
+			}
+		}
+		if ok {
+			sc.cands = append(sc.cands, hit{f.start, end, f.idx})
+		}
+	}
+}
+
+// buildShape makes the view in which every number is one '#', for
+// patterns such as 扣#送 and #万人都在吃. It reports whether any number
+// was found (otherwise the literal scan has seen everything).
+func (m *matcher) buildShape(nt *normText, sc *scratch) bool {
+	sc.shape.reset()
+	sc.shapeL = sc.shapeL[:0]
+	found := false
+	rs := nt.runes
+	for i := 0; i < len(rs); {
+		if isDigit(rs[i]) {
+			j := i + 1
+			for j < len(rs) && (isDigit(rs[j]) || rs[j] == '.' && j+1 < len(rs) && isDigit(rs[j+1])) {
+				j++
+			}
+			sc.shape.push('#', span{})
+			sc.shapeL = append(sc.shapeL, span{int32(i), int32(j)})
+			found = true
+			i = j
+			continue
+		}
+		sc.shape.push(rs[i], span{})
+		sc.shapeL = append(sc.shapeL, span{int32(i), int32(i + 1)})
+		i++
+	}
+	return found
+}
+
+// suppressed applies the exceptions of COMPLIANCE.md to one candidate.
+func (m *matcher) suppressed(nt *normText, sc *scratch, c hit, r *Rule) bool {
+	n := c.end - c.start
+	overlapsLonger := func(a hit) bool {
+		return a.start < c.end && c.start < a.end && a.end-a.start >= n
+	}
+	// The longest phrase wins: an allow-phrase at least as long as the
+	// candidate and overlapping it (最好放, 第1次, 国家级非遗) clears it.
+	for _, a := range sc.allow {
+		if overlapsLonger(a) {
+			return true
+		}
+	}
+	for _, a := range sc.except {
+		if a.idx == m.pats[c.idx].rule && overlapsLonger(a) {
+			return true
+		}
+	}
+	cs, ce := clauseOf(sc.breaks, c.start, len(nt.runes))
+	if r.Negatable {
+		for _, ng := range sc.neg {
+			if ng.start < cs || ng.end > c.start || c.start-ng.end > negationWindow {
+				continue
+			}
+			covered := false
+			for _, nn := range sc.notNeg {
+				if nn.start <= ng.start && ng.end <= nn.end && nn.end-nn.start > ng.end-ng.start {
+					covered = true
+					break
+				}
+			}
+			if !covered {
+				return true
+			}
+		}
+		for _, d := range sc.discl {
+			if d.start >= c.end && d.start < ce && d.start-c.end <= disclaimerWindow {
+				return true
+			}
+		}
+	}
+	if r.OwnRange {
+		for _, o := range sc.own {
+			if o.start >= cs && o.end <= c.start {
+				return true
+			}
+		}
+	}
+	if r.Boundary != "none" {
+		if !m.atBoundary(nt, sc, c.start, cs, ce) {
+			return true
+		}
+		if r.Boundary == "both" && !m.atBoundary(nt, sc, c.end, cs, ce) {
+			return true
+		}
+	}
+	return false
+}
+
+// clauseOf returns the clause [start,end) holding position i.
+func clauseOf(breaks []int, i, n int) (int, int) {
+	s, e := 0, n
+	for _, b := range breaks {
+		if b <= i {
+			s = b
+		} else {
+			e = b
+			break
+		}
+	}
+	return s, e
+}
+
+// atBoundary reports whether position i is a word boundary, asking the
+// segmenter about a small window around it (segmenting the whole clause
+// would cost more and decide nothing more).
+func (m *matcher) atBoundary(nt *normText, sc *scratch, i, cs, ce int) bool {
+	if i <= cs || i >= ce {
+		return true
+	}
+	// Something was dropped here (a filler, a space, a symbol): the
+	// speaker broke the word, so this is a boundary.
+	if nt.spans[i-1].end != nt.spans[i].start {
+		return true
+	}
+	const reach = 4
+	ws, we := max(cs, i-reach), min(ce, i+reach)
+	return m.seg.boundaryAt(nt.runes[ws:we], i-ws, &sc.segBuf)
+}
+
+// mergeOverlaps keeps, among overlapping findings of one category, the
+// longest (全网最低价 rather than both 全网最低 and 最低价).
+func mergeOverlaps(fs []Finding) []Finding {
+	if len(fs) < 2 {
+		return fs
+	}
+	sort.SliceStable(fs, func(i, j int) bool {
+		if fs[i].Start != fs[j].Start {
+			return fs[i].Start < fs[j].Start
+		}
+		return fs[i].End-fs[i].Start > fs[j].End-fs[j].Start
+	})
+	out := fs[:0]
+	for _, f := range fs {
+		merged := false
+		for k := range out {
+			g := &out[k]
+			if g.Category == f.Category && f.Start < g.End && g.Start < f.End {
+				if f.End-f.Start > g.End-g.Start {
+					*g = f
+				}
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			out = append(out, f)
+		}
+	}
+	return out
+}

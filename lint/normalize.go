@@ -1,0 +1,234 @@
+package lint
+
+import (
+	"unicode"
+)
+
+// span is a half-open range of rune offsets into the original text.
+type span struct{ start, end int32 }
+
+// normText is a rewritten copy of the text in which every rune remembers
+// which original runes it came from, so findings on the copy point back at
+// what the streamer actually said.
+type normText struct {
+	runes []rune
+	spans []span
+	// breaks marks clause boundaries found while rewriting (sentence
+	// punctuation): a break at i means a clause starts at runes[i].
+	breaks []int
+}
+
+func (t *normText) reset() {
+	t.runes = t.runes[:0]
+	t.spans = t.spans[:0]
+	t.breaks = t.breaks[:0]
+}
+
+func (t *normText) push(r rune, s span) {
+	t.runes = append(t.runes, r)
+	t.spans = append(t.spans, s)
+}
+
+// spanOf returns the original span covered by runes [i,j).
+func (t *normText) spanOf(i, j int) span {
+	return span{t.spans[i].start, t.spans[j-1].end}
+}
+
+func (t *normText) addBreak(i int) {
+	if n := len(t.breaks); n > 0 && t.breaks[n-1] == i {
+		return
+	}
+	t.breaks = append(t.breaks, i)
+}
+
+// normalizer rewrites recogniser output into the canonical form the rule
+// patterns are written in. It is built from a rule pack and is read-only
+// afterwards, so one normalizer serves all goroutines.
+type normalizer struct {
+	fillers   *automaton
+	fillerKey []acKey
+	folds     *automaton
+	foldKey   []acKey
+	foldTo    [][]rune
+	// stutter holds runes whose immediate repetition is a stutter (最最最),
+	// as opposed to real doubled words (宝宝, 慢慢).
+	stutter map[rune]bool
+}
+
+// normalizeScratch holds the buffers of one normalisation so repeated
+// checks reuse memory.
+type normalizeScratch struct {
+	a, b normText
+}
+
+// normalize rewrites src (already decoded to runes) and returns the final
+// text, which aliases one of the scratch buffers.
+func (n *normalizer) normalize(src []rune, sc *normalizeScratch) *normText {
+	return n.normalizeOpt(src, sc, true)
+}
+
+// normalizeOpt can keep fillers, which lets the rule-pack compiler spot a
+// pattern that speech normalisation would silently change.
+func (n *normalizer) normalizeOpt(src []rune, sc *normalizeScratch, dropFillers bool) *normText {
+	a, b := &sc.a, &sc.b
+	a.reset()
+	n.foldWidth(src, a)
+	b.reset()
+	if dropFillers {
+		n.dropFillers(a, b)
+	} else {
+		b.runes = append(b.runes, a.runes...)
+		b.spans = append(b.spans, a.spans...)
+		b.breaks = append(b.breaks, a.breaks...)
+	}
+	a.reset()
+	n.applyFolds(b, a)
+	b.reset()
+	normalizeNumbers(a, b)
+	a.reset()
+	n.collapseStutters(b, a)
+	return a
+}
+
+// isSentenceMark reports punctuation that ends a clause.
+func isSentenceMark(r rune) bool {
+	switch r {
+	case ',', '!', '?', ';', ':', '，', '。', '！', '？', '；', '：', '、', '\n', '\r', '…':
+		return true
+	}
+	return false
+}
+
+// foldWidth folds full-width forms and case, and drops spaces, control
+// characters and symbols a speaker or typist inserts inside words
+// (全 网-最*低), keeping the few symbols numbers need.
+func (n *normalizer) foldWidth(src []rune, out *normText) {
+	for i, r := range src {
+		s := span{int32(i), int32(i + 1)}
+		switch {
+		case r >= 0xFF01 && r <= 0xFF5E:
+			r -= 0xFEE0
+		case r == 0x3000:
+			r = ' '
+		}
+		if r < 0x80 && 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		switch {
+		case isSentenceMark(r):
+			out.addBreak(len(out.runes))
+		case r == '%' || r == '+':
+			out.push(r, s)
+		case r == '.':
+			// A dot survives only as a decimal point.
+			if len(out.runes) > 0 && isDigit(out.runes[len(out.runes)-1]) && i+1 < len(src) && isDigit(foldDigit(src[i+1])) {
+				out.push(r, s)
+			}
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if r > 0x7F && unicode.IsDigit(r) {
+				r = foldDigit(r)
+			}
+			out.push(r, s)
+		default:
+			// spaces, controls, symbols and other punctuation are dropped
+		}
+	}
+}
+
+func isDigit(r rune) bool { return r >= '0' && r <= '9' }
+
+func foldDigit(r rune) rune {
+	if r >= 0xFF10 && r <= 0xFF19 {
+		return r - 0xFF10 + '0'
+	}
+	if unicode.IsDigit(r) && r > 0x7F {
+		// other script digits: fold to ASCII by their numeric position
+		for d := rune(0); d < 10; d++ {
+			if unicode.IsDigit(r-d) && !unicode.IsDigit(r-d-1) {
+				return '0' + d
+			}
+		}
+	}
+	return r
+}
+
+// dropFillers removes hesitation words (嗯 呃 那个) wherever they occur, so
+// 全网最呃便宜 reads as 全网最便宜.
+func (n *normalizer) dropFillers(in, out *normText) {
+	bi := 0
+	for i := 0; i < len(in.runes); {
+		for bi < len(in.breaks) && in.breaks[bi] <= i {
+			out.addBreak(len(out.runes))
+			bi++
+		}
+		if n.fillers != nil {
+			if k, l := n.fillers.longestAt(in.runes, i, n.fillerKey); k >= 0 {
+				i += l
+				continue
+			}
+		}
+		out.push(in.runes[i], in.spans[i])
+		i++
+	}
+	for ; bi < len(in.breaks); bi++ {
+		out.addBreak(len(out.runes))
+	}
+}
+
+// applyFolds rewrites the few homophones, disguises and dialect words the
+// rule pack lists (威信→微信, 最底→最低, 莫得→没有), longest match first.
+func (n *normalizer) applyFolds(in, out *normText) {
+	bi := 0
+	for i := 0; i < len(in.runes); {
+		for bi < len(in.breaks) && in.breaks[bi] <= i {
+			out.addBreak(len(out.runes))
+			bi++
+		}
+		if n.folds != nil {
+			if k, l := n.folds.longestAt(in.runes, i, n.foldKey); k >= 0 {
+				s := in.spanOf(i, i+l)
+				for _, r := range n.foldTo[n.foldKey[k].tag] {
+					out.push(r, s)
+				}
+				i += l
+				continue
+			}
+		}
+		if in.runes[i] != '+' {
+			out.push(in.runes[i], in.spans[i])
+		}
+		i++
+	}
+	for ; bi < len(in.breaks); bi++ {
+		out.addBreak(len(out.runes))
+	}
+}
+
+// collapseStutters turns 最最最 into 最 for runes the pack marks as
+// stutter-prone, and any run of three or more identical CJK runes. Latin
+// letters and digits are left alone (qq, 666, 888).
+func (n *normalizer) collapseStutters(in, out *normText) {
+	bi := 0
+	for i := 0; i < len(in.runes); {
+		for bi < len(in.breaks) && in.breaks[bi] <= i {
+			out.addBreak(len(out.runes))
+			bi++
+		}
+		r := in.runes[i]
+		j := i + 1
+		for j < len(in.runes) && in.runes[j] == r {
+			j++
+		}
+		if j-i > 1 && r > 0x7F && (n.stutter[r] || j-i >= 3) {
+			out.push(r, in.spanOf(i, j))
+		} else {
+			for k := i; k < j; k++ {
+				out.push(in.runes[k], in.spans[k])
+			}
+		}
+		i = j
+	}
+	for ; bi < len(in.breaks); bi++ {
+		out.addBreak(len(out.runes))
+	}
+}
