@@ -523,9 +523,11 @@ func (s *session) sendAudio(u *stream.AudioUnit) error {
 // first so the server finalises the stream at once.
 func (s *session) close(polite bool) {
 	if polite {
+		// Shutting down: a dead link must not hold us for WriteTimeout.
+		_ = s.rc.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 		key := s.p.target.lib.Fragment
-		_ = s.write(&message.CommandAMF0{ChunkStreamID: 3, Name: "FCUnpublish", CommandID: 6, Arguments: []any{nil, key}})
-		_ = s.write(&message.CommandAMF0{ChunkStreamID: 3, Name: "deleteStream", CommandID: 7, Arguments: []any{nil, float64(1)}})
+		_ = s.client.Write(&message.CommandAMF0{ChunkStreamID: 3, Name: "FCUnpublish", CommandID: 6, Arguments: []any{nil, key}})
+		_ = s.client.Write(&message.CommandAMF0{ChunkStreamID: 3, Name: "deleteStream", CommandID: 7, Arguments: []any{nil, float64(1)}})
 	}
 	s.rc.Close()
 	<-s.rc.dead
