@@ -161,6 +161,8 @@ type Recorder struct {
 	holds    map[HoldID]hold
 	nextHold HoldID
 	stats    Stats
+	// lastErrorLog is when a write error was last logged.
+	lastErrorLog time.Time
 
 	unitsDropped atomic.Uint64
 }
@@ -457,12 +459,20 @@ func (r *Recorder) makeRoomLocked(need int64) bool {
 	return true
 }
 
+// errorLogEvery limits how often a persisting failure (a full or dead
+// disk fails every fragment) is repeated in the journal.
+const errorLogEvery = 30 * time.Second
+
 func (r *Recorder) noteErrorLocked(err error) {
+	msg, now := err.Error(), r.cfg.Now()
+	if msg != r.stats.LastError || now.Sub(r.lastErrorLog) >= errorLogEvery {
+		r.log.Error("recorder write failed", "err", err, "errors_so_far", r.stats.WriteErrors)
+		r.lastErrorLog = now
+	}
 	r.stats.WriteErrors++
-	r.stats.LastError = err.Error()
-	r.stats.LastErrorAt = r.cfg.Now()
+	r.stats.LastError = msg
+	r.stats.LastErrorAt = now
 	r.stats.Healthy = false
-	r.log.Error("recorder write failed", "err", err)
 }
 
 func (r *Recorder) noteError(err error) {
