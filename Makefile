@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests and the demo talk to as real peers.
-DEB_PKGS := ffmpeg nginx libnginx-mod-rtmp sox espeak-ng fonts-noto-cjk chromium qemu-user-static iproute2 ca-certificates
+DEB_PKGS := ffmpeg nginx libnginx-mod-rtmp sox espeak-ng fonts-noto-cjk chromium qemu-user-static iproute2 ca-certificates gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 # The lint package's segmenter runs on a trimmed dictionary; the gse default
 # dictionary (~200 MiB heap) is compiled out.
 GOTAGS := ne
@@ -12,13 +12,36 @@ GOFLAGS_BUILD := -tags $(GOTAGS) -trimpath
 PURE_CMDS := ./cmd/cunbo
 FUZZTIME ?= 15s
 
-.PHONY: all build build-arm64 build-armv7 deps test test-unit test-fuzz bench demo clean
+.PHONY: all build build-arm64 build-armv7 build-speech build-speech-arm64 models deps test test-unit test-fuzz bench demo clean
 
 all: build
 
-build:
+build: build-speech
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ $(PURE_CMDS)
+
+# The speech worker is the one cgo binary: it links sherpa-onnx's prebuilt
+# shared libraries (shipped inside the Go module). They are copied to
+# lib/ beside the binary, which finds them through RUNPATH $ORIGIN/lib; see
+# speech/README.md for what to install on the Pi.
+SHERPA_LIBS = $(shell $(GO) list -m -f '{{.Dir}}' github.com/k2-fsa/sherpa-onnx-go-linux)/lib
+SPEECH_LDFLAGS := -Wl,-rpath,$$ORIGIN/lib
+
+build-speech:
+	@mkdir -p $(BIN)/lib
+	CGO_ENABLED=1 CGO_LDFLAGS='$(SPEECH_LDFLAGS)' $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/cunbo-speech ./cmd/cunbo-speech
+	cp -f $(SHERPA_LIBS)/$$(uname -m)-unknown-linux-gnu/libsherpa-onnx-c-api.so $(SHERPA_LIBS)/$$(uname -m)-unknown-linux-gnu/libonnxruntime.so $(BIN)/lib/
+
+build-speech-arm64:
+	@mkdir -p $(BIN)/arm64/lib
+	CC=aarch64-linux-gnu-gcc CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CGO_LDFLAGS='$(SPEECH_LDFLAGS)' \
+		$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/arm64/cunbo-speech ./cmd/cunbo-speech
+	cp -f $(SHERPA_LIBS)/aarch64-unknown-linux-gnu/libsherpa-onnx-c-api.so $(SHERPA_LIBS)/aarch64-unknown-linux-gnu/libonnxruntime.so $(BIN)/arm64/lib/
+
+# models fetches the recommended Mandarin models into models/ (needs the
+# internet; the build machines here are offline, so it fails loudly there).
+models:
+	./speech/fetch-models.sh models
 
 build-arm64:
 	@mkdir -p $(BIN)/arm64
