@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cunbo/cunbo/stream"
 	"github.com/cunbo/cunbo/stream/streamtest"
 )
 
@@ -109,16 +110,26 @@ func TestQuotaTooSmall(t *testing.T) {
 	}
 }
 
+// holdFirst places a Hold over the first segment as soon as the stream's
+// first unit has fixed the wall clock, before any quota pressure.
+type holdFirst struct {
+	*Recorder
+	id HoldID
+}
+
+func (h *holdFirst) WriteVideo(u *stream.VideoUnit) {
+	h.Recorder.WriteVideo(u)
+	if h.id == 0 {
+		at, _ := h.WallTime(u.DTS)
+		h.id = h.Hold(at.Add(-time.Hour), at.Add(500*time.Millisecond))
+	}
+}
+
 func TestHoldProtectsSegments(t *testing.T) {
 	const quota = 400 << 10
 	dir := t.TempDir()
-	base := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
-	start := time.Now()
-	now := func() time.Time { return base.Add(time.Since(start)) }
-	rec, stop := startRecorder(t, Config{Dir: dir, QuotaBytes: quota, SegmentDuration: 2 * time.Second, Now: now})
+	rec, stop := startRecorder(t, Config{Dir: dir, QuotaBytes: quota, SegmentDuration: 2 * time.Second})
 	defer stop()
-	// The first segment starts within a few ms of base.
-	id := rec.Hold(base.Add(-time.Hour), base.Add(500*time.Millisecond))
 	first := func() bool {
 		for _, f := range segmentFiles(t, dir) {
 			if _, seq, _ := parseSegmentName(filepath.Base(f)); seq == 0 {
@@ -127,9 +138,10 @@ func TestHoldProtectsSegments(t *testing.T) {
 		}
 		return false
 	}
+	sink := &holdFirst{Recorder: rec}
 	opts := smallStream
 	opts.Duration = 12 * time.Second
-	if _, err := streamtest.Run(context.Background(), t, rec, opts); err != nil {
+	if _, err := streamtest.Run(context.Background(), t, sink, opts); err != nil {
 		t.Fatal(err)
 	}
 	if err := rec.barrier(context.Background()); err != nil {
@@ -139,8 +151,8 @@ func TestHoldProtectsSegments(t *testing.T) {
 	if !first() || st.SegmentsDeleted == 0 || st.HoldsOverridden != 0 || st.BytesOnDisk > quota {
 		t.Fatalf("held segment kept: %v; stats %+v", first(), st)
 	}
-	rec.Release(id)
-	rec.Release(id)
+	rec.Release(sink.id)
+	rec.Release(sink.id)
 	// A second session: the released segment is now the oldest and goes.
 	opts.Duration = 3 * time.Second
 	if _, err := streamtest.Run(context.Background(), t, rec, opts); err != nil {

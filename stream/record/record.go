@@ -297,6 +297,9 @@ func (r *Recorder) SetTracks(t stream.Tracks) {
 // WriteVideo enqueues one access unit; it never blocks. Units are kept
 // (read-only) until written.
 func (r *Recorder) WriteVideo(u *stream.VideoUnit) {
+	if u == nil {
+		return
+	}
 	s := r.currentSession(u.DTS)
 	if s == nil {
 		r.unitsDropped.Add(1)
@@ -312,6 +315,9 @@ func (r *Recorder) WriteVideo(u *stream.VideoUnit) {
 
 // WriteAudio enqueues one AAC unit; it never blocks.
 func (r *Recorder) WriteAudio(u *stream.AudioUnit) {
+	if u == nil {
+		return
+	}
 	s := r.currentSession(u.PTS)
 	if s == nil {
 		r.unitsDropped.Add(1)
