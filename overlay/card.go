@@ -19,11 +19,10 @@ type Card struct {
 	// Texts lists the text on the card with its rendered glyph bounds.
 	Texts []TextRun
 
-	w, h      int
-	y, a      []byte // w×h
-	u, v, ca  []byte // (w/2)×(h/2); chroma weighted by alpha
-	ySp, cSp  spanTable
-	opaqueLen int // number of luma pixels with alpha 255
+	w, h     int
+	y, a     []byte // w×h
+	u, v, ca []byte // (w/2)×(h/2); chroma weighted by alpha
+	ySp, cSp spanTable
 }
 
 // Span kinds: each card row is cut into runs that are skipped (alpha 0),
@@ -102,9 +101,6 @@ func newCard(img *image.RGBA, rect image.Rectangle, runs []TextRun, m ColorMatri
 			c.a[yy*w+xx] = a
 			if a == 0 {
 				continue
-			}
-			if a == 255 {
-				c.opaqueLen++
 			}
 			// Unpremultiply; luma is per pixel.
 			r, g, b := float64(p[0])/float64(a), float64(p[1])/float64(a), float64(p[2])/float64(a)
@@ -249,30 +245,36 @@ func (c *Card) DrawOnto(f *hw.Frame) error {
 }
 
 // Mismatch measures how far the card region of f (for example a frame
-// decoded from the stream) is from this card: the mean absolute luma
-// difference over the card's opaque pixels (photo, text cores, badge,
-// band), which do not depend on the video underneath. Values under about
-// 10 mean the card is visible; H.264 at streaming bitrates stays well
-// below that, a different card or no card is far above it.
+// decoded from the stream) is from this card: the mean absolute difference
+// of luma averaged over 4×4 blocks, taken over the card's fully opaque
+// blocks (photo, badge, band, text cores), which do not depend on the
+// video underneath. Block means ride out H.264 quantisation noise while
+// still telling cards apart; see MatchThreshold.
 func (c *Card) Mismatch(f *hw.Frame) (float64, error) {
 	if err := c.checkFrame(f); err != nil {
 		return 0, err
 	}
-	if c.opaqueLen == 0 {
-		return 0, errors.New("overlay: card has no opaque pixels to compare")
-	}
-	var sum int
-	for r := 0; r < c.h; r++ {
-		row := f.Y[(c.Rect.Min.Y+r)*f.Width+c.Rect.Min.X:]
-		for _, sp := range c.ySp.list[c.ySp.row[r]:c.ySp.row[r+1]] {
-			if sp.kind != spanCopy {
-				continue
+	const b = 4
+	var sum, blocks int
+	for by := 0; by+b <= c.h; by += b {
+	block:
+		for bx := 0; bx+b <= c.w; bx += b {
+			var cs, fs int
+			for y := by; y < by+b; y++ {
+				for x := bx; x < bx+b; x++ {
+					if c.a[y*c.w+x] != 255 {
+						continue block
+					}
+					cs += int(c.y[y*c.w+x])
+					fs += int(f.Y[(c.Rect.Min.Y+y)*f.Width+c.Rect.Min.X+x])
+				}
 			}
-			for x := sp.x0; x < sp.x1; x++ {
-				d := int(row[x]) - int(c.y[r*c.w+int(x)])
-				sum += max(d, -d)
-			}
+			sum += max(cs-fs, fs-cs)
+			blocks++
 		}
 	}
-	return float64(sum) / float64(c.opaqueLen), nil
+	if blocks == 0 {
+		return 0, errors.New("overlay: card has no opaque area to compare")
+	}
+	return float64(sum) / float64(blocks*b*b), nil
 }

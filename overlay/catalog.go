@@ -18,8 +18,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/image/draw"
-	"golang.org/x/text/encoding/simplifiedchinese"
 	_ "golang.org/x/image/webp" // WeChat and many phones save WebP
+	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
 // Limits that keep a hostile or careless catalogue from exhausting a Pi.

@@ -5,6 +5,7 @@ import (
 	"image"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,9 @@ func (c *Compositor) Prev() {
 // Select selects product i and shows it; an index out of range is an
 // error and changes nothing.
 func (c *Compositor) Select(i int) error {
+	if n := c.catalogLen(); n == 0 {
+		return fmt.Errorf("overlay: 商品目录是空的，没有第 %d 个商品", i+1)
+	}
 	var err error
 	c.set(func(n int) (int, bool) {
 		if i < 0 || i >= n {
@@ -104,6 +108,12 @@ func (c *Compositor) Select(i int) error {
 		return i, true
 	})
 	return err
+}
+
+func (c *Compositor) catalogLen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cat.Len()
 }
 
 // Current reports the selected product index and whether the card is
@@ -269,3 +279,38 @@ func (c *Compositor) advance(pts time.Duration) (card *Card, top, gain int) {
 }
 
 func smoothstep(t float64) float64 { return t * t * (3 - 2*t) }
+
+// MatchThreshold is the Card.Mismatch below which a card counts as
+// visible in a decoded frame. It leaves room for H.264 at streaming
+// bitrates; another card or the bare video scores several times higher.
+const MatchThreshold = 12.0
+
+// Identify reports which product's card is fully shown in f, for example
+// a frame decoded from the stream, as its index and mismatch; the index is
+// -1 when no card matches within MatchThreshold (the mismatch is then the
+// closest one). Every card is rendered on first use, so this is for tests
+// and diagnostics, not the frame loop.
+func (c *Compositor) Identify(f *hw.Frame) (index int, mismatch float64) {
+	c.mu.Lock()
+	n := c.cat.Len()
+	c.mu.Unlock()
+	index, mismatch = -1, math.Inf(1)
+	best := -1
+	for i := 0; i < n; i++ {
+		card, err := c.Card(i)
+		if err != nil {
+			continue
+		}
+		m, err := card.Mismatch(f)
+		if err != nil {
+			continue
+		}
+		if m < mismatch {
+			best, mismatch = i, m
+		}
+	}
+	if mismatch <= MatchThreshold {
+		index = best
+	}
+	return index, mismatch
+}

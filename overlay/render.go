@@ -200,7 +200,7 @@ func (r *Renderer) Render(p *Product) *Card {
 		switch {
 		case y >= bandTop:
 			return mix(paintBandLeft, paintBandRight, float64(x)/float64(cw))
-		case y >= bandTop-rule:
+		case y >= bandTop-rule && bandTop < ch:
 			return paintGoldDark
 		}
 		return mix(paintPanelTop, paintPanelBottom, float64(y)/float64(ch))
@@ -338,6 +338,16 @@ func wrapLines(face font.Face, s string, maxW, maxLines int) []string {
 		for n < len(rs) && font.MeasureString(face, string(rs[:n+1])).Ceil() <= maxW {
 			n++
 		}
+		if len(lines) == maxLines-2 {
+			// Last break: balance the two lines instead of leaving a
+			// lone character ("辣椒" / "酱") on the second.
+			for k := (len(rs) + 1) / 2; k < n; k++ {
+				if font.MeasureString(face, string(rs[k:])).Ceil() <= maxW {
+					n = k
+					break
+				}
+			}
+		}
 		lines = append(lines, strings.TrimSpace(string(rs[:n])))
 		rs = []rune(strings.TrimSpace(string(rs[n:])))
 	}
@@ -388,36 +398,42 @@ func fillRoundRect(dst *image.RGBA, r image.Rectangle, radius float64, shade fun
 	cx, cy := float64(r.Min.X+r.Max.X)/2, float64(r.Min.Y+r.Max.Y)/2
 	hx, hy := float64(r.Dx())/2-radius, float64(r.Dy())/2-radius
 	for y := r.Min.Y; y < r.Max.Y; y++ {
+		qy := math.Abs(float64(y)+0.5-cy) - hy
 		for x := r.Min.X; x < r.Max.X; x++ {
-			// Signed distance from the pixel centre to the rounded edge.
-			qx := math.Max(math.Abs(float64(x)+0.5-cx)-hx, 0)
-			qy := math.Max(math.Abs(float64(y)+0.5-cy)-hy, 0)
-			cov := math.Min(math.Max(radius+0.5-math.Hypot(qx, qy), 0), 1)
-			if cov == 0 {
-				continue
+			cov := 255
+			// r is pixel-aligned, so only the corner squares are partly
+			// covered: there, use the distance to the corner's circle.
+			if qx := math.Abs(float64(x)+0.5-cx) - hx; qx > 0 && qy > 0 {
+				cov = int(math.Min(math.Max(radius+0.5-math.Sqrt(qx*qx+qy*qy), 0), 1)*255 + 0.5)
+				if cov == 0 {
+					continue
+				}
 			}
-			c := shade(x, y)
-			over(dst, x, y, c, cov)
+			over(dst, x, y, shade(x, y), cov)
 		}
 	}
 }
 
-// over composites the non-premultiplied colour c, scaled by coverage, over
-// the premultiplied pixel at (x, y).
-func over(dst *image.RGBA, x, y int, c color.NRGBA, coverage float64) {
-	sa := float64(c.A) / 255 * coverage
+// over composites the non-premultiplied colour c, scaled by coverage
+// (0…255), over the premultiplied pixel at (x, y).
+func over(dst *image.RGBA, x, y int, c color.NRGBA, coverage int) {
 	o := dst.PixOffset(x, y)
 	p := dst.Pix[o : o+4 : o+4]
-	inv := 1 - sa
-	p[0] = uint8(math.Round(float64(c.R)*sa + float64(p[0])*inv))
-	p[1] = uint8(math.Round(float64(c.G)*sa + float64(p[1])*inv))
-	p[2] = uint8(math.Round(float64(c.B)*sa + float64(p[2])*inv))
-	p[3] = uint8(math.Round(255*sa + float64(p[3])*inv))
+	sa := (int(c.A)*coverage + 127) / 255
+	if sa == 255 {
+		p[0], p[1], p[2], p[3] = c.R, c.G, c.B, 255
+		return
+	}
+	inv := 255 - sa
+	p[0] = uint8((int(c.R)*sa + int(p[0])*inv + 127) / 255)
+	p[1] = uint8((int(c.G)*sa + int(p[1])*inv + 127) / 255)
+	p[2] = uint8((int(c.B)*sa + int(p[2])*inv + 127) / 255)
+	p[3] = uint8((255*sa + int(p[3])*inv + 127) / 255)
 }
 
 // mix interpolates two colours; t is clamped to [0, 1].
 func mix(a, b color.NRGBA, t float64) color.NRGBA {
-	t = math.Min(math.Max(t, 0), 1)
-	l := func(x, y uint8) uint8 { return uint8(math.Round(float64(x) + (float64(y)-float64(x))*t)) }
+	ti := int(math.Min(math.Max(t, 0), 1)*256 + 0.5)
+	l := func(x, y uint8) uint8 { return uint8(int(x) + ((int(y)-int(x))*ti+128)>>8) }
 	return color.NRGBA{l(a.R, b.R), l(a.G, b.G), l(a.B, b.B), l(a.A, b.A)}
 }
