@@ -84,7 +84,10 @@ func (p *pipeline) drain() {
 		text := ""
 		if p.eng != nil {
 			if p.sess == nil {
+				// The VAD closed an utterance it never reported as
+				// speech (e.g. at flush): give the session its audio.
 				p.sess = p.eng.newSession()
+				p.sess.accept(seg.Samples)
 			}
 			text = p.sess.final(seg.Samples)
 			p.sess.close()

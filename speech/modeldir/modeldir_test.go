@@ -1,6 +1,7 @@
 package modeldir
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -157,4 +158,16 @@ func TestDetectErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzReadMetadata: a model file from a trainer's USB stick may be anything;
+// the metadata reader must return an error, never panic or hang.
+func FuzzReadMetadata(f *testing.F) {
+	f.Add(fakeONNX(map[string]string{"model_type": "tdnn", "vocab_size": "12"}))
+	f.Add(fakeONNX(nil))
+	f.Add([]byte("not a model"))
+	f.Add([]byte{0x72, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = readMetadata(bytes.NewReader(data), int64(len(data)))
+	})
 }
