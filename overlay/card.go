@@ -23,6 +23,10 @@ type Card struct {
 	y, a     []byte // w×h
 	u, v, ca []byte // (w/2)×(h/2); chroma weighted by alpha
 	ySp, cSp spanTable
+	// Premultiplied planes for the fully shown card: pre = src·A/256 and
+	// inv = 256−A, so the steady-state blend is one multiply-add. For
+	// blended pixels (0 < alpha < 255) inv always fits a byte.
+	yPre, yInv, uPre, vPre, cInv []byte
 }
 
 // Span kinds: each card row is cut into runs that are skipped (alpha 0),
@@ -133,9 +137,22 @@ func newCard(img *image.RGBA, rect image.Rectangle, runs []TextRun, m ColorMatri
 			c.v[i] = clamp(128 + 224*(r-ey)/(2*(1-kr)))
 		}
 	}
+	c.yPre, c.yInv = premultiply(c.y, c.a)
+	c.uPre, c.cInv = premultiply(c.u, c.ca)
+	c.vPre, _ = premultiply(c.v, c.ca)
 	c.ySp = buildSpans(c.a, w, h)
 	c.cSp = buildSpans(c.ca, cw, ch)
 	return c
+}
+
+func premultiply(src, alpha []byte) (pre, inv []byte) {
+	pre, inv = make([]byte, len(src)), make([]byte, len(src))
+	for i, a := range alpha {
+		al := int(a) + int(a>>7)
+		pre[i] = byte((int(src[i])*al + 128) >> 8)
+		inv[i] = byte(min(256-al, 255))
+	}
+	return pre, inv
 }
 
 // Size is the card's width and height in pixels.
@@ -158,12 +175,36 @@ func (c *Card) blend(f *hw.Frame, top, gain int) {
 		return
 	}
 	x := c.Rect.Min.X
-	blendRows(f.Y, f.Width, x, top, c.y, c.a, c.w, &c.ySp, r0, r1, gain)
 	cw := c.w / 2
+	if gain == 256 {
+		blendRowsPre(f.Y, f.Width, x, top, c.y, c.yPre, c.yInv, c.w, &c.ySp, r0, r1)
+		blendRowsPre(f.U, f.Width/2, x/2, top/2, c.u, c.uPre, c.cInv, cw, &c.cSp, r0/2, r1/2)
+		blendRowsPre(f.V, f.Width/2, x/2, top/2, c.v, c.vPre, c.cInv, cw, &c.cSp, r0/2, r1/2)
+		return
+	}
+	blendRows(f.Y, f.Width, x, top, c.y, c.a, c.w, &c.ySp, r0, r1, gain)
 	blendRows(f.U, f.Width/2, x/2, top/2, c.u, c.ca, cw, &c.cSp, r0/2, r1/2, gain)
 	blendRows(f.V, f.Width/2, x/2, top/2, c.v, c.ca, cw, &c.cSp, r0/2, r1/2, gain)
 }
 
+// blendRowsPre is the steady-state path: the card fully shown.
+func blendRowsPre(dst []byte, stride, x0, dstRow0 int, src, pre, inv []byte, sw int, t *spanTable, r0, r1 int) {
+	for r := r0; r < r1; r++ {
+		off := (dstRow0+r)*stride + x0
+		d := dst[off : off+sw : off+sw]
+		o := r * sw
+		for _, sp := range t.list[t.row[r]:t.row[r+1]] {
+			lo, hi := o+int(sp.x0), o+int(sp.x1)
+			if sp.kind == spanCopy {
+				copy(d[sp.x0:sp.x1], src[lo:hi])
+			} else {
+				blendPre(d[sp.x0:sp.x1], pre[lo:hi], inv[lo:hi])
+			}
+		}
+	}
+}
+
+// blendRows handles transitions, with the card's alpha scaled by gain.
 func blendRows(dst []byte, stride, x0, dstRow0 int, src, alpha []byte, sw int, t *spanTable, r0, r1, gain int) {
 	for r := r0; r < r1; r++ {
 		off := (dstRow0+r)*stride + x0
@@ -171,33 +212,27 @@ func blendRows(dst []byte, stride, x0, dstRow0 int, src, alpha []byte, sw int, t
 		s := src[r*sw : (r+1)*sw : (r+1)*sw]
 		a := alpha[r*sw : (r+1)*sw : (r+1)*sw]
 		for _, sp := range t.list[t.row[r]:t.row[r+1]] {
-			switch {
-			case sp.kind == spanCopy && gain == 256:
-				copy(d[sp.x0:sp.x1], s[sp.x0:sp.x1])
-			case sp.kind == spanCopy:
+			if sp.kind == spanCopy {
 				blendConst(d[sp.x0:sp.x1], s[sp.x0:sp.x1], int32(gain))
-			case gain == 256:
-				blendAlpha(d[sp.x0:sp.x1], s[sp.x0:sp.x1], a[sp.x0:sp.x1])
-			default:
+			} else {
 				blendAlphaGain(d[sp.x0:sp.x1], s[sp.x0:sp.x1], a[sp.x0:sp.x1], int32(gain))
 			}
 		}
 	}
 }
 
+// blendPre computes pre + (d·inv + 127) >> 8; with pre rounded to
+// nearest and this term biased down, the sum never exceeds 255.
+func blendPre(d, pre, inv []byte) {
+	pre, inv = pre[:len(d)], inv[:len(d)]
+	for i := range d {
+		d[i] = pre[i] + byte((uint32(d[i])*uint32(inv[i])+127)>>8)
+	}
+}
+
 // The blend loops compute d + ((s-d)·A + 128) >> 8 with A in [0, 256]
 // (alpha 255 maps to 256 so opaque is exact); the result always lies
 // between d and s, so it never overflows a byte.
-
-func blendAlpha(d, s, a []byte) {
-	s, a = s[:len(d)], a[:len(d)]
-	for i := range d {
-		al := int32(a[i])
-		al += al >> 7
-		dv := int32(d[i])
-		d[i] = byte(dv + ((int32(s[i])-dv)*al+128)>>8)
-	}
-}
 
 func blendAlphaGain(d, s, a []byte, gain int32) {
 	s, a = s[:len(d)], a[:len(d)]

@@ -526,7 +526,7 @@ func decodePhoto(data []byte) (img image.Image, err error) {
 		}
 		return nil, errors.New("已损坏，无法解码")
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxPhotoPixels {
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxPhotoPixels {
 		return nil, fmt.Errorf("尺寸 %d×%d 不合适", cfg.Width, cfg.Height)
 	}
 	src, _, err := image.Decode(bytes.NewReader(data))
