@@ -1,0 +1,272 @@
+package encode
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cunbo/cunbo/stream"
+	"github.com/cunbo/cunbo/stream/encode/tsdemux"
+)
+
+// instanceQueue is how many ticks an instance may fall behind (one second
+// at 30 fps) before it counts as stalled; queued frames are shared, not
+// copied.
+const instanceQueue = 30
+
+// instance is one ffmpeg process and its feeders and demuxer.
+type instance struct {
+	id    int
+	out   Output
+	codec Codec
+	// start is the pipeline time of the first tick fed to this instance;
+	// its first video unit maps there.
+	start   time.Duration
+	started time.Time
+
+	cmd    *exec.Cmd
+	cancel context.CancelFunc
+	video  chan *rawFrame
+	audio  chan []byte
+	done   chan struct{} // process gone and demuxer finished
+	err    error         // why, read after done
+
+	// Guarded by the encoder's outMu.
+	offset    time.Duration // pipeline time minus ffmpeg time
+	offsetSet bool
+	tracks    stream.Tracks
+	haveTrack bool
+	stopping  bool
+}
+
+func (e *Encoder) ffmpegArgs(o Output, codec Codec) []string {
+	in, au := e.cfg.Input, e.cfg.Audio
+	gop := max(1, int(e.cfg.GOP.Seconds()*float64(o.FPS)+0.5))
+	secs := strconv.FormatFloat(e.cfg.GOP.Seconds(), 'f', -1, 64)
+	kbps := strconv.Itoa(o.VideoKbps) + "k"
+	a := []string{"-hide_banner", "-nostdin", "-loglevel", "warning",
+		"-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size", fmt.Sprintf("%dx%d", in.Width, in.Height),
+		"-framerate", strconv.Itoa(in.FPS), "-thread_queue_size", "64", "-i", "pipe:0",
+		"-f", "s16le", "-ar", strconv.Itoa(au.SampleRate), "-ac", strconv.Itoa(au.Channels),
+		"-thread_queue_size", "64", "-i", "pipe:3",
+		"-map", "0:v", "-map", "1:a",
+	}
+	var filters []string
+	if o.Width != in.Width || o.Height != in.Height {
+		filters = append(filters, fmt.Sprintf("scale=%d:%d", o.Width, o.Height))
+	}
+	if o.FPS != in.FPS {
+		filters = append(filters, fmt.Sprintf("fps=%d", o.FPS))
+	}
+	if len(filters) > 0 {
+		f := filters[0]
+		for _, x := range filters[1:] {
+			f += "," + x
+		}
+		a = append(a, "-vf", f)
+	}
+	a = append(a, "-c:v", string(codec), "-pix_fmt", "yuv420p",
+		"-b:v", kbps, "-maxrate", kbps, "-bufsize", kbps,
+		"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop), "-bf", "0",
+		"-force_key_frames", "expr:gte(t,n_forced*"+secs+")")
+	switch codec {
+	case CodecX264:
+		a = append(a, "-preset", "ultrafast", "-tune", "zerolatency", "-sc_threshold", "0",
+			"-x264-params", "repeat-headers=1")
+	default:
+		// Hardware encoders put SPS/PPS in extradata only; copy them in
+		// front of every keyframe so outputs can join anywhere.
+		a = append(a, "-bsf:v", "dump_extra=freq=keyframe")
+	}
+	a = append(a, "-c:a", "aac", "-b:a", strconv.Itoa(e.cfg.AudioKbps)+"k",
+		"-muxdelay", "0", "-muxpreload", "0", "-pes_payload_size", "0", "-flush_packets", "1",
+		"-f", "mpegts", "pipe:1")
+	return a
+}
+
+// startInstance launches ffmpeg; units it produces go through e.onVideo and
+// friends, tagged with the instance.
+func (e *Encoder) startInstance(id int, o Output, codec Codec, start time.Duration) (*instance, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, e.cfg.FFmpeg, e.ffmpegArgs(o, codec)...)
+	cmd.WaitDelay = 2 * time.Second
+	cmd.Stderr = newLogWriter(e.log, id)
+	videoIn, err := cmd.StdinPipe()
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("encode: stdin pipe: %w", err)
+	}
+	audioR, audioW, err := os.Pipe()
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("encode: audio pipe: %w", err)
+	}
+	cmd.ExtraFiles = []*os.File{audioR}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		audioR.Close()
+		audioW.Close()
+		return nil, fmt.Errorf("encode: stdout pipe: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		audioR.Close()
+		audioW.Close()
+		return nil, fmt.Errorf("encode: start %s: %w", e.cfg.FFmpeg, err)
+	}
+	audioR.Close() // the child has its copy
+	in := &instance{
+		id: id, out: o, codec: codec, start: start, started: time.Now(),
+		cmd: cmd, cancel: cancel,
+		video: make(chan *rawFrame, instanceQueue),
+		audio: make(chan []byte, instanceQueue),
+		done:  make(chan struct{}),
+	}
+	go func() {
+		failed := false
+		for f := range in.video {
+			if !failed {
+				if _, err := videoIn.Write(f.data); err != nil {
+					failed = true
+					cancel() // a broken pipe means ffmpeg is gone or stuck
+				}
+			}
+			f.release()
+		}
+		videoIn.Close()
+	}()
+	go func() {
+		failed := false
+		for b := range in.audio {
+			if !failed {
+				if _, err := audioW.Write(b); err != nil {
+					failed = true
+					cancel()
+				}
+			}
+		}
+		audioW.Close()
+	}()
+	go func() {
+		defer close(in.done)
+		demuxErr := tsdemux.Demux(out, tsdemux.Handler{
+			Tracks: func(t stream.Tracks) { e.onTracks(in, t) },
+			Video:  func(u *stream.VideoUnit) { e.onVideo(in, u) },
+			Audio:  func(u *stream.AudioUnit) { e.onAudio(in, u) },
+			DecodeError: func(err error) {
+				e.log.Debug("encoder output damaged", "instance", id, "err", err)
+			},
+		})
+		_, _ = io.Copy(io.Discard, out)
+		cancel()
+		waitErr := cmd.Wait()
+		switch {
+		case demuxErr != nil:
+			in.err = demuxErr
+		case waitErr != nil:
+			in.err = fmt.Errorf("ffmpeg exited: %w", waitErr)
+		default:
+			in.err = fmt.Errorf("ffmpeg exited")
+		}
+		// The feeders end when Run closes the queues (stop); done must not
+		// wait for them, because Run stops an instance after seeing done.
+	}()
+	return in, nil
+}
+
+// feed queues one tick's picture and audio; false if the instance is so far
+// behind that its queue is full (it is then treated as dead).
+func (in *instance) feed(f *rawFrame, pcm []byte) bool {
+	f.retain()
+	select {
+	case in.video <- f:
+	default:
+		f.release()
+		return false
+	}
+	select {
+	case in.audio <- pcm:
+	default:
+		return false
+	}
+	return true
+}
+
+// stop kills ffmpeg and closes the feed queues; only the Run goroutine,
+// which is the only sender, calls it.
+func (in *instance) stop() {
+	in.cancel()
+	close(in.video)
+	close(in.audio)
+}
+
+// pid is for tests that kill ffmpeg.
+func (in *instance) pid() int {
+	if in.cmd.Process == nil {
+		return 0
+	}
+	return in.cmd.Process.Pid
+}
+
+// logWriter sends ffmpeg's stderr to the logger line by line, at most a
+// few lines a second so a misbehaving encoder cannot flood the journal.
+type logWriter struct {
+	log *slog.Logger
+	id  int
+
+	mu      sync.Mutex
+	partial []byte
+	window  time.Time
+	n       int
+	dropped int
+}
+
+const stderrLinesPerSec = 5
+
+func newLogWriter(log *slog.Logger, id int) *logWriter { return &logWriter{log: log, id: id} }
+
+func (w *logWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, b...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		w.line(string(bytes.TrimSpace(w.partial[:i])))
+		w.partial = w.partial[i+1:]
+	}
+	if len(w.partial) > 4096 {
+		w.line(string(w.partial))
+		w.partial = w.partial[:0]
+	}
+	return len(b), nil
+}
+
+func (w *logWriter) line(s string) {
+	if s == "" {
+		return
+	}
+	now := time.Now()
+	if now.Sub(w.window) >= time.Second {
+		if w.dropped > 0 {
+			w.log.Warn("ffmpeg stderr lines suppressed", "instance", w.id, "count", w.dropped)
+		}
+		w.window, w.n, w.dropped = now, 0, 0
+	}
+	if w.n >= stderrLinesPerSec {
+		w.dropped++
+		return
+	}
+	w.n++
+	w.log.Warn("ffmpeg", "instance", w.id, "line", s)
+}

@@ -1,0 +1,423 @@
+package encode
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/cunbo/cunbo/stream"
+)
+
+// outputState decides which instance's units reach the sink. While a
+// replacement is starting, the current instance's units are held back; at
+// the replacement's first keyframe (time switchAt) the held units before
+// switchAt go out and the replacement takes over. If the replacement fails,
+// everything held goes out and nothing is lost.
+type outputState struct {
+	active    *instance
+	pending   *instance
+	switchAt  time.Duration
+	heldVideo []*stream.VideoUnit
+	heldAudio []*stream.AudioUnit
+
+	tracks     stream.Tracks
+	tracksSent bool
+	lastDTS    time.Duration
+	lastAudio  time.Duration
+	anyVideo   bool
+	anyAudio   bool
+	requested  *Output
+	switched   chan struct{} // tells Run an old instance can be stopped
+}
+
+// target is the output the encoder is heading for.
+func (o *outputState) target(current Output) Output {
+	if o.requested != nil {
+		return *o.requested
+	}
+	return current
+}
+
+// maxHeld bounds what is held during a switch (a bit over SwitchTimeout).
+const maxHeld = 1024
+
+func (e *Encoder) onTracks(in *instance, t stream.Tracks) {
+	e.outMu.Lock()
+	defer e.outMu.Unlock()
+	if t.FPS == 0 {
+		t.FPS = in.out.FPS
+	}
+	in.tracks, in.haveTrack = t, true
+	if in == e.out.active && e.out.tracksSent {
+		e.sendTracks(t)
+	}
+}
+
+func (e *Encoder) sendTracks(t stream.Tracks) {
+	if e.out.tracksSent && tracksEqual(e.out.tracks, t) {
+		return
+	}
+	e.out.tracks, e.out.tracksSent = t, true
+	e.sink.SetTracks(t)
+}
+
+func tracksEqual(a, b stream.Tracks) bool {
+	return a.Width == b.Width && a.Height == b.Height && a.FPS == b.FPS &&
+		bytes.Equal(a.SPS, b.SPS) && bytes.Equal(a.PPS, b.PPS) &&
+		bytes.Equal(a.AudioConfig, b.AudioConfig) && a.SampleRate == b.SampleRate && a.Channels == b.Channels
+}
+
+func (e *Encoder) onVideo(in *instance, u *stream.VideoUnit) {
+	e.outMu.Lock()
+	defer e.outMu.Unlock()
+	if !in.offsetSet {
+		// The first unit is the first frame fed, at in.start.
+		in.offset, in.offsetSet = in.start-u.DTS, true
+	}
+	u.PTS += in.offset
+	u.DTS += in.offset
+	o := &e.out
+	switch {
+	case in == o.active && o.pending != nil:
+		if len(o.heldVideo) < maxHeld {
+			o.heldVideo = append(o.heldVideo, u)
+		}
+	case in == o.active:
+		e.deliverVideo(in, u)
+	case in == o.pending:
+		e.completeSwitch(in)
+		e.deliverVideo(in, u)
+	}
+}
+
+func (e *Encoder) onAudio(in *instance, u *stream.AudioUnit) {
+	e.outMu.Lock()
+	defer e.outMu.Unlock()
+	if !in.offsetSet {
+		return
+	}
+	u.PTS += in.offset
+	o := &e.out
+	switch {
+	case in == o.active && o.pending != nil:
+		if len(o.heldAudio) < maxHeld {
+			o.heldAudio = append(o.heldAudio, u)
+		}
+	case in == o.active:
+		e.deliverAudio(u)
+	}
+}
+
+func (e *Encoder) deliverVideo(in *instance, u *stream.VideoUnit) {
+	o := &e.out
+	if o.anyVideo && u.DTS <= o.lastDTS {
+		return
+	}
+	if !o.tracksSent || !tracksEqual(o.tracks, in.tracks) {
+		if !u.Key || !in.haveTrack {
+			return // outputs can only start at a keyframe
+		}
+		e.sendTracks(in.tracks)
+	}
+	o.lastDTS, o.anyVideo = u.DTS, true
+	e.stats.VideoUnits++
+	e.sink.WriteVideo(u)
+}
+
+func (e *Encoder) deliverAudio(u *stream.AudioUnit) {
+	o := &e.out
+	if !o.tracksSent || o.anyAudio && u.PTS <= o.lastAudio {
+		return
+	}
+	o.lastAudio, o.anyAudio = u.PTS, true
+	e.stats.AudioUnits++
+	e.sink.WriteAudio(u)
+}
+
+// completeSwitch makes the pending instance active at its first keyframe.
+func (e *Encoder) completeSwitch(in *instance) {
+	o := &e.out
+	o.switchAt = in.start
+	e.flushHeld(o.switchAt)
+	o.active, o.pending = in, nil
+	// The old instance's audio ran to switchAt; the new one's starts there.
+	o.lastAudio = max(o.lastAudio, o.switchAt-time.Nanosecond)
+	if o.requested != nil && *o.requested == in.out {
+		o.requested = nil
+	}
+	e.stats.Switches++
+	e.stats.Output = in.out
+	select {
+	case o.switched <- struct{}{}:
+	default:
+	}
+}
+
+// flushHeld delivers held units before limit in time order.
+func (e *Encoder) flushHeld(limit time.Duration) {
+	o := &e.out
+	vs, as := o.heldVideo, o.heldAudio
+	o.heldVideo, o.heldAudio = nil, nil
+	for len(vs) > 0 || len(as) > 0 {
+		if len(vs) > 0 && (len(as) == 0 || vs[0].DTS <= as[0].PTS) {
+			if vs[0].DTS < limit {
+				e.deliverVideo(o.active, vs[0])
+			}
+			vs = vs[1:]
+			continue
+		}
+		if as[0].PTS < limit {
+			e.deliverAudio(as[0])
+		}
+		as = as[1:]
+	}
+}
+
+// Run encodes until ctx is cancelled. It returns an error only if the
+// encoder cannot start at all (ffmpeg missing); later ffmpeg failures are
+// retried with backoff and logged.
+func (e *Encoder) Run(ctx context.Context) error {
+	codec := e.cfg.Codec
+	if codec == "" {
+		probe := SystemProbe(e.cfg.FFmpeg)
+		if e.cfg.Probe != nil {
+			probe = *e.cfg.Probe
+		}
+		var reason string
+		codec, reason = probe.Detect(ctx)
+		e.log.Info("encoder selected", "codec", codec, "reason", reason)
+	}
+	e.outMu.Lock()
+	e.stats.Codec = codec
+	e.out.switched = make(chan struct{}, 1)
+	e.outMu.Unlock()
+
+	interval := e.cfg.Input.Interval()
+	runStart := time.Now()
+	epoch := e.cfg.Epoch
+	if epoch.IsZero() {
+		epoch = runStart
+	}
+	base := runStart.Sub(epoch)
+	tickTime := func(k int64) time.Duration { return base + time.Duration(k)*interval }
+
+	nextID := 1
+	var tick int64
+	active, err := e.startInstance(nextID, e.cfg.Output, codec, tickTime(0))
+	if err != nil {
+		return err
+	}
+	nextID++
+	e.outMu.Lock()
+	e.out.active = active
+	e.outMu.Unlock()
+
+	var (
+		pending     *instance
+		retired     []*instance
+		restartAt   time.Time
+		backoff     = 100 * time.Millisecond
+		needRestart bool
+		current     = e.cfg.Output
+	)
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	defer func() {
+		for _, in := range append(retired, active, pending) {
+			if in != nil && !in.stopping {
+				in.stopping = true
+				in.stop()
+			}
+		}
+		for _, in := range append(retired, active, pending) {
+			if in != nil {
+				<-in.done
+			}
+		}
+		e.inMu.Lock()
+		if e.latest != nil {
+			e.latest.release()
+			e.latest = nil
+		}
+		e.inMu.Unlock()
+	}()
+
+	retire := func(in *instance) {
+		if in != nil && !in.stopping {
+			in.stopping = true
+			in.stop()
+			retired = append(retired, in)
+		}
+	}
+	abortSwitch := func(why string) {
+		e.log.Warn("encoder change abandoned", "reason", why)
+		e.outMu.Lock()
+		e.out.pending = nil
+		e.out.requested = nil
+		e.flushHeld(1 << 62)
+		e.outMu.Unlock()
+		retire(pending)
+		pending = nil
+	}
+	doneOf := func(in *instance) <-chan struct{} {
+		if in == nil || in.stopping {
+			return nil
+		}
+		return in.done
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+
+		case o := <-e.wantCh:
+			if pending != nil {
+				retire(pending)
+				pending = nil
+			}
+			in, err := e.startInstance(nextID, o, codec, tickTime(tick))
+			nextID++
+			if err != nil {
+				e.log.Error("encoder change failed to start", "err", err)
+				continue
+			}
+			pending = in
+			e.outMu.Lock()
+			e.out.pending = in
+			e.outMu.Unlock()
+
+		case <-e.out.switched:
+			// pending became active inside completeSwitch.
+			e.outMu.Lock()
+			now := e.out.active
+			e.outMu.Unlock()
+			if now == pending {
+				retire(active)
+				active, pending = now, nil
+				current = active.out
+			}
+
+		case <-doneOf(active):
+			e.log.Warn("encoder died, restarting", "instance", active.id, "err", active.err, "backoff", backoff)
+			active.stopping = true
+			active.stop()
+			retired = append(retired, active)
+			if pending == nil {
+				needRestart, restartAt = true, time.Now().Add(backoff)
+			}
+			if time.Since(active.started) > 10*time.Second {
+				backoff = 100 * time.Millisecond
+			} else {
+				backoff = min(2*backoff, e.cfg.MaxBackoff)
+			}
+			e.outMu.Lock()
+			e.stats.Restarts++
+			e.outMu.Unlock()
+
+		case <-doneOf(pending):
+			abortSwitch(fmt.Sprintf("new encoder exited: %v", pending.err))
+			if active.stopping && !needRestart {
+				needRestart, restartAt = true, time.Now().Add(backoff)
+			}
+
+		case <-ticker.C:
+			due := int64(time.Since(runStart) / interval)
+			for ; tick <= due; tick++ {
+				frame, pcm := e.tickInputs(tick)
+				for _, in := range []*instance{active, pending} {
+					if in == nil || in.stopping {
+						continue
+					}
+					if !in.feed(frame, pcm) {
+						e.log.Warn("encoder stalled, killing it", "instance", in.id)
+						in.cancel() // its done channel then takes the crash path
+					}
+				}
+				frame.release()
+			}
+			if pending != nil && time.Since(pending.started) > e.cfg.SwitchTimeout {
+				abortSwitch("new encoder produced no keyframe in time")
+				if active.stopping && !needRestart {
+					needRestart, restartAt = true, time.Now().Add(backoff)
+				}
+			}
+			if needRestart && !time.Now().Before(restartAt) {
+				in, err := e.startInstance(nextID, current, codec, tickTime(tick))
+				nextID++
+				if err != nil {
+					e.log.Error("encoder restart failed", "err", err)
+					restartAt = time.Now().Add(backoff)
+					backoff = min(2*backoff, e.cfg.MaxBackoff)
+					continue
+				}
+				needRestart = false
+				active = in
+				e.outMu.Lock()
+				e.out.active = in
+				e.outMu.Unlock()
+			}
+			e.reapRetired(&retired)
+		}
+	}
+}
+
+// reapRetired forgets instances whose processes are gone.
+func (e *Encoder) reapRetired(retired *[]*instance) {
+	kept := (*retired)[:0]
+	for _, in := range *retired {
+		select {
+		case <-in.done:
+		default:
+			kept = append(kept, in)
+		}
+	}
+	*retired = kept
+}
+
+// tickInputs returns the picture for tick k (the latest, retained for the
+// caller; nil before the first frame) and its share of audio, padded with
+// silence or trimmed so audio and video advance together.
+func (e *Encoder) tickInputs(k int64) (*rawFrame, []byte) {
+	au := e.cfg.Audio
+	fps := int64(e.cfg.Input.FPS)
+	rate := int64(au.SampleRate)
+	frames := int((k+1)*rate/fps - k*rate/fps)
+	want := frames * au.Channels
+
+	e.inMu.Lock()
+	f := e.latest
+	repeated := f != nil && !e.fresh
+	if f != nil {
+		f.retain()
+		e.fresh = false
+	}
+	have := min(want, len(e.pcm))
+	pcm := make([]byte, 2*want)
+	for i := 0; i < have; i++ {
+		binary.LittleEndian.PutUint16(pcm[2*i:], uint16(e.pcm[i]))
+	}
+	e.pcm = append(e.pcm[:0], e.pcm[have:]...)
+	e.inMu.Unlock()
+
+	if f == nil {
+		// Nothing to show yet: a black picture keeps the clock running.
+		f = e.pool.get()
+		n := e.cfg.Input.Width * e.cfg.Input.Height
+		clear(f.data[:n])
+		for i := n; i < len(f.data); i++ {
+			f.data[i] = 128
+		}
+	}
+	e.outMu.Lock()
+	if repeated {
+		e.stats.FramesRepeated++
+	}
+	if have < want {
+		e.stats.SilencePadded += int64((want - have) / au.Channels)
+	}
+	e.outMu.Unlock()
+	return f, pcm
+}
