@@ -119,6 +119,8 @@ type matcher struct {
 	parts []partRef
 	seg   segmenter
 	pool  sync.Pool
+	// compileScratch is used only while compiling, by one goroutine.
+	compileScratch normalizeScratch
 }
 
 type hit struct {
@@ -147,7 +149,7 @@ type scratch struct {
 }
 
 // Negation reaches back at most this many runes within its clause.
-const negationWindow = 8
+const negationWindow = 6
 
 // A disclaimer (…的话我们不敢讲) clears a claim up to this many runes before it.
 const disclaimerWindow = 10
@@ -269,12 +271,12 @@ func (m *matcher) normalizePhraseKeepFillers(s string) []rune { return m.normali
 
 func (m *matcher) normalizePhraseOpt(s string, dropFillers bool) []rune {
 	var out []rune
-	var sc normalizeScratch
+	sc := &m.compileScratch
 	for i, piece := range strings.Split(s, "#") {
 		if i > 0 {
 			out = append(out, '#')
 		}
-		nt := m.norm.normalizeOpt([]rune(piece), &sc, dropFillers)
+		nt := m.norm.normalizeOpt([]rune(piece), sc, dropFillers)
 		out = append(out, nt.runes...)
 	}
 	return out
@@ -535,9 +537,12 @@ func mergeOverlaps(fs []Finding) []Finding {
 		for k := range out {
 			g := &out[k]
 			if g.Category == f.Category && f.Start < g.End && g.Start < f.End {
+				// one warning for the whole phrase (全网最 + 最正宗 →
+				// 全网最正宗), under the rule that matched more of it
 				if f.End-f.Start > g.End-g.Start {
-					*g = f
+					g.Rule = f.Rule
 				}
+				g.Start, g.End = min(g.Start, f.Start), max(g.End, f.End)
 				merged = true
 				break
 			}

@@ -219,7 +219,7 @@ func (n *normalizer) collapseStutters(in, out *normText) {
 		for j < len(in.runes) && in.runes[j] == r {
 			j++
 		}
-		if j-i > 1 && r > 0x7F && (n.stutter[r] || j-i >= 3) {
+		if j-i > 1 && r > 0x7F && !isCNNumeral(r) && (n.stutter[r] || j-i >= 3) {
 			out.push(r, in.spanOf(i, j))
 		} else {
 			for k := i; k < j; k++ {

@@ -1,8 +1,11 @@
 package lint
 
 import (
+	"bufio"
 	_ "embed"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -21,38 +24,110 @@ var trimmedDict string
 // (products, places, dialect) so the segmenter keeps them whole.
 const tradeWordFreq = 2000
 
+// segmenter answers one question: does a word boundary fall here? It uses
+// gse's dictionary (a cedar double-array trie with word frequencies) and
+// gse's route choice — the most probable path through the word DAG, no
+// HMM — but computes it over a few characters around the candidate with
+// fixed-size buffers, because gse's Cut allocates a map per call and the
+// linter has a 20 µs budget per utterance.
 type segmenter struct {
-	seg *gse.Segmenter
+	dict   *gse.Dictionary
+	logT   float64
+	maxLen int // longest word in runes
 }
 
 func newSegmenter(extra []string) (segmenter, error) {
-	s := &gse.Segmenter{NotLoadHMM: true, SkipLog: true}
-	var b strings.Builder
-	b.Grow(len(trimmedDict) + 32*len(extra))
-	b.WriteString(trimmedDict)
+	seg := &gse.Segmenter{Dict: gse.NewDict(), SkipLog: true}
+	maxLen := 1
+	add := func(word string, freq float64, pos string) error {
+		if err := seg.AddToken(word, freq, pos); err != nil {
+			return fmt.Errorf("add %q to the segmentation dictionary: %w", word, err)
+		}
+		maxLen = max(maxLen, utf8.RuneCountInString(word))
+		return nil
+	}
+	sc := bufio.NewScanner(strings.NewReader(trimmedDict))
+	for n := 1; sc.Scan(); n++ {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 {
+			continue
+		}
+		freq, err := strconv.ParseFloat(f[1], 64)
+		if err != nil || freq <= 0 {
+			return segmenter{}, fmt.Errorf("segmentation dictionary line %d: bad frequency %q", n, f[1])
+		}
+		pos := ""
+		if len(f) > 2 {
+			pos = f[2]
+		}
+		if err := add(f[0], freq, pos); err != nil {
+			return segmenter{}, err
+		}
+	}
 	for _, w := range extra {
-		fmt.Fprintf(&b, "\n%s %d n", w, tradeWordFreq)
+		if w == "" {
+			continue
+		}
+		if err := add(w, tradeWordFreq, "n"); err != nil {
+			return segmenter{}, err
+		}
 	}
-	if err := s.LoadDictStr(b.String()); err != nil {
-		return segmenter{}, fmt.Errorf("load segmentation dictionary: %w", err)
-	}
-	return segmenter{seg: s}, nil
+	return segmenter{dict: seg.Dict, logT: math.Log(seg.Dict.TotalFreq()), maxLen: min(maxLen, maxSegWindow)}, nil
 }
+
+// maxSegWindow bounds the window the boundary question is asked over.
+const maxSegWindow = 16
 
 // boundaryAt reports whether a word boundary falls before window[i].
 func (s segmenter) boundaryAt(window []rune, i int, _ *[]rune) bool {
-	if i <= 0 || i >= len(window) {
+	n := len(window)
+	if i <= 0 || i >= n {
 		return true
 	}
-	pos := 0
-	for _, tok := range s.seg.CutDAGNoHMM(string(window)) {
-		if pos == i {
-			return true
+	if n > maxSegWindow {
+		return true
+	}
+	// best[k] is the best log-probability of segmenting window[k:],
+	// next[k] the end of the first word on that path.
+	var best [maxSegWindow + 1]float64
+	var next [maxSegWindow + 1]int
+	var buf [maxSegWindow * utf8.UTFMax]byte
+	for k := n - 1; k >= 0; k-- {
+		best[k] = math.Inf(-1)
+		b := buf[:0]
+		for j := k; j < n && j-k < s.maxLen; j++ {
+			b = utf8.AppendRune(b, window[j])
+			freq, _, ok := s.dict.Find(b)
+			if !ok {
+				break
+			}
+			if freq > 0 {
+				if sc := math.Log(freq) - s.logT + best[j+1]; sc > best[k] || sc == best[k] && j+1 > next[k] {
+					best[k], next[k] = sc, j+1
+				}
+			}
 		}
-		pos += utf8.RuneCountInString(tok)
-		if pos > i {
-			return false
+		if next[k] == 0 { // not a word start: the single character stands alone
+			best[k], next[k] = -s.logT+best[k+1], k+1
 		}
 	}
-	return pos == i
+	for k := 0; k < n; {
+		e := next[k]
+		if k == i {
+			return true
+		}
+		if k < i && i < e {
+			return false
+		}
+		// like gse, runs of single Latin letters and digits form one word
+		if e == k+1 && i == e && isASCIIAlnum(window[k]) && isASCIIAlnum(window[e]) && next[e] == e+1 {
+			return false
+		}
+		k = e
+	}
+	return true
+}
+
+func isASCIIAlnum(r rune) bool {
+	return r < 0x80 && (r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
 }

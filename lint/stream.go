@@ -36,7 +36,7 @@ type Stream struct {
 	// read as one utterance. Zero means 2 s.
 	JoinGap time.Duration
 	// PauseGap is the shortest silence that ends a clause (negation does
-	// not carry across it). Zero means 0.6 s.
+	// not carry across it). Zero means 0.3 s.
 	PauseGap time.Duration
 
 	n        int // segments pushed
@@ -63,7 +63,7 @@ func (s *Stream) Push(seg Segment) []StreamFinding {
 		joinGap = 2 * time.Second
 	}
 	if pauseGap == 0 {
-		pauseGap = 600 * time.Millisecond
+		pauseGap = 300 * time.Millisecond
 	}
 	timed := seg.End > 0 || seg.Start > 0
 	if s.n > 0 && timed && s.timed && seg.Start-s.prevEnd > joinGap {
@@ -76,7 +76,9 @@ func (s *Stream) Push(seg Segment) []StreamFinding {
 		s.buf = append(s.buf, r)
 	}
 	var pauses []int
-	if tailLen > 0 && timed && s.timed && seg.Start-s.prevEnd >= pauseGap {
+	// A recogniser cuts segments at pauses, so a segment boundary ends a
+	// clause unless the timing shows the speaker did not stop.
+	if tailLen > 0 && (!timed || !s.timed || seg.Start-s.prevEnd >= pauseGap) {
 		pauses = []int{tailLen}
 	}
 	joined := string(s.buf)
@@ -117,6 +119,9 @@ func (s *Stream) Push(seg Segment) []StreamFinding {
 	s.forget()
 	return out
 }
+
+// Offset is the transcript length so far, in runes.
+func (s *Stream) Offset() int { return s.offset }
 
 // timeAt estimates when the rune at position i of the joined text was said.
 func (s *Stream) timeAt(i, tailLen, segRunes int, seg Segment) time.Duration {

@@ -1,0 +1,37 @@
+package lint
+
+import "testing"
+
+var benchUtterances = map[string]string{
+	// ~25 characters each, as a recogniser emits them
+	"violation": "家人们今天这个辣椒酱全网最低价只要三十九块九",
+	"tricky":    "最好放阴凉处第一次买的宝宝拍二号链接就可以了",
+	"clean":     "我们这个腊肉是用柴火熏了两个月的肥瘦刚刚好",
+}
+
+func BenchmarkCheck(b *testing.B) {
+	l, err := NewDefault()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"violation", "tricky", "clean"} {
+		text := benchUtterances[name]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				l.Check(text)
+			}
+		})
+	}
+}
+
+// BenchmarkLoad is the cost of building a linter from the built-in pack:
+// the bulk of `cunbo lint`'s cold start.
+func BenchmarkLoad(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := NewDefault(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
