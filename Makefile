@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests and the demo talk to as real peers.
-DEB_PKGS := ffmpeg nginx libnginx-mod-rtmp sox espeak-ng fonts-noto-cjk chromium qemu-user-static iproute2 ca-certificates gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+DEB_PKGS := ffmpeg nginx libnginx-mod-rtmp sox espeak-ng fonts-noto-cjk chromium qemu-user-static iproute2 ca-certificates systemd dpkg gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 # The lint package's segmenter runs on a trimmed dictionary; the gse default
 # dictionary (~200 MiB heap) is compiled out.
 GOTAGS := ne
@@ -61,7 +61,7 @@ deps:
 	fi
 	$(GO) mod download
 
-test: deps test-unit test-fuzz
+test: deps test-unit test-arm64 test-fuzz
 
 test-unit:
 	$(GO) vet -tags $(GOTAGS) ./...
@@ -76,6 +76,34 @@ test-fuzz:
 			$(GO) test -tags $(GOTAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+# Unit tests of the pure-Go packages that run on the box, cross-compiled for
+# arm64 and run under qemu-user, each from its package directory (testdata).
+ARM64_TEST_PKGS := hw firmware overlay lint
+test-arm64:
+	@set -e; out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	for top in $(ARM64_TEST_PKGS); do \
+		[ -d "$$top" ] || { echo "test-arm64: $$top: none yet, skipped"; continue; }; \
+		for pkg in $$($(GO) list -tags $(GOTAGS) ./$$top/... 2>/dev/null); do \
+			dir=$$($(GO) list -tags $(GOTAGS) -f '{{.Dir}}' $$pkg); \
+			ls "$$dir"/*_test.go >/dev/null 2>&1 || { echo "test-arm64: $$pkg: no tests, skipped"; continue; }; \
+			bin="$$out/$$(echo $$pkg | tr / _).test"; \
+			GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -tags $(GOTAGS) -o "$$bin" $$pkg; \
+			echo "test-arm64: $$pkg"; \
+			(cd "$$dir" && qemu-aarch64-static "$$bin" -test.timeout 10m) || exit 1; \
+		done; \
+	done
+
+# .deb packages for the Pi (arm64, armhf) and for a PC demo box (amd64).
+DEB_VERSION ?= $(shell git describe --tags --always 2>/dev/null | sed 's/^v//; s/^\([^0-9]\)/0~\1/' || echo 0.0.0)
+deb:
+	@mkdir -p $(BIN)/deb
+	@set -e; for arch in amd64 arm64 armhf; do \
+		case $$arch in armhf) goarch=arm;; *) goarch=$$arch;; esac; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch GOARM=7 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/deb/$$arch/cunbo ./cmd/cunbo; \
+		bash systemd/deb/build.sh $$arch $(BIN)/deb/$$arch/cunbo $(BIN)/deb $(DEB_VERSION); \
+	done
+	bash systemd/deb/check.sh $(BIN)/deb/cunbo_$(DEB_VERSION)_amd64.deb
 
 bench: build
 	$(GO) test -tags $(GOTAGS) -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt

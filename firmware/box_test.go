@@ -3,6 +3,7 @@ package firmware
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func newRig(t *testing.T) *rig {
 		pl: newFakePipeline(), buttons: make(chan hw.ButtonEvent)}
 	r.panel = hw.NewVirtual(r.clk)
 	box, err := NewBox(Options{Pipeline: r.pl, LED: r.panel.LED, Ring: r.panel.Ring, Buttons: r.buttons,
-		Clock: r.clk, EndTimeout: 10 * time.Second})
+		Clock: r.clk, EndTimeout: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
