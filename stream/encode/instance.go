@@ -16,10 +16,10 @@ import (
 	"github.com/cunbo/cunbo/stream/encode/tsdemux"
 )
 
-// instanceQueue is how many ticks an instance may fall behind (one second
+// instanceQueue is how many ticks an instance may fall behind (two seconds
 // at 30 fps) before it counts as stalled; queued frames are shared, not
 // copied.
-const instanceQueue = 30
+const instanceQueue = 60
 
 // instance is one ffmpeg process and its feeders and demuxer.
 type instance struct {
