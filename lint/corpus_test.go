@@ -17,7 +17,12 @@ type corpusLine struct {
 
 func readCorpus(t testing.TB) []corpusLine {
 	t.Helper()
-	f, err := os.Open("testdata/corpus.tsv")
+	return readCorpusFile(t, "testdata/corpus.tsv")
+}
+
+func readCorpusFile(t testing.TB, path string) []corpusLine {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,14 +38,14 @@ func readCorpus(t testing.TB) []corpusLine {
 		}
 		fs := strings.Split(l, "\t")
 		if len(fs) != 3 {
-			t.Fatalf("corpus.tsv:%d: want 3 tab-separated fields, got %d", n, len(fs))
+			t.Fatalf("%s:%d: want 3 tab-separated fields, got %d", path, n, len(fs))
 		}
 		c := corpusLine{line: n, class: fs[1], text: fs[2]}
 		if fs[0] != "-" {
 			c.labels = strings.Split(fs[0], ",")
 			for _, lab := range c.labels {
 				if CategoryName(lab) == "" {
-					t.Fatalf("corpus.tsv:%d: unknown category %q", n, lab)
+					t.Fatalf("%s:%d: unknown category %q", path, n, lab)
 				}
 			}
 		}
@@ -101,7 +106,7 @@ func scoreCorpus(l *Linter, corpus []corpusLine) corpusScore {
 
 func lineDesc(c corpusLine, desc []string) string {
 	sort.Strings(desc)
-	return "corpus.tsv:" + itoa(c.line) + " [" + c.class + "] " + c.text + " => " + strings.Join(desc, ", ")
+	return "line " + itoa(c.line) + " [" + c.class + "] " + c.text + " => " + strings.Join(desc, ", ")
 }
 
 func itoa(n int) string {
@@ -142,6 +147,43 @@ func TestCorpusAccuracy(t *testing.T) {
 		}
 		for _, e := range s.extras {
 			t.Log("EXTRA ", e)
+		}
+	}
+	if recall < minRecall {
+		t.Errorf("recall %.3f below the floor %.2f", recall, minRecall)
+	}
+	if fa > maxFalseAlarm {
+		t.Errorf("false-alarm rate %.3f above the ceiling %.2f", fa, maxFalseAlarm)
+	}
+}
+
+// TestSecondCorpusAccuracy holds the linter to the same floors on a
+// second corpus, written by someone who never saw the rule pack. Measured
+// before any rule was tuned on it, it scored recall 0.797 and false-alarm
+// rate 0.052; its misses then showed gaps (own-range phrases in parts,
+// regional superlatives, state bodies by other names) that were fixed in
+// general form. testdata/final.tsv is the set that stays unseen.
+func TestSecondCorpusAccuracy(t *testing.T) {
+	checkCorpus(t, "testdata/heldout.tsv", 0.95, 0.05)
+}
+
+func checkCorpus(t *testing.T, path string, minRecall, maxFalseAlarm float64) {
+	corpus := readCorpusFile(t, path)
+	l, err := NewDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := scoreCorpus(l, corpus)
+	recall := float64(s.foundPairs) / float64(s.wantPairs)
+	fa := float64(s.falseAlarms) / float64(s.clean)
+	t.Logf("%s: %d utterances (%d violating, %d clean); recall %.3f (%d/%d); false-alarm rate %.3f (%d/%d)",
+		path, len(corpus), s.violating, s.clean, recall, s.foundPairs, s.wantPairs, fa, s.falseAlarms, s.clean)
+	if recall < minRecall || fa > maxFalseAlarm || testing.Verbose() {
+		for _, m := range s.misses {
+			t.Log("MISS  ", m)
+		}
+		for _, a := range s.alarms {
+			t.Log("ALARM ", a)
 		}
 	}
 	if recall < minRecall {

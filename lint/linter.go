@@ -100,6 +100,9 @@ const partGap = 8
 type compiledPattern struct {
 	rule   int
 	nparts int
+	// own marks an own-range marker written in parts (两种~里面) rather
+	// than a rule pattern.
+	own bool
 }
 
 type partRef struct {
@@ -119,8 +122,9 @@ type matcher struct {
 	parts []partRef
 	seg   segmenter
 	pool  sync.Pool
-	// compileScratch is used only while compiling, by one goroutine.
+	// compileScratch and phraseWords are used only while compiling.
 	compileScratch normalizeScratch
+	phraseWords    []string
 }
 
 type hit struct {
@@ -200,8 +204,11 @@ func compile(p *Pack) (*matcher, error) {
 			problems = append(problems, LineError{line, fmt.Sprintf("%q: %v", text, err)})
 			return
 		}
-		for _, a := range alts {
+		for ai, a := range alts {
 			norm := m.normalizePhrase(a)
+			if kind == kindPattern && len(norm) >= 2 && len(norm) <= 4 && !slices.Contains(norm, '#') && ai < 64 {
+				m.phraseWords = append(m.phraseWords, string(norm))
+			}
 			if kept := m.normalizePhraseKeepFillers(a); string(kept) != string(norm) {
 				problems = append(problems, LineError{line, fmt.Sprintf("%q contains a filler word that is removed from speech before matching (it would match as %q); leave the filler out", a, string(norm))})
 				continue
@@ -244,6 +251,20 @@ func compile(p *Pack) (*matcher, error) {
 	}
 	for _, l := range lists {
 		for _, w := range l.ph {
+			if l.kind == kindOwnRange && strings.Contains(w.Text, "~") {
+				pieces := strings.Split(w.Text, "~")
+				pid := len(m.pats)
+				m.pats = append(m.pats, compiledPattern{nparts: len(pieces), own: true})
+				for k, piece := range pieces {
+					if k == 0 {
+						add(piece, kindPattern, pid, w.Line)
+						continue
+					}
+					add(piece, kindPart, len(m.parts), w.Line)
+					m.parts = append(m.parts, partRef{pid, k})
+				}
+				continue
+			}
 			add(w.Text, l.kind, 0, w.Line)
 		}
 	}
@@ -256,6 +277,10 @@ func compile(p *Pack) (*matcher, error) {
 	for _, w := range p.Words {
 		words = append(words, string(m.normalizePhrase(w.Text)))
 	}
+	// The rule phrases themselves are words too: the boundary check then
+	// asks whether the speaker's words break the phrase apart (自治县 vs
+	// 治), not whether a trimmed dictionary happens to know it.
+	words = append(words, m.phraseWords...)
 	seg, err := newSegmenter(words)
 	if err != nil {
 		return nil, fmt.Errorf("rule pack %s: %w", p.Source, err)
@@ -384,22 +409,42 @@ func (m *matcher) joinParts(nt *normText, sc *scratch) {
 			sc.cands = append(sc.cands, f)
 			continue
 		}
-		_, ce := clauseOf(sc.breaks, f.start, len(nt.runes))
-		end, ok := f.end, true
-		for k := 1; k < p.nparts && ok; k++ {
-			ok = false
-			for _, l := range sc.later {
-				ref := m.parts[l.idx]
-				if ref.pattern == f.idx && ref.part == k && l.start >= end && l.start-end <= partGap && l.end <= ce {
-					end, ok = l.end, true
-					break
-				}
-			}
+		if p.own {
+			continue // joined below, once candidates are known
 		}
-		if ok {
+		if end, ok := m.followParts(nt, sc, f); ok {
 			sc.cands = append(sc.cands, hit{f.start, end, f.idx})
 		}
 	}
+	for _, f := range sc.first {
+		if p := m.pats[f.idx]; p.own {
+			if end, ok := m.followParts(nt, sc, f); ok {
+				sc.own = append(sc.own, hit{f.start, end, 0})
+			}
+		}
+	}
+}
+
+// followParts follows a multi-part phrase from its first part through the
+// later parts, each within partGap runes in the same clause.
+func (m *matcher) followParts(nt *normText, sc *scratch, f hit) (int, bool) {
+	p := m.pats[f.idx]
+	_, ce := clauseOf(sc.breaks, f.start, len(nt.runes))
+	end := f.end
+	for k := 1; k < p.nparts; k++ {
+		ok := false
+		for _, l := range sc.later {
+			ref := m.parts[l.idx]
+			if ref.pattern == f.idx && ref.part == k && l.start >= end && l.start-end <= partGap && l.end <= ce {
+				end, ok = l.end, true
+				break
+			}
+		}
+		if !ok {
+			return 0, false
+		}
+	}
+	return end, true
 }
 
 // buildShape makes the view in which every number is one '#', for
@@ -477,7 +522,17 @@ func (m *matcher) suppressed(nt *normText, sc *scratch, c hit, r *Rule) bool {
 			}
 		}
 	}
-	if r.Boundary != "none" {
+	// A phrase that starts inside another candidate continues it
+	// (史上最 + 最低价); the segmenter, knowing both as words, would
+	// otherwise see no boundary between them.
+	chained := false
+	for _, o := range sc.cands {
+		if o.start < c.start && c.start < o.end {
+			chained = true
+			break
+		}
+	}
+	if r.Boundary != "none" && !chained {
 		if !m.atBoundary(nt, sc, c.start, cs, ce) {
 			return true
 		}
