@@ -84,6 +84,7 @@ func TestCompositeMatchesCardAndTouchesNothingElse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			savePreview(t, fmt.Sprintf("frame-%dx%d.png", sz.w, sz.h), frameImage(f))
 			rect := c.CardRect(sz.w, sz.h)
 			if card.Rect != rect {
 				t.Fatalf("card rect %v, CardRect %v", card.Rect, rect)
@@ -482,4 +483,10 @@ func BenchmarkComposite(b *testing.B) {
 			}
 		})
 	}
+}
+
+// frameImage wraps an I420 frame for PNG previews.
+func frameImage(f *hw.Frame) image.Image {
+	return &image.YCbCr{Y: f.Y, Cb: f.U, Cr: f.V, YStride: f.Width, CStride: f.Width / 2,
+		SubsampleRatio: image.YCbCrSubsampleRatio420, Rect: image.Rect(0, 0, f.Width, f.Height)}
 }
