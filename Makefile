@@ -1,5 +1,7 @@
 # cunbo build, test, bench and demo. See README.md.
 SHELL := /bin/bash
+# Debian's Go lives outside the default PATH on a fresh machine.
+export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
