@@ -1,0 +1,760 @@
+// Package pipeline assembles the box's media pipeline out of the stream,
+// overlay and hw libraries and implements firmware.Pipeline:
+//
+//	video source ─▶ overlay compositor ─▶ encoder ─▶ GOP cache ─▶ fan-out ─┬─ RTMP publisher(s)   (while live)
+//	audio source ─┬────────────────────▶ encoder                          ├─ recorder            (while live)
+//	              └─▶ audio taps (speech worker)                          ├─ RTSP preview        (always)
+//	                                                                      └─ AddOutput (WebRTC preview, …)
+//
+// Run keeps the capture, the compositor, the encoder and the local preview
+// going for the whole life of the box, so the streamer can frame herself and
+// rehearse the cards on her phone before she goes live, and going live only
+// has to open the RTMP connections (no ffmpeg start-up on the critical path).
+// Recording is tied to being live: the recorder keeps what went on air, not
+// the minutes of setting up before it.
+//
+// Each part degrades on its own: a catalogue that cannot be rendered means no
+// card, a preview port in use means no preview, a recorder that cannot open
+// its directory means no recording, and a dead RTMP server means that output
+// reconnects while the others carry on. All of it is logged; only a missing
+// or broken encoder stops Run.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/overlay"
+	"github.com/cunbo/cunbo/stream"
+	"github.com/cunbo/cunbo/stream/encode"
+	"github.com/cunbo/cunbo/stream/fanout"
+	"github.com/cunbo/cunbo/stream/preview"
+	"github.com/cunbo/cunbo/stream/record"
+	"github.com/cunbo/cunbo/stream/rtmp"
+)
+
+// FPS is the box's frame rate in both orientations.
+const FPS = 30
+
+// Format is the box's video format: portrait 720×1280 for phone viewers
+// (9:16) or landscape 1280×720, at 30 fps.
+func Format(portrait bool) hw.VideoFormat {
+	if portrait {
+		return hw.VideoFormat{Width: 720, Height: 1280, FPS: FPS}
+	}
+	return hw.VideoFormat{Width: 1280, Height: 720, FPS: FPS}
+}
+
+// Config assembles a pipeline. Video and Audio are required.
+type Config struct {
+	// Video must produce Format(Portrait); Audio any format the encoder
+	// takes (48 kHz mono from the microphone, 16 kHz from a speech WAV).
+	// The pipeline owns both and closes them when Run returns.
+	Video hw.VideoSource
+	Audio hw.AudioSource
+	// Portrait selects 720×1280 instead of 1280×720.
+	Portrait bool
+
+	// Catalog is the product list; nil means no card.
+	Catalog *overlay.Catalog
+	// InitialCard is shown from the start; negative keeps the card hidden
+	// (on the first product) until a button asks for it.
+	InitialCard int
+	// FontPath for the cards; empty means overlay.DefaultFontPath.
+	FontPath string
+
+	// RTMP lists the ingest URLs published to while live.
+	RTMP []string
+	// RTMPConfig is the template for every publisher (URL is replaced);
+	// tests shorten its timeouts.
+	RTMPConfig rtmp.Config
+	// StartTimeout bounds how long GoLive waits for the publishers to
+	// connect, default 10 s. When at least one connected the stream is up
+	// and the rest keep retrying in the background.
+	StartTimeout time.Duration
+
+	// PreviewAddr is the RTSP listen address (":8554"); empty means none.
+	PreviewAddr string
+
+	// RecordDir holds the recording ring; empty means no recording.
+	RecordDir   string
+	RecordQuota int64 // bytes, default 2 GiB
+
+	// MarkWindow is how much recording before a Mark is protected from the
+	// ring's quota until the clip is cut (default 60 s).
+	MarkWindow time.Duration
+	// OnMark is called (on its own goroutine) for each Mark.
+	OnMark func(Mark)
+
+	// Encoder settings; zero values take the encoder's defaults (1500 kbps,
+	// 2 s GOP, hardware codec when present).
+	VideoKbps int
+	Codec     encode.Codec
+	FFmpeg    string
+	// Epoch is the pipeline clock's zero; it should be the sources' epoch.
+	// Zero means when New runs.
+	Epoch time.Time
+
+	Logger *slog.Logger
+}
+
+// Mark is one "I misspoke" press.
+type Mark struct {
+	At time.Time
+	// PTS is At on the pipeline clock.
+	PTS time.Duration
+	// Hold protects the recording around At; zero when not recording.
+	Hold record.HoldID
+}
+
+// Card says which product card the viewers see.
+type Card struct {
+	Index   int // -1 with an empty catalogue
+	Visible bool
+	Name    string
+}
+
+// Pipeline is the assembled media pipeline. Controls are safe for
+// concurrent use; Run must be running for GoLive.
+type Pipeline struct {
+	cfg    Config
+	log    *slog.Logger
+	format hw.VideoFormat
+
+	comp    *overlay.Compositor // nil: no card
+	enc     *encode.Encoder
+	fan     *fanout.Fanout
+	gop     *gopCache
+	preview *preview.Server // nil: no preview
+	rec     *record.Recorder
+
+	runCtx  atomic.Pointer[context.Context]
+	running atomic.Bool
+
+	liveMu  sync.Mutex // serialises GoLive and End
+	live    bool
+	pubs    []*publisher
+	ended   []*publisher // the last live session's, for tests
+	liveEnd context.CancelFunc
+
+	tapMu  sync.Mutex
+	taps   map[int]*audioTap
+	nextID int
+
+	marksMu sync.Mutex
+	marks   []Mark
+
+	// Health, updated by the capture loop (unix nanos).
+	lastFrame     atomic.Int64
+	runStart      atomic.Int64
+	framesIn      atomic.Int64
+	captureErrors atomic.Int64
+	// capture times of recent frames, for latency measurement.
+	captures captureLog
+}
+
+type publisher struct {
+	url    string
+	name   string
+	pub    *rtmp.Publisher
+	done   chan struct{}
+	cancel context.CancelFunc
+	// firstPTS and lastPTS bound the video handed to the publisher, so
+	// tests know how much media the ingest server should have.
+	firstPTS, lastPTS time.Duration
+}
+
+// New builds the pipeline. It fails only on what makes streaming
+// impossible (no sources, wrong video format, unusable encoder settings);
+// overlay, preview and recorder trouble is logged and that feature is off.
+func New(cfg Config) (*Pipeline, error) {
+	if cfg.Video == nil || cfg.Audio == nil {
+		return nil, errors.New("pipeline: video and audio sources are required")
+	}
+	format := Format(cfg.Portrait)
+	if got := cfg.Video.Format(); got != format {
+		return nil, fmt.Errorf("pipeline: video source gives %dx%d@%d, want %dx%d@%d",
+			got.Width, got.Height, got.FPS, format.Width, format.Height, format.FPS)
+	}
+	for _, u := range cfg.RTMP {
+		if _, err := rtmp.New(withURL(cfg.RTMPConfig, u)); err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 10 * time.Second
+	}
+	if cfg.RecordQuota <= 0 {
+		cfg.RecordQuota = 2 << 30
+	}
+	if cfg.MarkWindow <= 0 {
+		cfg.MarkWindow = 60 * time.Second
+	}
+	if cfg.Epoch.IsZero() {
+		cfg.Epoch = time.Now()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	p := &Pipeline{cfg: cfg, log: log, format: format, taps: map[int]*audioTap{}}
+	p.fan = fanout.New(log.With("part", "fanout"))
+	p.gop = &gopCache{next: p.fan, onVideo: p.noteVideo}
+
+	enc, err := encode.New(encode.Config{
+		Input:     format,
+		Audio:     cfg.Audio.Format(),
+		Output:    encode.Output{VideoKbps: cfg.VideoKbps},
+		Codec:     cfg.Codec,
+		FFmpeg:    cfg.FFmpeg,
+		Epoch:     cfg.Epoch,
+		Logger:    log.With("part", "encoder"),
+		GOP:       2 * time.Second,
+		AudioKbps: 96,
+	}, p.gop)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	p.enc = enc
+
+	if cfg.Catalog != nil && cfg.Catalog.Len() > 0 {
+		p.comp = p.newCompositor()
+	}
+	if cfg.PreviewAddr != "" {
+		s := preview.New(preview.Config{Addr: cfg.PreviewAddr, Logger: log.With("part", "preview")})
+		if err := s.Start(); err != nil {
+			log.Error("pipeline: no local preview", "err", err)
+		} else if _, err := p.fan.Add("preview", s, fanout.QueueLimits{}); err != nil {
+			s.Close()
+			log.Error("pipeline: no local preview", "err", err)
+		} else {
+			p.preview = s
+		}
+	}
+	if cfg.RecordDir != "" {
+		r, err := record.New(record.Config{Dir: cfg.RecordDir, QuotaBytes: cfg.RecordQuota,
+			Logger: log.With("part", "recorder")})
+		if err != nil {
+			log.Error("pipeline: recording off", "err", err)
+		} else {
+			p.rec = r
+		}
+	}
+	return p, nil
+}
+
+func withURL(c rtmp.Config, u string) rtmp.Config {
+	c.URL = u
+	return c
+}
+
+// newCompositor renders the cards for the catalogue. A renderer that
+// cannot load its font leaves the broadcast without cards rather than
+// without a picture.
+func (p *Pipeline) newCompositor() *overlay.Compositor {
+	r, err := overlay.NewRenderer(overlay.RenderConfig{FontPath: p.cfg.FontPath,
+		FrameWidth: p.format.Width, FrameHeight: p.format.Height})
+	if err != nil {
+		p.log.Error("pipeline: product cards off", "err", err)
+		return nil
+	}
+	c := overlay.NewCompositor(r, p.cfg.Catalog, p.log.With("part", "overlay"))
+	if i := p.cfg.InitialCard; i >= 0 {
+		if err := c.Select(i); err != nil {
+			p.log.Warn("pipeline: initial card", "card", i, "err", err)
+		}
+	}
+	return c
+}
+
+// Run captures, composites and encodes until ctx ends, serving the preview
+// all along; it stops publishing and recording on the way out and closes
+// the sources. It returns an error only when the encoder cannot start.
+func (p *Pipeline) Run(ctx context.Context) error {
+	if !p.running.CompareAndSwap(false, true) {
+		return errors.New("pipeline: Run called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p.runCtx.Store(&ctx)
+	p.lastFrame.Store(time.Now().UnixNano())
+	p.runStart.Store(time.Now().UnixNano())
+
+	var wg sync.WaitGroup
+	var recWG sync.WaitGroup
+	if p.rec != nil {
+		// The recorder outlives the other goroutines so it can flush
+		// what End handed it.
+		recCtx, recCancel := context.WithCancel(context.Background())
+		defer func() { recCancel(); recWG.Wait() }()
+		recWG.Add(1)
+		go func() {
+			defer recWG.Done()
+			if err := p.rec.Run(recCtx); err != nil {
+				p.log.Error("pipeline: recorder stopped", "err", err)
+			}
+		}()
+	}
+	encErr := make(chan error, 1)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		err := p.enc.Run(ctx)
+		encErr <- err
+		if err != nil {
+			cancel()
+		}
+	}()
+	go func() { defer wg.Done(); p.captureVideo(ctx) }()
+	go func() { defer wg.Done(); p.captureAudio(ctx) }()
+	<-ctx.Done()
+	if err := p.End(); err != nil {
+		p.log.Warn("pipeline: end", "err", err)
+	}
+	wg.Wait()
+	p.fan.Close()
+	if p.preview != nil {
+		p.preview.Close()
+	}
+	p.tapMu.Lock()
+	for id, t := range p.taps {
+		t.close()
+		delete(p.taps, id)
+	}
+	p.tapMu.Unlock()
+	if err := p.cfg.Video.Close(); err != nil {
+		p.log.Warn("pipeline: close video source", "err", err)
+	}
+	if err := p.cfg.Audio.Close(); err != nil {
+		p.log.Warn("pipeline: close audio source", "err", err)
+	}
+	return <-encErr
+}
+
+// captureVideo is the frame loop: read into one reused frame, draw the
+// card on it, hand it to the encoder (which copies). Nothing here
+// allocates per frame.
+func (p *Pipeline) captureVideo(ctx context.Context) {
+	f := hw.NewFrame(p.format.Width, p.format.Height)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		if err := p.cfg.Video.ReadFrame(ctx, f); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// The encoder repeats the last picture meanwhile; Healthy
+			// reports the stall to the watchdog.
+			if p.captureErrors.Add(1) == 1 || backoff >= 5*time.Second {
+				p.log.Error("pipeline: camera read failed", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		now := time.Now()
+		if p.comp != nil {
+			p.comp.Apply(f)
+		}
+		if err := p.enc.WriteFrame(f); err != nil {
+			p.log.Error("pipeline: encoder refused frame", "err", err)
+			continue
+		}
+		p.captures.add(now)
+		p.framesIn.Add(1)
+		p.lastFrame.Store(now.UnixNano())
+	}
+}
+
+// captureAudio feeds the microphone to the encoder and to the taps.
+func (p *Pipeline) captureAudio(ctx context.Context) {
+	af := p.cfg.Audio.Format()
+	buf := make([]int16, af.SampleRate/50*af.Channels) // 20 ms reads
+	var samples int64                                  // sample frames since the first read
+	var base time.Duration
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		n, err := p.cfg.Audio.ReadPCM(ctx, buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.log.Error("pipeline: microphone read failed", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			samples = 0
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if samples == 0 {
+			base = time.Since(p.cfg.Epoch) - time.Duration(n/af.Channels)*time.Second/time.Duration(af.SampleRate)
+		}
+		pts := base + time.Duration(samples)*time.Second/time.Duration(af.SampleRate)
+		samples += int64(n / af.Channels)
+		p.enc.WriteAudio(buf[:n])
+		p.tapMu.Lock()
+		for _, t := range p.taps {
+			t.offer(pts, buf[:n])
+		}
+		p.tapMu.Unlock()
+	}
+}
+
+// GoLive starts the RTMP publishers and the recorder and returns once the
+// stream is up: every publisher connected, or at least one when the start
+// timeout passes (the others keep retrying and Stats shows why). With no
+// RTMP URL it only starts recording. Cancelling ctx aborts the start.
+func (p *Pipeline) GoLive(ctx context.Context) error {
+	rc := p.runCtx.Load()
+	if rc == nil {
+		return errors.New("pipeline: not running")
+	}
+	runCtx := *rc
+	p.liveMu.Lock()
+	if p.live {
+		p.liveMu.Unlock()
+		return errors.New("pipeline: already live")
+	}
+	liveCtx, liveEnd := context.WithCancel(runCtx)
+	var pubs []*publisher
+	for i, u := range p.cfg.RTMP {
+		cfg := withURL(p.cfg.RTMPConfig, u)
+		if cfg.Logger == nil {
+			cfg.Logger = p.log.With("part", "rtmp", "output", i)
+		}
+		pub, err := rtmp.New(cfg)
+		if err != nil { // validated in New; only a changed config gets here
+			liveEnd()
+			p.liveMu.Unlock()
+			return fmt.Errorf("pipeline: %w", err)
+		}
+		ctx, cancel := context.WithCancel(liveCtx)
+		pp := &publisher{url: u, name: fmt.Sprintf("rtmp%d", i), pub: pub, done: make(chan struct{}), cancel: cancel}
+		go func() {
+			defer close(pp.done)
+			if err := pub.Run(ctx); err != nil {
+				p.log.Error("pipeline: publisher", "output", pp.name, "err", err)
+			}
+		}()
+		// Primed with the current GOP so the ingest server gets a
+		// keyframe at once instead of up to one GOP later.
+		first, err := p.gop.addPrimed(p.fan, pp.name, pub)
+		pp.firstPTS = first
+		if err != nil {
+			cancel()
+			p.log.Error("pipeline: add publisher", "output", pp.name, "err", err)
+			continue
+		}
+		pubs = append(pubs, pp)
+	}
+	if p.rec != nil {
+		if _, err := p.fan.Add("recorder", p.rec, fanout.QueueLimits{}); err != nil {
+			p.log.Error("pipeline: recording off", "err", err)
+		}
+	}
+	p.pubs, p.liveEnd, p.live = pubs, liveEnd, true
+	p.liveMu.Unlock()
+
+	if err := p.waitConnected(ctx, pubs); err != nil {
+		p.End()
+		return err
+	}
+	p.log.Info("pipeline: live", "outputs", len(pubs))
+	return nil
+}
+
+func (p *Pipeline) waitConnected(ctx context.Context, pubs []*publisher) error {
+	if len(pubs) == 0 {
+		return nil
+	}
+	deadline := time.NewTimer(p.cfg.StartTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		up := 0
+		for _, pp := range pubs {
+			if pp.pub.Stats().Connects > 0 {
+				up++
+			}
+		}
+		if up == len(pubs) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pipeline: go live aborted: %w", ctx.Err())
+		case <-deadline.C:
+			var why []string
+			for _, pp := range pubs {
+				if s := pp.pub.Stats(); s.Connects == 0 {
+					why = append(why, fmt.Sprintf("%s: %v", redact(pp.url), s.LastError))
+				}
+			}
+			if up > 0 {
+				p.log.Warn("pipeline: some outputs not connected yet", "failing", why)
+				return nil
+			}
+			return fmt.Errorf("pipeline: no RTMP server reachable: %s", strings.Join(why, "; "))
+		case <-tick.C:
+		}
+	}
+}
+
+// redact drops the stream key (the last path element) from an ingest URL
+// so logs and errors do not leak it.
+func redact(u string) string {
+	if i := strings.LastIndex(u, "/"); i > len("rtmps://") {
+		return u[:i+1] + "…"
+	}
+	return u
+}
+
+// End stops publishing (each publisher unpublishes and closes its RTMP
+// session) and recording, and returns when the publishers are stopped.
+// Capture, encoding and the preview keep running. Ending when not live is
+// a no-op.
+func (p *Pipeline) End() error {
+	p.liveMu.Lock()
+	defer p.liveMu.Unlock()
+	if !p.live {
+		return nil
+	}
+	for _, pp := range p.pubs {
+		p.fan.Remove(pp.name)
+		pp.lastPTS = time.Duration(p.gop.lastPTS.Load())
+	}
+	if p.rec != nil {
+		p.fan.Remove("recorder")
+	}
+	p.liveEnd()
+	var stuck []string
+	timeout := time.After(10 * time.Second)
+	for _, pp := range p.pubs {
+		select {
+		case <-pp.done:
+		case <-timeout:
+			stuck = append(stuck, pp.name)
+		}
+	}
+	p.ended = p.pubs
+	p.pubs, p.live = nil, false
+	if len(stuck) > 0 {
+		return fmt.Errorf("pipeline: publishers did not stop: %s", strings.Join(stuck, ", "))
+	}
+	p.log.Info("pipeline: ended")
+	return nil
+}
+
+// Live reports whether GoLive succeeded and End has not been called.
+func (p *Pipeline) Live() bool {
+	p.liveMu.Lock()
+	defer p.liveMu.Unlock()
+	return p.live
+}
+
+// NextCard shows the next product's card.
+func (p *Pipeline) NextCard() error {
+	if p.comp == nil {
+		return errNoCards
+	}
+	p.comp.Next()
+	return nil
+}
+
+// PrevCard shows the previous product's card.
+func (p *Pipeline) PrevCard() error {
+	if p.comp == nil {
+		return errNoCards
+	}
+	p.comp.Prev()
+	return nil
+}
+
+// HideCard toggles the card: one button hides it and shows it again.
+func (p *Pipeline) HideCard() error {
+	if p.comp == nil {
+		return errNoCards
+	}
+	if _, visible := p.comp.Current(); visible {
+		p.comp.Hide()
+	} else {
+		p.comp.Show()
+	}
+	return nil
+}
+
+// SelectCard shows product i's card.
+func (p *Pipeline) SelectCard(i int) error {
+	if p.comp == nil {
+		return errNoCards
+	}
+	return p.comp.Select(i)
+}
+
+var errNoCards = errors.New("pipeline: no product cards (no catalogue or no font)")
+
+// Card reports the card on the broadcast.
+func (p *Pipeline) Card() Card {
+	if p.comp == nil {
+		return Card{Index: -1}
+	}
+	i, visible := p.comp.Current()
+	c := Card{Index: i, Visible: visible}
+	if i >= 0 && i < p.cfg.Catalog.Len() {
+		c.Name = p.cfg.Catalog.Products[i].Name
+	}
+	return c
+}
+
+// Compositor is the overlay in use, nil without cards (tests identify
+// cards in decoded frames with it).
+func (p *Pipeline) Compositor() *overlay.Compositor { return p.comp }
+
+// Mark remembers "I misspoke" now and protects the last MarkWindow of the
+// recording from the ring's quota until the Hold is released (by whoever
+// cuts the clip).
+func (p *Pipeline) Mark() error {
+	now := time.Now()
+	m := Mark{At: now, PTS: now.Sub(p.cfg.Epoch)}
+	if p.rec != nil && p.Live() {
+		m.Hold = p.rec.Hold(now.Add(-p.cfg.MarkWindow), now.Add(5*time.Second))
+	}
+	p.marksMu.Lock()
+	p.marks = append(p.marks, m)
+	p.marksMu.Unlock()
+	if p.cfg.OnMark != nil {
+		go p.cfg.OnMark(m)
+	}
+	return nil
+}
+
+// Marks returns every mark so far, oldest first.
+func (p *Pipeline) Marks() []Mark {
+	p.marksMu.Lock()
+	defer p.marksMu.Unlock()
+	return append([]Mark(nil), p.marks...)
+}
+
+// AddOutput attaches another output (the WebRTC preview, for one) to the
+// encoded stream. It gets the tracks at once and starts at a keyframe.
+func (p *Pipeline) AddOutput(name string, s stream.Sink) error {
+	if strings.HasPrefix(name, "rtmp") || name == "preview" || name == "recorder" {
+		return fmt.Errorf("pipeline: output name %q is reserved", name)
+	}
+	if _, err := p.fan.Add(name, s, fanout.QueueLimits{}); err != nil {
+		return fmt.Errorf("pipeline: %w", err)
+	}
+	return nil
+}
+
+// RemoveOutput detaches an output added with AddOutput.
+func (p *Pipeline) RemoveOutput(name string) bool { return p.fan.Remove(name) }
+
+// Recorder is the recording ring, nil when recording is off.
+func (p *Pipeline) Recorder() *record.Recorder { return p.rec }
+
+// Epoch is the pipeline clock's zero.
+func (p *Pipeline) Epoch() time.Time { return p.cfg.Epoch }
+
+// Format is the video format of the broadcast.
+func (p *Pipeline) Format() hw.VideoFormat { return p.format }
+
+// OutputStats is one output's state.
+type OutputStats struct {
+	Name  string
+	Queue fanout.QueueStats
+	// RTMP is set for publishers.
+	RTMP *rtmp.Stats
+	URL  string // stream key redacted
+}
+
+// Stats is a snapshot of the whole pipeline.
+type Stats struct {
+	Live           bool
+	FramesCaptured int64
+	CaptureErrors  int64
+	Encoder        encode.Stats
+	Outputs        []OutputStats
+	PreviewReaders int
+	Recorder       *record.Stats // nil when recording is off
+	AudioTapDrops  int64
+	Card           Card
+}
+
+// Stats returns a snapshot.
+func (p *Pipeline) Stats() Stats {
+	s := Stats{
+		FramesCaptured: p.framesIn.Load(),
+		CaptureErrors:  p.captureErrors.Load(),
+		Encoder:        p.enc.Stats(),
+		Card:           p.Card(),
+	}
+	p.liveMu.Lock()
+	s.Live = p.live
+	pubs := map[string]*publisher{}
+	for _, pp := range p.pubs {
+		pubs[pp.name] = pp
+	}
+	p.liveMu.Unlock()
+	for _, o := range p.fan.Outputs() {
+		os := OutputStats{Name: o.Name(), Queue: o.Stats()}
+		if pp := pubs[o.Name()]; pp != nil {
+			st := pp.pub.Stats()
+			os.RTMP, os.URL = &st, redact(pp.url)
+		}
+		s.Outputs = append(s.Outputs, os)
+	}
+	if p.preview != nil {
+		s.PreviewReaders = p.preview.Readers()
+	}
+	if p.rec != nil {
+		rs := p.rec.Stats()
+		s.Recorder = &rs
+	}
+	p.tapMu.Lock()
+	for _, t := range p.taps {
+		s.AudioTapDrops += t.dropped.Load()
+	}
+	p.tapMu.Unlock()
+	return s
+}
+
+// stallLimit is how long without frames counts as frozen.
+const stallLimit = 2 * time.Second
+
+// Healthy reports nil while frames are flowing: the camera delivered one
+// and the encoder produced video within the last 2 s. The systemd watchdog
+// uses it.
+func (p *Pipeline) Healthy() error {
+	if !p.running.Load() {
+		return errors.New("pipeline: not running")
+	}
+	now := time.Now()
+	if d := now.Sub(time.Unix(0, p.lastFrame.Load())); d > stallLimit {
+		return fmt.Errorf("pipeline: no camera frame for %v", d.Round(time.Millisecond))
+	}
+	if d := now.Sub(time.Unix(0, p.gop.lastVideo.Load())); p.gop.lastVideo.Load() != 0 && d > stallLimit {
+		return fmt.Errorf("pipeline: no encoded video for %v", d.Round(time.Millisecond))
+	} else if p.gop.lastVideo.Load() == 0 && now.Sub(time.Unix(0, p.runStart.Load())) > 3*stallLimit {
+		return errors.New("pipeline: encoder has produced no video")
+	}
+	return nil
+}
+
+func (p *Pipeline) noteVideo() { p.gop.lastVideo.Store(time.Now().UnixNano()) }
