@@ -1,0 +1,530 @@
+// Package web is the box's local web server: the streamer's phone page
+// (embedded, works offline), the JSON API the page and the simulator use,
+// a Server-Sent Events stream of status changes and compliance warnings,
+// and the mount point of the WebRTC preview. Everything but the page and
+// the login sits behind a PIN-issued session cookie.
+package web
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cunbo/cunbo/firmware"
+	"github.com/cunbo/cunbo/firmware/state"
+	"github.com/cunbo/cunbo/hw"
+)
+
+//go:embed static
+var staticFS embed.FS
+
+// Box is what the server needs from firmware.Box.
+type Box interface {
+	Status() firmware.Status
+	Subscribe() (<-chan firmware.Status, func())
+	Post(ev state.Event, detail string)
+}
+
+// Card is the product card on screen.
+type Card struct {
+	Index   int    `json:"index"`
+	Name    string `json:"name"`
+	Visible bool   `json:"visible"`
+	Count   int    `json:"count,omitempty"`
+}
+
+// Captions says whether the caption checker runs, and if not, why (in
+// Chinese, for her).
+type Captions struct {
+	On     bool   `json:"on"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Details are the pipeline's and the speech loop's part of the status.
+type Details struct {
+	// Destination is where the stream goes, with the key already masked
+	// (see MaskKey).
+	Destination string
+	BitrateKbps int
+	Card        *Card
+	Captions    Captions
+}
+
+// Warning is one compliance warning for the streamer: what she said, why
+// it is a problem and what to say instead. Viewers never see it.
+type Warning struct {
+	// Said is the caption text around the problem; Match the words in it.
+	Said         string    `json:"said"`
+	Match        string    `json:"match,omitempty"`
+	Category     string    `json:"category"`
+	CategoryName string    `json:"category_name"`
+	Explain      string    `json:"explain"`
+	Suggest      string    `json:"suggest,omitempty"`
+	Law          string    `json:"law,omitempty"`
+	At           time.Time `json:"at"`
+}
+
+// WarningSink is what the compliance loop publishes into.
+type WarningSink interface {
+	PublishWarning(Warning)
+}
+
+// Status is the JSON of GET /api/status.
+type Status struct {
+	State state.State `json:"state"`
+	// Label and Icon are the state in her words: "直播中" and "🔴".
+	Label       string    `json:"label"`
+	Icon        string    `json:"icon"`
+	Since       time.Time `json:"since"`
+	Ring        string    `json:"ring"`
+	Destination string    `json:"destination"`
+	BitrateKbps int       `json:"bitrate_kbps"`
+	Card        *Card     `json:"card"`
+	Captions    Captions  `json:"captions"`
+	// Warnings are the recent compliance warnings, newest last.
+	Warnings []Warning `json:"warnings"`
+	// Notices are the box's own messages (network trouble, failed start).
+	Notices []firmware.Warning `json:"notices"`
+}
+
+// Labels gives each state its icon and words.
+func Labels(s state.State) (icon, label string) {
+	switch s {
+	case state.Idle:
+		return "⚪", "未开播"
+	case state.Starting:
+		return "🟢", "正在开播…"
+	case state.Live:
+		return "🔴", "直播中"
+	case state.Degraded:
+		return "🟡", "网络不好"
+	case state.Reconnecting:
+		return "🟠", "网络断了，正在重连"
+	case state.Ending:
+		return "⚪", "正在下播…"
+	case state.Setup:
+		return "🔵", "设置中"
+	}
+	return "❗", "设备故障"
+}
+
+// MaskKey hides all but the last four characters of an RTMP stream key
+// (the last path element) or of a bearer token.
+func MaskKey(key string) string {
+	if key == "" {
+		return ""
+	}
+	r := []rune(key)
+	if len(r) <= 4 {
+		return strings.Repeat("*", len(r))
+	}
+	return strings.Repeat("*", min(len(r)-4, 8)) + string(r[len(r)-4:])
+}
+
+// Options configure a Server.
+type Options struct {
+	Box Box
+	// PIN is the box's PIN (config pin); required.
+	PIN string
+	// Details adds the pipeline's part of the status; nil for none.
+	Details func() Details
+	// Preview is the WHEP handler (whep.Server) mounted at /api/whep;
+	// nil answers 503.
+	Preview http.Handler
+	// ButtonMap defaults to firmware.DefaultButtonMap.
+	ButtonMap map[firmware.ButtonPress]state.Event
+	// SessionTTL defaults to 12 h (a long market day); Lockout, the first
+	// wait after five wrong PINs, to 30 s (doubling each time).
+	SessionTTL time.Duration
+	Lockout    time.Duration
+	// StatusInterval is how often an events stream checks the pipeline
+	// details for changes (bitrate, card). Default 1 s.
+	StatusInterval time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// Server serves the page and API. It is an http.Handler.
+type Server struct {
+	opts  Options
+	log   *slog.Logger
+	auth  *sessions
+	mux   *http.ServeMux
+	hub   hub
+	files fs.FS
+
+	mu       sync.Mutex
+	warnings []Warning
+}
+
+const maxWarnings = 20
+
+// New checks opts and builds the server.
+func New(opts Options) (*Server, error) {
+	if opts.Box == nil {
+		return nil, errors.New("web: no box")
+	}
+	if len(opts.PIN) < 4 {
+		return nil, errors.New("web: the PIN must have at least 4 digits")
+	}
+	if opts.ButtonMap == nil {
+		opts.ButtonMap = firmware.DefaultButtonMap()
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 12 * time.Hour
+	}
+	if opts.Lockout <= 0 {
+		opts.Lockout = 30 * time.Second
+	}
+	if opts.StatusInterval <= 0 {
+		opts.StatusInterval = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	files, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, fmt.Errorf("web: embedded files: %w", err)
+	}
+	s := &Server{opts: opts, log: log, files: files,
+		auth: newSessions(opts.PIN, opts.SessionTTL, opts.Lockout, opts.Now)}
+	s.hub.subs = map[*subscriber]struct{}{}
+	mux := http.NewServeMux()
+	mux.Handle("GET /", http.FileServerFS(files))
+	mux.HandleFunc("POST /api/login", s.login)
+	mux.HandleFunc("POST /api/logout", s.logout)
+	mux.Handle("GET /api/status", s.private(s.status))
+	mux.Handle("POST /api/button/{name}", s.private(s.button))
+	mux.Handle("GET /api/events", s.private(s.events))
+	for _, m := range []string{"POST", "DELETE", "OPTIONS", "PATCH"} {
+		mux.Handle(m+" /api/whep", s.private(s.preview))
+		mux.Handle(m+" /api/whep/{id}", s.private(s.preview))
+	}
+	s.mux = mux
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The page is for the box's own LAN and must never be framed or
+	// cached by a shared proxy.
+	h := w.Header()
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// PublishWarning records a compliance warning and sends it to every open
+// events stream. It never blocks: a slow phone misses warnings rather
+// than hold up the caller.
+func (s *Server) PublishWarning(w Warning) {
+	if w.At.IsZero() {
+		w.At = s.opts.Now()
+	}
+	s.mu.Lock()
+	s.warnings = append(s.warnings, w)
+	if n := len(s.warnings); n > maxWarnings {
+		s.warnings = append([]Warning(nil), s.warnings[n-maxWarnings:]...)
+	}
+	s.mu.Unlock()
+	s.hub.broadcast(event{warning: &w})
+}
+
+// Status assembles the current status.
+func (s *Server) Status() Status {
+	bs := s.opts.Box.Status()
+	icon, label := Labels(bs.State)
+	st := Status{State: bs.State, Label: label, Icon: icon, Since: bs.Since, Ring: bs.Ring, Notices: bs.Warnings}
+	if st.Notices == nil {
+		st.Notices = []firmware.Warning{}
+	}
+	if s.opts.Details != nil {
+		d := s.opts.Details()
+		st.Destination, st.BitrateKbps, st.Card, st.Captions = d.Destination, d.BitrateKbps, d.Card, d.Captions
+	}
+	s.mu.Lock()
+	st.Warnings = append([]Warning{}, s.warnings...)
+	s.mu.Unlock()
+	return st
+}
+
+func (s *Server) private(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.auth.valid(r) {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "请输入盒子上的密码 (PIN required)"})
+			return
+		}
+		h(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	pin := ""
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var body struct {
+			PIN string `json:"pin"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad request: " + err.Error()})
+			return
+		}
+		pin = body.PIN
+	} else {
+		if err := r.ParseForm(); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad request: " + err.Error()})
+			return
+		}
+		pin = r.PostForm.Get("pin")
+	}
+	token, wait, err := s.auth.login(clientKey(r), strings.TrimSpace(pin))
+	switch {
+	case err != nil:
+		s.log.Error("login", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "内部错误"})
+	case wait > 0:
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.log.Warn("phone page: too many wrong PINs", "client", clientKey(r), "locked_for", wait)
+		writeJSON(w, http.StatusTooManyRequests,
+			map[string]any{"error": fmt.Sprintf("密码错太多次，请 %d 秒后再试", secs), "retry_after": secs})
+	case token == "":
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "密码不对，请再试一次"})
+	default:
+		http.SetCookie(w, s.auth.cookie(token))
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	s.auth.logout(r)
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.Status())
+}
+
+func (s *Server) button(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	pressName := r.URL.Query().Get("press")
+	if pressName == "" {
+		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+		_ = r.ParseForm()
+		pressName = r.PostForm.Get("press")
+	}
+	var press hw.Press
+	switch pressName {
+	case "", "short":
+		press = hw.ShortPress
+	case "long":
+		press = hw.LongPress
+	default:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "press must be short or long"})
+		return
+	}
+	ev, ok := s.opts.ButtonMap[firmware.ButtonPress{Button: name, Press: press}]
+	if !ok {
+		known := false
+		for bp := range s.opts.ButtonMap {
+			known = known || bp.Button == name
+		}
+		if !known {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such button: " + name})
+			return
+		}
+		// A known button with no meaning for this press: like the
+		// physical box, nothing happens.
+		writeJSON(w, http.StatusOK, map[string]string{"event": ""})
+		return
+	}
+	s.log.Info("phone page button", "button", name, "press", pressName, "event", ev)
+	s.opts.Box.Post(ev, "")
+	// Card changes reach the pipeline a moment after the event; nudge
+	// the events streams to look again.
+	time.AfterFunc(150*time.Millisecond, func() { s.hub.broadcast(event{}) })
+	writeJSON(w, http.StatusOK, map[string]string{"event": string(ev)})
+}
+
+func (s *Server) preview(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Preview == nil {
+		http.Error(w, "预览还没准备好 (preview not available)", http.StatusServiceUnavailable)
+		return
+	}
+	s.opts.Preview.ServeHTTP(w, r)
+}
+
+// event is one thing for the events streams: a warning, or (zero) a
+// prompt to re-check the status.
+type event struct {
+	warning *Warning
+}
+
+type subscriber struct {
+	ch chan event
+}
+
+// hub fans events out to the open streams without blocking the sender.
+type hub struct {
+	mu   sync.Mutex
+	subs map[*subscriber]struct{}
+}
+
+func (h *hub) add() *subscriber {
+	sub := &subscriber{ch: make(chan event, 16)}
+	h.mu.Lock()
+	h.subs[sub] = struct{}{}
+	h.mu.Unlock()
+	return sub
+}
+
+func (h *hub) remove(sub *subscriber) {
+	h.mu.Lock()
+	delete(h.subs, sub)
+	h.mu.Unlock()
+}
+
+func (h *hub) broadcast(e event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		select {
+		case sub.ch <- e:
+		default:
+		}
+	}
+}
+
+// events streams "status" events (the whole status JSON, when it
+// changed) and "warning" events (one Warning each).
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	sub := s.hub.add()
+	defer s.hub.remove(sub)
+	boxCh, unsubscribe := s.opts.Box.Subscribe()
+	defer unsubscribe()
+	tick := time.NewTicker(s.opts.StatusInterval)
+	defer tick.Stop()
+	ctx := r.Context()
+
+	var last []byte
+	sendStatus := func() error {
+		b, err := json.Marshal(s.Status())
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(b, last) {
+			return nil
+		}
+		last = b
+		return writeEvent(w, rc, "status", b)
+	}
+	if err := sendStatus(); err != nil {
+		return
+	}
+	keepalive := 0
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-boxCh:
+			if !ok {
+				return
+			}
+			err = sendStatus()
+		case e := <-sub.ch:
+			if e.warning != nil {
+				b, merr := json.Marshal(e.warning)
+				if merr != nil {
+					continue
+				}
+				if err = writeEvent(w, rc, "warning", b); err == nil {
+					err = sendStatus()
+				}
+			} else {
+				err = sendStatus()
+			}
+		case <-tick.C:
+			err = sendStatus()
+			if keepalive++; err == nil && keepalive%15 == 0 {
+				// Comment lines keep NAT and phone radios from
+				// dropping a quiet stream.
+				if _, err = fmt.Fprint(w, ": ping\n\n"); err == nil {
+					err = rc.Flush()
+				}
+			}
+		}
+		if err != nil {
+			s.log.Debug("events stream closed", "err", err)
+			return
+		}
+	}
+}
+
+func writeEvent(w http.ResponseWriter, rc *http.ResponseController, name string, data []byte) error {
+	_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, data); err != nil {
+		return err
+	}
+	return rc.Flush()
+}
+
+// ListenAndServe serves h on addr until ctx ends, then shuts down within
+// a few seconds. ready, if not nil, gets the bound address (useful with
+// ":0").
+func ListenAndServe(ctx context.Context, addr string, h http.Handler, ready func(addr string)) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(_ net.Listener) context.Context { return ctx }}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("web: listen %s: %w", addr, err)
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("web: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+	}
+	return nil
+}
