@@ -2,12 +2,152 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
 )
 
-// runSim is replaced when the media pipeline lands.
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// runSim runs the whole box pipeline on a desktop: the test pattern as the
+// camera, looping speech as the microphone, the demo (or a given)
+// catalogue, and goes live at once.
 func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "cunbo sim: the simulated box is not built yet")
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg simConfig
+	var rtmpURLs stringList
+	fs.Var(&rtmpURLs, "rtmp", "publish to this RTMP/RTMPS URL (repeatable)")
+	duration := fs.Duration("duration", 0, "stop after this long and exit 0 (default: until Ctrl-C)")
+	fs.BoolVar(&cfg.Portrait, "portrait", false, "portrait 720×1280 (phone viewers) instead of landscape 1280×720")
+	fs.IntVar(&cfg.Card, "card", 1, "show product card N (from 1) from the start; 0 hides the card")
+	fs.StringVar(&cfg.RecordDir, "record", "", "record the broadcast into this directory (fMP4 ring)")
+	quotaMB := fs.Int64("record-quota-mb", 2048, "disk quota of the recording in MiB")
+	fs.StringVar(&cfg.PreviewAddr, "preview", ":8554", "RTSP preview listen address; empty disables it")
+	fs.StringVar(&cfg.CatalogCSV, "catalog", "", "product catalogue CSV (default: the built-in demo catalogue)")
+	fs.StringVar(&cfg.PhotoDir, "photos", "", "folder of product photos (default: the CSV's folder)")
+	fs.StringVar(&cfg.FontPath, "font", "", "CJK font for the cards (default: Noto Sans CJK)")
+	fs.StringVar(&cfg.AudioWAV, "audio", "", "16-bit PCM WAV looped as the microphone (default: the shared test speech, else a tone)")
+	fs.IntVar(&cfg.VideoKbps, "kbps", 1500, "video bitrate in kbit/s")
+	verbose := fs.Bool("v", false, "log everything the pipeline does")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: cunbo sim [--rtmp URL]... [--duration D] [--portrait] [--card N] [--record DIR] [--preview ADDR] [--catalog CSV --photos DIR]")
+		fmt.Fprintln(stderr, "在电脑上模拟一台直播盒子：测试画面 + 循环播放的讲话声 + 商品卡片。")
+		fmt.Fprintln(stderr, "Runs a simulated box: test pattern, looping speech and product cards.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "cunbo sim: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *duration < 0 || *quotaMB <= 0 {
+		fmt.Fprintln(stderr, "cunbo sim: --duration and --record-quota-mb must be positive")
+		return 2
+	}
+	cfg.RTMP = rtmpURLs
+	cfg.RecordQuota = *quotaMB << 20
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	p, err := buildSim(cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+		return 2
+	}
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	runCtx, stopRun := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- p.Run(runCtx) }()
+	defer func() {
+		stopRun()
+		<-runErr
+	}()
+
+	if addr := p.PreviewAddr(); addr != "" {
+		url := "rtsp://" + displayHost(addr) + "/live"
+		fmt.Fprintf(stdout, "本地预览：用 VLC 或 ffplay 打开 %s\n", url)
+		fmt.Fprintf(stdout, "Local preview: open %s in VLC or ffplay (ffplay -rtsp_transport tcp %s)\n", url, url)
+	}
+	if err := waitEncoding(ctx, p.Stats); err != nil {
+		return simExit(ctx, stderr, err)
+	}
+	if err := p.GoLive(ctx); err != nil {
+		return simExit(ctx, stderr, err)
+	}
+	for _, o := range p.Stats().Outputs {
+		if o.RTMP != nil {
+			fmt.Fprintf(stdout, "正在直播 (live): %s\n", o.URL)
+		}
+	}
+	if len(cfg.RTMP) == 0 {
+		fmt.Fprintln(stdout, "没有推流地址，只在本地预览 (no --rtmp: local preview only)")
+	}
+	<-ctx.Done()
+	if err := p.End(); err != nil {
+		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "直播已结束 (stream ended)")
+	return 0
+}
+
+// simExit maps a start-up failure to an exit status: being told to stop
+// (Ctrl-C, --duration) is a normal end.
+func simExit(ctx context.Context, stderr io.Writer, err error) int {
+	if ctx.Err() != nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "cunbo sim: 无法开播 (cannot go live): %v\n", err)
 	return 1
+}
+
+// waitEncoding waits for the encoder's first video so GoLive has a stream
+// to send.
+func waitEncoding(ctx context.Context, stats func() pipelineStats) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for stats().Encoder.VideoUnits == 0 {
+		if time.Now().After(deadline) {
+			return errors.New("encoder produced no video in 15 s (is ffmpeg installed?)")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// displayHost turns a listen address into one a local player can open.
+func displayHost(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -758,3 +758,12 @@ func (p *Pipeline) Healthy() error {
 }
 
 func (p *Pipeline) noteVideo() { p.gop.lastVideo.Store(time.Now().UnixNano()) }
+
+// PreviewAddr is the address the RTSP preview listens on, "" when the
+// preview is off or could not start.
+func (p *Pipeline) PreviewAddr() string {
+	if p.preview == nil {
+		return ""
+	}
+	return p.cfg.PreviewAddr
+}
