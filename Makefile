@@ -111,7 +111,7 @@ bench: build
 	$(GO) test -tags $(GOTAGS) -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
 
 demo: build
-	./$(BIN)/cunbo lint lint/testdata/sample_transcript.txt
+	./$(BIN)/cunbo sim
 
 clean:
 	rm -rf $(BIN) bench.txt
