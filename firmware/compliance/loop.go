@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cunbo/cunbo/firmware/flagged"
+	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/lint"
 	"github.com/cunbo/cunbo/speech"
 	"github.com/cunbo/cunbo/stream/record"
@@ -27,7 +28,7 @@ import (
 // Warning is what the streamer is told about one finding.
 type Warning struct {
 	// ID is unique per warning, for the phone page to de-duplicate.
-	ID string `json:"id"`
+	ID string    `json:"id"`
 	At time.Time `json:"at"`
 	// Said is the caption text she said; MatchStart/MatchEnd are the rune
 	// span of the problem phrase in it.
@@ -146,9 +147,10 @@ const (
 )
 
 type input struct {
-	kind inputKind
-	c    speech.Caption
-	at   time.Time
+	kind    inputKind
+	c       speech.Caption
+	at      time.Time
+	release func()
 }
 
 type openPartial struct {
@@ -173,6 +175,7 @@ type pendingSeg struct {
 	from, to time.Time
 	hold     record.HoldID
 	held     bool
+	release  func()
 	findings []lint.StreamFinding
 }
 
@@ -215,11 +218,22 @@ func (l *Loop) Caption(c speech.Caption) {
 }
 
 // Mark makes a segment around now: the streamer's "I misspoke" button.
-func (l *Loop) Mark() error {
+func (l *Loop) Mark() error { return l.MarkAt(l.cfg.Now(), nil) }
+
+// MarkAt makes a mark segment around at. release, if not nil, is called
+// once the clip is cut (or the mark is refused): the pipeline protects the
+// recording with its own Hold when the button is pressed.
+func (l *Loop) MarkAt(at time.Time, release func()) error {
 	if l.cfg.Store == nil {
+		if release != nil {
+			release()
+		}
 		return errors.New("compliance: no flagged-segment store")
 	}
-	if !l.send(input{kind: inMark, at: l.cfg.Now()}) {
+	if !l.send(input{kind: inMark, at: at, release: release}) {
+		if release != nil {
+			release()
+		}
 		return errors.New("compliance: loop busy, mark dropped")
 	}
 	return nil
@@ -270,7 +284,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			case inCaption:
 				l.caption(in.c, in.at)
 			case inMark:
-				l.mark(in.at)
+				l.mark(in.at, in.release)
 			case inSession:
 				l.closeOpen()
 				l.stream = l.cfg.Linter.NewStream()
@@ -455,11 +469,12 @@ func (l *Loop) flag(sf lint.StreamFinding, c speech.Caption, at time.Time) {
 	l.pending = append(l.pending, p)
 }
 
-func (l *Loop) mark(at time.Time) {
+func (l *Loop) mark(at time.Time, release func()) {
 	p := &pendingSeg{
-		seg:  flagged.Segment{Reason: flagged.ReasonMark, Device: l.cfg.Device, At: at, RulePack: l.cfg.Linter.Version()},
-		from: at.Add(-l.cfg.Before),
-		to:   at.Add(l.cfg.After),
+		release: release,
+		seg:     flagged.Segment{Reason: flagged.ReasonMark, Device: l.cfg.Device, At: at, RulePack: l.cfg.Linter.Version()},
+		from:    at.Add(-l.cfg.Before),
+		to:      at.Add(l.cfg.After),
 	}
 	l.hold(p)
 	l.pending = append(l.pending, p)
@@ -500,6 +515,9 @@ func (l *Loop) cut(p *pendingSeg, now bool) {
 		out, err := l.cfg.Store.Create(seg, writeClip)
 		if p.held {
 			l.cfg.Recorder.Release(p.hold)
+		}
+		if p.release != nil {
+			p.release()
 		}
 		l.mu.Lock()
 		if err != nil {
@@ -607,4 +625,15 @@ func (l *Loop) transcript(p *pendingSeg) (flagged.Transcript, []flagged.Finding)
 		})
 	}
 	return tr, findings
+}
+
+// Poster is the box's event input (*firmware.Box).
+type Poster interface {
+	Post(ev state.Event, detail string)
+}
+
+// BoxSink turns each warning into the box's compliance-warning event: the
+// box flashes the LED's warning pattern and lists the warning in its status.
+func BoxSink(b Poster) WarningSink {
+	return SinkFunc(func(w Warning) { b.Post(state.ComplianceWarning, w.Text()) })
 }
