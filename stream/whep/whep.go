@@ -164,6 +164,10 @@ func (s *Server) WriteVideo(u *stream.VideoUnit) {
 	}
 }
 
+// SelfQueued marks the server as a fanout.SelfQueued output: its Sink
+// methods only hand units to per-viewer queues and never block.
+func (s *Server) SelfQueued() {}
+
 // WriteAudio implements stream.Sink: the preview is video only.
 func (s *Server) WriteAudio(*stream.AudioUnit) {}
 

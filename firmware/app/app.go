@@ -1,0 +1,307 @@
+// Package app assembles a whole box out of its parts — the media pipeline,
+// the panel (buttons, status LED, ring light; real GPIO or virtual), the
+// firmware.Box state machine, the WebRTC preview and the phone page — and
+// runs them under one context. `cunbo run` (the daemon) and `cunbo sim
+// --http` (the desk simulator) both use it, so the simulator exercises the
+// same wiring the box ships with.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cunbo/cunbo/firmware"
+	"github.com/cunbo/cunbo/firmware/pipeline"
+	"github.com/cunbo/cunbo/firmware/sdnotify"
+	"github.com/cunbo/cunbo/firmware/web"
+	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/stream/whep"
+)
+
+// Panel is the box's front: where presses come from and the two lights.
+type Panel struct {
+	LED  *hw.StatusLED
+	Ring *hw.RingLight
+	// Buttons starts watching the buttons (hw.WatchButtons) for the life
+	// of ctx; nil for a panel without buttons.
+	Buttons func(ctx context.Context) (<-chan hw.ButtonEvent, error)
+	// Virtual is set for a panel without a board (simulator, desk box):
+	// presses can be injected with Virtual.Press.
+	Virtual *hw.Virtual
+	// Close releases the pins; may be nil.
+	Close func() error
+}
+
+// VirtualPanel is the reference box's five buttons and two lights on fake
+// pins.
+func VirtualPanel() Panel {
+	v := hw.NewVirtual(nil, firmware.ButtonBig, firmware.ButtonNext, firmware.ButtonPrev,
+		firmware.ButtonLight, firmware.ButtonMark)
+	return Panel{
+		LED: v.LED, Ring: v.Ring, Virtual: v,
+		Buttons: func(ctx context.Context) (<-chan hw.ButtonEvent, error) {
+			return hw.WatchButtons(ctx, hw.ButtonOptions{}, v.Buttons()...)
+		},
+	}
+}
+
+// Options assemble an App. Pipeline and Panel are required.
+type Options struct {
+	Pipeline *pipeline.Pipeline
+	Panel    Panel
+	// RingOnLevel is the ring light's level when she goes live.
+	RingOnLevel hw.Level
+
+	// HTTPAddr is the phone page's listen address; empty means none.
+	HTTPAddr string
+	// PIN protects the phone page (required with HTTPAddr).
+	PIN string
+	// Destination is shown on the phone page; mask keys first
+	// (web.MaskKey).
+	Destination string
+	// Captions reports the caption checker's state; nil means off
+	// ("未安装" is not assumed: the page just says off).
+	Captions func() web.Captions
+	// Preview configures the WebRTC preview (host candidates on the LAN).
+	Preview whep.Config
+
+	// OnStatus is called with every status change (the simulator prints
+	// them); it must not block.
+	OnStatus func(firmware.Status)
+	// Notifier gets READY and the health-gated watchdog pings; nil or
+	// disabled outside systemd.
+	Notifier *sdnotify.Notifier
+	// WatchdogInterval is systemd's WatchdogSec (0: no watchdog).
+	WatchdogInterval time.Duration
+
+	Logger *slog.Logger
+}
+
+// App is an assembled box.
+type App struct {
+	opts    Options
+	log     *slog.Logger
+	Box     *firmware.Box
+	Web     *web.Server // nil without HTTPAddr
+	Preview *whep.Server
+
+	mu   sync.Mutex
+	addr string
+}
+
+// New wires the parts; nothing runs until Run.
+func New(opts Options) (*App, error) {
+	if opts.Pipeline == nil {
+		return nil, errors.New("app: no pipeline")
+	}
+	if opts.Panel.LED == nil || opts.Panel.Ring == nil {
+		return nil, errors.New("app: the panel needs a status LED and a ring light")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &App{opts: opts, log: log}
+	box, err := firmware.NewBox(firmware.Options{
+		Pipeline: opts.Pipeline, LED: opts.Panel.LED, Ring: opts.Panel.Ring,
+		RingOnLevel: opts.RingOnLevel, Logger: log.With("part", "box"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	a.Box = box
+	pcfg := opts.Preview
+	if pcfg.Logger == nil {
+		pcfg.Logger = log.With("part", "whep")
+	}
+	if a.Preview, err = whep.New(pcfg); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	if opts.HTTPAddr != "" {
+		a.Web, err = web.New(web.Options{
+			Box: box, PIN: opts.PIN, Preview: a.Preview, Details: a.details,
+			Logger: log.With("part", "web"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
+	return a, nil
+}
+
+func (a *App) details() web.Details {
+	d := web.Details{Destination: a.opts.Destination}
+	st := a.opts.Pipeline.Stats()
+	if st.Live {
+		// What actually leaves the box, measured at the first publisher;
+		// the encoder's target until it has a figure.
+		d.BitrateKbps = st.Encoder.Output.VideoKbps
+		for _, o := range st.Outputs {
+			if o.RTMP != nil && o.RTMP.Bitrate > 0 {
+				d.BitrateKbps = int(o.RTMP.Bitrate / 1000)
+				break
+			}
+		}
+	}
+	if c := st.Card; c.Index >= 0 {
+		d.Card = &web.Card{Index: c.Index, Name: c.Name, Visible: c.Visible}
+	}
+	if a.opts.Captions != nil {
+		d.Captions = a.opts.Captions()
+	}
+	return d
+}
+
+// Addr is the phone page's bound address once Run has started it.
+func (a *App) Addr() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.addr
+}
+
+// Healthy is what the watchdog asks: the pipeline makes frames and the
+// box's event loop answers.
+func (a *App) Healthy() error {
+	if err := a.opts.Pipeline.Healthy(); err != nil {
+		return err
+	}
+	return a.Box.Healthy()
+}
+
+// Run runs everything until ctx ends. ready is called once the box is
+// idle and serving (the phone page's address; "" without one) — that is
+// also when READY=1 goes to systemd.
+func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	errc := make(chan error, 8)
+	spawn := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	p := a.opts.Panel
+	if p.Close != nil {
+		defer func() {
+			if err := p.Close(); err != nil {
+				a.log.Warn("panel close", "err", err)
+			}
+		}()
+	}
+	spawn("status led", p.LED.Run)
+	spawn("ring light", p.Ring.Run)
+	spawn("pipeline", a.opts.Pipeline.Run)
+
+	if err := a.opts.Pipeline.AddOutput("webrtc", a.Preview); err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	defer a.Preview.Close()
+
+	if p.Buttons != nil {
+		presses, err := p.Buttons(ctx)
+		if err != nil {
+			cancel()
+			return fmt.Errorf("app: buttons: %w", err)
+		}
+		// The box reads presses from its Options; hand them over through
+		// the same event path as the phone page's buttons.
+		spawn("buttons", func(ctx context.Context) error {
+			m := firmware.DefaultButtonMap()
+			for ev := range presses {
+				if e, ok := m[firmware.ButtonPress{Button: ev.Button, Press: ev.Press}]; ok {
+					a.Box.Post(e, "")
+				}
+			}
+			return nil
+		})
+	}
+	spawn("box", a.Box.Run)
+	if a.opts.OnStatus != nil {
+		ch, stop := a.Box.Subscribe()
+		defer stop()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case st, ok := <-ch:
+					if !ok {
+						return
+					}
+					a.opts.OnStatus(st)
+				}
+			}
+		}()
+	}
+
+	addrc := make(chan string, 1)
+	if a.Web != nil {
+		spawn("web", func(ctx context.Context) error {
+			return web.ListenAndServe(ctx, a.opts.HTTPAddr, a.Web, func(addr string) { addrc <- addr })
+		})
+		select {
+		case addr := <-addrc:
+			a.mu.Lock()
+			a.addr = addr
+			a.mu.Unlock()
+		case err := <-errc:
+			cancel()
+			return err
+		}
+	}
+	if err := a.Box.Healthy(); err != nil {
+		cancel()
+		return fmt.Errorf("app: %w", err)
+	}
+	if ready != nil {
+		ready(a.Addr())
+	}
+	if n := a.opts.Notifier; n.Enabled() {
+		if err := n.Ready("idle"); err != nil {
+			a.log.Warn("sd_notify READY", "err", err)
+		}
+		if a.opts.WatchdogInterval > 0 {
+			spawn("watchdog", func(ctx context.Context) error {
+				return n.RunWatchdog(ctx, sdnotify.WatchdogOptions{Interval: a.opts.WatchdogInterval,
+					Healthy: a.Healthy, Logger: a.log})
+			})
+		}
+	}
+	<-ctx.Done()
+	if n := a.opts.Notifier; n.Enabled() {
+		_ = n.Stopping()
+	}
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// Handler is the phone page (nil without HTTPAddr), for tests that serve
+// it themselves.
+func (a *App) Handler() http.Handler {
+	if a.Web == nil {
+		return nil
+	}
+	return a.Web
+}
+
+// Panel is the box's front as assembled (Panel.Virtual is set for a
+// simulated one).
+func (a *App) Panel() Panel { return a.opts.Panel }

@@ -1,0 +1,196 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cunbo/cunbo/firmware"
+	"github.com/cunbo/cunbo/firmware/config"
+	"github.com/cunbo/cunbo/firmware/pipeline"
+	"github.com/cunbo/cunbo/firmware/web"
+	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/overlay"
+	"periph.io/x/conn/v3/gpio"
+)
+
+// BuildOptions adjust FromConfig for where the box runs.
+type BuildOptions struct {
+	// VirtualPanel uses fake pins instead of GPIO: a desk box or a
+	// development machine without buttons.
+	VirtualPanel bool
+	// HTTPAddr overrides the config's [http] listen address.
+	HTTPAddr string
+	Logger   *slog.Logger
+}
+
+// FromConfig builds the box a configuration file describes: camera and
+// microphone, the pipeline with its destinations, recorder and catalogue,
+// the panel on GPIO (or virtual), and the phone page.
+func FromConfig(cfg *config.Config, bo BuildOptions) (Options, error) {
+	log := bo.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	epoch := time.Now()
+	format := pipeline.Format(cfg.Video.Portrait)
+	var video hw.VideoSource
+	var err error
+	switch cfg.Video.Source {
+	case "rpicam":
+		video, err = hw.NewRPiCam(hw.RPiCamConfig{Format: format, Epoch: epoch, Logger: log.With("part", "camera")})
+	case "v4l2":
+		video, err = hw.NewV4L2(hw.V4L2Config{Device: cfg.Video.Device, Format: format, Epoch: epoch,
+			Logger: log.With("part", "camera")})
+	case "test":
+		video, err = hw.NewTestPattern(hw.TestPatternConfig{Format: format, Epoch: epoch})
+	default:
+		err = fmt.Errorf("unknown video source %q", cfg.Video.Source)
+	}
+	if err != nil {
+		return Options{}, fmt.Errorf("app: camera: %w", err)
+	}
+	af := hw.AudioFormat{SampleRate: cfg.Audio.SampleRate, Channels: cfg.Audio.Channels}
+	var audio hw.AudioSource
+	switch cfg.Audio.Source {
+	case "alsa":
+		audio, err = hw.NewALSA(hw.ALSAConfig{Device: cfg.Audio.Device, Format: af, Logger: log.With("part", "mic")})
+	case "test":
+		audio, err = hw.NewTone(hw.ToneConfig{Format: af, Epoch: epoch})
+	default:
+		err = fmt.Errorf("unknown audio source %q", cfg.Audio.Source)
+	}
+	if err != nil {
+		_ = video.Close()
+		return Options{}, fmt.Errorf("app: microphone: %w", err)
+	}
+
+	var rtmpURLs, shown []string
+	for _, d := range cfg.Dest {
+		switch d.Kind {
+		case "rtmp":
+			u := strings.TrimSuffix(d.URL, "/")
+			if d.Key != "" {
+				u += "/" + d.Key
+			}
+			rtmpURLs = append(rtmpURLs, u)
+			shown = append(shown, d.Name+" ("+strings.TrimSuffix(d.URL, "/")+"/"+web.MaskKey(d.Key)+")")
+		default:
+			log.Warn("destination kind not supported by this box yet; skipped", "name", d.Name, "kind", d.Kind)
+		}
+	}
+
+	pl, err := pipeline.New(pipeline.Config{
+		Video: video, Audio: audio, Portrait: cfg.Video.Portrait,
+		Catalog: loadCatalog(cfg.Catalogue, log), InitialCard: 0,
+		RTMP: rtmpURLs, RecordDir: cfg.Record.Dir, RecordQuota: int64(cfg.Record.QuotaMB) << 20,
+		VideoKbps: cfg.Video.BitrateKbps, Epoch: epoch, Logger: log.With("part", "pipeline"),
+	})
+	if err != nil {
+		_ = video.Close()
+		_ = audio.Close()
+		return Options{}, fmt.Errorf("app: %w", err)
+	}
+	var panel Panel
+	if bo.VirtualPanel {
+		panel = VirtualPanel()
+	} else if panel, err = GPIOPanel(cfg.GPIO, log); err != nil {
+		return Options{}, err
+	}
+	ring, err := hw.ParseLevel(cfg.GPIO.RingLevel)
+	if err != nil {
+		ring = hw.LevelMid
+	}
+	addr := cfg.HTTP.Listen
+	if bo.HTTPAddr != "" {
+		addr = bo.HTTPAddr
+	}
+	return Options{
+		Pipeline: pl, Panel: panel, RingOnLevel: ring, HTTPAddr: addr, PIN: cfg.PIN,
+		Destination: strings.Join(shown, "，"), Logger: log,
+	}, nil
+}
+
+// loadCatalog reads the catalogue CSV with its photos next to it. A box
+// without a usable catalogue still streams, without cards.
+func loadCatalog(path string, log *slog.Logger) *overlay.Catalog {
+	if path == "" {
+		return nil
+	}
+	cat, problems, err := overlay.LoadCatalog(path, filepath.Dir(path))
+	if err != nil {
+		log.Warn("no product cards", "err", err)
+		return nil
+	}
+	for _, p := range problems {
+		log.Warn("catalogue", "row", p.Row, "field", p.Field, "problem", p.Msg)
+	}
+	return cat
+}
+
+// GPIOPanel opens the real buttons, status LED and ring light.
+func GPIOPanel(g config.GPIO, log *slog.Logger) (Panel, error) {
+	var halts []gpio.PinIO
+	closeAll := func() error {
+		var errs []error
+		for _, p := range halts {
+			errs = append(errs, p.Halt())
+		}
+		return errors.Join(errs...)
+	}
+	open := func(what string, bcm int) (gpio.PinIO, error) {
+		p, err := hw.OpenGPIO(bcm)
+		if err != nil {
+			_ = closeAll()
+			return nil, fmt.Errorf("app: %s on GPIO%d: %w", what, bcm, err)
+		}
+		halts = append(halts, p)
+		return p, nil
+	}
+	var buttons []hw.Button
+	for _, b := range []struct {
+		name string
+		bcm  int
+	}{
+		{firmware.ButtonBig, g.BigButton}, {firmware.ButtonNext, g.NextButton}, {firmware.ButtonPrev, g.PrevButton},
+		{firmware.ButtonLight, g.LightButton}, {firmware.ButtonMark, g.MarkButton},
+	} {
+		p, err := open(b.name+" button", b.bcm)
+		if err != nil {
+			return Panel{}, err
+		}
+		buttons = append(buttons, hw.Button{Name: b.name, Pin: p})
+	}
+	var rgb [3]gpio.PinIO
+	for i, bcm := range []int{g.LEDRed, g.LEDGreen, g.LEDBlue} {
+		p, err := open("status LED", bcm)
+		if err != nil {
+			return Panel{}, err
+		}
+		rgb[i] = p
+	}
+	led, err := hw.NewStatusLED(rgb[0], rgb[1], rgb[2], hw.LEDOptions{ActiveLow: g.LEDActiveLow,
+		Logger: log.With("part", "led")})
+	if err != nil {
+		_ = closeAll()
+		return Panel{}, fmt.Errorf("app: status LED: %w", err)
+	}
+	pwm, err := hw.OpenSysfsPWM(g.RingPWMChip, g.RingPWMChannel)
+	if err != nil {
+		_ = closeAll()
+		return Panel{}, fmt.Errorf("app: ring light: %w", err)
+	}
+	ring := hw.NewRingLight(pwm, hw.RingOptions{Logger: log.With("part", "ring")})
+	bo := hw.ButtonOptions{Debounce: g.Debounce.Duration, LongPress: g.LongPress.Duration, Logger: log.With("part", "buttons")}
+	return Panel{
+		LED: led, Ring: ring,
+		Buttons: func(ctx context.Context) (<-chan hw.ButtonEvent, error) {
+			return hw.WatchButtons(ctx, bo, buttons...)
+		},
+		Close: func() error { return errors.Join(closeAll(), pwm.Halt()) },
+	}, nil
+}
