@@ -363,18 +363,24 @@ func (p *Pipeline) captureVideo(ctx context.Context) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		now := time.Now()
-		if p.comp != nil {
-			p.comp.Apply(f)
-		}
-		if err := p.enc.WriteFrame(f); err != nil {
-			p.log.Error("pipeline: encoder refused frame", "err", err)
-			continue
-		}
-		p.captures.add(now)
-		p.framesIn.Add(1)
-		p.lastFrame.Store(now.UnixNano())
+		p.deliverFrame(f)
 	}
+}
+
+// deliverFrame draws the card on a captured frame and hands it to the
+// encoder. It allocates nothing.
+func (p *Pipeline) deliverFrame(f *hw.Frame) {
+	now := time.Now()
+	if p.comp != nil {
+		p.comp.Apply(f)
+	}
+	if err := p.enc.WriteFrame(f); err != nil {
+		p.log.Error("pipeline: encoder refused frame", "err", err)
+		return
+	}
+	p.captures.add(now)
+	p.framesIn.Add(1)
+	p.lastFrame.Store(now.UnixNano())
 }
 
 // captureAudio feeds the microphone to the encoder and to the taps.
@@ -586,16 +592,13 @@ func (p *Pipeline) PrevCard() error {
 	return nil
 }
 
-// HideCard toggles the card: one button hides it and shows it again.
+// HideCard takes the card off the broadcast; NextCard or PrevCard bring
+// it back.
 func (p *Pipeline) HideCard() error {
 	if p.comp == nil {
 		return errNoCards
 	}
-	if _, visible := p.comp.Current(); visible {
-		p.comp.Hide()
-	} else {
-		p.comp.Show()
-	}
+	p.comp.Hide()
 	return nil
 }
 
