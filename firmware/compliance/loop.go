@@ -546,6 +546,7 @@ func (l *Loop) writeClip(p *pendingSeg, path string, now bool) (*flagged.Clip, e
 	for {
 		info, err := l.cfg.Recorder.ClipFile(ctx, p.from, p.to, path)
 		complete := err == nil && (info.Truncated || !info.End.Before(p.to.Add(-100*time.Millisecond)))
+		l.log.Debug("clip attempt", "from", p.from, "to", p.to, "end", info.End, "err", err)
 		if complete || now || !l.cfg.Now().Before(deadline) {
 			if err != nil {
 				return nil, err

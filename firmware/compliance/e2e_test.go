@@ -1,0 +1,494 @@
+package compliance
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cunbo/cunbo/firmware"
+	"github.com/cunbo/cunbo/firmware/flagged"
+	"github.com/cunbo/cunbo/firmware/pipeline"
+	"github.com/cunbo/cunbo/firmware/state"
+	"github.com/cunbo/cunbo/firmware/web"
+	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/lint"
+	"github.com/cunbo/cunbo/speech"
+	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp"
+)
+
+var (
+	buildOnce sync.Once
+	workerBin string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if workerBin != "" {
+		os.RemoveAll(filepath.Dir(workerBin))
+	}
+	os.Exit(code)
+}
+
+// worker builds the real cgo speech worker once per test binary.
+func worker(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "compliance-worker")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		workerBin = filepath.Join(dir, "cunbo-speech")
+		cmd := exec.Command("go", "build", "-tags", "ne", "-o", workerBin, "github.com/cunbo/cunbo/cmd/cunbo-speech")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build cunbo-speech: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return workerBin
+}
+
+// testdata returns a path under ../shared/testdata from the module root.
+func testdata(t testing.TB, rel string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	p := filepath.Join(dir, "..", "shared", "testdata", rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("shared test data missing: %v", err)
+	}
+	return p
+}
+
+func testLogger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+const pin = "2468"
+
+// box is the whole box as firmware/app would wire it: the real pipeline
+// (test pattern + the looping speech WAV as the microphone) pushing to a
+// real nginx-rtmp, the real firmware.Box with a virtual LED, the phone
+// page's server, the speech worker under its supervisor, and the loop.
+type box struct {
+	ngx      *nginxtest.Server
+	pl       *pipeline.Pipeline
+	fw       *firmware.Box
+	panel    *hw.Virtual
+	page     *web.Server
+	hs       *httptest.Server
+	caps     *Captions
+	loop     *Loop
+	store    *flagged.Store
+	warnings chan Warning
+	segments chan flagged.Segment
+}
+
+func newBox(t *testing.T, modelDir string) *box {
+	t.Helper()
+	b := &box{warnings: make(chan Warning, 64), segments: make(chan flagged.Segment, 16)}
+	log := testLogger()
+	b.ngx = nginxtest.New(t)
+	epoch := time.Now()
+	video, err := hw.NewTestPattern(hw.TestPatternConfig{Format: pipeline.Format(false), Epoch: epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audio, err := hw.NewWAVLoop(hw.WAVLoopConfig{Path: testdata(t, "speech/tts-lajiao-zuidi.wav"), Epoch: epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var loop *Loop
+	var pl *pipeline.Pipeline
+	pl, err = pipeline.New(pipeline.Config{
+		Video: video, Audio: audio, Epoch: epoch,
+		RTMP:        []string{b.ngx.URL("box")},
+		RTMPConfig:  rtmp.Config{Logger: log},
+		RecordDir:   filepath.Join(dir, "ring"),
+		RecordQuota: 500 << 20,
+		OnMark: func(m pipeline.Mark) {
+			release := func() {}
+			if m.Hold != 0 {
+				release = func() { pl.Recorder().Release(m.Hold) }
+			}
+			loop.MarkAt(m.At, release)
+		},
+		Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.pl = pl
+	b.panel = hw.NewVirtual(nil)
+	b.fw, err = firmware.NewBox(firmware.Options{Pipeline: pl, LED: b.panel.LED, Ring: b.panel.Ring, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.page, err = web.New(web.Options{Box: b.fw, PIN: pin, Logger: log, StatusInterval: 100 * time.Millisecond,
+		Details: func() web.Details { return web.Details{Captions: b.caps.WebCaptions()} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.hs = httptest.NewServer(b.page)
+	t.Cleanup(b.hs.Close)
+
+	lt, err := lint.NewDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.store, err = flagged.Open(flagged.Config{Dir: filepath.Join(dir, "flagged"), QuotaBytes: 200 << 20, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Linter: lt,
+		Sinks:  []WarningSink{PhonePage(b.page), BoxSink(b.fw), SinkFunc(func(w Warning) { b.warnings <- w })},
+		Store:  b.store,
+		Device: "test-box",
+		OnSegment: func(s flagged.Segment, err error) {
+			if err != nil {
+				t.Errorf("segment: %v", err)
+				return
+			}
+			b.segments <- s
+		},
+		Logger: log,
+	}
+	if r := pl.Recorder(); r != nil {
+		cfg.Recorder = r
+	} else {
+		t.Fatal("pipeline has no recorder")
+	}
+	loop, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.loop = loop
+	b.caps, err = NewCaptions(speech.Config{
+		WorkerPath: worker(t),
+		VADModel:   testdata(t, "models/silero-vad/silero_vad.onnx"),
+		ModelDir:   modelDir,
+		Input:      hw.AudioFormat{SampleRate: 16000, Channels: 1},
+		Logger:     log,
+	}, loop)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for name, run := range map[string]func(context.Context) error{
+		"pipeline": pl.Run, "box": b.fw.Run, "led": b.panel.LED.Run, "captions": b.caps.Run,
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil && ctx.Err() == nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}()
+	}
+	remove := pl.AudioTap(b.caps.AudioTap)
+	t.Cleanup(func() {
+		remove()
+		cancel()
+		wg.Wait()
+	})
+	return b
+}
+
+func (b *box) goLive(t *testing.T) {
+	t.Helper()
+	b.fw.Post(state.BigShort, "")
+	waitFor(t, 20*time.Second, "live", func() bool { return b.fw.Status().State == state.Live })
+}
+
+func (b *box) end(t *testing.T) {
+	t.Helper()
+	b.fw.Post(state.BigLong, "") // ending needs the 3 s hold
+	waitFor(t, 30*time.Second, "idle", func() bool { return b.fw.Status().State == state.Idle })
+}
+
+func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// phone logs in to the phone page and follows its event stream.
+func (b *box) phone(t *testing.T, ctx context.Context) <-chan [2]string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Post(b.hs.URL+"/api/login", "application/json", strings.NewReader(`{"pin":"`+pin+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.hs.URL+"/api/events", nil)
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan [2]string, 256)
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		name := ""
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				select {
+				case events <- [2]string{name, strings.TrimPrefix(line, "data: ")}:
+				default:
+				}
+			}
+		}
+	}()
+	return events
+}
+
+func nextEvent(t *testing.T, events <-chan [2]string, name string, d time.Duration, ok func(string) bool) string {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case e := <-events:
+			if e[0] == name && ok(e[1]) {
+				return e[1]
+			}
+		case <-timeout:
+			t.Fatalf("no %s event within %v", name, d)
+		}
+	}
+}
+
+// TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment checks the
+// plumbing, not recognition: the scripted-ctc model says 今天的辣椒酱全网最低价
+// for any utterance. Microphone WAV → pipeline audio tap → real worker →
+// caption → ABS finding → warning on the phone page's SSE stream and the LED
+// → flagged segment on disk whose clip ffprobe accepts and whose JSON names
+// the span; then the mark button makes a segment of its own.
+func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
+	b := newBox(t, testdata(t, "models/scripted-ctc"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := b.phone(t, ctx)
+	waitFor(t, 20*time.Second, "captions on", func() bool { return b.caps.Status().On })
+	b.goLive(t)
+
+	var w Warning
+	select {
+	case w = <-b.warnings:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no warning; speech status %+v, loop %+v", b.caps.Speech(), b.loop.Stats())
+	}
+	if w.Category != "ABS" || w.Match != "全网最低价" || string([]rune(w.Said)[w.MatchStart:w.MatchEnd]) != "全网最低价" {
+		t.Fatalf("warning %+v", w)
+	}
+	if lat := w.At.Sub(w.CaptionAt); lat < 0 || lat > 300*time.Millisecond {
+		t.Errorf("caption → warning took %v, target ≤ 300 ms", lat)
+	}
+	// The LED flashes the warning pattern (it plays for ~1.2 s).
+	waitFor(t, time.Second, "LED warning pattern", func() bool { return b.panel.State().Pattern == hw.PatternWarning })
+	data := nextEvent(t, events, "warning", 5*time.Second, func(string) bool { return true })
+	var pw web.Warning
+	if err := json.Unmarshal([]byte(data), &pw); err != nil {
+		t.Fatal(err)
+	}
+	if pw.Match != "全网最低价" || pw.CategoryName != "绝对化用语" || pw.Suggest == "" || !strings.Contains(pw.Said, "全网最低价") {
+		t.Fatalf("phone page warning %+v", pw)
+	}
+
+	var seg flagged.Segment
+	select {
+	case seg = <-b.segments:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no flagged segment; loop %+v", b.loop.Stats())
+	}
+	if seg.Reason != flagged.ReasonFinding || seg.Device != "test-box" || seg.Clip == nil {
+		t.Fatalf("segment %+v", seg)
+	}
+	// Read it back from disk as the uploader would.
+	raw, err := os.ReadFile(filepath.Join(b.store.Dir(seg.ID), flagged.JSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk, err := flagged.ParseSegment(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(disk.Findings) == 0 || disk.Said(disk.Findings[0]) != "全网最低价" || disk.Findings[0].Category != "ABS" || disk.Findings[0].Law == "" {
+		t.Fatalf("segment.json findings %+v in %q", disk.Findings, disk.Transcript.Text)
+	}
+	probe, err := nginxtest.Probe(b.store.ClipPath(seg.ID))
+	if err != nil {
+		t.Fatalf("ffprobe clip: %v", err)
+	}
+	if v := probe.Video(); v == nil || v.CodecName != "h264" || probe.Audio() == nil {
+		t.Fatalf("clip streams %+v", probe.Streams)
+	}
+	// She went live seconds before the finding, so the clip starts at go-live;
+	// it must reach 10 s past the finding.
+	if after := seg.Clip.End.Sub(disk.Findings[0].At); after < 9*time.Second {
+		t.Errorf("clip ends %v after the finding, want ~10 s", after)
+	}
+	if probe.Duration < 10*time.Second {
+		t.Errorf("clip lasts %v", probe.Duration)
+	}
+	t.Logf("segment %s: clip %v..%v (%d bytes), finding at %v, stored %v after it",
+		seg.ID, seg.Clip.Start.Format("15:04:05.000"), seg.Clip.End.Format("15:04:05.000"), seg.Clip.Bytes,
+		disk.Findings[0].At.Format("15:04:05.000"), seg.Created.Sub(disk.Findings[0].At))
+
+	// The mark button: the box asks the pipeline, the pipeline tells the loop.
+	b.fw.Post(state.Mark, "")
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case s := <-b.segments:
+			if s.Reason != flagged.ReasonMark {
+				continue // the WAV loops: more findings arrive meanwhile
+			}
+			if len(s.Findings) != 0 || s.Clip == nil {
+				t.Fatalf("mark segment %+v", s)
+			}
+			if _, err := nginxtest.Probe(b.store.ClipPath(s.ID)); err != nil {
+				t.Fatalf("ffprobe mark clip: %v", err)
+			}
+			return
+		case <-deadline:
+			t.Fatal("no mark segment")
+		}
+	}
+}
+
+// TestKillWorkerWhileLive kills the speech worker with SIGKILL mid-stream:
+// the supervisor restarts it within 2 s and the RTMP receiver's recording
+// has no gap.
+func TestKillWorkerWhileLive(t *testing.T) {
+	b := newBox(t, testdata(t, "models/scripted-ctc"))
+	waitFor(t, 20*time.Second, "captions on", func() bool { return b.caps.Status().On })
+	b.goLive(t)
+	time.Sleep(2 * time.Second)
+	old := b.caps.Speech().PID
+	if old == 0 {
+		t.Fatal("no worker pid")
+	}
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	waitFor(t, 2*time.Second, "a new worker", func() bool { pid := b.caps.Speech().PID; return pid != 0 && pid != old })
+	restarted := time.Since(killed)
+	waitFor(t, 10*time.Second, "captions on again", func() bool { return b.caps.Status().On })
+	if st := b.caps.Status(); st.Restarts < 1 {
+		t.Errorf("status %+v, want a restart counted", st)
+	}
+	time.Sleep(3 * time.Second)
+	b.end(t)
+	if err := b.ngx.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkNoGap(t, b.ngx.RecordingPath("box"), 250*time.Millisecond)
+	t.Logf("worker restarted %v after SIGKILL", restarted)
+}
+
+// TestNoModelCaptionsOffStreamingWorks starts the box with no recogniser
+// installed: the phone page says captions are off and why, and the stream
+// goes out regardless.
+func TestNoModelCaptionsOffStreamingWorks(t *testing.T) {
+	b := newBox(t, t.TempDir())
+	waitFor(t, 10*time.Second, "captions off", func() bool { return b.caps.Speech().State == speech.StateOff })
+	st := b.caps.Status()
+	if st.On || st.Reason != "没有安装语音识别模型" {
+		t.Fatalf("caption status %+v", st)
+	}
+	if ps := b.page.Status(); ps.Captions.On || ps.Captions.Reason != st.Reason {
+		t.Fatalf("phone page captions %+v", ps.Captions)
+	}
+	b.goLive(t)
+	time.Sleep(3 * time.Second)
+	b.end(t)
+	if err := b.ngx.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkNoGap(t, b.ngx.RecordingPath("box"), 250*time.Millisecond)
+	if n := b.loop.Stats().Captions; n != 0 {
+		t.Fatalf("%d captions without a model", n)
+	}
+}
+
+// checkNoGap probes what the RTMP receiver recorded: video and audio, DTS
+// rising, no jump between packets longer than maxGap.
+func checkNoGap(t *testing.T, path string, maxGap time.Duration) {
+	t.Helper()
+	res, err := nginxtest.Probe(path)
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	v, a := res.Video(), res.Audio()
+	if v == nil || a == nil {
+		t.Fatalf("recording streams %+v", res.Streams)
+	}
+	for _, s := range []*nginxtest.ProbeStream{v, a} {
+		if err := res.CheckMonotonic(s.Index); err != nil {
+			t.Errorf("%s: %v", s.CodecType, err)
+		}
+		ps := res.PacketsOf(s.Index)
+		if len(ps) < 30 {
+			t.Fatalf("%s: only %d packets", s.CodecType, len(ps))
+		}
+		for i := 1; i < len(ps); i++ {
+			if gap := ps[i].DTS - ps[i-1].DTS; gap > maxGap {
+				t.Errorf("%s: %v gap at %v", s.CodecType, gap, ps[i-1].DTS)
+			}
+		}
+		t.Logf("%s: %d packets over %v", s.CodecType, len(ps), ps[len(ps)-1].DTS-ps[0].DTS)
+	}
+}
