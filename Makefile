@@ -110,8 +110,11 @@ deb:
 bench: build
 	$(GO) test -tags $(GOTAGS) -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
 
+# The simulated box with its phone page: idle until the big button (on the
+# page, or key b in this terminal); the PIN and URLs are printed.
+DEMO_HTTP ?= 127.0.0.1:8080
 demo: build
-	./$(BIN)/cunbo sim
+	./$(BIN)/cunbo sim --portrait --http $(DEMO_HTTP) --open
 
 clean:
 	rm -rf $(BIN) bench.txt

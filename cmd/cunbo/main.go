@@ -23,6 +23,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"lint": {summary: "检查口播字幕是否违规 (check captions for banned phrases)", run: runLint},
 		"sim":  {summary: "在电脑上模拟一台直播盒子 (run a simulated box)", run: runSim},
+		"run":  {summary: "运行直播盒子，由 systemd 启动 (the box daemon)", run: runRun},
 	}
 }
 

@@ -8,8 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/cunbo/cunbo/firmware/pipeline"
 )
 
 // stringList is a repeatable string flag.
@@ -39,6 +43,7 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.StringVar(&cfg.AudioWAV, "audio", "", "16-bit PCM WAV looped as the microphone (default: the shared test speech, else a tone)")
 	fs.IntVar(&cfg.VideoKbps, "kbps", 1500, "video bitrate in kbit/s")
 	verbose := fs.Bool("v", false, "log everything the pipeline does")
+	httpFlags := addSimHTTPFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cunbo sim [--rtmp URL]... [--duration D] [--portrait] [--card N] [--record DIR] [--preview ADDR] [--catalog CSV --photos DIR]")
 		fmt.Fprintln(stderr, "在电脑上模拟一台直播盒子：测试画面 + 循环播放的讲话声 + 商品卡片。")
@@ -67,6 +72,9 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(pipeline.MemoryLimit)
+	}
 	p, err := buildSim(cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
@@ -76,6 +84,9 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
+	}
+	if httpFlags.addr != "" {
+		return runSimHTTP(ctx, p, cfg, httpFlags, stdin, stdout, stderr)
 	}
 	runCtx, stopRun := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)

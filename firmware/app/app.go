@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/firmware"
+	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/pipeline"
 	"github.com/cunbo/cunbo/firmware/sdnotify"
 	"github.com/cunbo/cunbo/firmware/web"
@@ -65,8 +66,13 @@ type Options struct {
 	// (web.MaskKey).
 	Destination string
 	// Captions reports the caption checker's state; nil means off
-	// ("未安装" is not assumed: the page just says off).
+	// ("未安装" is not assumed: the page just says off), or Compliance's
+	// status when that is set.
 	Captions func() web.Captions
+	// Compliance is the speech worker and the compliance loop; nil for a
+	// box without captions. Run starts it and feeds it the microphone; its
+	// warnings go to the LED and the phone page.
+	Compliance *compliance.Captions
 	// Preview configures the WebRTC preview (host candidates on the LAN).
 	Preview whep.Config
 
@@ -78,6 +84,9 @@ type Options struct {
 	Notifier *sdnotify.Notifier
 	// WatchdogInterval is systemd's WatchdogSec (0: no watchdog).
 	WatchdogInterval time.Duration
+	// ReadyWait bounds how long Run waits for the first encoded video
+	// before calling the box ready. Default 8 s.
+	ReadyWait time.Duration
 
 	Logger *slog.Logger
 }
@@ -106,6 +115,12 @@ func New(opts Options) (*App, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	if opts.ReadyWait <= 0 {
+		opts.ReadyWait = 8 * time.Second
+	}
+	if opts.Compliance != nil && opts.Captions == nil {
+		opts.Captions = opts.Compliance.WebCaptions
+	}
 	a := &App{opts: opts, log: log}
 	box, err := firmware.NewBox(firmware.Options{
 		Pipeline: opts.Pipeline, LED: opts.Panel.LED, Ring: opts.Panel.Ring,
@@ -129,6 +144,12 @@ func New(opts Options) (*App, error) {
 		})
 		if err != nil {
 			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
+	if c := opts.Compliance; c != nil {
+		c.Loop().AddSink(compliance.BoxSink(box))
+		if a.Web != nil {
+			c.Loop().AddSink(compliance.PhonePage(a.Web))
 		}
 	}
 	return a, nil
@@ -203,6 +224,10 @@ func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
 	spawn("status led", p.LED.Run)
 	spawn("ring light", p.Ring.Run)
 	spawn("pipeline", a.opts.Pipeline.Run)
+	if c := a.opts.Compliance; c != nil {
+		spawn("captions", c.Run)
+		defer a.opts.Pipeline.AudioTap(c.AudioTap)()
+	}
 
 	if err := a.opts.Pipeline.AddOutput("webrtc", a.Preview); err != nil {
 		return fmt.Errorf("app: %w", err)
@@ -267,6 +292,7 @@ func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
 		cancel()
 		return fmt.Errorf("app: %w", err)
 	}
+	a.waitPicture(ctx)
 	if ready != nil {
 		ready(a.Addr())
 	}
@@ -290,6 +316,28 @@ func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
 		return err
 	default:
 		return nil
+	}
+}
+
+// waitPicture holds "ready" until the encoder delivers video, so ready
+// means a tap on the big button goes live at once. A camera that never
+// delivers must not keep the service from starting (systemd would kill
+// and restart it forever): after ReadyWait the box is ready anyway and
+// the watchdog's health check reports the stall.
+func (a *App) waitPicture(ctx context.Context) {
+	deadline := time.Now().Add(a.opts.ReadyWait)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for a.opts.Pipeline.Stats().Encoder.VideoUnits == 0 {
+		if time.Now().After(deadline) {
+			a.log.Warn("ready without a picture: the camera or encoder is not delivering", "waited", a.opts.ReadyWait)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
 }
 

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cunbo/cunbo/firmware"
+	"github.com/cunbo/cunbo/firmware/app"
+	"github.com/cunbo/cunbo/firmware/pipeline"
+	"github.com/cunbo/cunbo/firmware/web"
+	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/stream/whep"
+)
+
+// simHTTPFlags are the phone-page options of `cunbo sim`.
+type simHTTPFlags struct {
+	addr string
+	pin  string
+	open bool
+}
+
+func addSimHTTPFlags(fs *flag.FlagSet) *simHTTPFlags {
+	f := &simHTTPFlags{}
+	fs.StringVar(&f.addr, "http", "", "serve the phone page and API on this address (e.g. 127.0.0.1:8080); the box then starts idle")
+	fs.StringVar(&f.pin, "pin", "", "the phone page's PIN, 4 to 8 digits (default: a random one, printed)")
+	fs.BoolVar(&f.open, "open", false, "with --http: open the phone page in the desktop's browser")
+	return f
+}
+
+// runSimHTTP runs the simulated box the way the real one runs — idle until
+// the big button is pressed — with its phone page, and a terminal panel:
+// state and LED changes are printed, single keys press the buttons.
+func runSimHTTP(ctx context.Context, p *pipeline.Pipeline, cfg simConfig, hf *simHTTPFlags, stdin io.Reader, stdout, stderr io.Writer) int {
+	pin := hf.pin
+	if pin == "" {
+		pin = randomPIN()
+	} else if !validPIN(pin) {
+		fmt.Fprintln(stderr, "cunbo sim: --pin must be 4 to 8 digits")
+		return 2
+	}
+	panel := app.VirtualPanel()
+	out := &syncWriter{w: stdout}
+	a, err := app.New(app.Options{
+		Pipeline: p, Panel: panel, HTTPAddr: hf.addr, PIN: pin,
+		Destination: simDestination(cfg.RTMP),
+		// The page is opened on this machine or on a phone on the LAN.
+		Preview:  whep.Config{IncludeLoopback: true},
+		OnStatus: statusPrinter(out, panel.Virtual),
+		Logger:   cfg.Logger,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+		return 2
+	}
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, func(addr string) { ready <- addr }) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+			return 1
+		}
+		return 0
+	case addr := <-ready:
+		url := "http://" + displayHost(addr) + "/"
+		out.printf("\n手机页面 (phone page): %s\n密码 (PIN): %s\n", url, pin)
+		if pa := p.PreviewAddr(); pa != "" {
+			out.printf("RTSP 预览 (preview): rtsp://%s/live\n", displayHost(pa))
+		}
+		out.printf("%s\n", keyHelp)
+		if hf.open {
+			openBrowser(url, out)
+		}
+	}
+	restore := rawTerminal(stdin)
+	defer restore()
+	go readKeys(ctx, stdin, panel.Virtual, out, func() string { return cardLine(p.Card()) })
+	if err := <-done; err != nil {
+		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+		return 1
+	}
+	out.printf("模拟盒子已关闭 (simulator stopped)\n")
+	return 0
+}
+
+const keyHelp = `按键 (keys): b 大按钮/开播 (big)   B 按住大按钮3秒/下播 (hold big)   n 下一个 (next)   p 上一个 (prev)
+             N 隐藏卡片 (hide card)   l 灯光 (light)   L 关灯 (light off)   m 我说错了 (mark)   Ctrl-C 退出 (quit)`
+
+// simKeys maps a key to a virtual button and how long it is held.
+var simKeys = map[byte]struct {
+	button string
+	hold   time.Duration
+}{
+	'b': {firmware.ButtonBig, 100 * time.Millisecond},
+	'B': {firmware.ButtonBig, 3200 * time.Millisecond},
+	'n': {firmware.ButtonNext, 100 * time.Millisecond},
+	'N': {firmware.ButtonNext, 3200 * time.Millisecond},
+	'p': {firmware.ButtonPrev, 100 * time.Millisecond},
+	'P': {firmware.ButtonPrev, 3200 * time.Millisecond},
+	'l': {firmware.ButtonLight, 100 * time.Millisecond},
+	'L': {firmware.ButtonLight, 3200 * time.Millisecond},
+	'm': {firmware.ButtonMark, 100 * time.Millisecond},
+}
+
+// readKeys turns terminal keys into presses on the virtual panel, through
+// the same debounce and long-press code as the real buttons.
+func readKeys(ctx context.Context, stdin io.Reader, v *hw.Virtual, out *syncWriter, card func() string) {
+	r := bufio.NewReader(stdin)
+	lastCard := card()
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			return
+		}
+		k, ok := simKeys[c]
+		if !ok {
+			if c == 'h' || c == '?' {
+				out.printf("%s\n", keyHelp)
+			}
+			continue
+		}
+		if k.hold > time.Second {
+			out.printf("按住 %s 按钮 3 秒… (holding %s)\n", k.button, k.button)
+		}
+		// Presses are sequential, like one thumb on the box.
+		if err := v.Press(ctx, k.button, k.hold); err != nil {
+			return
+		}
+		// Card changes do not change the box's state: show them too, once
+		// the pipeline has switched.
+		time.Sleep(150 * time.Millisecond)
+		if c := card(); c != lastCard {
+			out.printf("%s\n", c)
+			lastCard = c
+		}
+	}
+}
+
+func cardLine(c pipeline.Card) string {
+	switch {
+	case c.Index < 0:
+		return "🛍️ 没有商品卡片 (no cards)"
+	case !c.Visible:
+		return fmt.Sprintf("🛍️ 商品卡片已隐藏 (card hidden): %d %s", c.Index+1, c.Name)
+	}
+	return fmt.Sprintf("🛍️ 商品卡片 (card): %d %s", c.Index+1, c.Name)
+}
+
+// statusPrinter prints a line whenever what she would see on the box
+// changes: the state, the LED or the ring light, and the box's messages.
+func statusPrinter(out *syncWriter, v *hw.Virtual) func(firmware.Status) {
+	var last string
+	var seen int
+	return func(st firmware.Status) {
+		panel := v.State()
+		icon, label := web.Labels(st.State)
+		line := fmt.Sprintf("%s %s (%s)   指示灯 LED: %s %s   灯光 ring: %s", icon, label, st.State, panel.Base, panel.Color, st.Ring)
+		if line != last {
+			out.printf("%s\n", line)
+			last = line
+		}
+		if len(st.Warnings) < seen {
+			seen = 0
+		}
+		for _, w := range st.Warnings[seen:] {
+			out.printf("   ⚠️ %s\n", w.Text)
+		}
+		seen = len(st.Warnings)
+	}
+}
+
+func simDestination(urls []string) string {
+	var shown []string
+	for _, u := range urls {
+		if i := strings.LastIndexByte(u, '/'); i > len("rtmps://") {
+			u = u[:i+1] + web.MaskKey(u[i+1:])
+		}
+		shown = append(shown, u)
+	}
+	return strings.Join(shown, "，")
+}
+
+func validPIN(pin string) bool {
+	if len(pin) < 4 || len(pin) > 8 {
+		return false
+	}
+	for _, c := range pin {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func randomPIN() string {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "246810"
+	}
+	return fmt.Sprintf("%06d", n.Int64())
+}
+
+// openBrowser starts the desktop's browser when there is a desktop.
+func openBrowser(url string, out *syncWriter) {
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		out.printf("没有图形桌面，请在浏览器中打开上面的地址 (no desktop: open the URL above)\n")
+		return
+	}
+	path, err := exec.LookPath("xdg-open")
+	if err != nil {
+		out.printf("请在浏览器中打开上面的地址 (open the URL above in a browser)\n")
+		return
+	}
+	cmd := exec.Command(path, url)
+	if err := cmd.Start(); err != nil {
+		out.printf("无法打开浏览器 (cannot open a browser): %v\n", err)
+		return
+	}
+	go func() { _ = cmd.Wait() }()
+}
+
+// rawTerminal makes single key presses arrive without Enter when stdin is
+// a terminal, and returns how to undo it. Elsewhere (a pipe, a test) keys
+// are read as they come.
+func rawTerminal(stdin io.Reader) func() {
+	f, ok := stdin.(*os.File)
+	if !ok {
+		return func() {}
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return func() {}
+	}
+	stty := func(args ...string) error {
+		cmd := exec.Command("stty", args...)
+		cmd.Stdin = f
+		return cmd.Run()
+	}
+	if err := stty("-icanon", "min", "1", "-echo"); err != nil {
+		return func() {}
+	}
+	return func() { _ = stty("icanon", "echo") }
+}
+
+// syncWriter serialises terminal lines from the status and key goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) printf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintf(s.w, format, args...)
+}
