@@ -125,6 +125,7 @@ type Loop struct {
 
 	mu    sync.Mutex
 	stats Stats
+	sinks []WarningSink // copy-on-write
 }
 
 // Stats counts what the loop has done.
@@ -207,8 +208,17 @@ func New(cfg Config) (*Loop, error) {
 		log = slog.Default()
 	}
 	l := &Loop{cfg: cfg, log: log, in: make(chan input, cfg.QueueLen)}
+	l.sinks = append([]WarningSink(nil), cfg.Sinks...)
 	l.stream = cfg.Linter.NewStream()
 	return l, nil
+}
+
+// AddSink adds a warning sink, for parts built after the loop (the box, the
+// phone page).
+func (l *Loop) AddSink(s WarningSink) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sinks = append(append([]WarningSink(nil), l.sinks...), s)
 }
 
 // Caption hands the loop one caption (speech.Config.OnCaption). It never
@@ -419,7 +429,10 @@ func (l *Loop) warn(c speech.Caption, f lint.Finding, at time.Time) {
 		Law:          f.Law,
 		CaptionAt:    at,
 	}
-	for _, s := range l.cfg.Sinks {
+	l.mu.Lock()
+	sinks := l.sinks
+	l.mu.Unlock()
+	for _, s := range sinks {
 		s.Warn(w)
 	}
 	l.mu.Lock()

@@ -1,0 +1,80 @@
+package compliance
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/cunbo/cunbo/lint"
+)
+
+// Installed locations of the speech worker, in the order they are tried:
+// next to the running binary (a `make build` tree: bin/cunbo and
+// bin/cunbo-speech) and where the .deb puts it.
+var workerPlaces = []string{"/usr/lib/cunbo/cunbo-speech"}
+
+// VADFile is the Silero VAD model's file name.
+const VADFile = "silero_vad.onnx"
+
+// SpeechPaths finds the speech worker and the VAD model for a model
+// directory. The VAD model is looked for inside modelDir, then beside it
+// (speech/README: the trainer copies silero_vad.onnx and one model
+// directory). Paths that are not found are returned anyway: the supervisor
+// then reports captions off with the reason.
+func SpeechPaths(modelDir string) (worker, vad string) {
+	var places []string
+	if exe, err := os.Executable(); err == nil {
+		places = append(places, filepath.Join(filepath.Dir(exe), "cunbo-speech"))
+	}
+	places = append(places, workerPlaces...)
+	worker = places[len(places)-1]
+	for _, p := range places {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			worker = p
+			break
+		}
+	}
+	vad = filepath.Join(modelDir, VADFile)
+	if _, err := os.Stat(vad); err != nil {
+		if beside := filepath.Join(filepath.Dir(modelDir), VADFile); fileExists(beside) {
+			vad = beside
+		}
+	}
+	return worker, vad
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
+}
+
+// LoadLinter loads the trainer's rule pack at path (a file, or a directory
+// holding default.pack). A missing or broken pack falls back to the
+// built-in one with a logged reason: captions should not go dark because of
+// a typo in a local word list.
+func LoadLinter(path string, log *slog.Logger) (*lint.Linter, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = filepath.Join(path, "default.pack")
+	}
+	if path != "" && fileExists(path) {
+		pack, err := lint.LoadPack(path)
+		if err == nil {
+			l, err := lint.New(pack)
+			if err == nil {
+				return l, nil
+			}
+			log.Error("rule pack unusable; using the built-in rules", "path", path, "err", err)
+		} else {
+			log.Error("rule pack unusable; using the built-in rules", "path", path, "err", err)
+		}
+	}
+	l, err := lint.NewDefault()
+	if err != nil {
+		return nil, fmt.Errorf("compliance: built-in rules: %w", err)
+	}
+	return l, nil
+}
