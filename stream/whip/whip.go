@@ -1,0 +1,458 @@
+// Package whip publishes the encoded stream to a WHIP endpoint (RFC 9725)
+// with pion/webrtc: H.264 video, Opus audio (transcoded from the encoder's
+// AAC by a small ffmpeg child), NACK answered from a retransmission buffer,
+// and transport-wide congestion control feeding Google Congestion Control's
+// send-side estimate to a target-bitrate callback the adaptation controller
+// listens to.
+//
+// The life cycle follows the draft: POST the offer with a bearer token,
+// keep the Location, DELETE it when done. When ICE fails (the link was gone
+// for longer than a short outage), the session is torn down and published
+// again: first retry at once, then jittered backoff capped at BackoffMax;
+// Kick retries at once when the network says the link is back.
+package whip
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/cunbo/cunbo/stream"
+	"github.com/cunbo/cunbo/stream/fanout"
+)
+
+// Config configures a Publisher. Only URL is required.
+type Config struct {
+	// URL is the WHIP endpoint, http:// or https://.
+	URL string
+	// Token, if set, is sent as "Authorization: Bearer <Token>".
+	Token string
+	// HTTPClient for the WHIP requests; nil uses a plain client.
+	HTTPClient *http.Client
+	// RequestTimeout bounds each HTTP request. Default 5 s.
+	RequestTimeout time.Duration
+	// ConnectTimeout bounds ICE gathering plus ICE/DTLS connection after
+	// the answer. Default 10 s.
+	ConnectTimeout time.Duration
+	// ICEDisconnected and ICEFailed are pion's ICE timeouts: short
+	// outages heal inside the session, longer ones end it and the
+	// publisher publishes again. Defaults 2 s and 5 s.
+	ICEDisconnected, ICEFailed time.Duration
+	// BackoffMin is the second retry's delay (the first is immediate);
+	// delays grow ×1.6 up to BackoffMax (default 5 s), drawn uniformly
+	// from [d/2, d]. Default 250 ms.
+	BackoffMin, BackoffMax time.Duration
+	// InitialBitrate, MinBitrate and MaxBitrate bound the congestion
+	// controller's estimate, in bits per second. Defaults 1.5 Mbit/s,
+	// 150 kbit/s, 8 Mbit/s.
+	InitialBitrate, MinBitrate, MaxBitrate int
+	// OnTargetBitrate is called from pion's goroutine whenever the
+	// estimate changes. It must not block.
+	OnTargetBitrate func(bps int)
+	// NoAudio sends video only (no ffmpeg child is started).
+	NoAudio bool
+	// FFmpeg is the executable for the AAC→Opus transcoder, default
+	// "ffmpeg".
+	FFmpeg string
+	// Queue bounds the send backlog.
+	Queue fanout.QueueLimits
+	// SettingEngine, if set, adjusts pion's settings (tests use it to
+	// allow loopback candidates, the bench to pin sockets).
+	SettingEngine func(*webrtc.SettingEngine)
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Stats is a snapshot of the publisher's state.
+type Stats struct {
+	Connected      bool
+	ConnectedSince time.Time
+	// BytesSent counts media payload handed to the tracks.
+	BytesSent uint64
+	// Bitrate of media payload over the last 2 s, bits per second.
+	Bitrate int64
+	// TargetBitrate is the congestion controller's latest estimate,
+	// bits per second; 0 before the first session.
+	TargetBitrate int
+	// LossRate is the loss fraction GCC last saw (0..1).
+	LossRate     float64
+	BacklogUnits int
+	BacklogBytes int
+	DroppedUnits uint64
+	// AudioPackets counts Opus packets sent.
+	AudioPackets uint64
+	Connects     uint64
+	Reconnects   uint64
+	LastError    error
+	LastErrorAt  time.Time
+	// Resource is the Location of the current WHIP session.
+	Resource string
+}
+
+// Publisher pushes the stream to one WHIP endpoint. Its Sink methods only
+// queue; Run does the work. It is a fanout.SelfQueued output.
+type Publisher struct {
+	cfg     Config
+	url     *url.URL
+	log     *slog.Logger
+	queue   *fanout.Queue
+	kick    chan struct{}
+	running atomic.Bool
+	sent    atomic.Uint64
+	audio   atomic.Uint64
+	target  atomic.Int64
+
+	mu    sync.Mutex
+	stats Stats
+	meter *rateMeter
+}
+
+// ErrConfig reports an unusable Config.
+var ErrConfig = errors.New("whip: bad config")
+
+// New validates cfg and returns an idle publisher.
+func New(cfg Config) (*Publisher, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: URL %q is not an http(s) WHIP endpoint", ErrConfig, cfg.URL)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.RequestTimeout, 5*time.Second)
+	def(&cfg.ConnectTimeout, 10*time.Second)
+	def(&cfg.ICEDisconnected, 2*time.Second)
+	def(&cfg.ICEFailed, 5*time.Second)
+	def(&cfg.BackoffMin, 250*time.Millisecond)
+	def(&cfg.BackoffMax, 5*time.Second)
+	if cfg.BackoffMax < cfg.BackoffMin {
+		cfg.BackoffMax = cfg.BackoffMin
+	}
+	defi := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	defi(&cfg.InitialBitrate, 1_500_000)
+	defi(&cfg.MinBitrate, 150_000)
+	defi(&cfg.MaxBitrate, 8_000_000)
+	if cfg.MinBitrate > cfg.MaxBitrate || cfg.InitialBitrate < cfg.MinBitrate || cfg.InitialBitrate > cfg.MaxBitrate {
+		return nil, fmt.Errorf("%w: bitrates must satisfy min ≤ initial ≤ max", ErrConfig)
+	}
+	if cfg.FFmpeg == "" {
+		cfg.FFmpeg = "ffmpeg"
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	safe := *u
+	safe.RawQuery, safe.User = "", nil
+	return &Publisher{
+		cfg:   cfg,
+		url:   u,
+		log:   log.With("whip", safe.String()),
+		queue: fanout.NewQueue(cfg.Queue),
+		kick:  make(chan struct{}, 1),
+		meter: newRateMeter(2*time.Second, 8),
+	}, nil
+}
+
+// SetTracks implements stream.Sink.
+func (p *Publisher) SetTracks(t stream.Tracks) { p.queue.SetTracks(t) }
+
+// WriteVideo implements stream.Sink.
+func (p *Publisher) WriteVideo(u *stream.VideoUnit) { p.queue.WriteVideo(u) }
+
+// WriteAudio implements stream.Sink.
+func (p *Publisher) WriteAudio(u *stream.AudioUnit) { p.queue.WriteAudio(u) }
+
+// SelfQueued marks the publisher as a non-blocking fan-out output.
+func (*Publisher) SelfQueued() {}
+
+// Kick makes a publisher that is waiting to retry retry now. Call it when
+// the network reports the link is back. It never blocks.
+func (p *Publisher) Kick() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// TargetBitrate is the congestion controller's latest estimate in bits per
+// second, or 0 if there has been none yet.
+func (p *Publisher) TargetBitrate() int { return int(p.target.Load()) }
+
+// Stats returns a snapshot.
+func (p *Publisher) Stats() Stats {
+	q := p.queue.Stats()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.BytesSent = p.sent.Load()
+	s.AudioPackets = p.audio.Load()
+	s.Bitrate = p.meter.bitsPerSecond(time.Now())
+	s.TargetBitrate = int(p.target.Load())
+	s.BacklogUnits, s.BacklogBytes, s.DroppedUnits = q.QueuedUnits, q.QueuedBytes, q.DroppedUnits
+	return s
+}
+
+// Run publishes until ctx ends, publishing again after failures, then
+// deletes the session and returns nil. It returns an error only when
+// called twice.
+func (p *Publisher) Run(ctx context.Context) error {
+	if !p.running.CompareAndSwap(false, true) {
+		return errors.New("whip: Run called twice")
+	}
+	defer p.queue.Close()
+	var tracks *stream.Tracks
+	attempt := 0
+	for ctx.Err() == nil {
+		if tracks == nil {
+			it, err := p.queue.Next(ctx)
+			if err != nil {
+				break
+			}
+			if it.Kind == fanout.KindTracks {
+				tracks = p.acceptTracks(it.Tracks)
+			}
+			continue
+		}
+		began := time.Now()
+		err := p.session(ctx, &tracks)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			p.fail(err)
+		}
+		if time.Since(began) > 10*time.Second && p.wasConnected(began) {
+			attempt = 0 // it was a working link; retry fast
+		}
+		if d := backoff(p.cfg.BackoffMin, p.cfg.BackoffMax, attempt); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-p.kick:
+				p.log.Info("whip: link back, retrying now")
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+		attempt++
+	}
+	p.log.Info("whip: stopped")
+	return nil
+}
+
+// backoff is the delay before retry number attempt (from 0): none for the
+// first, then jittered exponential growth capped at hi.
+func backoff(lo, hi time.Duration, attempt int) time.Duration {
+	if attempt <= 0 {
+		return 0
+	}
+	d := float64(lo)
+	for range attempt - 1 {
+		d *= 1.6
+		if d >= float64(hi) {
+			d = float64(hi)
+			break
+		}
+	}
+	return time.Duration(d/2 + rand.Float64()*d/2)
+}
+
+func (p *Publisher) acceptTracks(t *stream.Tracks) *stream.Tracks {
+	if t == nil || len(t.SPS) == 0 || len(t.PPS) == 0 {
+		p.fail(errors.New("whip: tracks without H.264 parameter sets; waiting for valid ones"))
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+func (p *Publisher) wasConnected(since time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.stats.ConnectedSince.Before(since)
+}
+
+func (p *Publisher) fail(err error) {
+	p.log.Warn("whip: publish failed", "err", err)
+	p.mu.Lock()
+	p.stats.LastError, p.stats.LastErrorAt = err, time.Now()
+	p.mu.Unlock()
+}
+
+func (p *Publisher) setConnected(resource string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stats.Connected, p.stats.ConnectedSince, p.stats.Resource = true, time.Now(), resource
+	p.stats.Connects++
+	if p.stats.Connects > 1 {
+		p.stats.Reconnects++
+	}
+}
+
+func (p *Publisher) setDisconnected() {
+	p.mu.Lock()
+	p.stats.Connected, p.stats.Resource = false, ""
+	p.mu.Unlock()
+}
+
+func (p *Publisher) countSent(n int) {
+	p.sent.Add(uint64(n))
+	p.mu.Lock()
+	p.meter.add(time.Now(), uint64(n))
+	p.mu.Unlock()
+}
+
+// newAPI builds a pion API with NACK/RTX, RTCP reports, TWCC and the GCC
+// estimator; the estimator arrives on the returned channel once the peer
+// connection exists.
+func (p *Publisher) newAPI() (*webrtc.API, <-chan cc.BandwidthEstimator, error) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		return nil, nil, fmt.Errorf("whip: codecs: %w", err)
+	}
+	reg := &interceptor.Registry{}
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		return gcc.NewSendSideBWE(
+			gcc.SendSideBWEInitialBitrate(p.cfg.InitialBitrate),
+			gcc.SendSideBWEMinBitrate(p.cfg.MinBitrate),
+			gcc.SendSideBWEMaxBitrate(p.cfg.MaxBitrate),
+		)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("whip: congestion control: %w", err)
+	}
+	est := make(chan cc.BandwidthEstimator, 1)
+	ccf.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) {
+		select {
+		case est <- e:
+		default:
+		}
+	})
+	reg.Add(ccf)
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, reg); err != nil {
+		return nil, nil, fmt.Errorf("whip: twcc: %w", err)
+	}
+	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
+		return nil, nil, fmt.Errorf("whip: interceptors: %w", err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetICETimeouts(p.cfg.ICEDisconnected, p.cfg.ICEFailed, 500*time.Millisecond)
+	if p.cfg.SettingEngine != nil {
+		p.cfg.SettingEngine(&se)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	return api, est, nil
+}
+
+// offerAnswer POSTs the offer and returns the answer SDP and the absolute
+// session resource URL.
+func (p *Publisher) offerAnswer(ctx context.Context, offer string) (string, *url.URL, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url.String(), strings.NewReader(offer))
+	if err != nil {
+		return "", nil, fmt.Errorf("whip: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/sdp")
+	if p.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.cfg.Token)
+	}
+	resp, err := p.cfg.HTTPClient.Do(req)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return "", nil, fmt.Errorf("whip: no answer from server within %v: %w", p.cfg.RequestTimeout, err)
+		}
+		return "", nil, fmt.Errorf("whip: POST offer: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", nil, fmt.Errorf("whip: reading answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		return "", nil, &StatusError{Code: resp.StatusCode, Body: snippet(body)}
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/sdp") {
+		return "", nil, fmt.Errorf("whip: answer has Content-Type %q, want application/sdp", ct)
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return "", nil, errors.New("whip: answer has no Location header")
+	}
+	res, err := p.url.Parse(loc)
+	if err != nil {
+		return "", nil, fmt.Errorf("whip: bad Location %q: %w", loc, err)
+	}
+	return string(body), res, nil
+}
+
+// StatusError is a WHIP server's refusal.
+type StatusError struct {
+	Code int
+	Body string
+}
+
+func (e *StatusError) Error() string {
+	s := fmt.Sprintf("whip: server answered %d %s", e.Code, http.StatusText(e.Code))
+	if e.Code == http.StatusUnauthorized || e.Code == http.StatusForbidden {
+		s += " (check the stream token)"
+	}
+	if e.Body != "" {
+		s += ": " + e.Body
+	}
+	return s
+}
+
+func snippet(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	return strings.ToValidUTF8(string(b), "?")
+}
+
+// deleteResource ends the session on the server, best effort and bounded:
+// the link may be the reason we are leaving.
+func (p *Publisher) deleteResource(res *url.URL) {
+	ctx, cancel := context.WithTimeout(context.Background(), min(p.cfg.RequestTimeout, 2*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, res.String(), nil)
+	if err != nil {
+		return
+	}
+	if p.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.cfg.Token)
+	}
+	resp, err := p.cfg.HTTPClient.Do(req)
+	if err != nil {
+		p.log.Debug("whip: DELETE failed", "err", err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+}
