@@ -32,6 +32,7 @@ import (
 
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/overlay"
+	"github.com/cunbo/cunbo/speech/resample"
 	"github.com/cunbo/cunbo/stream"
 	"github.com/cunbo/cunbo/stream/encode"
 	"github.com/cunbo/cunbo/stream/fanout"
@@ -39,6 +40,17 @@ import (
 	"github.com/cunbo/cunbo/stream/record"
 	"github.com/cunbo/cunbo/stream/rtmp"
 )
+
+// MemoryLimit is the soft Go memory limit the box runs the pipeline under
+// (runtime/debug.SetMemoryLimit, set by the binary unless GOMEMLIMIT is).
+// The live heap is ~45 MiB (the CJK font file alone is ~20 MiB, encoder
+// frame buffers ~16 MiB); without a limit the garbage collector lets the
+// heap grow to twice that and keeps freed pages, putting the process near
+// 100 MB resident on a Pi with 1 GB shared with ffmpeg.
+const MemoryLimit = 64 << 20
+
+// minBroadcastRate is the lowest audio rate sent as is.
+const minBroadcastRate = 32000
 
 // FPS is the box's frame rate in both orientations.
 const FPS = 30
@@ -156,6 +168,9 @@ type Pipeline struct {
 	runStart      atomic.Int64
 	framesIn      atomic.Int64
 	captureErrors atomic.Int64
+	// upsample converts a low-rate microphone for the encoder; nil when
+	// the source rate is broadcast quality already.
+	upsample *resample.Resampler
 	// capture times of recent frames, for latency measurement.
 	captures captureLog
 }
@@ -208,9 +223,21 @@ func New(cfg Config) (*Pipeline, error) {
 	p.fan = fanout.New(log.With("part", "fanout"))
 	p.gop = &gopCache{next: p.fan, onVideo: p.noteVideo}
 
+	encAudio := cfg.Audio.Format()
+	if encAudio.SampleRate < minBroadcastRate {
+		// A speech-rate source (the simulator's 16 kHz WAV): broadcast at
+		// 48 kHz, which every ingest accepts and whose 21 ms AAC frames
+		// keep ffmpeg's audio/video interleaving delay short (16 kHz
+		// frames are 64 ms and add ~150 ms of latency).
+		rs, err := resample.New(encAudio.SampleRate, encAudio.Channels, 48000)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: audio: %w", err)
+		}
+		p.upsample, encAudio = rs, hw.AudioFormat{SampleRate: 48000, Channels: 1}
+	}
 	enc, err := encode.New(encode.Config{
 		Input:     format,
-		Audio:     cfg.Audio.Format(),
+		Audio:     encAudio,
 		Output:    encode.Output{VideoKbps: cfg.VideoKbps},
 		Codec:     cfg.Codec,
 		FFmpeg:    cfg.FFmpeg,
@@ -387,6 +414,7 @@ func (p *Pipeline) deliverFrame(f *hw.Frame) {
 func (p *Pipeline) captureAudio(ctx context.Context) {
 	af := p.cfg.Audio.Format()
 	buf := make([]int16, af.SampleRate/50*af.Channels) // 20 ms reads
+	var up []int16                                     // upsampled for the encoder
 	var samples int64                                  // sample frames since the first read
 	var base time.Duration
 	backoff := 100 * time.Millisecond
@@ -404,6 +432,9 @@ func (p *Pipeline) captureAudio(ctx context.Context) {
 			}
 			backoff = min(2*backoff, 5*time.Second)
 			samples = 0
+			if p.upsample != nil {
+				p.upsample.Reset()
+			}
 			continue
 		}
 		backoff = 100 * time.Millisecond
@@ -412,7 +443,12 @@ func (p *Pipeline) captureAudio(ctx context.Context) {
 		}
 		pts := base + time.Duration(samples)*time.Second/time.Duration(af.SampleRate)
 		samples += int64(n / af.Channels)
-		p.enc.WriteAudio(buf[:n])
+		if p.upsample != nil {
+			up = p.upsample.Process(up[:0], buf[:n])
+			p.enc.WriteAudio(up)
+		} else {
+			p.enc.WriteAudio(buf[:n])
+		}
 		p.tapMu.Lock()
 		for _, t := range p.taps {
 			t.offer(pts, buf[:n])
