@@ -74,7 +74,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := flagged.Open(flagged.Config{Dir: t.TempDir()})
+	store, err := flagged.Open(flagged.Config{Dir: t.TempDir(), Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +85,7 @@ func newHarness(t *testing.T) *harness {
 		Store:    store,
 		Recorder: h.rec,
 		Device:   "test-box",
+		Logger:   testLogger(),
 		Before:   300 * time.Millisecond,
 		After:    200 * time.Millisecond,
 		Settle:   100 * time.Millisecond,
@@ -248,9 +249,9 @@ func TestMarkMakesSegment(t *testing.T) {
 
 func TestShutdownCutsPendingSegments(t *testing.T) {
 	lt, _ := lint.NewDefault()
-	store, _ := flagged.Open(flagged.Config{Dir: t.TempDir()})
+	store, _ := flagged.Open(flagged.Config{Dir: t.TempDir(), Logger: testLogger()})
 	rec := newFakeRecorder()
-	l, err := New(Config{Linter: lt, Store: store, Recorder: rec, After: time.Hour})
+	l, err := New(Config{Linter: lt, Store: store, Recorder: rec, After: time.Hour, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,128 @@
+package compliance
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cunbo/cunbo/firmware/flagged"
+	"github.com/cunbo/cunbo/lint"
+	"github.com/cunbo/cunbo/speech"
+	"github.com/cunbo/cunbo/stream/record"
+	"github.com/cunbo/cunbo/stream/streamtest"
+)
+
+// BenchmarkCaptionToWarning measures caption arrival → warning handed to
+// the sinks (target ≤ 300 ms), through the loop's queue, the lint stream and
+// the warning's construction. ns/op is the latency of one warning.
+func BenchmarkCaptionToWarning(b *testing.B) {
+	lt, err := lint.NewDefault()
+	if err != nil {
+		b.Fatal(err)
+	}
+	got := make(chan Warning, 1)
+	l, err := New(Config{Linter: lt, Sinks: []WarningSink{SinkFunc(func(w Warning) { got <- w })},
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	var lat []time.Duration
+	pts := time.Duration(0)
+	b.ResetTimer()
+	for b.Loop() {
+		// Utterances 5 s apart: each is a new finding.
+		pts += 5 * time.Second
+		l.Caption(speech.Caption{Start: pts, End: pts + 2*time.Second, Text: "今天的辣椒酱全网最低价", Final: true})
+		w := <-got
+		lat = append(lat, w.At.Sub(w.CaptionAt))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "µs-median")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "µs-p99")
+}
+
+// BenchmarkCaptionToFlaggedSegment measures, with a real recorder fed a
+// real encoded stream at real time, how long after the end of an utterance
+// its flagged segment (clip + JSON) is complete on disk (target ≤ 12 s; the
+// clip needs the 10 s after the finding). One iteration takes ~12 s: run with
+// -benchtime=1x (or 3x for a median).
+func BenchmarkCaptionToFlaggedSegment(b *testing.B) {
+	dir := b.TempDir()
+	quiet := slog.New(slog.DiscardHandler)
+	rec, err := record.New(record.Config{Dir: filepath.Join(dir, "ring"), QuotaBytes: 500 << 20, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	recDone := make(chan struct{})
+	go func() { rec.Run(ctx); close(recDone) }()
+	defer func() { cancel(); <-recDone }()
+	streamtest.Start(ctx, b, rec, streamtest.Options{Width: 640, Height: 360})
+
+	store, err := flagged.Open(flagged.Config{Dir: filepath.Join(dir, "flagged"), Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lt, err := lint.NewDefault()
+	if err != nil {
+		b.Fatal(err)
+	}
+	segs := make(chan flagged.Segment, 1)
+	l, err := New(Config{Linter: lt, Store: store, Recorder: rec, Logger: quiet,
+		OnSegment: func(s flagged.Segment, err error) {
+			if err != nil {
+				b.Error(err)
+			}
+			segs <- s
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	loopDone := make(chan struct{})
+	lctx, lcancel := context.WithCancel(context.Background())
+	go func() { l.Run(lctx); close(loopDone) }()
+	defer func() { lcancel(); <-loopDone }()
+
+	var origin time.Time
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if t, ok := rec.WallTime(0); ok {
+			origin = t
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("recorder got no stream")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // some recording before the first finding
+	var after []time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		end := time.Since(origin) // the utterance ends now
+		l.Caption(speech.Caption{Start: end - 2500*time.Millisecond, End: end, Text: "今天的辣椒酱全网最低价", Final: true})
+		var s flagged.Segment
+		select {
+		case s = <-segs:
+		case <-time.After(60 * time.Second):
+			b.Fatal("no segment")
+		}
+		uttEnd, _ := rec.WallTime(end)
+		after = append(after, time.Since(uttEnd))
+		if s.Clip == nil || s.Clip.End.Sub(s.Findings[0].At) < 9*time.Second {
+			b.Fatalf("segment clip %+v", s.Clip)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(after)
+	b.ReportMetric(after[len(after)/2].Seconds(), "s-after-utterance-median")
+}
