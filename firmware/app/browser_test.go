@@ -169,4 +169,16 @@ func TestPhonePageInChromium(t *testing.T) {
 	if got, mismatch := b.pl.Compositor().Identify(f); got != 1 {
 		t.Fatalf("the RTMP receiver sees card %d (mismatch %.1f), want card 1", got, mismatch)
 	}
+
+	// Ending takes a 3 s hold, like the physical button: a tap does not.
+	do(t, ctx, 5*time.Second, chromedp.Click(chromedp.CSS("#btn-big")))
+	time.Sleep(500 * time.Millisecond)
+	if st := b.app.Box.Status().State; st != state.Live {
+		t.Fatalf("a tap while live changed the box to %s", st)
+	}
+	eval[chromedp.Void](t, ctx, `document.getElementById('btn-big').dispatchEvent(new PointerEvent('pointerdown', {bubbles: true}))`)
+	do(t, ctx, 20*time.Second, poll(`document.getElementById('state-label').textContent === '未开播'`))
+	if st := b.app.Box.Status().State; st != state.Idle {
+		t.Fatalf("box %s after holding 下播", st)
+	}
 }
