@@ -42,9 +42,10 @@ type Config struct {
 	// WriteTimeout is how long one message may take to leave before the
 	// link counts as dead. Default 5 s.
 	WriteTimeout time.Duration
-	// BackoffMin is the longest first retry delay (default 250 ms);
-	// delays grow ×1.6 per failed attempt up to BackoffMax (default 5 s),
-	// each drawn uniformly from [d/2, d].
+	// The first retry after a failure is immediate. BackoffMin is the
+	// longest second retry delay (default 250 ms); delays grow ×1.6 per
+	// failed attempt up to BackoffMax (default 5 s), each drawn uniformly
+	// from [d/2, d]. Kick cuts a wait short.
 	BackoffMin, BackoffMax time.Duration
 	// Queue bounds the send backlog.
 	Queue fanout.QueueLimits
@@ -71,6 +72,13 @@ type Stats struct {
 	LastError  error
 	// LastErrorAt is when LastError happened.
 	LastErrorAt time.Time
+	// SocketPending is bytes the peer has not acknowledged yet (unsent
+	// in the kernel plus in flight); AckedBitrate the rate at which the
+	// peer acknowledges, bits per second; RTT TCP's smoothed round trip.
+	// Zero where the platform does not say (non-Linux).
+	SocketPending int
+	AckedBitrate  int64
+	RTT           time.Duration
 }
 
 // Publisher pushes the stream to one RTMP URL. Its Sink methods only queue
@@ -83,9 +91,13 @@ type Publisher struct {
 	sent    atomic.Uint64
 	running atomic.Bool
 
+	kick    chan struct{}
+	tcpConn atomic.Pointer[net.Conn] // current socket, for TCP_INFO
+
 	mu    sync.Mutex
 	stats Stats
 	meter *rateMeter
+	acked ackSampler
 }
 
 // New validates cfg and returns an idle publisher.
@@ -122,6 +134,7 @@ func New(cfg Config) (*Publisher, error) {
 		log:    log.With("rtmp", t.safe),
 		queue:  fanout.NewQueue(cfg.Queue),
 		meter:  newRateMeter(2*time.Second, 8),
+		kick:   make(chan struct{}, 1),
 	}, nil
 }
 
@@ -137,16 +150,64 @@ func (p *Publisher) WriteAudio(u *stream.AudioUnit) { p.queue.WriteAudio(u) }
 // SelfQueued marks the publisher as a non-blocking fan-out output.
 func (*Publisher) SelfQueued() {}
 
+// Kick makes a publisher waiting to reconnect try now; call it when the
+// network reports the link is back. It never blocks.
+func (p *Publisher) Kick() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
 // Stats returns a snapshot.
 func (p *Publisher) Stats() Stats {
 	q := p.queue.Stats()
+	now := time.Now()
+	var pending int
+	var acked uint64
+	var rtt time.Duration
+	var sockOK bool
+	if c := p.tcpConn.Load(); c != nil {
+		pending, acked, rtt, sockOK = socketState(*c)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.stats
 	s.BytesSent = p.sent.Load()
-	s.Bitrate = p.meter.bitsPerSecond(time.Now())
+	s.Bitrate = p.meter.bitsPerSecond(now)
 	s.BacklogUnits, s.BacklogBytes, s.DroppedUnits = q.QueuedUnits, q.QueuedBytes, q.DroppedUnits
+	if sockOK && s.Connected {
+		s.SocketPending, s.RTT = pending, rtt
+		s.AckedBitrate = p.acked.rate(now, acked)
+	} else {
+		p.acked = ackSampler{}
+	}
 	return s
+}
+
+// ackSampler turns the kernel's acknowledged-bytes counter into a rate,
+// smoothed over the callers' polling.
+type ackSampler struct {
+	at    time.Time
+	acked uint64
+	bps   float64
+}
+
+func (a *ackSampler) rate(now time.Time, acked uint64) int64 {
+	if a.at.IsZero() || acked < a.acked {
+		a.at, a.acked, a.bps = now, acked, 0
+		return 0
+	}
+	if dt := now.Sub(a.at); dt >= 200*time.Millisecond {
+		r := float64(acked-a.acked) * 8 / dt.Seconds()
+		if a.bps == 0 {
+			a.bps = r
+		} else {
+			a.bps = 0.5*a.bps + 0.5*r
+		}
+		a.at, a.acked = now, acked
+	}
+	return int64(a.bps)
 }
 
 // Run publishes until ctx ends, reconnecting as needed, then unpublishes,
@@ -177,6 +238,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			p.log.Info("rtmp: publishing")
 			err = p.stream(ctx, s, &tracks)
 			s.close(ctx.Err() != nil)
+			p.tcpConn.Store(nil)
 			p.setDisconnected()
 			if time.Since(since) > 10*time.Second {
 				attempt = 0 // it was a working link; retry fast
@@ -188,7 +250,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		if err != nil {
 			p.fail(err)
 		}
-		if !sleep(ctx, backoff(p.cfg.BackoffMin, p.cfg.BackoffMax, attempt)) {
+		if !p.wait(ctx, backoff(p.cfg.BackoffMin, p.cfg.BackoffMax, attempt)) {
 			break
 		}
 		attempt++
@@ -197,10 +259,14 @@ func (p *Publisher) Run(ctx context.Context) error {
 	return nil
 }
 
-// backoff is the jittered delay before retry number attempt (from 0).
+// backoff is the delay before retry number attempt (from 0): none for
+// the first, since most drops are one-off, then jittered and growing.
 func backoff(lo, hi time.Duration, attempt int) time.Duration {
+	if attempt <= 0 {
+		return 0
+	}
 	d := float64(lo)
-	for range attempt {
+	for range attempt - 1 {
 		d *= 1.6
 		if d >= float64(hi) {
 			d = float64(hi)
@@ -210,11 +276,18 @@ func backoff(lo, hi time.Duration, attempt int) time.Duration {
 	return time.Duration(d/2 + rand.Float64()*d/2)
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+// wait sleeps d unless kicked; false if ctx ended.
+func (p *Publisher) wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return true
+	case <-p.kick:
+		p.log.Info("rtmp: link back, retrying now")
 		return true
 	case <-ctx.Done():
 		return false
@@ -325,6 +398,8 @@ func (p *Publisher) connect(ctx context.Context) (*session, error) {
 			if err != nil {
 				return nil, err
 			}
+			tuneSocket(c)
+			p.tcpConn.Store(&c)
 			if p.target.lib.Scheme == "rtmps" {
 				cfg := p.cfg.TLSConfig.Clone()
 				if cfg == nil {

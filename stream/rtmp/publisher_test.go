@@ -60,10 +60,13 @@ func TestParseTarget(t *testing.T) {
 
 func TestBackoff(t *testing.T) {
 	lo, hi := 250*time.Millisecond, 5*time.Second
-	if d := backoff(lo, hi, 0); d < lo/2 || d > lo {
-		t.Errorf("first retry after %v, want within [%v, %v]", d, lo/2, lo)
+	if d := backoff(lo, hi, 0); d != 0 {
+		t.Errorf("first retry after %v, want at once", d)
 	}
-	for attempt := range 30 {
+	if d := backoff(lo, hi, 1); d < lo/2 || d > lo {
+		t.Errorf("second retry after %v, want within [%v, %v]", d, lo/2, lo)
+	}
+	for attempt := 1; attempt < 30; attempt++ {
 		d := backoff(lo, hi, attempt)
 		if d > hi || d < lo/2 {
 			t.Errorf("attempt %d: %v out of [%v, %v]", attempt, d, lo/2, hi)

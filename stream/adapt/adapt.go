@@ -1,0 +1,351 @@
+// Package adapt decides the encoder's bitrate, and below thresholds its
+// picture size and frame rate, from what every live output says about its
+// link.
+//
+// Each output reports a Signal: WHIP gives Google Congestion Control's
+// estimate; RTMP gives what TCP tells us (bytes acknowledged per second,
+// bytes still unsent or unacknowledged, round-trip time) plus the
+// publisher's own queue. The controller takes the tightest output.
+//
+// Compared with belacoder's stepwise controller (fixed small decrements
+// every 200 ms while RTT or the send buffer is high, +30 kbit/s every
+// 500 ms otherwise), this one:
+//   - goes down in one step to what the link is measured to carry
+//     (acknowledged throughput or the estimate, less headroom) instead of
+//     walking down, because a step from 4 to 1 Mbit/s walked at 100 kbit/s
+//     per 200 ms takes six seconds of stalls;
+//   - goes up multiplicatively once every output has been calm for a
+//     hold-off, quickly while far below the rate that last congested and
+//     cautiously near it, and never above a WHIP estimate, so recovery
+//     after capacity returns takes seconds, not minutes;
+//   - treats a queue that is draining as calm and a queue that is growing
+//     as congestion, so one keyframe burst does not cause a cut;
+//   - switches to a smaller picture and frame rate below set bitrates,
+//     because 150 kbit/s of 720p is mush while 240p at 15 fps is watchable,
+//     and audio keeps its own fixed budget throughout.
+package adapt
+
+import (
+	"math"
+	"time"
+)
+
+// Signal is one output's view of its link at one moment.
+type Signal struct {
+	Name      string
+	Connected bool
+	// EstimateBps is a direct capacity estimate (GCC for WHIP); 0 if the
+	// output has none.
+	EstimateBps int
+	// ThroughputBps is what the peer has recently received or
+	// acknowledged, in bits per second; 0 if unknown.
+	ThroughputBps int
+	// BacklogBytes waits to reach the peer: the output's queue plus bytes
+	// in the socket not yet acknowledged.
+	BacklogBytes int
+	// RTT is the transport's smoothed round-trip time; 0 if unknown.
+	RTT time.Duration
+}
+
+// Rung is one step of the picture ladder: used while the video bitrate is
+// at least MinKbps.
+type Rung struct {
+	MinKbps       int
+	Width, Height int
+	FPS           int
+}
+
+// DefaultLadder derives a ladder from the full-quality output: full size
+// from 1200 kbit/s, two thirds from 600, half at 25 fps from 300, a third
+// at 15 fps below. Sizes stay even, as I420 needs.
+func DefaultLadder(width, height, fps int) []Rung {
+	scale := func(n, num, den int) int { return max(2, n*num/den/2*2) }
+	return []Rung{
+		{MinKbps: 1200, Width: width, Height: height, FPS: fps},
+		{MinKbps: 600, Width: scale(width, 2, 3), Height: scale(height, 2, 3), FPS: fps},
+		{MinKbps: 300, Width: scale(width, 1, 2), Height: scale(height, 1, 2), FPS: min(fps, 25)},
+		{MinKbps: 0, Width: scale(width, 1, 3), Height: scale(height, 1, 3), FPS: min(fps, 15)},
+	}
+}
+
+// Config tunes a Controller. Zero values pick the defaults noted.
+type Config struct {
+	// MinKbps and MaxKbps bound the video bitrate: defaults 150 and 4000.
+	MinKbps, MaxKbps int
+	// StartKbps is the initial video bitrate, default 1500.
+	StartKbps int
+	// AudioKbps is subtracted from every link budget (audio is never
+	// degraded), default 110 (96 kbit/s AAC plus framing).
+	AudioKbps int
+	// Headroom is the share of a link budget left unused, default 0.15.
+	Headroom float64
+	// Ladder of picture sizes, highest first; nil keeps the size fixed.
+	Ladder []Rung
+	// UpHoldoff is how long every output must be calm after a decrease
+	// before increasing, default 2 s; UpInterval spaces increases,
+	// default 1 s.
+	UpHoldoff, UpInterval time.Duration
+	// DownHoldoff spaces decreases so one that has not reached the
+	// encoder yet is not repeated, default 1.5 s; a much deeper cut
+	// (below 70 %) is taken at once anyway.
+	DownHoldoff time.Duration
+	// CeilingHold is how long the rate measured at the last congestion
+	// is treated as the link's capacity before probing past it, default 6 s.
+	CeilingHold time.Duration
+	// QueueDelay above which a growing backlog counts as congestion,
+	// default 400 ms of media at the current rate.
+	QueueDelay time.Duration
+}
+
+func (c *Config) defaults() {
+	defi := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	defd := func(p *time.Duration, v time.Duration) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	defi(&c.MinKbps, 150)
+	defi(&c.MaxKbps, 4000)
+	defi(&c.StartKbps, 1500)
+	defi(&c.AudioKbps, 110)
+	if c.MaxKbps < c.MinKbps {
+		c.MaxKbps = c.MinKbps
+	}
+	c.StartKbps = min(max(c.StartKbps, c.MinKbps), c.MaxKbps)
+	if c.Headroom <= 0 || c.Headroom >= 0.9 {
+		c.Headroom = 0.15
+	}
+	defd(&c.UpHoldoff, 2*time.Second)
+	defd(&c.UpInterval, time.Second)
+	defd(&c.DownHoldoff, 1500*time.Millisecond)
+	defd(&c.QueueDelay, 400*time.Millisecond)
+	defd(&c.CeilingHold, 6*time.Second)
+}
+
+// Decision is the controller's output after a Step.
+type Decision struct {
+	VideoKbps int
+	// Rung is the picture to use; zero if the Config has no ladder.
+	Rung Rung
+	// Changed is true when VideoKbps or Rung differ from the last Step.
+	Changed bool
+	// Reason says why, for logs: "start", "down", "up", "hold".
+	Reason string
+	// Limiter names the output that bounded the decision, if any.
+	Limiter string
+}
+
+// Controller is the decision logic; it is not safe for concurrent use.
+// Step is pure apart from the controller's own state, so tests drive it
+// with synthetic traces and explicit times.
+type Controller struct {
+	cfg  Config
+	cur  float64 // video kbit/s
+	rung int
+
+	started  bool
+	lastDown time.Time
+	lastUp   time.Time
+	calmFrom time.Time // when every output last became calm
+	ceiling  float64   // video rate the link took at the last congestion
+	ceilAt   time.Time // when; zero once probing has shown more room
+	prev     map[string]Signal
+	minRTT   map[string]time.Duration
+}
+
+// New returns a controller at cfg.StartKbps.
+func New(cfg Config) *Controller {
+	cfg.defaults()
+	c := &Controller{cfg: cfg, cur: float64(cfg.StartKbps), prev: map[string]Signal{}, minRTT: map[string]time.Duration{}}
+	c.rung = c.pickRung(0)
+	return c
+}
+
+// Current is the latest decision without stepping.
+func (c *Controller) Current() Decision {
+	return Decision{VideoKbps: int(c.cur), Rung: c.rungAt(c.rung), Reason: "hold"}
+}
+
+func (c *Controller) rungAt(i int) Rung {
+	if len(c.cfg.Ladder) == 0 {
+		return Rung{}
+	}
+	return c.cfg.Ladder[i]
+}
+
+// pickRung is the highest rung the current rate allows; moving up needs
+// 20 % more than the rung's threshold so a rate hovering at a threshold
+// does not flip the picture size back and forth.
+func (c *Controller) pickRung(from int) int {
+	l := c.cfg.Ladder
+	if len(l) == 0 {
+		return 0
+	}
+	for i, r := range l {
+		need := float64(r.MinKbps)
+		if i < from {
+			need *= 1.2
+		}
+		if c.cur >= need {
+			return i
+		}
+	}
+	return len(l) - 1
+}
+
+// verdict is one output's judgement for this step.
+type verdict struct {
+	limitKbps float64 // video rate this link can take; +Inf if no limit
+	congested bool
+	severe    bool
+	busy      bool // a queue stands: not the time to probe upwards
+}
+
+func (c *Controller) judge(s Signal) verdict {
+	v := verdict{limitKbps: math.Inf(1)}
+	prev, hadPrev := c.prev[s.Name]
+	budget := func(bps int) float64 {
+		return float64(bps)/1000*(1-c.cfg.Headroom) - float64(c.cfg.AudioKbps)
+	}
+	if s.EstimateBps > 0 {
+		v.limitKbps = budget(s.EstimateBps)
+		if v.limitKbps < c.cur*0.97 {
+			v.congested = true
+		}
+	}
+	// Queue delay: how long the backlog takes to drain at the rate the
+	// peer is taking it (or at our own rate, if unknown).
+	drain := float64(s.ThroughputBps)
+	if drain <= 0 {
+		drain = (c.cur + float64(c.cfg.AudioKbps)) * 1000
+	}
+	delay := time.Duration(float64(s.BacklogBytes) * 8 / drain * float64(time.Second))
+	growing := !hadPrev || s.BacklogBytes > prev.BacklogBytes
+	// A standing, growing queue while the peer takes less than we send
+	// means the link is full, long before the queue is long.
+	sending := (c.cur + float64(c.cfg.AudioKbps)) * 1000
+	if s.EstimateBps == 0 && s.ThroughputBps > 0 && growing && delay > c.cfg.QueueDelay/4 &&
+		float64(s.ThroughputBps) < sending*0.95 {
+		v.congested = true
+		v.limitKbps = math.Min(v.limitKbps, float64(s.ThroughputBps)/1000*(1-c.cfg.Headroom)-float64(c.cfg.AudioKbps))
+	}
+	if delay > c.cfg.QueueDelay/4 {
+		v.busy = true
+	}
+	if delay > c.cfg.QueueDelay && growing {
+		v.congested = true
+		lim := math.Inf(1)
+		if s.ThroughputBps > 0 {
+			// The link carried ThroughputBps while a queue stood: that
+			// is its capacity. Take less so the queue drains.
+			share := 1 - c.cfg.Headroom
+			if delay > 4*c.cfg.QueueDelay {
+				share -= 0.15
+				v.severe = true
+			}
+			lim = float64(s.ThroughputBps)/1000*share - float64(c.cfg.AudioKbps)
+		} else {
+			lim = c.cur * 0.7
+		}
+		v.limitKbps = math.Min(v.limitKbps, lim)
+	}
+	// RTT inflation without loss is the earliest sign of a full buffer.
+	if s.RTT > 0 {
+		m, ok := c.minRTT[s.Name]
+		if !ok || s.RTT < m {
+			m = s.RTT
+			c.minRTT[s.Name] = m
+		}
+		if s.RTT > 2*m+200*time.Millisecond && growing {
+			v.congested = true
+			v.limitKbps = math.Min(v.limitKbps, c.cur*0.85)
+		}
+	}
+	return v
+}
+
+// Step takes one set of signals and decides. Call it periodically (every
+// 250–500 ms). Disconnected outputs are ignored; with none connected the
+// rate holds, since the recorder keeps using it.
+func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
+	if !c.started {
+		c.started = true
+		c.calmFrom = now
+		c.lastUp = now
+	}
+	limit := math.Inf(1)
+	limiter := ""
+	congested, severe, busy, any := false, false, false, false
+	for _, s := range sigs {
+		if !s.Connected {
+			delete(c.prev, s.Name)
+			continue
+		}
+		any = true
+		v := c.judge(s)
+		c.prev[s.Name] = s
+		if v.limitKbps < limit {
+			limit, limiter = v.limitKbps, s.Name
+		}
+		congested = congested || v.congested
+		severe = severe || v.severe
+		busy = busy || v.busy
+	}
+	oldKbps, oldRung := int(c.cur), c.rung
+	reason := "hold"
+	switch {
+	case !any:
+	case congested || limit < c.cur*0.95:
+		c.calmFrom = time.Time{}
+		deep := limit < c.cur*0.7 || severe
+		if limit < c.cur && (now.Sub(c.lastDown) >= c.cfg.DownHoldoff || deep && now.Sub(c.lastDown) >= c.cfg.DownHoldoff/3) {
+			c.cur = math.Max(limit, float64(c.cfg.MinKbps))
+			c.ceiling, c.ceilAt = c.cur, now
+			c.lastDown = now
+			reason = "down"
+		}
+	default:
+		if c.calmFrom.IsZero() {
+			c.calmFrom = now
+		}
+		if !busy && now.Sub(c.calmFrom) >= c.cfg.UpHoldoff && now.Sub(c.lastDown) >= c.cfg.UpHoldoff &&
+			now.Sub(c.lastUp) >= c.cfg.UpInterval && c.cur < float64(c.cfg.MaxKbps) && limit > c.cur {
+			next := c.cur*1.25 + 20
+			if !c.ceilAt.IsZero() {
+				switch {
+				case now.Sub(c.ceilAt) < c.cfg.CeilingHold:
+					// Just measured: climb straight back to it, no further.
+					next = math.Min(next, c.ceiling)
+				case c.cur >= c.ceiling*1.15:
+					// Two gentle probes past it went fine: the link has
+					// more room now; forget the old ceiling.
+					c.ceilAt = time.Time{}
+				default:
+					next = math.Max(math.Min(next, c.ceiling), c.cur*1.07+20)
+				}
+			}
+			next = math.Min(next, limit)
+			next = math.Min(next, float64(c.cfg.MaxKbps))
+			if next > c.cur {
+				c.cur = next
+				c.lastUp = now
+				reason = "up"
+			}
+		}
+	}
+	c.cur = math.Min(math.Max(c.cur, float64(c.cfg.MinKbps)), float64(c.cfg.MaxKbps))
+	c.rung = c.pickRung(c.rung)
+	d := Decision{VideoKbps: int(c.cur), Rung: c.rungAt(c.rung), Reason: reason}
+	if reason != "hold" {
+		d.Limiter = limiter
+	}
+	d.Changed = d.VideoKbps != oldKbps || c.rung != oldRung
+	if !d.Changed {
+		d.Reason = "hold"
+	}
+	return d
+}

@@ -1,0 +1,273 @@
+package adapt
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"time"
+)
+
+// simLink models one output's link: a bottleneck of capacity cap(t) kbit/s
+// with a queue in front. RTMP links expose the queue and the acknowledged
+// rate; WHIP links expose a congestion-control estimate that, like GCC,
+// cannot see far above what is actually being sent.
+type simLink struct {
+	name    string
+	whip    bool
+	cap     func(t float64) float64
+	backlog float64 // bits
+	down    func(t float64) bool
+}
+
+type simResult struct {
+	t, sent, cap []float64 // per step, kbit/s (sent includes audio)
+	decisions    []Decision
+}
+
+// simulate runs the controller over links for dur seconds; the encoder
+// takes encDelay seconds to apply a change, as a GOP-aligned switch does.
+func simulate(c *Controller, links []*simLink, dur, encDelay float64) simResult {
+	const dt = 0.25
+	const audio = 100.0
+	enc := float64(c.Current().VideoKbps)
+	type pending struct {
+		at   float64
+		kbps float64
+	}
+	var queue []pending
+	var r simResult
+	epoch := time.Unix(1000, 0)
+	for t := 0.0; t < dur; t += dt {
+		for len(queue) > 0 && queue[0].at <= t {
+			enc, queue = queue[0].kbps, queue[1:]
+		}
+		send := enc + audio
+		minCap := math.Inf(1)
+		var sigs []Signal
+		for _, l := range links {
+			capNow := l.cap(t)
+			if l.down != nil && l.down(t) {
+				sigs = append(sigs, Signal{Name: l.name})
+				l.backlog = 0
+				continue
+			}
+			minCap = math.Min(minCap, capNow)
+			s := Signal{Name: l.name, Connected: true}
+			if l.whip {
+				s.EstimateBps = int(1000 * math.Min(capNow, 1.5*send+100))
+			} else {
+				l.backlog = math.Max(0, l.backlog+(send-capNow)*1000*dt)
+				if l.backlog > capNow*1000*3 { // the fan-out skips a GOP
+					l.backlog /= 4
+				}
+				s.BacklogBytes = int(l.backlog / 8)
+				if l.backlog > 0 {
+					s.ThroughputBps = int(capNow * 1000)
+				} else {
+					s.ThroughputBps = int(send * 1000)
+				}
+			}
+			sigs = append(sigs, s)
+		}
+		d := c.Step(epoch.Add(time.Duration(t*float64(time.Second))), sigs)
+		if d.Changed {
+			queue = append(queue, pending{t + encDelay, float64(d.VideoKbps)})
+		}
+		r.t = append(r.t, t)
+		r.sent = append(r.sent, send)
+		r.cap = append(r.cap, minCap)
+		r.decisions = append(r.decisions, d)
+	}
+	return r
+}
+
+func stepCap(before, after, at, back float64) func(float64) float64 {
+	return func(t float64) float64 {
+		if t >= at && (back <= 0 || t < back) {
+			return after
+		}
+		return before
+	}
+}
+
+// firstAfter is the first time ≥ from at which ok holds and keeps holding
+// for hold seconds; -1 if never.
+func firstAfter(r simResult, from, hold float64, ok func(i int) bool) float64 {
+	start := -1.0
+	for i, t := range r.t {
+		if t < from {
+			continue
+		}
+		if ok(i) {
+			if start < 0 {
+				start = t
+			}
+			if t-start >= hold {
+				return start
+			}
+		} else {
+			start = -1
+		}
+	}
+	return -1
+}
+
+func TestStepDownAndRecovery(t *testing.T) {
+	cases := []struct {
+		name  string
+		links []*simLink
+	}{
+		{"rtmp", []*simLink{{name: "rtmp", cap: stepCap(4000, 1000, 20, 50)}}},
+		{"whip", []*simLink{{name: "whip", whip: true, cap: stepCap(4000, 1000, 20, 50)}}},
+		{"both, rtmp tighter", []*simLink{
+			{name: "whip", whip: true, cap: func(float64) float64 { return 6000 }},
+			{name: "rtmp", cap: stepCap(4000, 1000, 20, 50)},
+		}},
+		{"both, whip tighter", []*simLink{
+			{name: "whip", whip: true, cap: stepCap(4000, 1000, 20, 50)},
+			{name: "rtmp", cap: func(float64) float64 { return 8000 }},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Config{MaxKbps: 4500})
+			r := simulate(c, tc.links, 80, 1.0)
+			// Reaches near capacity before the step.
+			up := firstAfter(r, 0, 2, func(i int) bool { return r.sent[i] >= 0.8*r.cap[i] })
+			if up < 0 || up > 15 {
+				t.Errorf("initial ramp to 80%% of 4 Mbit/s: %v s", up)
+			}
+			adapt := firstAfter(r, 20, 5, func(i int) bool { return r.sent[i] <= 0.9*r.cap[i] })
+			if adapt < 0 || adapt-20 > 4 {
+				t.Errorf("after the step, sent ≤ 0.9 × capacity at %v s (want ≤ 24)", adapt)
+			}
+			rec := firstAfter(r, 50, 3, func(i int) bool { return r.sent[i] >= 0.8*r.cap[i] })
+			if rec < 0 || rec-50 > 20 {
+				t.Errorf("after capacity returned, ≥ 80%% used at %v s (want ≤ 70)", rec)
+			}
+			// Never above capacity for long: probing past a ceiling is
+			// brief, and the total stays small.
+			over, run, total := 0.0, 0.0, 0.0
+			for i := range r.t {
+				if r.sent[i] > r.cap[i] {
+					run += 0.25
+					total += 0.25
+					over = math.Max(over, run)
+				} else {
+					run = 0
+				}
+			}
+			if over > 3 || total > 0.2*80 {
+				t.Errorf("above capacity for %v s in a row, %v s in all", over, total)
+			}
+			t.Logf("ramp %.2fs, adapt %.2fs after step, recover %.2fs after return, over capacity at most %.2fs in a row, %.2fs in all", up, adapt-20, rec-50, over, total)
+		})
+	}
+}
+
+// TestProperty checks random capacity traces: never above the tightest
+// link for long, and back to ≥ 80 % of a steady capacity within 20 s.
+func TestProperty(t *testing.T) {
+	seed := uint64(1)
+	rnd := func() float64 { // deterministic xorshift
+		seed ^= seed << 13
+		seed ^= seed >> 7
+		seed ^= seed << 17
+		return float64(seed%10000) / 10000
+	}
+	for trial := range 40 {
+		// Piecewise-constant capacity: a new level every 10–40 s, then
+		// a final steady 30 s.
+		var bounds, levels []float64
+		for at := 0.0; at < 120; at += 10 + 30*rnd() {
+			bounds = append(bounds, at)
+			levels = append(levels, 400+5000*rnd())
+		}
+		final := 500 + 4000*rnd()
+		capf := func(t float64) float64 {
+			if t >= 120 {
+				return final
+			}
+			v := levels[0]
+			for i, b := range bounds {
+				if t >= b {
+					v = levels[i]
+				}
+			}
+			return v
+		}
+		whip := trial%2 == 0
+		name := fmt.Sprintf("trial %d whip=%v", trial, whip)
+		c := New(Config{MaxKbps: 6000})
+		r := simulate(c, []*simLink{{name: "x", whip: whip, cap: capf}}, 150, 1.0)
+		over, run := 0.0, 0.0
+		for i := range r.t {
+			if r.sent[i] > r.cap[i] {
+				run += 0.25
+				over = math.Max(over, run)
+			} else {
+				run = 0
+			}
+		}
+		if over > 6 {
+			t.Errorf("%s: above capacity for %v s in a row", name, over)
+		}
+		want := math.Min(final, 6000+100) * 0.8
+		rec := firstAfter(r, 120, 2, func(i int) bool { return r.sent[i] >= want })
+		if rec < 0 || rec-120 > 20 {
+			t.Errorf("%s: final capacity %.0f: ≥ 80%% reached at %v s (want ≤ 140)", name, final, rec)
+		}
+	}
+}
+
+func TestDisconnectedOutputsHold(t *testing.T) {
+	c := New(Config{StartKbps: 2000})
+	now := time.Unix(0, 0)
+	for i := range 40 {
+		d := c.Step(now.Add(time.Duration(i)*250*time.Millisecond), []Signal{{Name: "rtmp"}, {Name: "whip"}})
+		if d.VideoKbps != 2000 || d.Changed {
+			t.Fatalf("step %d: %+v, want a steady 2000", i, d)
+		}
+	}
+}
+
+func TestLadder(t *testing.T) {
+	ladder := DefaultLadder(1280, 720, 30)
+	cases := []struct {
+		kbps float64
+		want Rung
+	}{
+		{3000, ladder[0]},
+		{800, ladder[1]},
+		{400, ladder[2]},
+		{150, ladder[3]},
+	}
+	for _, tc := range cases {
+		c := New(Config{Ladder: ladder, MinKbps: 100})
+		c.cur = tc.kbps
+		c.rung = c.pickRung(0)
+		if got := c.rungAt(c.rung); got != tc.want {
+			t.Errorf("%v kbit/s: rung %+v, want %+v", tc.kbps, got, tc.want)
+		}
+	}
+	if got := DefaultLadder(720, 1280, 30)[3]; got.Width != 240 || got.Height != 426 || got.FPS != 15 {
+		t.Errorf("portrait bottom rung %+v", got)
+	}
+	// Hysteresis: at 1300 coming from rung 1, stay (needs 1440).
+	c := New(Config{Ladder: ladder})
+	c.cur, c.rung = 1300, 1
+	if c.pickRung(1) != 1 {
+		t.Error("moved up a rung without 20 % margin")
+	}
+}
+
+// TestExtremeLossDegradesVideo: a link that carries 250 kbit/s ends at the
+// bottom rung and the minimum rate rather than disconnecting.
+func TestExtremeLossDegradesVideo(t *testing.T) {
+	c := New(Config{Ladder: DefaultLadder(1280, 720, 30)})
+	r := simulate(c, []*simLink{{name: "rtmp", cap: func(float64) float64 { return 250 }}}, 30, 1)
+	last := r.decisions[len(r.decisions)-1]
+	if last.VideoKbps > 160 || last.Rung.FPS != 15 {
+		t.Errorf("end state %+v", c.Current())
+	}
+}
