@@ -122,8 +122,12 @@ func New(opts Options) (*App, error) {
 		opts.Captions = opts.Compliance.WebCaptions
 	}
 	a := &App{opts: opts, log: log}
+	var boxPipeline firmware.Pipeline = opts.Pipeline
+	if opts.Compliance != nil {
+		boxPipeline = markToLoop{opts.Pipeline, opts.Compliance.Loop()}
+	}
 	box, err := firmware.NewBox(firmware.Options{
-		Pipeline: opts.Pipeline, LED: opts.Panel.LED, Ring: opts.Panel.Ring,
+		Pipeline: boxPipeline, LED: opts.Panel.LED, Ring: opts.Panel.Ring,
 		RingOnLevel: opts.RingOnLevel, Logger: log.With("part", "box"),
 	})
 	if err != nil {
@@ -153,6 +157,31 @@ func New(opts Options) (*App, error) {
 		}
 	}
 	return a, nil
+}
+
+// markToLoop hands each mark the pipeline takes to the compliance loop,
+// which cuts the flagged segment and then releases the pipeline's hold on
+// the recording.
+type markToLoop struct {
+	*pipeline.Pipeline
+	loop *compliance.Loop
+}
+
+func (p markToLoop) Mark() error {
+	if err := p.Pipeline.Mark(); err != nil {
+		return err
+	}
+	// The box calls Mark from one goroutine: the newest mark is this one.
+	marks := p.Marks()
+	if len(marks) == 0 {
+		return nil
+	}
+	m := marks[len(marks)-1]
+	release := func() {}
+	if rec := p.Recorder(); rec != nil && m.Hold != 0 {
+		release = func() { rec.Release(m.Hold) }
+	}
+	return p.loop.MarkAt(m.At, release)
 }
 
 func (a *App) details() web.Details {
@@ -349,6 +378,9 @@ func (a *App) Handler() http.Handler {
 	}
 	return a.Web
 }
+
+// Pipeline is the media pipeline the box drives.
+func (a *App) Pipeline() *pipeline.Pipeline { return a.opts.Pipeline }
 
 // Panel is the box's front as assembled (Panel.Virtual is set for a
 // simulated one).

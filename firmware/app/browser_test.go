@@ -13,7 +13,7 @@ import (
 )
 
 // chromium starts a headless Debian Chromium with a fresh profile.
-func chromium(t *testing.T) context.Context {
+func chromium(t testing.TB) context.Context {
 	t.Helper()
 	var path string
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -53,7 +53,7 @@ func chromium(t *testing.T) context.Context {
 	return ctx
 }
 
-func do(t *testing.T, ctx context.Context, d time.Duration, steps ...chromedp.Action[chromedp.Void]) {
+func do(t testing.TB, ctx context.Context, d time.Duration, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -62,7 +62,7 @@ func do(t *testing.T, ctx context.Context, d time.Duration, steps ...chromedp.Ac
 	}
 }
 
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+func eval[T any](t testing.TB, ctx context.Context, expr string) T {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -73,7 +73,7 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
-func text(t *testing.T, ctx context.Context, css string) string {
+func text(t testing.TB, ctx context.Context, css string) string {
 	t.Helper()
 	return eval[string](t, ctx, `document.querySelector(`+"`"+css+"`"+`).textContent`)
 }

@@ -12,12 +12,10 @@ import (
 	"github.com/cunbo/cunbo/firmware"
 	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/config"
-	"github.com/cunbo/cunbo/firmware/flagged"
 	"github.com/cunbo/cunbo/firmware/pipeline"
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/overlay"
-	"github.com/cunbo/cunbo/speech"
 	"periph.io/x/conn/v3/gpio"
 )
 
@@ -87,39 +85,28 @@ func FromConfig(cfg *config.Config, bo BuildOptions) (Options, error) {
 		}
 	}
 
-	var loop *compliance.Loop // set below; the pipeline's marks go to it
-	var pl *pipeline.Pipeline
-	pl, err = pipeline.New(pipeline.Config{
+	pl, err := pipeline.New(pipeline.Config{
 		Video: video, Audio: audio, Portrait: cfg.Video.Portrait,
 		Catalog: loadCatalog(cfg.Catalogue, log), InitialCard: 0,
 		RTMP: rtmpURLs, RecordDir: cfg.Record.Dir, RecordQuota: int64(cfg.Record.QuotaMB) << 20,
 		VideoKbps: cfg.Video.BitrateKbps, Epoch: epoch, Logger: log.With("part", "pipeline"),
-		OnMark: func(m pipeline.Mark) {
-			release := func() {}
-			if m.Hold != 0 {
-				release = func() { pl.Recorder().Release(m.Hold) }
-			}
-			if loop == nil {
-				release()
-				return
-			}
-			if err := loop.MarkAt(m.At, release); err != nil {
-				log.Warn("mark not kept", "err", err)
-			}
-		},
 	})
 	if err != nil {
 		_ = video.Close()
 		_ = audio.Close()
 		return Options{}, fmt.Errorf("app: %w", err)
 	}
-	caps, err := complianceFromConfig(cfg, pl, af, log.With("part", "compliance"))
+	caps, err := compliance.NewBox(compliance.BoxConfig{
+		ModelDir: cfg.Speech.ModelDir, RulePack: cfg.RulePack,
+		// Flagged moments get a quarter of the recording's quota.
+		FlaggedDir: filepath.Join(cfg.StateDir, "flagged"), FlaggedQuota: int64(cfg.Record.QuotaMB) << 20 / 4,
+		Device: cfg.DeviceID, Recorder: pl.Recorder(), Mic: af, Logger: log.With("part", "compliance"),
+	})
 	if err != nil {
 		_ = video.Close()
 		_ = audio.Close()
-		return Options{}, err
+		return Options{}, fmt.Errorf("app: %w", err)
 	}
-	loop = caps.Loop()
 	var panel Panel
 	if bo.VirtualPanel {
 		panel = VirtualPanel()
@@ -138,38 +125,6 @@ func FromConfig(cfg *config.Config, bo BuildOptions) (Options, error) {
 		Pipeline: pl, Panel: panel, RingOnLevel: ring, HTTPAddr: addr, PIN: cfg.PIN,
 		Destination: strings.Join(shown, "，"), Compliance: caps, Logger: log,
 	}, nil
-}
-
-// complianceFromConfig builds the caption checker: rule pack, flagged
-// segments under the state dir (a quarter of the recording quota), the
-// loop on the pipeline's recorder, and the speech worker's supervisor.
-func complianceFromConfig(cfg *config.Config, pl *pipeline.Pipeline, mic hw.AudioFormat, log *slog.Logger) (*compliance.Captions, error) {
-	lt, err := compliance.LoadLinter(cfg.RulePack, log)
-	if err != nil {
-		return nil, fmt.Errorf("app: %w", err)
-	}
-	store, err := flagged.Open(flagged.Config{Dir: filepath.Join(cfg.StateDir, "flagged"),
-		QuotaBytes: int64(cfg.Record.QuotaMB) << 20 / 4, Logger: log})
-	if err != nil {
-		// Warnings still work without somewhere to keep segments.
-		log.Error("no flagged segments", "err", err)
-		store = nil
-	}
-	ccfg := compliance.Config{Linter: lt, Store: store, Device: cfg.DeviceID, Logger: log}
-	if r := pl.Recorder(); r != nil {
-		ccfg.Recorder = r
-	}
-	loop, err := compliance.New(ccfg)
-	if err != nil {
-		return nil, fmt.Errorf("app: %w", err)
-	}
-	worker, vad := compliance.SpeechPaths(cfg.Speech.ModelDir)
-	caps, err := compliance.NewCaptions(speech.Config{WorkerPath: worker, VADModel: vad, ModelDir: cfg.Speech.ModelDir,
-		Input: mic, Logger: log.With("part", "speech")}, loop)
-	if err != nil {
-		return nil, fmt.Errorf("app: %w", err)
-	}
-	return caps, nil
 }
 
 // loadCatalog reads the catalogue CSV with its photos next to it. A box

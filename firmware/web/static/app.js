@@ -217,6 +217,7 @@ async function startPreview() {
   }
   const conn = new RTCPeerConnection({ iceServers: [] });
   pc = conn;
+  window.cunboPreview = conn; // for diagnostics (getStats) from the console
   conn.addTransceiver("video", { direction: "recvonly" });
   conn.ontrack = (e) => {
     const v = $("preview");
