@@ -24,9 +24,10 @@ import (
 
 // simHTTPFlags are the phone-page options of `cunbo sim`.
 type simHTTPFlags struct {
-	addr string
-	pin  string
-	open bool
+	addr     string
+	pin      string
+	open     bool
+	captions *simCaptionFlags
 }
 
 func addSimHTTPFlags(fs *flag.FlagSet) *simHTTPFlags {
@@ -34,6 +35,7 @@ func addSimHTTPFlags(fs *flag.FlagSet) *simHTTPFlags {
 	fs.StringVar(&f.addr, "http", "", "serve the phone page and API on this address (e.g. 127.0.0.1:8080); the box then starts idle")
 	fs.StringVar(&f.pin, "pin", "", "the phone page's PIN, 4 to 8 digits (default: a random one, printed)")
 	fs.BoolVar(&f.open, "open", false, "with --http: open the phone page in the desktop's browser")
+	f.captions = addSimCaptionFlags(fs)
 	return f
 }
 
@@ -50,8 +52,14 @@ func runSimHTTP(ctx context.Context, p *pipeline.Pipeline, cfg simConfig, hf *si
 	}
 	panel := app.VirtualPanel()
 	out := &syncWriter{w: stdout}
+	caps, err := simCompliance(hf.captions, p, cfg.RecordDir, cfg.Logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+		return 2
+	}
 	a, err := app.New(app.Options{
-		Pipeline: p, Panel: panel, HTTPAddr: hf.addr, PIN: pin,
+		Compliance: caps,
+		Pipeline:   p, Panel: panel, HTTPAddr: hf.addr, PIN: pin,
 		Destination: simDestination(cfg.RTMP),
 		// The page is opened on this machine or on a phone on the LAN.
 		Preview:  whep.Config{IncludeLoopback: true},

@@ -111,6 +111,9 @@ func FromConfig(cfg *config.Config, bo BuildOptions) (Options, error) {
 	if bo.VirtualPanel {
 		panel = VirtualPanel()
 	} else if panel, err = GPIOPanel(cfg.GPIO, log); err != nil {
+		// The pipeline closes its sources only from Run.
+		_ = video.Close()
+		_ = audio.Close()
 		return Options{}, err
 	}
 	ring, err := hw.ParseLevel(cfg.GPIO.RingLevel)

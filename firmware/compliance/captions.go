@@ -10,6 +10,7 @@ import (
 
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/speech"
+	"github.com/cunbo/cunbo/speech/resample"
 )
 
 // Captions runs the speech worker's supervisor for the box and feeds its
@@ -19,27 +20,46 @@ type Captions struct {
 	sup  *speech.Supervisor
 	loop *Loop
 	in   hw.AudioFormat
+	// follow: the input format is whatever the tap delivers; the audio is
+	// converted to 16 kHz mono here, the supervisor's own input format.
+	follow bool
+	conv   tapConverter
 
 	mismatched atomic.Uint64
 	warnOnce   sync.Once
 }
 
-// NewCaptions builds the supervisor from cfg (its Input must be the
-// microphone format the audio tap delivers) with its captions going to loop.
-// cfg.OnCaption is taken over.
+// tapConverter turns tap chunks of any format into 16 kHz mono with
+// timestamps that run on from the first chunk (the resampler keeps its
+// state across chunks, so the output does not line up with them).
+type tapConverter struct {
+	rs       *resample.Resampler
+	base     time.Duration // pts of the first input sample since reset
+	fed      int64         // input frames since reset
+	produced int64         // output samples since reset
+	out      []int16
+}
+
+const speechRate = 16000
+
+// NewCaptions builds the supervisor from cfg with its captions going to
+// loop. cfg.Input is the microphone format the audio tap delivers; left
+// zero, any format is accepted and converted here. cfg.OnCaption is taken
+// over.
 func NewCaptions(cfg speech.Config, loop *Loop) (*Captions, error) {
 	if loop == nil {
 		return nil, errors.New("compliance: NewCaptions needs a Loop")
 	}
-	if cfg.Input.SampleRate == 0 {
-		cfg.Input = hw.AudioFormat{SampleRate: 48000, Channels: 2}
+	follow := cfg.Input.SampleRate == 0
+	if follow {
+		cfg.Input = hw.AudioFormat{SampleRate: speechRate, Channels: 1}
 	}
 	cfg.OnCaption = loop.Caption
 	sup, err := speech.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Captions{sup: sup, loop: loop, in: cfg.Input}, nil
+	return &Captions{sup: sup, loop: loop, in: cfg.Input, follow: follow}, nil
 }
 
 // Run supervises the worker and runs the loop until ctx ends.
@@ -59,6 +79,16 @@ func (c *Captions) Run(ctx context.Context) error {
 // callback). Audio in a format other than the configured input is dropped
 // and counted: the resampler was built for one format.
 func (c *Captions) AudioTap(pts time.Duration, pcm []int16, rate, ch int) {
+	if c.follow && (rate != speechRate || ch != 1) {
+		if out, at, ok := c.conv.convert(pts, pcm, rate, ch); ok {
+			if len(out) > 0 {
+				c.sup.WritePCM(at, out)
+			}
+			return
+		}
+		c.mismatched.Add(uint64(len(pcm)))
+		return
+	}
 	if rate != c.in.SampleRate || ch != c.in.Channels {
 		c.mismatched.Add(uint64(len(pcm)))
 		c.warnOnce.Do(func() {
@@ -110,4 +140,26 @@ func chineseReason(r string) string {
 		r = r[i+len("："):]
 	}
 	return strings.TrimSpace(r)
+}
+
+// convert resamples one tap chunk; ok is false for a format the resampler
+// cannot take. A timestamp jump (audio dropped upstream) or a format change
+// starts afresh so the output's timestamps stay true.
+func (t *tapConverter) convert(pts time.Duration, pcm []int16, rate, ch int) (out []int16, at time.Duration, ok bool) {
+	if t.rs == nil || t.rs.InRate() != rate || t.rs.Channels() != ch {
+		rs, err := resample.New(rate, ch, speechRate)
+		if err != nil {
+			return nil, 0, false
+		}
+		t.rs, t.fed, t.produced, t.base = rs, 0, 0, pts
+	}
+	if want := t.base + time.Duration(t.fed*int64(time.Second)/int64(rate)); (pts - want).Abs() > 20*time.Millisecond {
+		t.rs.Reset()
+		t.fed, t.produced, t.base = 0, 0, pts
+	}
+	at = t.base + time.Duration(t.produced*int64(time.Second)/speechRate)
+	t.out = t.rs.Process(t.out[:0], pcm)
+	t.fed += int64(len(pcm) / ch)
+	t.produced += int64(len(t.out))
+	return t.out, at, true
 }

@@ -51,7 +51,7 @@ type Warning struct {
 func (w Warning) Text() string {
 	s := fmt.Sprintf("“%s”属于%s", w.Match, w.CategoryName)
 	if w.Suggest != "" {
-		s += "，建议说：" + w.Suggest
+		s += "，建议：" + w.Suggest
 	}
 	return s
 }

@@ -6,7 +6,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cunbo/cunbo/firmware/flagged"
+	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/lint"
+	"github.com/cunbo/cunbo/speech"
+	"github.com/cunbo/cunbo/stream/record"
 )
 
 // Installed locations of the speech worker, in the order they are tried:
@@ -77,4 +81,64 @@ func LoadLinter(path string, log *slog.Logger) (*lint.Linter, error) {
 		return nil, fmt.Errorf("compliance: built-in rules: %w", err)
 	}
 	return l, nil
+}
+
+// BoxConfig describes the caption checker of a box (or the simulator).
+type BoxConfig struct {
+	// ModelDir is the recogniser's directory. VADModel and WorkerPath
+	// default to what SpeechPaths finds.
+	ModelDir, VADModel, WorkerPath string
+	// RulePack is the trainer's rule pack; empty or unusable means the
+	// built-in rules.
+	RulePack string
+	// FlaggedDir holds the flagged segments; empty means warnings only.
+	FlaggedDir   string
+	FlaggedQuota int64
+	Device       string
+	// Recorder is the pipeline's recording ring; nil means segments
+	// without clips.
+	Recorder *record.Recorder
+	// Mic is the format of the pipeline's audio tap.
+	Mic    hw.AudioFormat
+	Logger *slog.Logger
+}
+
+// NewBox builds the loop and the speech supervisor for a box. Nothing here
+// stops the box from streaming: a missing model or worker means captions
+// off (with the reason on the phone page), a flagged directory that cannot
+// be opened means warnings without segments.
+func NewBox(cfg BoxConfig) (*Captions, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	lt, err := LoadLinter(cfg.RulePack, log)
+	if err != nil {
+		return nil, err
+	}
+	var store *flagged.Store
+	if cfg.FlaggedDir != "" {
+		store, err = flagged.Open(flagged.Config{Dir: cfg.FlaggedDir, QuotaBytes: cfg.FlaggedQuota, Logger: log})
+		if err != nil {
+			log.Error("no flagged segments; warnings only", "err", err)
+			store = nil
+		}
+	}
+	lcfg := Config{Linter: lt, Store: store, Device: cfg.Device, Logger: log}
+	if cfg.Recorder != nil {
+		lcfg.Recorder = cfg.Recorder
+	}
+	loop, err := New(lcfg)
+	if err != nil {
+		return nil, err
+	}
+	worker, vad := SpeechPaths(cfg.ModelDir)
+	if cfg.WorkerPath != "" {
+		worker = cfg.WorkerPath
+	}
+	if cfg.VADModel != "" {
+		vad = cfg.VADModel
+	}
+	return NewCaptions(speech.Config{WorkerPath: worker, VADModel: vad, ModelDir: cfg.ModelDir,
+		Input: cfg.Mic, Logger: log.With("part", "speech")}, loop)
 }
