@@ -161,10 +161,17 @@ func New(opts Options) (*App, error) {
 
 // markToLoop hands each mark the pipeline takes to the compliance loop,
 // which cuts the flagged segment and then releases the pipeline's hold on
-// the recording.
+// the recording, and tells the loop when a session starts.
 type markToLoop struct {
 	*pipeline.Pipeline
 	loop *compliance.Loop
+}
+
+// GoLive starts a fresh caption transcript for the session: findings never
+// join words across two sessions.
+func (p markToLoop) GoLive(ctx context.Context) error {
+	p.loop.NewSession()
+	return p.Pipeline.GoLive(ctx)
 }
 
 func (p markToLoop) Mark() error {

@@ -38,7 +38,7 @@ func TestTapConverterKeepsTime(t *testing.T) {
 
 func TestChineseReason(t *testing.T) {
 	for in, want := range map[string]string{
-		"字幕已关闭：没有安装语音识别模型 (captions off: no speech model installed)": "没有安装语音识别模型",
+		"字幕已关闭：没有安装语音识别模型 (captions off: no speech model installed)":              "没有安装语音识别模型",
 		"字幕暂停：语音程序退出，正在重启 (captions paused: speech worker exited: x; restarting)": "语音程序退出，正在重启",
 		"": "",
 	} {
