@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,6 +205,9 @@ func TestBigButtonGoesLiveAndHoldEnds(t *testing.T) {
 		b, _ := os.ReadFile(access)
 		return bytes.Contains(b, []byte(`PUBLISH "live" "box"`))
 	})
+	if err := politeUnpublish(b.ngx.ErrorLog(), "box"); err != nil {
+		t.Fatal(err)
+	}
 	res, err := nginxtest.Probe(rec)
 	if err != nil {
 		t.Fatalf("probe recording: %v", err)
@@ -216,6 +222,34 @@ func TestBigButtonGoesLiveAndHoldEnds(t *testing.T) {
 	if ls := b.app.Panel().Virtual.State(); ls.Base != hw.PatternIdle {
 		t.Fatalf("LED after ending: %q, want idle", ls.Base)
 	}
+}
+
+// politeUnpublish checks nginx's log of the session that published name:
+// the publisher sent deleteStream before the connection closed. (When a
+// client just drops the connection nginx logs the disconnect first and
+// then deletes the stream itself.)
+func politeUnpublish(log, name string) error {
+	m := regexp.MustCompile(`\*(\d+) publish: name='` + regexp.QuoteMeta(name) + `'`).FindStringSubmatch(log)
+	if m == nil {
+		return fmt.Errorf("nginx log has no publish of %q:\n%s", name, log)
+	}
+	session := "*" + m[1] + " "
+	var events []string
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, session) {
+			continue
+		}
+		switch {
+		case strings.Contains(line, session+"deleteStream"):
+			events = append(events, "deleteStream")
+		case strings.Contains(line, session+"disconnect"):
+			events = append(events, "disconnect")
+		}
+	}
+	if len(events) < 2 || events[0] != "deleteStream" || !slices.Contains(events, "disconnect") {
+		return fmt.Errorf("session %s ended with %v, want deleteStream (polite unpublish) then disconnect", session, events)
+	}
+	return nil
 }
 
 // grabRTMPFrame decodes one current frame from what nginx serves.
@@ -245,3 +279,20 @@ func grabRTMPFrame(t *testing.T, url string, w, h int) *hw.Frame {
 
 // whepLoopback lets a browser on this machine reach the preview.
 func whepLoopback() whep.Config { return whep.Config{IncludeLoopback: true} }
+
+func TestPoliteUnpublishCheck(t *testing.T) {
+	const pub = "[info] 1#1: *2 publish: name='box' args='' type=live silent=0, client: 127.0.0.1\n"
+	for _, tc := range []struct {
+		name, log string
+		ok        bool
+	}{
+		{"polite", pub + "[info] 1#1: *2 deleteStream, client\n[info] 1#1: *2 disconnect, client\n[info] 1#1: *2 deleteStream, client\n", true},
+		{"dropped", pub + "[info] 1#1: *2 disconnect, client\n[info] 1#1: *2 deleteStream, client\n", false},
+		{"still open", pub, false},
+		{"other session", pub + "[info] 1#1: *3 deleteStream, client\n[info] 1#1: *2 disconnect, client\n", false},
+	} {
+		if err := politeUnpublish(tc.log, "box"); (err == nil) != tc.ok {
+			t.Errorf("%s: err %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
