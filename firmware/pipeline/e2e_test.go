@@ -42,10 +42,13 @@ func TestPushToNginx(t *testing.T) {
 			}
 			liveTook := time.Since(p.Epoch()) - goLivePTS
 			time.Sleep(5 * time.Second)
-			switchPTS := time.Since(p.Epoch())
+			// NextCard renders the new card before it switches (slow under
+			// -race), so the switch happens between these two instants.
+			beforeSwitch := time.Since(p.Epoch())
 			if err := p.NextCard(); err != nil {
 				t.Fatal(err)
 			}
+			afterSwitch := time.Since(p.Epoch())
 			if c := p.Card(); c.Index != 1 || !c.Visible || c.Name == "" {
 				t.Errorf("Card after NextCard = %+v, want index 1 visible with a name", c)
 			}
@@ -105,11 +108,11 @@ func TestPushToNginx(t *testing.T) {
 			// What was sent: the GOP cached at go-live (at most one 2 s
 			// GOP old), then live until End.
 			t.Logf("go live took %v; sent video %v..%v, go live at %v, end at %v", liveTook, pub.firstPTS, pub.lastPTS, goLivePTS, endPTS)
-			if age := goLivePTS - pub.firstPTS; age < -100*time.Millisecond || age > 2500*time.Millisecond {
+			if age := goLivePTS - pub.firstPTS; age < -100*time.Millisecond || age > 3500*time.Millisecond {
 				t.Errorf("first video sent is %v older than go live, want within one GOP plus encoding delay", age)
 			}
-			if lag := endPTS - pub.lastPTS; lag < 0 || lag > time.Second {
-				t.Errorf("last video sent %v before End, want < 1 s (encoding delay)", lag)
+			if lag := endPTS - pub.lastPTS; lag < 0 || lag > 1500*time.Millisecond {
+				t.Errorf("last video sent %v before End, want < 1.5 s (encoding delay)", lag)
 			}
 			if res.Duration > 0 {
 				if err := within(res.Duration.Seconds(), sent.Seconds(), 0.5); err != nil {
@@ -117,16 +120,27 @@ func TestPushToNginx(t *testing.T) {
 				}
 			}
 
-			// The switch happened at switchPTS on the pipeline clock;
+			// The switch happened on the pipeline clock between
+			// beforeSwitch and afterSwitch;
 			// the recording's frame 0 is pub.firstPTS.
-			at := func(pts time.Duration) int { return int((pts - pub.firstPTS).Seconds() * FPS) }
+			// Frames are found by timestamp, so a dropped unit cannot shift
+			// the check onto the wrong side of the switch.
+			at := func(pts time.Duration) int {
+				for i, pk := range vp {
+					if pk.DTS-vp[0].DTS >= pts-pub.firstPTS {
+						return i
+					}
+				}
+				t.Fatalf("no frame at %v in the recording", pts)
+				return 0
+			}
 			comp := p.Compositor()
 			for _, check := range []struct {
 				frame int
 				card  int
 			}{
-				{at(switchPTS - time.Second), 0},
-				{at(switchPTS + 2*time.Second), 1},
+				{at(beforeSwitch - time.Second), 0},
+				{at(afterSwitch + 2*time.Second), 1},
 			} {
 				f := decodeFrame(t, rec, check.frame, want.Width, want.Height)
 				got, mismatch := comp.Identify(f)

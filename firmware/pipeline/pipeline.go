@@ -150,7 +150,8 @@ type Pipeline struct {
 	runCtx  atomic.Pointer[context.Context]
 	running atomic.Bool
 
-	liveMu  sync.Mutex // serialises GoLive and End
+	opMu    sync.Mutex // serialises GoLive's set-up and End
+	liveMu  sync.Mutex // guards the fields below; held only briefly
 	live    bool
 	pubs    []*publisher
 	ended   []*publisher // the last live session's, for tests
@@ -342,6 +343,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); p.captureVideo(ctx) }()
 	go func() { defer wg.Done(); p.captureAudio(ctx) }()
 	<-ctx.Done()
+	p.runCtx.Store(nil)
 	if err := p.End(); err != nil {
 		p.log.Warn("pipeline: end", "err", err)
 	}
@@ -467,9 +469,9 @@ func (p *Pipeline) GoLive(ctx context.Context) error {
 		return errors.New("pipeline: not running")
 	}
 	runCtx := *rc
-	p.liveMu.Lock()
-	if p.live {
-		p.liveMu.Unlock()
+	p.opMu.Lock()
+	if p.Live() {
+		p.opMu.Unlock()
 		return errors.New("pipeline: already live")
 	}
 	liveCtx, liveEnd := context.WithCancel(runCtx)
@@ -482,7 +484,7 @@ func (p *Pipeline) GoLive(ctx context.Context) error {
 		pub, err := rtmp.New(cfg)
 		if err != nil { // validated in New; only a changed config gets here
 			liveEnd()
-			p.liveMu.Unlock()
+			p.opMu.Unlock()
 			return fmt.Errorf("pipeline: %w", err)
 		}
 		ctx, cancel := context.WithCancel(liveCtx)
@@ -509,8 +511,10 @@ func (p *Pipeline) GoLive(ctx context.Context) error {
 			p.log.Error("pipeline: recording off", "err", err)
 		}
 	}
+	p.liveMu.Lock()
 	p.pubs, p.liveEnd, p.live = pubs, liveEnd, true
 	p.liveMu.Unlock()
+	p.opMu.Unlock()
 
 	if err := p.waitConnected(ctx, pubs); err != nil {
 		p.End()
@@ -572,30 +576,35 @@ func redact(u string) string {
 // Capture, encoding and the preview keep running. Ending when not live is
 // a no-op.
 func (p *Pipeline) End() error {
+	p.opMu.Lock()
+	defer p.opMu.Unlock()
 	p.liveMu.Lock()
-	defer p.liveMu.Unlock()
-	if !p.live {
+	live, pubs, liveEnd := p.live, p.pubs, p.liveEnd
+	p.liveMu.Unlock()
+	if !live {
 		return nil
 	}
-	for _, pp := range p.pubs {
+	for _, pp := range pubs {
 		p.fan.Remove(pp.name)
 		pp.lastPTS = time.Duration(p.gop.lastPTS.Load())
 	}
 	if p.rec != nil {
 		p.fan.Remove("recorder")
 	}
-	p.liveEnd()
+	liveEnd()
 	var stuck []string
 	timeout := time.After(10 * time.Second)
-	for _, pp := range p.pubs {
+	for _, pp := range pubs {
 		select {
 		case <-pp.done:
 		case <-timeout:
 			stuck = append(stuck, pp.name)
 		}
 	}
-	p.ended = p.pubs
+	p.liveMu.Lock()
+	p.ended = pubs
 	p.pubs, p.live = nil, false
+	p.liveMu.Unlock()
 	if len(stuck) > 0 {
 		return fmt.Errorf("pipeline: publishers did not stop: %s", strings.Join(stuck, ", "))
 	}

@@ -254,7 +254,9 @@ func TestAddOutputGetsTracksThenAKeyframe(t *testing.T) {
 		if !ok {
 			t.Fatalf("no capture time for PTS %v", u.PTS)
 		}
-		if d := p.Epoch().Add(u.PTS).Sub(at); d < 0 || d > 200*time.Millisecond {
+		// Normally under one frame interval; a stalled capture goroutine
+		// (a loaded CI machine) makes the encoder repeat older frames.
+		if d := p.Epoch().Add(u.PTS).Sub(at); d < 0 || d > time.Second {
 			t.Errorf("frame captured %v before the tick that sent it", d)
 		}
 	}
