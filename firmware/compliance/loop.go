@@ -455,6 +455,9 @@ func (l *Loop) trimHistory() {
 	l.history = append(l.history[:0], l.history[i:]...)
 }
 
+// maxStretch is how much later a joined finding may push its segment's cut.
+const maxStretch = 3 * time.Second
+
 func (l *Loop) flag(sf lint.StreamFinding, c speech.Caption, at time.Time) {
 	if l.cfg.Store == nil {
 		return
@@ -464,13 +467,25 @@ func (l *Loop) flag(sf lint.StreamFinding, c speech.Caption, at time.Time) {
 		start = at.Add(-(c.End - sf.StartTime))
 	}
 	end := start.Add(max(sf.EndTime-sf.StartTime, 0))
-	// A second finding while a segment is still waiting for its "after"
-	// joins it: one moment, one clip.
+	// A finding close behind one whose segment is still waiting joins it
+	// (one moment, one clip), the clip stretched to 10 s after the newer
+	// one. Later findings get their own segment, so a long run of them
+	// never postpones the first one's segment for long.
+	newTo := end.Add(l.cfg.After)
 	for _, p := range l.pending {
-		if p.seg.Reason == flagged.ReasonFinding && !start.Before(p.from) && !start.After(p.to) {
-			p.findings = append(p.findings, sf)
-			return
+		if p.seg.Reason != flagged.ReasonFinding || start.Before(p.seg.At) || newTo.Sub(p.to) > maxStretch {
+			continue
 		}
+		p.findings = append(p.findings, sf)
+		if newTo.After(p.to) {
+			old, held := p.hold, p.held
+			p.to = newTo
+			l.hold(p)
+			if held {
+				l.cfg.Recorder.Release(old)
+			}
+		}
+		return
 	}
 	p := &pendingSeg{
 		seg:      flagged.Segment{Reason: flagged.ReasonFinding, Device: l.cfg.Device, At: start, RulePack: l.cfg.Linter.Version()},

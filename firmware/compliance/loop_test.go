@@ -280,3 +280,23 @@ func TestNewSessionForgetsTranscript(t *testing.T) {
 	h.loop.Caption(speech.Caption{Start: sec(0.1), End: sec(0.5), Text: "血压", Final: true})
 	h.noMore(t, 500*time.Millisecond)
 }
+
+func TestCloseFindingsShareASegment(t *testing.T) {
+	h := newHarness(t)
+	// Two findings in one utterance: one moment, one segment.
+	h.loop.Caption(speech.Caption{Start: sec(1), End: sec(4), Text: "全网最低价，吃了能降血压", Final: true})
+	seg := h.segment(t)
+	if n := h.rec.openHolds(); n != 0 {
+		t.Fatalf("%d holds left after the stretched segment", n)
+	}
+	if len(seg.Findings) != 2 || seg.Clip.End.Sub(seg.Findings[1].At) < 200*time.Millisecond {
+		t.Fatalf("one utterance: %d findings in the segment, want 2: %+v", len(seg.Findings), seg.Findings)
+	}
+	// A finding 6 s later would hold the first one's segment back: its own.
+	h.loop.Caption(speech.Caption{Start: sec(10), End: sec(11), Text: "全网最低价", Final: true})
+	h.loop.Caption(speech.Caption{Start: sec(16), End: sec(17), Text: "能降血压", Final: true})
+	a, b := h.segment(t), h.segment(t)
+	if len(a.Findings) != 1 || len(b.Findings) != 1 || a.ID == b.ID {
+		t.Fatalf("segments %+v and %+v, want one finding each", a.Findings, b.Findings)
+	}
+}
