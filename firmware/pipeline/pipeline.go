@@ -190,6 +190,8 @@ type publisher struct {
 // New builds the pipeline. It fails only on what makes streaming
 // impossible (no sources, wrong video format, unusable encoder settings);
 // overlay, preview and recorder trouble is logged and that feature is off.
+// The preview listens from here on; Run owns and closes everything New
+// opened, so a pipeline that is built must be run.
 func New(cfg Config) (*Pipeline, error) {
 	if cfg.Video == nil || cfg.Audio == nil {
 		return nil, errors.New("pipeline: video and audio sources are required")
