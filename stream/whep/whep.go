@@ -65,7 +65,9 @@ var (
 
 // Stats are counters for the preview.
 type Stats struct {
-	Viewers int
+	// Viewers counts sessions; Connected those with media flowing (ICE
+	// and DTLS up).
+	Viewers, Connected int
 	// Sent counts access units written to viewers' tracks; Dropped those
 	// skipped because a viewer's queue was full or it waited for a key.
 	Sent, Dropped uint64
@@ -174,9 +176,14 @@ func (s *Server) WriteAudio(*stream.AudioUnit) {}
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	n := len(s.viewers)
+	n, c := len(s.viewers), 0
+	for _, v := range s.viewers {
+		if v.connected.Load() {
+			c++
+		}
+	}
 	s.mu.Unlock()
-	return Stats{Viewers: n, Sent: s.sent.Load(), Dropped: s.dropped.Load()}
+	return Stats{Viewers: n, Connected: c, Sent: s.sent.Load(), Dropped: s.dropped.Load()}
 }
 
 // Offer answers a viewer's SDP offer. It returns the SDP answer and the
@@ -258,6 +265,10 @@ func (s *Server) Offer(ctx context.Context, offerSDP string) (answer, id string,
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		s.log.Debug("whep viewer", "id", id, "state", st.String())
 		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			// Media written before DTLS is up is lost; the viewer starts at
+			// the first keyframe after this.
+			v.connected.Store(true)
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			go s.Hangup(id)
 		}
@@ -374,6 +385,8 @@ type viewer struct {
 	// Guarded by srv.mu (written from the sink side).
 	waitKey bool
 	tracks  atomic.Pointer[stream.Tracks]
+	// connected is set once ICE and DTLS are up.
+	connected atomic.Bool
 }
 
 func newViewer(id string, pc *webrtc.PeerConnection, track *webrtc.TrackLocalStaticSample, n int, srv *Server) *viewer {
@@ -390,6 +403,10 @@ func (v *viewer) setTracks(t *stream.Tracks) {
 // full queue makes it wait for the next keyframe (a partial GOP would
 // only decode to smears). Called with srv.mu held.
 func (v *viewer) offer(u *stream.VideoUnit) bool {
+	if !v.connected.Load() {
+		v.waitKey = true
+		return false
+	}
 	if v.waitKey && !u.Key {
 		return false
 	}

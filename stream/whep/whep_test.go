@@ -242,7 +242,7 @@ func TestSinkToViewerLatency(t *testing.T) {
 	c := newClient(t)
 	c.connect(t, hs.URL+"/whep")
 	waitFor(t, 10*time.Second, "connected", func() bool {
-		return c.pc.ConnectionState() == webrtc.PeerConnectionStateConnected
+		return c.pc.ConnectionState() == webrtc.PeerConnectionStateConnected && srv.Stats().Connected == 1
 	})
 	var sentAt []time.Time
 	for i := range 3 * len(units) {
