@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -74,6 +75,7 @@ type Recorder interface {
 	WallTime(pts time.Duration) (time.Time, bool)
 	Hold(from, to time.Time) record.HoldID
 	Release(record.HoldID)
+	Clip(ctx context.Context, from, to time.Time, out io.Writer) (record.ClipInfo, error)
 	ClipFile(ctx context.Context, from, to time.Time, path string) (record.ClipInfo, error)
 }
 
@@ -565,24 +567,27 @@ func (l *Loop) cut(p *pendingSeg, now bool) {
 	}()
 }
 
-// writeClip cuts [from, to] once the recorder has made its end durable,
-// retrying briefly; after Settle it takes what there is.
+// writeClip cuts [from, to] once the recorder has made its end durable.
+// Whether it has is asked with a cheap probe (the last second, read and
+// discarded) every 100 ms, so the SD card writes the clip once; after
+// Settle the clip is cut with what there is.
 func (l *Loop) writeClip(p *pendingSeg, path string, now bool) (*flagged.Clip, error) {
 	deadline := p.to.Add(l.cfg.Settle)
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Settle+30*time.Second)
 	defer cancel()
-	for {
-		info, err := l.cfg.Recorder.ClipFile(ctx, p.from, p.to, path)
-		complete := err == nil && (info.Truncated || !info.End.Before(p.to.Add(-100*time.Millisecond)))
-		l.log.Debug("clip attempt", "from", p.from, "to", p.to, "end", info.End, "err", err)
-		if complete || now || !l.cfg.Now().Before(deadline) {
-			if err != nil {
-				return nil, err
-			}
-			return &flagged.Clip{Start: info.Start, End: info.End, Bytes: info.Bytes, Truncated: info.Truncated}, nil
+	for !now && l.cfg.Now().Before(deadline) {
+		info, err := l.cfg.Recorder.Clip(ctx, p.to.Add(-time.Second), p.to, io.Discard)
+		if err == nil && (info.Truncated || !info.End.Before(p.to.Add(-100*time.Millisecond))) {
+			break
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
+	info, err := l.cfg.Recorder.ClipFile(ctx, p.from, p.to, path)
+	l.log.Debug("clip", "from", p.from, "to", p.to, "end", info.End, "err", err)
+	if err != nil {
+		return nil, err
+	}
+	return &flagged.Clip{Start: info.Start, End: info.End, Bytes: info.Bytes, Truncated: info.Truncated}, nil
 }
 
 // transcript gathers the captions within Context of the moment and points

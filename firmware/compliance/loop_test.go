@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"context"
+	"io"
 	"os"
 	"sync"
 	"testing"
@@ -42,6 +43,10 @@ func (r *fakeRecorder) Release(id record.HoldID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.holds, id)
+}
+
+func (r *fakeRecorder) Clip(_ context.Context, from, to time.Time, out io.Writer) (record.ClipInfo, error) {
+	return record.ClipInfo{Start: from, End: to}, nil
 }
 
 func (r *fakeRecorder) ClipFile(_ context.Context, from, to time.Time, path string) (record.ClipInfo, error) {
