@@ -40,11 +40,19 @@ type Signal struct {
 	// ThroughputBps is what the peer has recently received or
 	// acknowledged, in bits per second; 0 if unknown.
 	ThroughputBps int
+	// SentBps is what the output actually handed to the transport
+	// recently (bits per second); 0 if unknown. Comparing it with
+	// ThroughputBps tells a full link from an encoder that undershoots.
+	SentBps int
 	// BacklogBytes waits to reach the peer: the output's queue plus bytes
 	// in the socket not yet acknowledged.
 	BacklogBytes int
 	// RTT is the transport's smoothed round-trip time; 0 if unknown.
 	RTT time.Duration
+	// Since is when the output's current connection started; its first
+	// Warmup is ignored (a fresh connection drains what queued while it
+	// was being made, and estimators start from a guess).
+	Since time.Time
 }
 
 // Rung is one step of the picture ladder: used while the video bitrate is
@@ -92,6 +100,9 @@ type Config struct {
 	// CeilingHold is how long the rate measured at the last congestion
 	// is treated as the link's capacity before probing past it, default 6 s.
 	CeilingHold time.Duration
+	// Warmup after an output (re)connects during which it is ignored,
+	// default 2 s.
+	Warmup time.Duration
 	// QueueDelay above which a growing backlog counts as congestion,
 	// default 400 ms of media at the current rate.
 	QueueDelay time.Duration
@@ -123,6 +134,7 @@ func (c *Config) defaults() {
 	defd(&c.UpInterval, time.Second)
 	defd(&c.DownHoldoff, 1500*time.Millisecond)
 	defd(&c.QueueDelay, 400*time.Millisecond)
+	defd(&c.Warmup, 2*time.Second)
 	defd(&c.CeilingHold, 6*time.Second)
 }
 
@@ -155,12 +167,13 @@ type Controller struct {
 	ceilAt   time.Time // when; zero once probing has shown more room
 	prev     map[string]Signal
 	minRTT   map[string]time.Duration
+	over     map[string]int // consecutive steps with a long, growing queue
 }
 
 // New returns a controller at cfg.StartKbps.
 func New(cfg Config) *Controller {
 	cfg.defaults()
-	c := &Controller{cfg: cfg, cur: float64(cfg.StartKbps), prev: map[string]Signal{}, minRTT: map[string]time.Duration{}}
+	c := &Controller{cfg: cfg, cur: float64(cfg.StartKbps), prev: map[string]Signal{}, minRTT: map[string]time.Duration{}, over: map[string]int{}}
 	c.rung = c.pickRung(0)
 	return c
 }
@@ -224,19 +237,28 @@ func (c *Controller) judge(s Signal) verdict {
 		drain = (c.cur + float64(c.cfg.AudioKbps)) * 1000
 	}
 	delay := time.Duration(float64(s.BacklogBytes) * 8 / drain * float64(time.Second))
-	growing := !hadPrev || s.BacklogBytes > prev.BacklogBytes
+	growing := hadPrev && s.BacklogBytes > prev.BacklogBytes
 	// A standing, growing queue while the peer takes less than we send
 	// means the link is full, long before the queue is long.
-	sending := (c.cur + float64(c.cfg.AudioKbps)) * 1000
-	if s.EstimateBps == 0 && s.ThroughputBps > 0 && growing && delay > c.cfg.QueueDelay/4 &&
-		float64(s.ThroughputBps) < sending*0.95 {
+	if s.EstimateBps == 0 && s.ThroughputBps > 0 && s.SentBps > 0 && growing && delay > c.cfg.QueueDelay/4 &&
+		float64(s.ThroughputBps) < float64(s.SentBps)*0.9 {
 		v.congested = true
 		v.limitKbps = math.Min(v.limitKbps, float64(s.ThroughputBps)/1000*(1-c.cfg.Headroom)-float64(c.cfg.AudioKbps))
 	}
 	if delay > c.cfg.QueueDelay/4 {
 		v.busy = true
 	}
-	if delay > c.cfg.QueueDelay && growing {
+	// One keyframe can make a long queue for a moment; a queue that is
+	// long and still growing over two steps is congestion.
+	// A link that acknowledges as fast as we send is keeping up, however
+	// long the queue looks at our (low) rate.
+	keepingUp := s.SentBps > 0 && s.ThroughputBps > 0 && float64(s.ThroughputBps) >= float64(s.SentBps)*0.97
+	if delay > c.cfg.QueueDelay && !keepingUp && (growing || c.over[s.Name] > 0) {
+		c.over[s.Name]++
+	} else {
+		c.over[s.Name] = 0
+	}
+	if c.over[s.Name] >= 2 {
 		v.congested = true
 		lim := math.Inf(1)
 		if s.ThroughputBps > 0 {
@@ -281,8 +303,9 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 	limiter := ""
 	congested, severe, busy, any := false, false, false, false
 	for _, s := range sigs {
-		if !s.Connected {
+		if !s.Connected || !s.Since.IsZero() && now.Sub(s.Since) < c.cfg.Warmup {
 			delete(c.prev, s.Name)
+			delete(c.over, s.Name)
 			continue
 		}
 		any = true

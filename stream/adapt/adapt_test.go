@@ -61,6 +61,7 @@ func simulate(c *Controller, links []*simLink, dur, encDelay float64) simResult 
 					l.backlog /= 4
 				}
 				s.BacklogBytes = int(l.backlog / 8)
+				s.SentBps = int(send * 1000)
 				if l.backlog > 0 {
 					s.ThroughputBps = int(capNow * 1000)
 				} else {
@@ -216,6 +217,36 @@ func TestProperty(t *testing.T) {
 		rec := firstAfter(r, 120, 2, func(i int) bool { return r.sent[i] >= want })
 		if rec < 0 || rec-120 > 20 {
 			t.Errorf("%s: final capacity %.0f: ≥ 80%% reached at %v s (want ≤ 140)", name, final, rec)
+		}
+	}
+}
+
+// TestUndershootIsNotCongestion: an encoder producing less than asked
+// (x264 after a restart) with a keyframe queued must not read as a slow link.
+func TestUndershootIsNotCongestion(t *testing.T) {
+	c := New(Config{StartKbps: 1500})
+	now := time.Unix(0, 0)
+	for i := range 20 {
+		backlog := 20_000 + i*1000 // a keyframe, slowly growing
+		d := c.Step(now.Add(time.Duration(i)*250*time.Millisecond), []Signal{{
+			Name: "rtmp", Connected: true, SentBps: 300_000, ThroughputBps: 300_000, BacklogBytes: backlog,
+		}})
+		if d.Reason == "down" {
+			t.Fatalf("step %d: cut to %d on an undershooting encoder", i, d.VideoKbps)
+		}
+	}
+}
+
+// TestWarmupIgnored: a fresh connection draining its backlog is not a
+// congestion signal.
+func TestWarmupIgnored(t *testing.T) {
+	c := New(Config{StartKbps: 1500})
+	t0 := time.Unix(0, 0)
+	for i := range 6 {
+		now := t0.Add(time.Duration(i) * 250 * time.Millisecond)
+		d := c.Step(now, []Signal{{Name: "rtmp", Connected: true, Since: t0, SentBps: 4e6, ThroughputBps: 1e6, BacklogBytes: 500_000 + i*50_000}})
+		if d.Changed {
+			t.Fatalf("changed during warm-up: %+v", d)
 		}
 	}
 }

@@ -36,6 +36,12 @@ type Loop struct {
 	Base encode.Output
 	// Interval between steps, default 250 ms.
 	Interval time.Duration
+	// MinApply spaces changes sent to the encoder, default 2 s: each one
+	// starts a new encoder instance that holds output until its first
+	// keyframe, so a change is not sent while the previous one is still
+	// switching (if the encoder reports Switches) unless it is a cut
+	// below 70 %.
+	MinApply time.Duration
 	// OnDecision, if set, sees every decision (the bench plots them).
 	OnDecision func(time.Time, Decision, []Signal)
 	Logger     *slog.Logger
@@ -51,6 +57,15 @@ func (l *Loop) Run(ctx context.Context) error {
 	if iv <= 0 {
 		iv = 250 * time.Millisecond
 	}
+	minApply := l.MinApply
+	if minApply <= 0 {
+		minApply = 2 * time.Second
+	}
+	stats, _ := l.Encoder.(interface{ Stats() encode.Stats })
+	var lastApply time.Time
+	var lastSwitches int64
+	applied := encode.Output{}
+	want := (*encode.Output)(nil)
 	t := time.NewTicker(iv)
 	defer t.Stop()
 	for {
@@ -66,19 +81,37 @@ func (l *Loop) Run(ctx context.Context) error {
 			if l.OnDecision != nil {
 				l.OnDecision(now, d, sigs)
 			}
-			if !d.Changed {
+			if d.Changed {
+				out := l.Base
+				out.VideoKbps = d.VideoKbps
+				if d.Rung.Width > 0 {
+					out.Width, out.Height, out.FPS = d.Rung.Width, d.Rung.Height, d.Rung.FPS
+				}
+				want = &out
+				log.Debug("adapt: "+d.Reason, "kbps", d.VideoKbps, "size", [2]int{out.Width, out.Height}, "fps", out.FPS, "by", d.Limiter)
+			}
+			if want == nil || *want == applied {
+				want = nil
 				continue
 			}
-			out := l.Base
-			out.VideoKbps = d.VideoKbps
-			if d.Rung.Width > 0 {
-				out.Width, out.Height, out.FPS = d.Rung.Width, d.Rung.Height, d.Rung.FPS
+			deep := applied.VideoKbps > 0 && float64(want.VideoKbps) < 0.7*float64(applied.VideoKbps)
+			switching := false
+			if stats != nil && !lastApply.IsZero() {
+				switching = stats.Stats().Switches == lastSwitches && now.Sub(lastApply) < 3*minApply
 			}
-			if err := l.Encoder.SetOutput(out); err != nil {
-				log.Warn("adapt: encoder refused", "err", err, "output", out)
+			if !lastApply.IsZero() && (now.Sub(lastApply) < minApply || switching) && !(deep && now.Sub(lastApply) >= minApply/2) {
 				continue
 			}
-			log.Info("adapt: "+d.Reason, "kbps", d.VideoKbps, "size", [2]int{out.Width, out.Height}, "fps", out.FPS, "by", d.Limiter)
+			if stats != nil {
+				lastSwitches = stats.Stats().Switches
+			}
+			if err := l.Encoder.SetOutput(*want); err != nil {
+				log.Warn("adapt: encoder refused", "err", err, "output", *want)
+				want = nil
+				continue
+			}
+			log.Info("adapt: encoder set", "kbps", want.VideoKbps, "size", [2]int{want.Width, want.Height}, "fps", want.FPS)
+			applied, lastApply, want = *want, now, nil
 		}
 	}
 }

@@ -14,8 +14,10 @@ func RTMP(name string, p *rtmp.Publisher) Source {
 			Name:          name,
 			Connected:     s.Connected,
 			ThroughputBps: int(s.AckedBitrate),
+			SentBps:       int(s.Bitrate),
 			BacklogBytes:  s.BacklogBytes + s.SocketPending,
 			RTT:           s.RTT,
+			Since:         s.ConnectedSince,
 		}
 	})
 }
@@ -29,6 +31,7 @@ func WHIP(name string, p *whip.Publisher) Source {
 			Connected:    s.Connected,
 			EstimateBps:  s.TargetBitrate,
 			BacklogBytes: s.BacklogBytes,
+			Since:        s.ConnectedSince,
 		}
 	})
 }

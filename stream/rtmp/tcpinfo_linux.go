@@ -47,9 +47,8 @@ func socketState(c net.Conn) (pending int, acked uint64, rtt time.Duration, ok b
 	if cerr != nil || err != nil || info == nil {
 		return 0, 0, 0, false
 	}
-	inflight := int64(info.Bytes_sent) - int64(info.Bytes_retrans) - int64(info.Bytes_acked)
-	if inflight < 0 {
-		inflight = 0
-	}
-	return int(inflight) + int(info.Notsent_bytes), info.Bytes_acked, time.Duration(info.Rtt) * time.Microsecond, true
+	// Byte counters drift apart after retransmissions; segments in
+	// flight times the MSS does not.
+	inflight := int(info.Unacked) * int(info.Snd_mss)
+	return inflight + int(info.Notsent_bytes), info.Bytes_acked, time.Duration(info.Rtt) * time.Microsecond, true
 }
