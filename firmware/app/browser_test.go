@@ -187,7 +187,8 @@ func TestPhonePageInChromium(t *testing.T) {
 		t.Fatalf("a tap while live changed the box to %s", st)
 	}
 	eval[chromedp.Void](t, ctx, `document.getElementById('btn-big').dispatchEvent(new PointerEvent('pointerdown', {bubbles: true}))`)
-	do(t, ctx, 20*time.Second, poll(`document.getElementById('state-label').textContent === '未开播'`))
+	// The hold takes 3 s; ending waits for the publisher's polite close.
+	do(t, ctx, 45*time.Second, poll(`document.getElementById('state-label').textContent === '未开播'`))
 	if st := b.app.Box.Status().State; st != state.Idle {
 		t.Fatalf("box %s after holding 下播", st)
 	}
