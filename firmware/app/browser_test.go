@@ -148,14 +148,14 @@ func TestPhonePageInChromium(t *testing.T) {
 	}
 
 	// Go live from the page, then next card.
-	do(t, ctx, 10*time.Second,
+	do(t, ctx, 30*time.Second,
 		chromedp.Click(chromedp.CSS("#btn-big")),
 		poll(`document.getElementById('state-label').textContent === '直播中'`),
 	)
 	if st := b.app.Box.Status().State; st != state.Live {
 		t.Fatalf("box state %s after tapping 开播", st)
 	}
-	do(t, ctx, 10*time.Second,
+	do(t, ctx, 20*time.Second,
 		chromedp.Click(chromedp.CSS("#btn-next")),
 		poll(`document.getElementById('card').dataset.index === '1'`),
 	)
