@@ -14,7 +14,7 @@ GOFLAGS_BUILD := -tags $(GOTAGS) -trimpath
 PURE_CMDS := ./cmd/cunbo
 FUZZTIME ?= 15s
 
-.PHONY: all build build-arm64 build-armv7 build-speech build-speech-arm64 models deps test test-unit test-fuzz bench demo clean
+.PHONY: bench-weaklink all build build-arm64 build-armv7 build-speech build-speech-arm64 models deps test test-unit test-fuzz bench demo clean
 
 all: build
 
@@ -110,11 +110,26 @@ deb:
 bench: build
 	$(GO) test -tags $(GOTAGS) -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
 
+# Weak-link bench (needs root: ip netns, tc): cunbo vs the ffmpeg baseline.
+# PROFILES=stepdown,outage selects; RUNS repeats (medians); SCALE<1 shortens
+# the steady profiles. Report: bench/out/weaklink.{md,json} and PNG plots.
+PROFILES ?=
+RUNS ?= 1
+SCALE ?= 1
+bench-weaklink:
+	$(GO) run -tags $(GOTAGS) ./bench/weaklink/cmd/weaklink -profiles '$(PROFILES)' -runs $(RUNS) -scale $(SCALE) -out bench/out
+
 # The simulated box with its phone page: idle until the big button (on the
 # page, or key b in this terminal); the PIN and URLs are printed.
 DEMO_HTTP ?= 127.0.0.1:8080
+# When the shared test models are present, the demo runs the real speech
+# worker with Silero VAD and the scripted plumbing model (it always "hears"
+# the demo clip's sentence, 今天的辣椒酱全网最低价), so a newcomer sees the
+# whole warning loop; real Mandarin models come from `make models`.
+DEMO_MODELS := ../shared/testdata/models
+DEMO_SPEECH := $(if $(wildcard $(DEMO_MODELS)/scripted-ctc/model.onnx),--speech-model $(DEMO_MODELS)/scripted-ctc --speech-vad $(DEMO_MODELS)/silero-vad/silero_vad.onnx --speech-worker $(BIN)/cunbo-speech)
 demo: build
-	./$(BIN)/cunbo sim --portrait --http $(DEMO_HTTP) --open
+	./$(BIN)/cunbo sim --portrait --http $(DEMO_HTTP) --open $(DEMO_SPEECH)
 
 clean:
 	rm -rf $(BIN) bench.txt
