@@ -113,6 +113,9 @@ type StatusLED struct {
 
 	mu      sync.Mutex
 	gen     uint64 // bumped on every change so a stale timer is ignored
+	// armed is the generation Run last armed a timer for; tests wait on it
+	// to know every change has been seen before they move the clock.
+	armed uint64
 	base    Pattern
 	baseAt  int
 	over    *Pattern
@@ -304,6 +307,9 @@ func (l *StatusLED) Run(ctx context.Context) error {
 			}
 		}
 		t := l.opts.Clock.NewTimer(hold)
+		l.mu.Lock()
+		l.armed = gen
+		l.mu.Unlock()
 		select {
 		case <-t.Chan():
 			l.mu.Lock()

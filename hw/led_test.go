@@ -63,6 +63,20 @@ func newLEDRig(t *testing.T) *ledRig {
 // until Run has re-armed, so the colour on the pins is settled.
 func (r *ledRig) tick(t *testing.T, d time.Duration) {
 	t.Helper()
+	// Run must have armed its timer for the latest change: a timer armed
+	// for an earlier one may be about to be stopped (slow under qemu).
+	for {
+		r.led.mu.Lock()
+		settled := r.led.armed == r.led.gen
+		r.led.mu.Unlock()
+		if settled {
+			break
+		}
+		if r.ctx.Err() != nil {
+			t.Fatal(r.ctx.Err())
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if err := r.clk.BlockUntilContext(r.ctx, 1); err != nil {
 		t.Fatal(err)
 	}
