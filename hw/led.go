@@ -111,11 +111,11 @@ type StatusLED struct {
 	opts LEDOptions
 	wake chan struct{}
 
-	mu      sync.Mutex
-	gen     uint64 // bumped on every change so a stale timer is ignored
+	mu  sync.Mutex
+	gen uint64 // bumped on every change so a stale timer is ignored
 	// armed is the generation Run last armed a timer for; tests wait on it
 	// to know every change has been seen before they move the clock.
-	armed uint64
+	armed   uint64
 	base    Pattern
 	baseAt  int
 	over    *Pattern
