@@ -92,7 +92,7 @@ test-arm64:
 			bin="$$out/$$(echo $$pkg | tr / _).test"; \
 			GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -tags $(GOTAGS) -o "$$bin" $$pkg; \
 			echo "test-arm64: $$pkg"; \
-			(cd "$$dir" && qemu-aarch64-static "$$bin" -test.timeout 10m) || exit 1; \
+			(cd "$$dir" && CUNBO_TEST_EMULATOR=qemu-aarch64-static qemu-aarch64-static "$$bin" -test.timeout 10m) || exit 1; \
 		done; \
 	done
 
