@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/go-ego/gse"
@@ -31,21 +32,17 @@ const tradeWordFreq = 2000
 // fixed-size buffers, because gse's Cut allocates a map per call and the
 // linter has a 20 µs budget per utterance.
 type segmenter struct {
-	dict   *gse.Dictionary
+	base   *gse.Dictionary // the trimmed dictionary, shared and read-only
+	extra  *gse.Dictionary // the rule pack's words
 	logT   float64
 	maxLen int // longest word in runes
 }
 
-func newSegmenter(extra []string) (segmenter, error) {
+// baseDictionary parses the embedded dictionary once per process; it is
+// never written afterwards, so every linter and every reload shares it and
+// a trainer's reload costs only the pack's own words.
+var baseDictionary = sync.OnceValues(func() (*gse.Dictionary, error) {
 	seg := &gse.Segmenter{Dict: gse.NewDict(), SkipLog: true}
-	maxLen := 1
-	add := func(word string, freq float64, pos string) error {
-		if err := seg.AddToken(word, freq, pos); err != nil {
-			return fmt.Errorf("add %q to the segmentation dictionary: %w", word, err)
-		}
-		maxLen = max(maxLen, utf8.RuneCountInString(word))
-		return nil
-	}
 	sc := bufio.NewScanner(strings.NewReader(trimmedDict))
 	for n := 1; sc.Scan(); n++ {
 		f := strings.Fields(sc.Text())
@@ -54,25 +51,48 @@ func newSegmenter(extra []string) (segmenter, error) {
 		}
 		freq, err := strconv.ParseFloat(f[1], 64)
 		if err != nil || freq <= 0 {
-			return segmenter{}, fmt.Errorf("segmentation dictionary line %d: bad frequency %q", n, f[1])
+			return nil, fmt.Errorf("segmentation dictionary line %d: bad frequency %q", n, f[1])
 		}
 		pos := ""
 		if len(f) > 2 {
 			pos = f[2]
 		}
-		if err := add(f[0], freq, pos); err != nil {
-			return segmenter{}, err
+		if err := seg.AddToken(f[0], freq, pos); err != nil {
+			return nil, fmt.Errorf("segmentation dictionary line %d: %w", n, err)
 		}
 	}
+	return seg.Dict, nil
+})
+
+// baseMaxLen is the longest word of the trimmed dictionary (four runes).
+const baseMaxLen = 4
+
+func newSegmenter(extra []string) (segmenter, error) {
+	base, err := baseDictionary()
+	if err != nil {
+		return segmenter{}, err
+	}
+	seg := &gse.Segmenter{Dict: gse.NewDict(), SkipLog: true}
+	maxLen := baseMaxLen
 	for _, w := range extra {
 		if w == "" {
 			continue
 		}
-		if err := add(w, tradeWordFreq, "n"); err != nil {
-			return segmenter{}, err
+		if err := seg.AddToken(w, tradeWordFreq, "n"); err != nil {
+			return segmenter{}, fmt.Errorf("add %q to the segmentation dictionary: %w", w, err)
 		}
+		maxLen = max(maxLen, utf8.RuneCountInString(w))
 	}
-	return segmenter{dict: seg.Dict, logT: math.Log(seg.Dict.TotalFreq()), maxLen: min(maxLen, maxSegWindow)}, nil
+	total := base.TotalFreq() + seg.Dict.TotalFreq()
+	return segmenter{base: base, extra: seg.Dict, logT: math.Log(total), maxLen: min(maxLen, maxSegWindow)}, nil
+}
+
+// find looks a word up in both dictionaries: ok means the bytes are at
+// least a prefix of some word, freq > 0 that they are a word.
+func (s segmenter) find(b []byte) (float64, bool) {
+	f1, _, ok1 := s.base.Find(b)
+	f2, _, ok2 := s.extra.Find(b)
+	return max(f1, f2), ok1 || ok2
 }
 
 // maxSegWindow bounds the window the boundary question is asked over.
@@ -97,7 +117,7 @@ func (s segmenter) boundaryAt(window []rune, i int, _ *[]rune) bool {
 		b := buf[:0]
 		for j := k; j < n && j-k < s.maxLen; j++ {
 			b = utf8.AppendRune(b, window[j])
-			freq, _, ok := s.dict.Find(b)
+			freq, ok := s.find(b)
 			if !ok {
 				break
 			}
