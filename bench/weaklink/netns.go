@@ -29,6 +29,7 @@ type Net struct {
 	// NoNetem is set when the kernel lacks sch_netem: delay, jitter and
 	// loss are then not applied.
 	NoNetem bool
+	shaped  bool
 }
 
 // Shape is the box's uplink.
@@ -87,7 +88,14 @@ func (n *Net) Close() {
 // about 300 ms, then netem for delay, jitter and loss.
 func (n *Net) Shape(s Shape) error {
 	burst := max(16000, s.RateKbps*1000/8/50) // 20 ms of data, at least a few MTUs
-	if err := run("tc", "-n", n.Box, "qdisc", "replace", "dev", n.BoxDev, "root", "handle", "1:", "tbf",
+	// "change" keeps what is queued, as a real link slowing down would;
+	// "replace" would drop it.
+	verb := "replace"
+	if n.shaped {
+		verb = "change"
+	}
+	n.shaped = true
+	if err := run("tc", "-n", n.Box, "qdisc", verb, "dev", n.BoxDev, "root", "handle", "1:", "tbf",
 		"rate", fmt.Sprintf("%dkbit", s.RateKbps), "burst", fmt.Sprint(burst), "latency", "300ms"); err != nil {
 		return err
 	}

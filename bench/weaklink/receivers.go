@@ -92,6 +92,9 @@ rtmp {
         application live {
             live on;
             wait_key on;
+            # A publisher whose link died cannot say goodbye; like the
+            # big platforms' ingest, let its replacement in quickly.
+            drop_idle_publisher 5s;
         }
     }
 }

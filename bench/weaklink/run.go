@@ -389,3 +389,50 @@ func RecordingGaps(ctx context.Context, dir string) (int, []string, error) {
 	}
 	return gaps, where, nil
 }
+
+// Median combines repeated runs: every scalar is the median over runs; the
+// plot series come from the run with the median stall time.
+func Median(rs []*Result) *Result {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	sorted := slices.Clone(rs)
+	slices.SortFunc(sorted, func(a, b *Result) int { return int(math.Copysign(1, a.StallS-b.StallS)) })
+	m := *sorted[len(sorted)/2]
+	col := func(f func(*Result) float64) float64 {
+		var v []float64
+		for _, r := range rs {
+			v = append(v, f(r))
+		}
+		return median(v)
+	}
+	optCol := func(f func(*Result) *float64) *float64 {
+		var v []float64
+		for _, r := range rs {
+			if p := f(r); p != nil {
+				v = append(v, *p)
+			}
+		}
+		if len(v) == 0 {
+			return nil
+		}
+		x := median(v)
+		return &x
+	}
+	m.StallS = col(func(r *Result) float64 { return r.StallS })
+	m.StallPct = col(func(r *Result) float64 { return r.StallPct })
+	m.DeliveredRatio = col(func(r *Result) float64 { return r.DeliveredRatio })
+	m.AdaptS = optCol(func(r *Result) *float64 { return r.AdaptS })
+	m.RecoverS = optCol(func(r *Result) *float64 { return r.RecoverS })
+	m.ResumeS = optCol(func(r *Result) *float64 { return r.ResumeS })
+	m.ResumeMaxS = optCol(func(r *Result) *float64 { return r.ResumeMaxS })
+	m.StepStallS = optCol(func(r *Result) *float64 { return r.StepStallS })
+	if rs[0].RecordingGaps != nil {
+		worst := 0
+		for _, r := range rs {
+			worst = max(worst, *r.RecordingGaps)
+		}
+		m.RecordingGaps = &worst // any gap in any run counts
+	}
+	return &m
+}

@@ -155,7 +155,7 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 	}
 	enc, err := encode.New(encode.Config{
 		Input: Picture, Audio: hw.AudioFormat{SampleRate: 48000, Channels: 1},
-		Output: encode.Output{VideoKbps: 1500}, Codec: encode.CodecX264, Logger: log,
+		Output: encode.Output{VideoKbps: 1500}, Codec: encode.CodecX264, LiveSwitch: true, Logger: log,
 	}, fan)
 	if err != nil {
 		return fail(err)

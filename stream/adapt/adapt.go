@@ -210,6 +210,16 @@ func (c *Controller) pickRung(from int) int {
 	return len(l) - 1
 }
 
+// rungFor is the highest rung whose threshold kbps reaches (no hysteresis).
+func (c *Controller) rungFor(kbps float64) Rung {
+	for _, r := range c.cfg.Ladder {
+		if kbps >= float64(r.MinKbps) {
+			return r
+		}
+	}
+	return c.cfg.Ladder[len(c.cfg.Ladder)-1]
+}
+
 // verdict is one output's judgement for this step.
 type verdict struct {
 	limitKbps float64 // video rate this link can take; +Inf if no limit
@@ -225,9 +235,17 @@ func (c *Controller) judge(s Signal) verdict {
 		return float64(bps)/1000*(1-c.cfg.Headroom) - float64(c.cfg.AudioKbps)
 	}
 	if s.EstimateBps > 0 {
-		v.limitKbps = budget(s.EstimateBps)
-		if v.limitKbps < c.cur*0.97 {
-			v.congested = true
+		switch {
+		case s.SentBps > 0 && s.EstimateBps >= s.SentBps:
+			// The estimator is not holding us back. GCC only grows
+			// its estimate slowly (about 8 % a second) and, sharing a
+			// link with TCP, rarely far above what is sent, so it is
+			// used as a brake, never as a ceiling for probing.
+		default:
+			v.limitKbps = budget(s.EstimateBps)
+			if v.limitKbps < c.cur*0.97 {
+				v.congested = true
+			}
 		}
 	}
 	// Queue delay: how long the backlog takes to drain at the rate the

@@ -55,6 +55,7 @@ func simulate(c *Controller, links []*simLink, dur, encDelay float64) simResult 
 			s := Signal{Name: l.name, Connected: true}
 			if l.whip {
 				s.EstimateBps = int(1000 * math.Min(capNow, 1.5*send+100))
+				s.SentBps = int(1000 * send)
 			} else {
 				l.backlog = math.Max(0, l.backlog+(send-capNow)*1000*dt)
 				if l.backlog > capNow*1000*3 { // the fan-out skips a GOP

@@ -65,6 +65,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	var lastApply time.Time
 	var lastSwitches int64
 	applied := encode.Output{}
+	decided := encode.Output{}
 	want := (*encode.Output)(nil)
 	t := time.NewTicker(iv)
 	defer t.Stop()
@@ -81,13 +82,25 @@ func (l *Loop) Run(ctx context.Context) error {
 			if l.OnDecision != nil {
 				l.OnDecision(now, d, sigs)
 			}
+			if stats != nil && !lastApply.IsZero() && now.Sub(lastApply) > 4*minApply {
+				// The encoder may have abandoned a change (its new
+				// instance never produced a keyframe): believe what it
+				// says it runs, and ask again.
+				if cur := stats.Stats().Output; cur != applied && cur.VideoKbps > 0 {
+					log.Warn("adapt: encoder did not take the change; asking again", "asked", applied, "running", cur)
+					applied = cur
+					if want == nil {
+						want = &decided
+					}
+				}
+			}
 			if d.Changed {
 				out := l.Base
 				out.VideoKbps = d.VideoKbps
 				if d.Rung.Width > 0 {
 					out.Width, out.Height, out.FPS = d.Rung.Width, d.Rung.Height, d.Rung.FPS
 				}
-				want = &out
+				want, decided = &out, out
 				log.Debug("adapt: "+d.Reason, "kbps", d.VideoKbps, "size", [2]int{out.Width, out.Height}, "fps", out.FPS, "by", d.Limiter)
 			}
 			if want == nil || *want == applied {
@@ -102,6 +115,19 @@ func (l *Loop) Run(ctx context.Context) error {
 			if !lastApply.IsZero() && (now.Sub(lastApply) < minApply || switching) && !(deep && now.Sub(lastApply) >= minApply/2) {
 				continue
 			}
+			target := *want
+			if applied.VideoKbps > 0 && want.VideoKbps > applied.VideoKbps*3/2 {
+				// Climb at most 50 % per change: the controller steps
+				// faster than the encoder switches, and an untested jump
+				// is how a link gets flooded.
+				up := *want
+				up.VideoKbps = applied.VideoKbps * 3 / 2
+				if l.Controller.cfg.Ladder != nil {
+					r := l.Controller.rungFor(float64(up.VideoKbps))
+					up.Width, up.Height, up.FPS = r.Width, r.Height, r.FPS
+				}
+				want = &up
+			}
 			if stats != nil {
 				lastSwitches = stats.Stats().Switches
 			}
@@ -111,7 +137,12 @@ func (l *Loop) Run(ctx context.Context) error {
 				continue
 			}
 			log.Info("adapt: encoder set", "kbps", want.VideoKbps, "size", [2]int{want.Width, want.Height}, "fps", want.FPS)
-			applied, lastApply, want = *want, now, nil
+			applied, lastApply = *want, now
+			if target != applied {
+				want = &target // the rest of the climb, at the next chance
+			} else {
+				want = nil
+			}
 		}
 	}
 }

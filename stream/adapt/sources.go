@@ -30,6 +30,7 @@ func WHIP(name string, p *whip.Publisher) Source {
 			Name:         name,
 			Connected:    s.Connected,
 			EstimateBps:  s.TargetBitrate,
+			SentBps:      int(s.Bitrate),
 			BacklogBytes: s.BacklogBytes,
 			Since:        s.ConnectedSince,
 		}

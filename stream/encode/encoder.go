@@ -47,6 +47,13 @@ type Config struct {
 	// MaxBackoff caps the wait between restarts after ffmpeg dies,
 	// default 5 s (the first retry is after 100 ms).
 	MaxBackoff time.Duration
+	// LiveSwitch keeps the current instance's output flowing during a
+	// switch and cuts over at the replacement's first keyframe after it,
+	// instead of holding output until the replacement's first keyframe.
+	// Holding shows viewers a stall of the replacement's start-up time
+	// (about a second) at every change; live switching costs up to one
+	// more GOP of running two encoders. Bitrate adaptation wants it.
+	LiveSwitch bool
 	// SwitchTimeout bounds how long a replacement instance may take to
 	// produce its first keyframe before the change is abandoned, default 5 s.
 	SwitchTimeout time.Duration
@@ -129,6 +136,9 @@ func New(cfg Config, sink stream.Sink) (*Encoder, error) {
 	}
 	if cfg.SwitchTimeout <= 0 {
 		cfg.SwitchTimeout = 5 * time.Second
+		if cfg.LiveSwitch {
+			cfg.SwitchTimeout += cfg.GOP // the cut waits for a later keyframe
+		}
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -80,13 +80,16 @@ func (e *Encoder) onVideo(in *instance, u *stream.VideoUnit) {
 	u.DTS += in.offset
 	o := &e.out
 	switch {
-	case in == o.active && o.pending != nil:
+	case in == o.active && o.pending != nil && !e.cfg.LiveSwitch:
 		if len(o.heldVideo) < maxHeld {
 			o.heldVideo = append(o.heldVideo, u)
 		}
 	case in == o.active:
 		e.deliverVideo(in, u)
 	case in == o.pending:
+		if e.cfg.LiveSwitch && (!u.Key || o.anyVideo && u.DTS <= o.lastDTS) {
+			return // wait for a keyframe past what viewers already have
+		}
 		e.completeSwitch(in)
 		e.deliverVideo(in, u)
 	}
@@ -101,7 +104,7 @@ func (e *Encoder) onAudio(in *instance, u *stream.AudioUnit) {
 	u.PTS += in.offset
 	o := &e.out
 	switch {
-	case in == o.active && o.pending != nil:
+	case in == o.active && o.pending != nil && !e.cfg.LiveSwitch:
 		if len(o.heldAudio) < maxHeld {
 			o.heldAudio = append(o.heldAudio, u)
 		}

@@ -263,3 +263,46 @@ func fds(t *testing.T) int {
 	}
 	return len(e)
 }
+
+// TestOfferNegotiatesRecoveryAndCongestionControl: the offer asks for what
+// weak links need: NACK, RTX, transport-wide CC, H.264 and Opus, and the
+// request carries the bearer token as application/sdp.
+func TestOfferNegotiatesRecoveryAndCongestionControl(t *testing.T) {
+	offers := make(chan *http.Request, 1)
+	bodies := make(chan string, 1)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case offers <- r:
+			bodies <- string(b)
+		default:
+		}
+		http.Error(w, "no", http.StatusServiceUnavailable)
+	}))
+	defer hs.Close()
+	pub, err := whip.New(whip.Config{URL: hs.URL + "/whip", Token: "tok", SettingEngine: loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = pub.Run(ctx) }()
+	streamtest.Start(ctx, t, pub, streamtest.Options{Width: 160, Height: 120, VideoKbps: 100})
+	var r *http.Request
+	select {
+	case r = <-offers:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no offer")
+	}
+	sdp := <-bodies
+	cancel()
+	<-done
+	if r.Header.Get("Authorization") != "Bearer tok" || r.Header.Get("Content-Type") != "application/sdp" {
+		t.Errorf("headers %v", r.Header)
+	}
+	for _, want := range []string{"H264/90000", "opus/48000", "rtx/90000", "nack", "transport-cc", "transport-wide-cc", "a=sendonly"} {
+		if !strings.Contains(sdp, want) {
+			t.Errorf("offer lacks %q", want)
+		}
+	}
+}

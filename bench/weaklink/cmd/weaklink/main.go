@@ -1,0 +1,89 @@
+// Command weaklink runs the weak-link bench (make bench-weaklink): every
+// selected profile against cunbo and the ffmpeg baseline, writing
+// weaklink.md, weaklink.json and PNG plots. It needs root.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/cunbo/cunbo/bench/weaklink"
+)
+
+func main() {
+	profiles := flag.String("profiles", "", "comma-separated profiles (good4g,rural4g,3g,stepdown,outage,flapping); empty = all")
+	out := flag.String("out", "bench/out", "report directory")
+	runs := flag.Int("runs", 1, "runs per profile and system (medians are reported)")
+	scale := flag.Float64("scale", 1, "shorten the steady profiles (good4g, rural4g, 3g) by this factor, min 30 s")
+	systems := flag.String("systems", "cunbo,baseline", "systems to run")
+	verbose := flag.Bool("v", false, "log the box's pipeline")
+	flag.Parse()
+	if err := run(*profiles, *out, *runs, *scale, *systems, *verbose); err != nil {
+		fmt.Fprintln(os.Stderr, "weaklink:", err)
+		os.Exit(1)
+	}
+}
+
+func run(names, out string, runs int, scale float64, systems string, verbose bool) error {
+	ps, err := weaklink.Select(names, scale)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	work := filepath.Join(out, "work")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	clip, err := weaklink.MakeClip(ctx, work)
+	if err != nil {
+		return err
+	}
+	var log *slog.Logger
+	if verbose {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	rep := weaklink.NewReport(runs)
+	noNetem := false
+	for _, p := range ps {
+		for _, sys := range splitComma(systems) {
+			var results []*weaklink.Result
+			for i := range runs {
+				fmt.Fprintf(os.Stderr, "weaklink: %s / %s run %d/%d (%v)\n", p.Name, sys, i+1, runs, p.Duration)
+				r, err := weaklink.Run(ctx, p, sys, weaklink.Options{Dir: work, Clip: clip, NetID: 10 + os.Getpid()%100, Logger: log})
+				if err != nil {
+					return fmt.Errorf("%s/%s: %w", p.Name, sys, err)
+				}
+				noNetem = noNetem || r.NoNetem
+				results = append(results, r)
+			}
+			rep.Add(p.Name, sys, weaklink.Median(results))
+		}
+	}
+	if noNetem {
+		rep.Note = "**This kernel has no sch_netem**: capacity (tbf) and outages (link down) were emulated, " +
+			"but not the profiles' delay, jitter or random loss."
+	}
+	if err := rep.Write(out); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "weaklink: report in %s\n", filepath.Join(out, "weaklink.md"))
+	return nil
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
