@@ -11,31 +11,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cunbo/cunbo/internal/sharedtest"
 )
 
-// sharedTestdata finds ../shared/testdata beside the module root.
-func sharedTestdata(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		t.Skipf("shared test data not present at %s (always present in CI)", td)
-	}
-	return td
-}
+// sharedTestdata is ../shared/testdata (see internal/sharedtest).
+func sharedTestdata(t testing.TB) string { return sharedtest.Dir(t) }
 
 // wavBytes builds a WAV file from chunks; fmtChunk builds a fmt body.
 func wavBytes(chunks ...[]byte) []byte {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/speech/wire"
 )
 
@@ -55,28 +56,8 @@ func workerBinary(t testing.TB) string {
 	return builtBin
 }
 
-func sharedTestdata(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared testdata missing in CI: %v", err)
-		}
-		t.Skipf("shared testdata not present at %s", td)
-	}
-	return td
-}
+// sharedTestdata is ../shared/testdata (see internal/sharedtest).
+func sharedTestdata(t testing.TB) string { return sharedtest.Dir(t) }
 
 func scriptedConfig(t *testing.T) Config {
 	td := sharedTestdata(t)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/speech/wire"
 )
 
@@ -58,31 +59,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func sharedTestdata(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared testdata missing in CI: %v", err)
-		}
-		t.Skipf("shared testdata not present at %s", td)
-	}
-	return td
-}
+// sharedTestdata is ../shared/testdata (see internal/sharedtest).
+func sharedTestdata(t testing.TB) string { return sharedtest.Dir(t) }
 
 func vadModel(t testing.TB) string {
 	return filepath.Join(sharedTestdata(t), "models", "silero-vad", "silero_vad.onnx")

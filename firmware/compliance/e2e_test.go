@@ -24,6 +24,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/lint"
 	"github.com/cunbo/cunbo/speech"
 	"github.com/cunbo/cunbo/stream/nginxtest"
@@ -66,29 +67,8 @@ func worker(t testing.TB) string {
 	return workerBin
 }
 
-// testdata returns a path under ../shared/testdata from the module root.
-func testdata(t testing.TB, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "testdata", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("shared test data missing: %v", err)
-	}
-	return p
-}
+// testdata returns a path under ../shared/testdata (see internal/sharedtest).
+func testdata(t testing.TB, rel string) string { return sharedtest.Path(t, rel) }
 
 func testLogger() *slog.Logger {
 	if testing.Verbose() {

@@ -6,34 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cunbo/cunbo/internal/sharedtest"
 )
 
-// sharedTestdata finds ../shared/testdata beside the module root.
-func sharedTestdata(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	td := filepath.Join(dir, "..", "shared", "testdata")
-	if _, err := os.Stat(td); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared testdata missing in CI: %v", err)
-		}
-		t.Skipf("shared testdata not present at %s", td)
-	}
-	return td
-}
+// sharedTestdata is ../shared/testdata (see internal/sharedtest).
+func sharedTestdata(t *testing.T) string { return sharedtest.Dir(t) }
 
 // fakeONNX encodes a ModelProto with ir_version, a dummy graph and the
 // given metadata, enough for ReadMetadata.
