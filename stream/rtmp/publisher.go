@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -25,7 +24,9 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
 	"github.com/cunbo/cunbo/stream"
+	"github.com/cunbo/cunbo/stream/bitrate"
 	"github.com/cunbo/cunbo/stream/fanout"
+	"github.com/cunbo/cunbo/stream/retry"
 )
 
 // Config configures a Publisher. Only URL is required.
@@ -96,7 +97,7 @@ type Publisher struct {
 
 	mu    sync.Mutex
 	stats Stats
-	meter *rateMeter
+	meter *bitrate.Meter
 	acked ackSampler
 }
 
@@ -133,7 +134,7 @@ func New(cfg Config) (*Publisher, error) {
 		target: t,
 		log:    log.With("rtmp", t.safe),
 		queue:  fanout.NewQueue(cfg.Queue),
-		meter:  newRateMeter(2*time.Second, 8),
+		meter:  bitrate.NewMeter(2*time.Second, 8),
 		kick:   make(chan struct{}, 1),
 	}, nil
 }
@@ -174,7 +175,7 @@ func (p *Publisher) Stats() Stats {
 	defer p.mu.Unlock()
 	s := p.stats
 	s.BytesSent = p.sent.Load()
-	s.Bitrate = p.meter.bitsPerSecond(now)
+	s.Bitrate = p.meter.BitsPerSecond(now)
 	s.BacklogUnits, s.BacklogBytes, s.DroppedUnits = q.QueuedUnits, q.QueuedBytes, q.DroppedUnits
 	if sockOK && s.Connected {
 		s.SocketPending, s.RTT = pending, rtt
@@ -250,30 +251,13 @@ func (p *Publisher) Run(ctx context.Context) error {
 		if err != nil {
 			p.fail(err)
 		}
-		if !p.wait(ctx, backoff(p.cfg.BackoffMin, p.cfg.BackoffMax, attempt)) {
+		if !p.wait(ctx, retry.Delay(p.cfg.BackoffMin, p.cfg.BackoffMax, attempt)) {
 			break
 		}
 		attempt++
 	}
 	p.log.Info("rtmp: stopped")
 	return nil
-}
-
-// backoff is the delay before retry number attempt (from 0): none for
-// the first, since most drops are one-off, then jittered and growing.
-func backoff(lo, hi time.Duration, attempt int) time.Duration {
-	if attempt <= 0 {
-		return 0
-	}
-	d := float64(lo)
-	for range attempt - 1 {
-		d *= 1.6
-		if d >= float64(hi) {
-			d = float64(hi)
-			break
-		}
-	}
-	return time.Duration(d/2 + rand.Float64()*d/2)
 }
 
 // wait sleeps d unless kicked; false if ctx ended.
@@ -320,7 +304,7 @@ func (p *Publisher) setDisconnected() {
 func (p *Publisher) countSent(before uint64) {
 	now := time.Now()
 	p.mu.Lock()
-	p.meter.add(now, p.sent.Load()-before)
+	p.meter.Add(now, p.sent.Load()-before)
 	p.mu.Unlock()
 }
 

@@ -58,40 +58,6 @@ func TestParseTarget(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	lo, hi := 250*time.Millisecond, 5*time.Second
-	if d := backoff(lo, hi, 0); d != 0 {
-		t.Errorf("first retry after %v, want at once", d)
-	}
-	if d := backoff(lo, hi, 1); d < lo/2 || d > lo {
-		t.Errorf("second retry after %v, want within [%v, %v]", d, lo/2, lo)
-	}
-	for attempt := 1; attempt < 30; attempt++ {
-		d := backoff(lo, hi, attempt)
-		if d > hi || d < lo/2 {
-			t.Errorf("attempt %d: %v out of [%v, %v]", attempt, d, lo/2, hi)
-		}
-	}
-	if d := backoff(lo, hi, 20); d < hi/2 {
-		t.Errorf("attempt 20: %v, want capped near %v", d, hi)
-	}
-}
-
-func TestRateMeter(t *testing.T) {
-	m := newRateMeter(2*time.Second, 8)
-	t0 := time.Unix(1000, 0)
-	for i := range 40 { // 100 kB every 50 ms = 16 Mbit/s for 2 s
-		m.add(t0.Add(time.Duration(i)*50*time.Millisecond), 100_000)
-	}
-	now := t0.Add(2 * time.Second)
-	if r := m.bitsPerSecond(now); r < 14e6 || r > 18e6 {
-		t.Errorf("rate %d, want ~16e6", r)
-	}
-	if r := m.bitsPerSecond(now.Add(10 * time.Second)); r != 0 {
-		t.Errorf("rate after silence %d, want 0", r)
-	}
-}
-
 func TestNewRejectsBadURL(t *testing.T) {
 	if _, err := New(Config{URL: "udp://x/y/z"}); err == nil {
 		t.Error("accepted udp URL")

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -33,7 +32,9 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/cunbo/cunbo/stream"
+	"github.com/cunbo/cunbo/stream/bitrate"
 	"github.com/cunbo/cunbo/stream/fanout"
+	"github.com/cunbo/cunbo/stream/retry"
 )
 
 // Config configures a Publisher. Only URL is required.
@@ -119,7 +120,7 @@ type Publisher struct {
 
 	mu    sync.Mutex
 	stats Stats
-	meter *rateMeter
+	meter *bitrate.Meter
 }
 
 // ErrConfig reports an unusable Config.
@@ -174,7 +175,7 @@ func New(cfg Config) (*Publisher, error) {
 		log:   log.With("whip", safe.String()),
 		queue: fanout.NewQueue(cfg.Queue),
 		kick:  make(chan struct{}, 1),
-		meter: newRateMeter(2*time.Second, 8),
+		meter: bitrate.NewMeter(2*time.Second, 8),
 	}, nil
 }
 
@@ -211,7 +212,7 @@ func (p *Publisher) Stats() Stats {
 	s := p.stats
 	s.BytesSent = p.sent.Load()
 	s.AudioPackets = p.audio.Load()
-	s.Bitrate = p.meter.bitsPerSecond(time.Now())
+	s.Bitrate = p.meter.BitsPerSecond(time.Now())
 	s.TargetBitrate = int(p.target.Load())
 	s.BacklogUnits, s.BacklogBytes, s.DroppedUnits = q.QueuedUnits, q.QueuedBytes, q.DroppedUnits
 	return s
@@ -249,7 +250,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		if time.Since(began) > 10*time.Second && p.wasConnected(began) {
 			attempt = 0 // it was a working link; retry fast
 		}
-		if d := backoff(p.cfg.BackoffMin, p.cfg.BackoffMax, attempt); d > 0 {
+		if d := retry.Delay(p.cfg.BackoffMin, p.cfg.BackoffMax, attempt); d > 0 {
 			t := time.NewTimer(d)
 			select {
 			case <-t.C:
@@ -263,23 +264,6 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 	p.log.Info("whip: stopped")
 	return nil
-}
-
-// backoff is the delay before retry number attempt (from 0): none for the
-// first, then jittered exponential growth capped at hi.
-func backoff(lo, hi time.Duration, attempt int) time.Duration {
-	if attempt <= 0 {
-		return 0
-	}
-	d := float64(lo)
-	for range attempt - 1 {
-		d *= 1.6
-		if d >= float64(hi) {
-			d = float64(hi)
-			break
-		}
-	}
-	return time.Duration(d/2 + rand.Float64()*d/2)
 }
 
 func (p *Publisher) acceptTracks(t *stream.Tracks) *stream.Tracks {
@@ -323,7 +307,7 @@ func (p *Publisher) setDisconnected() {
 func (p *Publisher) countSent(n int) {
 	p.sent.Add(uint64(n))
 	p.mu.Lock()
-	p.meter.add(time.Now(), uint64(n))
+	p.meter.Add(time.Now(), uint64(n))
 	p.mu.Unlock()
 }
 
