@@ -18,6 +18,10 @@ type pcmPacer struct {
 // maxReadDuration keeps reads short, like a microphone's ALSA period.
 const maxReadDuration = 20 * time.Millisecond
 
+// maxBehind is how far a reader may fall behind real time before the
+// samples it missed are dropped; stalls of a loaded machine stay far below.
+const maxBehind = 5 * time.Second
+
 func newPCMPacer(f AudioFormat, epoch time.Time) pcmPacer {
 	return pcmPacer{format: f, epoch: epochOr(epoch)}
 }
@@ -31,6 +35,12 @@ func (p *pcmPacer) take(ctx context.Context, want int) (int, error) {
 		return 0, fmt.Errorf("hw: buffer of %d samples holds no %d-channel frame", want, ch)
 	}
 	frames = min(frames, int64(p.format.SampleRate)*int64(maxReadDuration)/int64(time.Second))
+	if behind := time.Since(p.epoch) - time.Duration(p.frames*int64(time.Second)/int64(p.format.SampleRate)); behind > maxBehind {
+		// Nobody read for a long time (an idle pipeline paused): like a
+		// real microphone's overrun, those samples are gone, rather than
+		// handed out in a burst that would run ahead of the clock.
+		p.frames += int64(behind-maxReadDuration) * int64(p.format.SampleRate) / int64(time.Second)
+	}
 	due := p.epoch.Add(time.Duration((p.frames + frames) * int64(time.Second) / int64(p.format.SampleRate)))
 	if d := time.Until(due); d > 0 {
 		t := time.NewTimer(d)

@@ -138,6 +138,9 @@ func New(opts Options) (*App, error) {
 	if pcfg.Logger == nil {
 		pcfg.Logger = log.With("part", "whep")
 	}
+	if pcfg.OnOffer == nil {
+		pcfg.OnOffer = opts.Pipeline.Wake
+	}
 	if a.Preview, err = whep.New(pcfg); err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}

@@ -23,7 +23,11 @@ import (
 
 // newDeskBox builds a simulated box (test pattern, tone, demo catalogue,
 // virtual panel, phone page) without destinations.
-func newDeskBox(b *testing.B) *app.App {
+func newDeskBox(b *testing.B) *app.App { return newDeskBoxIdle(b, 0) }
+
+// newDeskBoxIdle is newDeskBox with the pipeline's idle grace period
+// (0: the default).
+func newDeskBoxIdle(b *testing.B, idleAfter time.Duration) *app.App {
 	b.Helper()
 	epoch := time.Now()
 	video, err := hw.NewTestPattern(hw.TestPatternConfig{Format: pipeline.Format(true), Epoch: epoch})
@@ -40,7 +44,7 @@ func newDeskBox(b *testing.B) *app.App {
 	}
 	log := slog.New(slog.DiscardHandler)
 	pl, err := pipeline.New(pipeline.Config{Video: video, Audio: audio, Portrait: true, Catalog: cat,
-		VideoKbps: 1200, Epoch: epoch, Logger: log})
+		VideoKbps: 1200, Epoch: epoch, Logger: log, IdleAfter: idleAfter})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,9 +84,9 @@ func BenchmarkStartToReady(b *testing.B) {
 }
 
 // BenchmarkIdleCPUWholeBox is the simulated box idling (not live) for 3 s
-// per op. The pipeline keeps capturing and encoding while idle so the
-// phone preview works before going live, so this is far from the control
-// plane's own idle figure (see BenchmarkIdleCPU in firmware/web): the Go
+// per op during the grace period before its pipeline pauses (see
+// BenchmarkIdleCPU for the paused figure), i.e. what the box costs while
+// the phone preview could be opened at any moment: the Go
 // process (which here also draws the test pattern, the real camera's
 // work being in rpicam-vid) and the ffmpeg encoder are reported
 // separately, in percent of one core.
@@ -106,6 +110,44 @@ func BenchmarkIdleCPUWholeBox(b *testing.B) {
 	}
 	b.ReportMetric(100*self.Seconds()/wall.Seconds(), "%cpu-go")
 	b.ReportMetric(100*kids.Seconds()/wall.Seconds(), "%cpu-ffmpeg")
+}
+
+// BenchmarkIdleCPU is the daemon's idle figure (target ≤ 1% of one
+// core): the simulated box, not live and without preview viewers, after
+// its pipeline paused capture and the encoder (grace period 2 s here,
+// 10 s by default), measured over 20 s per op. CPU is the Go process
+// (rusage) plus its children (/proc; ffmpeg is gone while paused, so
+// this also proves no encoder lingers), in percent of one core.
+func BenchmarkIdleCPU(b *testing.B) {
+	a := newDeskBoxIdle(b, 2*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, func(string) { close(ready) }) }()
+	defer func() { cancel(); <-done }()
+	<-ready
+	deadline := time.Now().Add(30 * time.Second)
+	for !a.Pipeline().Paused() {
+		if time.Now().After(deadline) {
+			b.Fatal("the idle pipeline did not pause")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var self, kids, wall time.Duration
+	b.ResetTimer()
+	for range b.N {
+		s0, k0, w0 := selfCPU(b), childrenCPU(), time.Now()
+		time.Sleep(20 * time.Second)
+		self += selfCPU(b) - s0
+		kids += childrenCPU() - k0
+		wall += time.Since(w0)
+	}
+	if !a.Pipeline().Paused() {
+		b.Fatal("the pipeline woke up with nobody watching")
+	}
+	b.ReportMetric(100*(self+kids).Seconds()/wall.Seconds(), "%cpu")
+	b.ReportMetric(100*self.Seconds()/wall.Seconds(), "%cpu-go")
+	b.ReportMetric(100*kids.Seconds()/wall.Seconds(), "%cpu-children")
 }
 
 // captureProbe measures capture → encoded unit at the fan-out, the same

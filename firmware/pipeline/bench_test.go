@@ -221,3 +221,42 @@ func BenchmarkGoLive(b *testing.B) {
 	b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "golive-p50-ms")
 	b.ReportMetric(float64(samples[len(samples)-1].Microseconds())/1000, "golive-max-ms")
 }
+
+// BenchmarkGoLiveFromPause is BenchmarkGoLive from an idle box whose
+// capture and encoder paused (nobody watching): GoLive restarts ffmpeg,
+// so this is the go-live figure of a box left alone (target ≤ 2 s).
+func BenchmarkGoLiveFromPause(b *testing.B) {
+	ngx := nginxtest.New(b)
+	p := start(b, Config{Catalog: demoCatalog(b), InitialCard: 0, RTMP: []string{ngx.URL("golive")},
+		IdleAfter: 300 * time.Millisecond})
+	path := ngx.RecordingPath("golive")
+	var samples []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		os.Remove(path)
+		waitFor(b, 20*time.Second, "the idle pause", p.Paused)
+		b.StartTimer()
+		t0 := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := p.GoLive(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		for !firstVideoTag(path) {
+			if time.Since(t0) > 10*time.Second {
+				b.Fatalf("nginx wrote no video frame in 10 s\n%s", ngx.ErrorLog())
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		samples = append(samples, time.Since(t0))
+		b.StopTimer()
+		if err := p.End(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	slices.Sort(samples)
+	b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "golive-p50-ms")
+	b.ReportMetric(float64(samples[len(samples)-1].Microseconds())/1000, "golive-max-ms")
+}

@@ -40,6 +40,14 @@ func (g *gopCache) SetTracks(t stream.Tracks) {
 	g.next.SetTracks(t)
 }
 
+// reset forgets the cached GOP (the encoder stopped).
+func (g *gopCache) reset() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	clear(g.items)
+	g.items = g.items[:0]
+}
+
 func (g *gopCache) WriteVideo(u *stream.VideoUnit) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -7,9 +7,13 @@
 //	                                                                      └─ AddOutput (WebRTC preview, …)
 //
 // Run keeps the capture, the compositor, the encoder and the local preview
-// going for the whole life of the box, so the streamer can frame herself and
-// rehearse the cards on her phone before she goes live, and going live only
-// has to open the RTMP connections (no ffmpeg start-up on the critical path).
+// going while anyone needs them, so the streamer can frame herself and
+// rehearse the cards on her phone before she goes live. When the box is not
+// live and nobody watches a preview (no RTSP reader, no WebRTC viewer) for
+// Config.IdleAfter, the video capture and the ffmpeg encoder stop, so an
+// idle box costs next to nothing; GoLive, an RTSP DESCRIBE or a WebRTC offer
+// (Wake) start them again at once, and outputs keep the last tracks
+// meanwhile so a viewer's session set-up does not wait for the encoder.
 // Recording is tied to being live: the recorder keeps what went on air, not
 // the minutes of setting up before it.
 //
@@ -95,6 +99,12 @@ type Config struct {
 	// PreviewAddr is the RTSP listen address (":8554"); empty means none.
 	PreviewAddr string
 
+	// IdleAfter is how long the box may be not live and without preview
+	// viewers before video capture and the encoder pause (default 10 s);
+	// negative never pauses. Outputs added with AddOutput count as viewers
+	// unless they implement ViewerCounter.
+	IdleAfter time.Duration
+
 	// RecordDir holds the recording ring; empty means no recording.
 	RecordDir   string
 	RecordQuota int64 // bytes, default 2 GiB
@@ -149,6 +159,19 @@ type Pipeline struct {
 
 	runCtx  atomic.Pointer[context.Context]
 	running atomic.Bool
+
+	// The media session: video capture and encoder, stopped while idle.
+	sessMu     sync.Mutex
+	sessCancel context.CancelFunc // nil while paused
+	sessDone   chan struct{}      // closed when the session's goroutines end
+	encErr     chan error         // the first session's encoder start result
+	paused     atomic.Bool
+	audioWake  chan struct{} // resumes the paused microphone loop
+	pauses     atomic.Int64
+	resumes    atomic.Int64
+	lastBusy   atomic.Int64 // unix nanos of the latest moment frames were wanted
+	viewersMu  sync.Mutex
+	viewers    map[string]ViewerCounter
 
 	opMu    sync.Mutex // serialises GoLive's set-up and End
 	liveMu  sync.Mutex // guards the fields below; held only briefly
@@ -212,6 +235,9 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.RecordQuota <= 0 {
 		cfg.RecordQuota = 2 << 30
 	}
+	if cfg.IdleAfter == 0 {
+		cfg.IdleAfter = 10 * time.Second
+	}
 	if cfg.MarkWindow <= 0 {
 		cfg.MarkWindow = 60 * time.Second
 	}
@@ -222,7 +248,8 @@ func New(cfg Config) (*Pipeline, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	p := &Pipeline{cfg: cfg, log: log, format: format, taps: map[int]*audioTap{}}
+	p := &Pipeline{cfg: cfg, log: log, format: format, taps: map[int]*audioTap{},
+		viewers: map[string]ViewerCounter{}, audioWake: make(chan struct{}, 1)}
 	p.fan = fanout.New(log.With("part", "fanout"))
 	p.gop = &gopCache{next: p.fan, onVideo: p.noteVideo}
 
@@ -258,7 +285,8 @@ func New(cfg Config) (*Pipeline, error) {
 		p.comp = p.newCompositor()
 	}
 	if cfg.PreviewAddr != "" {
-		s := preview.New(preview.Config{Addr: cfg.PreviewAddr, Logger: log.With("part", "preview")})
+		s := preview.New(preview.Config{Addr: cfg.PreviewAddr, Logger: log.With("part", "preview"),
+			OnReader: p.Wake})
 		if err := s.Start(); err != nil {
 			log.Error("pipeline: no local preview", "err", err)
 		} else if _, err := p.fan.Add("preview", s, fanout.QueueLimits{}); err != nil {
@@ -332,24 +360,28 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	encErr := make(chan error, 1)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		err := p.enc.Run(ctx)
-		encErr <- err
-		if err != nil {
-			cancel()
-		}
-	}()
-	go func() { defer wg.Done(); p.captureVideo(ctx) }()
+	p.encErr = make(chan error, 1)
+	p.lastBusy.Store(time.Now().UnixNano())
+	p.sessMu.Lock()
+	p.startSessionLocked(ctx, cancel)
+	p.sessMu.Unlock()
+	// The microphone is read while the encoder runs or a tap (the speech
+	// worker) wants it.
+	wg.Add(1)
 	go func() { defer wg.Done(); p.captureAudio(ctx) }()
+	if p.cfg.IdleAfter > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.watchIdle(ctx) }()
+	}
 	<-ctx.Done()
 	p.runCtx.Store(nil)
 	if err := p.End(); err != nil {
 		p.log.Warn("pipeline: end", "err", err)
 	}
 	wg.Wait()
+	p.sessMu.Lock()
+	p.stopSessionLocked()
+	p.sessMu.Unlock()
 	p.fan.Close()
 	if p.preview != nil {
 		p.preview.Close()
@@ -366,7 +398,142 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.cfg.Audio.Close(); err != nil {
 		p.log.Warn("pipeline: close audio source", "err", err)
 	}
-	return <-encErr
+	select {
+	case err := <-p.encErr:
+		return err
+	default:
+		return nil
+	}
+}
+
+// startSessionLocked starts video capture and the encoder; stop cancels
+// the whole Run when the encoder cannot start (ffmpeg missing).
+func (p *Pipeline) startSessionLocked(runCtx context.Context, stop context.CancelFunc) {
+	if p.sessCancel != nil || runCtx.Err() != nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	// The stall checks of Healthy start over with the session.
+	p.lastFrame.Store(now)
+	p.runStart.Store(now)
+	p.gop.lastVideo.Store(0)
+	ctx, cancel := context.WithCancel(runCtx)
+	done := make(chan struct{})
+	p.sessCancel, p.sessDone = cancel, done
+	p.paused.Store(false)
+	p.wakeAudio()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		err := p.enc.Run(ctx)
+		select {
+		case p.encErr <- err:
+		default:
+		}
+		if err != nil {
+			p.log.Error("pipeline: encoder stopped", "err", err)
+			stop()
+		}
+	}()
+	go func() { defer wg.Done(); p.captureVideo(ctx) }()
+	go func() { wg.Wait(); close(done) }()
+}
+
+// stopSessionLocked stops capture and the encoder and waits for them.
+func (p *Pipeline) stopSessionLocked() {
+	if p.sessCancel == nil {
+		return
+	}
+	p.sessCancel()
+	<-p.sessDone
+	p.sessCancel, p.sessDone = nil, nil
+	// A cached GOP from before the pause must not open a new publisher's
+	// stream: its timestamps are long gone.
+	p.gop.reset()
+}
+
+// Wake restarts capture and the encoder at once if they are paused and
+// keeps them running for at least IdleAfter. The RTSP preview calls it on
+// DESCRIBE, the WebRTC preview on an offer, GoLive before publishing.
+func (p *Pipeline) Wake() {
+	p.lastBusy.Store(time.Now().UnixNano())
+	rc := p.runCtx.Load()
+	if rc == nil {
+		return
+	}
+	p.sessMu.Lock()
+	defer p.sessMu.Unlock()
+	if p.sessCancel == nil && (*rc).Err() == nil {
+		p.log.Info("pipeline: resuming capture and encoder")
+		p.resumes.Add(1)
+		p.startSessionLocked(*rc, func() {})
+	}
+}
+
+func (p *Pipeline) wakeAudio() {
+	select {
+	case p.audioWake <- struct{}{}:
+	default:
+	}
+}
+
+// Paused reports whether capture and the encoder are stopped for idleness.
+func (p *Pipeline) Paused() bool { return p.paused.Load() }
+
+// ViewerCounter is an output (the WebRTC preview) that says how many
+// people watch it; the pipeline pauses when it says none.
+type ViewerCounter interface {
+	Viewers() int
+}
+
+// busy reports whether anything wants frames now.
+func (p *Pipeline) busy() bool {
+	if p.Live() {
+		return true
+	}
+	if p.preview != nil && p.preview.Readers() > 0 {
+		return true
+	}
+	p.viewersMu.Lock()
+	defer p.viewersMu.Unlock()
+	for _, v := range p.viewers {
+		if v == nil || v.Viewers() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// watchIdle pauses the session once nothing wanted frames for IdleAfter.
+// It wakes a few times a second at most, which costs nothing measurable.
+func (p *Pipeline) watchIdle(ctx context.Context) {
+	tick := time.NewTicker(min(p.cfg.IdleAfter/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		// A session that has not encoded its first picture yet counts as
+		// busy: pausing ffmpeg mid start-up helps nobody (and start-up
+		// is slow on a loaded box).
+		if p.busy() || (!p.paused.Load() && p.gop.lastVideo.Load() == 0) {
+			p.lastBusy.Store(now.UnixNano())
+			continue
+		}
+		p.sessMu.Lock()
+		if p.sessCancel != nil && ctx.Err() == nil &&
+			now.Sub(time.Unix(0, p.lastBusy.Load())) >= p.cfg.IdleAfter && !p.busy() {
+			p.log.Info("pipeline: idle, pausing capture and encoder", "after", p.cfg.IdleAfter)
+			p.stopSessionLocked()
+			p.pauses.Add(1)
+			p.paused.Store(true)
+		}
+		p.sessMu.Unlock()
+	}
 }
 
 // captureVideo is the frame loop: read into one reused frame, draw the
@@ -423,6 +590,24 @@ func (p *Pipeline) captureAudio(ctx context.Context) {
 	var base time.Duration
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		if p.paused.Load() && !p.hasTaps() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.audioWake:
+			}
+			if p.paused.Load() && !p.hasTaps() {
+				continue
+			}
+			// What the source buffered meanwhile is stale: drop what
+			// comes without waiting, and start the clock over.
+			p.drainAudio(ctx, buf)
+			samples = 0
+			if p.upsample != nil {
+				p.upsample.Reset()
+			}
+			continue
+		}
 		n, err := p.cfg.Audio.ReadPCM(ctx, buf)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -447,7 +632,9 @@ func (p *Pipeline) captureAudio(ctx context.Context) {
 		}
 		pts := base + time.Duration(samples)*time.Second/time.Duration(af.SampleRate)
 		samples += int64(n / af.Channels)
-		if p.upsample != nil {
+		if p.paused.Load() {
+			// Nothing to encode for.
+		} else if p.upsample != nil {
 			up = p.upsample.Process(up[:0], buf[:n])
 			p.enc.WriteAudio(up)
 		} else {
@@ -461,6 +648,23 @@ func (p *Pipeline) captureAudio(ctx context.Context) {
 	}
 }
 
+func (p *Pipeline) hasTaps() bool {
+	p.tapMu.Lock()
+	defer p.tapMu.Unlock()
+	return len(p.taps) > 0
+}
+
+// drainAudio discards reads that return at once (a source catching up or
+// an overrun microphone's old buffer), up to a few seconds' worth.
+func (p *Pipeline) drainAudio(ctx context.Context, buf []int16) {
+	for range 250 {
+		t0 := time.Now()
+		if _, err := p.cfg.Audio.ReadPCM(ctx, buf); err != nil || time.Since(t0) > 2*time.Millisecond {
+			return
+		}
+	}
+}
+
 // GoLive starts the RTMP publishers and the recorder and returns once the
 // stream is up: every publisher connected, or at least one when the start
 // timeout passes (the others keep retrying and Stats shows why). With no
@@ -471,6 +675,7 @@ func (p *Pipeline) GoLive(ctx context.Context) error {
 		return errors.New("pipeline: not running")
 	}
 	runCtx := *rc
+	p.Wake()
 	p.opMu.Lock()
 	if p.Live() {
 		p.opMu.Unlock()
@@ -575,8 +780,8 @@ func redact(u string) string {
 
 // End stops publishing (each publisher unpublishes and closes its RTMP
 // session) and recording, and returns when the publishers are stopped.
-// Capture, encoding and the preview keep running. Ending when not live is
-// a no-op.
+// Capture, encoding and the preview keep running until nobody has watched
+// for Config.IdleAfter. Ending when not live is a no-op.
 func (p *Pipeline) End() error {
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
@@ -710,11 +915,23 @@ func (p *Pipeline) AddOutput(name string, s stream.Sink) error {
 	if _, err := p.fan.Add(name, s, fanout.QueueLimits{}); err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
+	vc, _ := s.(ViewerCounter) // nil: always wants frames
+	p.viewersMu.Lock()
+	p.viewers[name] = vc
+	p.viewersMu.Unlock()
+	if vc == nil || vc.Viewers() > 0 {
+		p.Wake()
+	}
 	return nil
 }
 
 // RemoveOutput detaches an output added with AddOutput.
-func (p *Pipeline) RemoveOutput(name string) bool { return p.fan.Remove(name) }
+func (p *Pipeline) RemoveOutput(name string) bool {
+	p.viewersMu.Lock()
+	delete(p.viewers, name)
+	p.viewersMu.Unlock()
+	return p.fan.Remove(name)
+}
 
 // Recorder is the recording ring, nil when recording is off.
 func (p *Pipeline) Recorder() *record.Recorder { return p.rec }
@@ -736,20 +953,27 @@ type OutputStats struct {
 
 // Stats is a snapshot of the whole pipeline.
 type Stats struct {
-	Live           bool
-	FramesCaptured int64
-	CaptureErrors  int64
-	Encoder        encode.Stats
-	Outputs        []OutputStats
-	PreviewReaders int
-	Recorder       *record.Stats // nil when recording is off
-	AudioTapDrops  int64
-	Card           Card
+	Live bool
+	// Paused: capture and encoder stopped because nobody needed them;
+	// Pauses and Resumes count those transitions.
+	Paused          bool
+	Pauses, Resumes int64
+	FramesCaptured  int64
+	CaptureErrors   int64
+	Encoder         encode.Stats
+	Outputs         []OutputStats
+	PreviewReaders  int
+	Recorder        *record.Stats // nil when recording is off
+	AudioTapDrops   int64
+	Card            Card
 }
 
 // Stats returns a snapshot.
 func (p *Pipeline) Stats() Stats {
 	s := Stats{
+		Paused:         p.paused.Load(),
+		Pauses:         p.pauses.Load(),
+		Resumes:        p.resumes.Load(),
 		FramesCaptured: p.framesIn.Load(),
 		CaptureErrors:  p.captureErrors.Load(),
 		Encoder:        p.enc.Stats(),
@@ -789,11 +1013,15 @@ func (p *Pipeline) Stats() Stats {
 const stallLimit = 2 * time.Second
 
 // Healthy reports nil while frames are flowing: the camera delivered one
-// and the encoder produced video within the last 2 s. The systemd watchdog
-// uses it.
+// and the encoder produced video within the last 2 s, or capture and the
+// encoder are paused by design because nobody needs them. The systemd
+// watchdog uses it.
 func (p *Pipeline) Healthy() error {
 	if !p.running.Load() {
 		return errors.New("pipeline: not running")
+	}
+	if p.paused.Load() {
+		return nil
 	}
 	now := time.Now()
 	if d := now.Sub(time.Unix(0, p.lastFrame.Load())); d > stallLimit {

@@ -79,6 +79,7 @@ func (p *Pipeline) AudioTap(fn func(pts time.Duration, pcm []int16, rate, ch int
 	p.nextID++
 	p.taps[id] = t
 	p.tapMu.Unlock()
+	p.wakeAudio()
 	return func() {
 		p.tapMu.Lock()
 		delete(p.taps, id)

@@ -41,6 +41,9 @@ type Config struct {
 	UDPRTPAddr, UDPRTCPAddr string
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// OnReader, when set, is called on every DESCRIBE before it is
+	// answered: a paused pipeline starts its encoder for the new reader.
+	OnReader func()
 }
 
 // Server is the RTSP preview server.
@@ -262,6 +265,9 @@ func (h *handler) pathOK(path string) bool {
 }
 
 func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if h.cfg.OnReader != nil && h.pathOK(ctx.Path) {
+		h.cfg.OnReader()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.pathOK(ctx.Path) || h.describe == nil {

@@ -101,3 +101,28 @@ func TestFFprobeReadsPreview(t *testing.T) {
 		t.Errorf("%d reader sessions left", n)
 	}
 }
+
+// OnReader hears every DESCRIBE of the stream's path (a paused pipeline
+// wakes its encoder there), and none of a wrong path.
+func TestOnReaderOnDescribe(t *testing.T) {
+	addr := freeAddr(t)
+	var mu sync.Mutex
+	calls := 0
+	s := New(Config{Addr: addr, OnReader: func() { mu.Lock(); calls++; mu.Unlock() }})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	url := "rtsp://" + addr + "/live"
+	for _, u := range []string{url, url + "x"} {
+		// No tracks yet: both fail, but the right path was asked for.
+		_, _ = nginxtest.ProbeContext(ctx, u, false, "-rtsp_transport", "tcp")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 {
+		t.Errorf("OnReader called %d times, want 1 (the stream's path only)", calls)
+	}
+}

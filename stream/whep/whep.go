@@ -54,6 +54,9 @@ type Config struct {
 	QueueUnits int
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// OnOffer, when set, is called as each offer arrives, before the
+	// answer is built: a paused pipeline starts its encoder for the viewer.
+	OnOffer func()
 }
 
 // Errors returned by Offer.
@@ -186,11 +189,21 @@ func (s *Server) Stats() Stats {
 	return Stats{Viewers: n, Connected: c, Sent: s.sent.Load(), Dropped: s.dropped.Load()}
 }
 
+// Viewers returns how many sessions are open (connected or not).
+func (s *Server) Viewers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.viewers)
+}
+
 // Offer answers a viewer's SDP offer. It returns the SDP answer and the
 // session id to hang up with.
 func (s *Server) Offer(ctx context.Context, offerSDP string) (answer, id string, err error) {
 	if !strings.Contains(offerSDP, "m=video") {
 		return "", "", ErrNoVideo
+	}
+	if s.cfg.OnOffer != nil {
+		s.cfg.OnOffer()
 	}
 	s.mu.Lock()
 	if s.closed {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -334,5 +335,46 @@ func TestHTTPErrors(t *testing.T) {
 	_ = srv.Close()
 	if _, _, err := srv.Offer(context.Background(), c.pc.LocalDescription().SDP); !errors.Is(err, whep.ErrClosed) {
 		t.Fatalf("offer after Close: %v, want ErrClosed", err)
+	}
+}
+
+// An offer calls OnOffer before it is answered (the pipeline resumes its
+// paused encoder there) and Viewers counts the session until hang-up; a
+// viewer that joined while no media flowed starts at the first keyframe.
+func TestOnOfferAndViewers(t *testing.T) {
+	var offers atomic.Int64
+	srv, hs := newServer(t, whep.Config{OnOffer: func() { offers.Add(1) }})
+	tracks, units := syntheticStream(t)
+	srv.SetTracks(tracks) // known from before the encoder paused
+	if srv.Viewers() != 0 {
+		t.Fatalf("Viewers = %d before any offer", srv.Viewers())
+	}
+	c := newClient(t)
+	c.connect(t, hs.URL+"/whep")
+	if n := offers.Load(); n != 1 {
+		t.Fatalf("OnOffer called %d times, want 1", n)
+	}
+	if n := srv.Viewers(); n != 1 {
+		t.Fatalf("Viewers = %d, want 1", n)
+	}
+	waitFor(t, 10*time.Second, "connected", func() bool { return srv.Stats().Connected == 1 })
+	// The encoder wakes up: a non-key unit first, then a GOP.
+	srv.WriteVideo(&stream.VideoUnit{PTS: 0, NALUs: units[1].NALUs})
+	for i, u := range units {
+		srv.WriteVideo(&stream.VideoUnit{PTS: time.Duration(i+1) * 40 * time.Millisecond, NALUs: u.NALUs, Key: u.Key})
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitFor(t, 5*time.Second, "the GOP", func() bool { u, _ := c.snapshot(); return len(u) >= len(units)-1 })
+	if got, _ := c.snapshot(); !slices.Contains(got[0], 5) {
+		t.Errorf("first unit NAL types %v, want an IDR", got[0])
+	}
+	req, _ := http.NewRequest(http.MethodDelete, hs.URL+c.location, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := srv.Viewers(); n != 0 {
+		t.Errorf("Viewers = %d after hang-up, want 0", n)
 	}
 }
