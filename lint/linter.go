@@ -221,19 +221,25 @@ func compile(p *Pack) (*matcher, error) {
 			m.shape = append(m.shape, slices.Contains(norm, '#'))
 		}
 	}
+	// addParts registers a pattern whose parts are joined by '~': the first
+	// part as a candidate, the later ones to be followed in the clause.
+	addParts := func(ph Phrase, cp compiledPattern) {
+		pieces := strings.Split(ph.Text, "~")
+		pid := len(m.pats)
+		cp.nparts = len(pieces)
+		m.pats = append(m.pats, cp)
+		for k, piece := range pieces {
+			if k == 0 {
+				add(piece, kindPattern, pid, ph.Line)
+				continue
+			}
+			add(piece, kindPart, len(m.parts), ph.Line)
+			m.parts = append(m.parts, partRef{pid, k})
+		}
+	}
 	for i, r := range p.Rules {
 		for _, pt := range r.Patterns {
-			pieces := strings.Split(pt.Text, "~")
-			pid := len(m.pats)
-			m.pats = append(m.pats, compiledPattern{rule: i, nparts: len(pieces)})
-			for k, piece := range pieces {
-				if k == 0 {
-					add(piece, kindPattern, pid, pt.Line)
-					continue
-				}
-				add(piece, kindPart, len(m.parts), pt.Line)
-				m.parts = append(m.parts, partRef{pid, k})
-			}
+			addParts(pt, compiledPattern{rule: i})
 		}
 		for _, ex := range r.Except {
 			add(ex.Text, kindExcept, i, ex.Line)
@@ -252,17 +258,7 @@ func compile(p *Pack) (*matcher, error) {
 	for _, l := range lists {
 		for _, w := range l.ph {
 			if l.kind == kindOwnRange && strings.Contains(w.Text, "~") {
-				pieces := strings.Split(w.Text, "~")
-				pid := len(m.pats)
-				m.pats = append(m.pats, compiledPattern{nparts: len(pieces), own: true})
-				for k, piece := range pieces {
-					if k == 0 {
-						add(piece, kindPattern, pid, w.Line)
-						continue
-					}
-					add(piece, kindPart, len(m.parts), w.Line)
-					m.parts = append(m.parts, partRef{pid, k})
-				}
+				addParts(w, compiledPattern{own: true})
 				continue
 			}
 			add(w.Text, l.kind, 0, w.Line)
