@@ -196,16 +196,7 @@ func (q *Queue) skipGOPLocked() {
 			break
 		}
 	}
-	if next < 0 {
-		q.stats.DroppedUnits += uint64(q.n)
-		q.clearLocked()
-		q.waitKey = true
-		return
-	}
-	for range next {
-		q.popLocked()
-		q.stats.DroppedUnits++
-	}
+	q.dropBeforeLocked(next)
 }
 
 // SkipToLatestKey drops everything queued before the newest queued
@@ -223,13 +214,19 @@ func (q *Queue) SkipToLatestKey() {
 			break
 		}
 	}
-	if last < 0 {
+	q.dropBeforeLocked(last)
+}
+
+// dropBeforeLocked drops the i oldest units so a keyframe leads the queue;
+// i < 0 means no keyframe is queued: drop all and wait for the next one.
+func (q *Queue) dropBeforeLocked(i int) {
+	if i < 0 {
 		q.stats.DroppedUnits += uint64(q.n)
 		q.clearLocked()
 		q.waitKey = true
 		return
 	}
-	for range last {
+	for range i {
 		q.popLocked()
 		q.stats.DroppedUnits++
 	}
