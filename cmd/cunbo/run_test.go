@@ -259,7 +259,7 @@ func TestRunConfigErrorExitsWithExConfig(t *testing.T) {
 // and a key on its terminal presses the big button.
 func TestSimHTTPTerminalPanel(t *testing.T) {
 	bin := buildCunbo(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "sim", "--http", "127.0.0.1:0", "--preview", "", "--portrait")
 	stdin, err := cmd.StdinPipe()
@@ -288,7 +288,7 @@ func TestSimHTTPTerminalPanel(t *testing.T) {
 		t.Helper()
 		// Generous: on a loaded 2-core CI machine start-up (the linter's
 		// dictionary, the speech worker) can take many seconds.
-		timeout := time.After(60 * time.Second)
+		timeout := time.After(90 * time.Second)
 		for {
 			select {
 			case l, ok := <-lines:
@@ -299,7 +299,7 @@ func TestSimHTTPTerminalPanel(t *testing.T) {
 					return m
 				}
 			case <-timeout:
-				t.Fatalf("no line matching %s", re)
+				t.Fatalf("no line matching %s\nstderr:\n%s", re, stderr.String())
 			}
 		}
 	}
