@@ -30,6 +30,10 @@ type instance struct {
 	// its first video unit maps there.
 	start   time.Duration
 	started time.Time
+	// cutAt is the pipeline time of the keyframe a live switch cuts over
+	// at (start plus a lead); zero for instances that are not a live
+	// replacement.
+	cutAt time.Duration
 
 	cmd    *exec.Cmd
 	cancel context.CancelFunc
@@ -46,7 +50,11 @@ type instance struct {
 	stopping  bool
 }
 
-func (e *Encoder) ffmpegArgs(o Output, codec Codec) []string {
+// ffmpegArgs builds the command line; lead > 0 forces the first keyframe
+// after the initial one at lead into the stream (later ones every GOP
+// from there), so a live replacement has a keyframe at a time known in
+// advance.
+func (e *Encoder) ffmpegArgs(o Output, codec Codec, lead time.Duration) []string {
 	in, au := e.cfg.Input, e.cfg.Audio
 	gop := max(1, int(e.cfg.GOP.Seconds()*float64(o.FPS)+0.5))
 	secs := strconv.FormatFloat(e.cfg.GOP.Seconds(), 'f', -1, 64)
@@ -75,7 +83,7 @@ func (e *Encoder) ffmpegArgs(o Output, codec Codec) []string {
 	a = append(a, "-c:v", string(codec), "-pix_fmt", "yuv420p",
 		"-b:v", kbps, "-maxrate", kbps, "-bufsize", kbps,
 		"-g", strconv.Itoa(gop), "-keyint_min", strconv.Itoa(gop), "-bf", "0",
-		"-force_key_frames", "expr:gte(t,n_forced*"+secs+")")
+		"-force_key_frames", "expr:gte(t,"+strconv.FormatFloat(lead.Seconds(), 'f', -1, 64)+"+n_forced*"+secs+")")
 	switch codec {
 	case CodecX264:
 		a = append(a, "-preset", "ultrafast", "-tune", "zerolatency", "-sc_threshold", "0",
@@ -93,9 +101,9 @@ func (e *Encoder) ffmpegArgs(o Output, codec Codec) []string {
 
 // startInstance launches ffmpeg; units it produces go through e.onVideo and
 // friends, tagged with the instance.
-func (e *Encoder) startInstance(id int, o Output, codec Codec, start time.Duration) (*instance, error) {
+func (e *Encoder) startInstance(id int, o Output, codec Codec, start, lead time.Duration) (*instance, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, e.cfg.FFmpeg, e.ffmpegArgs(o, codec)...)
+	cmd := exec.CommandContext(ctx, e.cfg.FFmpeg, e.ffmpegArgs(o, codec, lead)...)
 	cmd.WaitDelay = 2 * time.Second
 	cmd.Stderr = newLogWriter(e.log, id)
 	videoIn, err := cmd.StdinPipe()
@@ -125,6 +133,12 @@ func (e *Encoder) startInstance(id int, o Output, codec Codec, start time.Durati
 	audioR.Close() // the child has its copy
 	in := &instance{
 		id: id, out: o, codec: codec, start: start, started: time.Now(),
+		cutAt: func() time.Duration {
+			if lead > 0 {
+				return start + lead
+			}
+			return 0
+		}(),
 		cmd: cmd, cancel: cancel,
 		video: make(chan *rawFrame, instanceQueue),
 		audio: make(chan []byte, instanceQueue),

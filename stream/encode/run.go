@@ -10,17 +10,35 @@ import (
 	"github.com/cunbo/cunbo/stream"
 )
 
-// outputState decides which instance's units reach the sink. While a
-// replacement is starting, the current instance's units are held back; at
-// the replacement's first keyframe (time switchAt) the held units before
-// switchAt go out and the replacement takes over. If the replacement fails,
-// everything held goes out and nothing is lost.
+// outputState decides which instance's units reach the sink.
+//
+// Without LiveSwitch, while a replacement is starting, the current
+// instance's units are held back; at the replacement's first keyframe
+// (time switchAt) the held units before switchAt go out and the
+// replacement takes over.
+//
+// With LiveSwitch the replacement is told to make a keyframe at a planned
+// cut time (its start plus switchLead, long enough for ffmpeg to start and
+// settle). The current instance keeps delivering everything before the cut
+// and only its units from the cut on are held; at the replacement's
+// keyframe the held units are dropped and the replacement goes on from
+// there. Viewers see no pause beyond the difference between the two
+// encoders' latencies, and the timeline neither jumps nor repeats. Waiting
+// instead for "the replacement's first keyframe later than what was
+// delivered" depends on the replacement being faster than the running
+// encoder, which a scaling or frame-rate filter (one frame of delay) never
+// is.
+//
+// If the replacement fails, everything held goes out and nothing is lost.
 type outputState struct {
 	active    *instance
 	pending   *instance
 	switchAt  time.Duration
 	heldVideo []*stream.VideoUnit
 	heldAudio []*stream.AudioUnit
+	// pendingAudio is the replacement's audio from its cut on, kept until
+	// its keyframe makes it the active instance.
+	pendingAudio []*stream.AudioUnit
 
 	tracks     stream.Tracks
 	tracksSent bool
@@ -31,6 +49,12 @@ type outputState struct {
 	requested  *Output
 	switched   chan struct{} // tells Run an old instance can be stopped
 }
+
+// switchLead is how long after a live replacement starts its planned
+// keyframe comes: ffmpeg's start-up (a few hundred milliseconds on a Pi)
+// plus margin. It is a whole second so the keyframe lands on a frame at
+// every frame rate of the ladder (30, 25, 15).
+const switchLead = time.Second
 
 // target is the output the encoder is heading for.
 func (o *outputState) target(current Output) Output {
@@ -69,6 +93,22 @@ func tracksEqual(a, b stream.Tracks) bool {
 		bytes.Equal(a.AudioConfig, b.AudioConfig) && a.SampleRate == b.SampleRate && a.Channels == b.Channels
 }
 
+// holdFrom is the time from which the active instance's units wait for a
+// pending switch; ok is false when nothing is held.
+func (e *Encoder) holdFrom() (time.Duration, bool) {
+	o := &e.out
+	switch {
+	case o.pending == nil:
+		return 0, false
+	case !e.cfg.LiveSwitch:
+		return -1 << 62, true
+	default:
+		// Half a frame early, so a keyframe rounded by a frame-rate
+		// filter still counts as the planned one.
+		return o.pending.cutAt - e.cfg.Input.Interval()/2, true
+	}
+}
+
 func (e *Encoder) onVideo(in *instance, u *stream.VideoUnit) {
 	e.outMu.Lock()
 	defer e.outMu.Unlock()
@@ -79,18 +119,19 @@ func (e *Encoder) onVideo(in *instance, u *stream.VideoUnit) {
 	u.PTS += in.offset
 	u.DTS += in.offset
 	o := &e.out
+	from, holding := e.holdFrom()
 	switch {
-	case in == o.active && o.pending != nil && !e.cfg.LiveSwitch:
+	case in == o.active && holding && u.DTS >= from:
 		if len(o.heldVideo) < maxHeld {
 			o.heldVideo = append(o.heldVideo, u)
 		}
 	case in == o.active:
 		e.deliverVideo(in, u)
 	case in == o.pending:
-		if e.cfg.LiveSwitch && (!u.Key || o.anyVideo && u.DTS <= o.lastDTS) {
-			return // wait for a keyframe past what viewers already have
+		if e.cfg.LiveSwitch && (!u.Key || u.DTS < from || o.anyVideo && u.DTS <= o.lastDTS) {
+			return // wait for the planned keyframe
 		}
-		e.completeSwitch(in)
+		e.completeSwitch(in, u.DTS)
 		e.deliverVideo(in, u)
 	}
 }
@@ -103,13 +144,18 @@ func (e *Encoder) onAudio(in *instance, u *stream.AudioUnit) {
 	}
 	u.PTS += in.offset
 	o := &e.out
+	from, holding := e.holdFrom()
 	switch {
-	case in == o.active && o.pending != nil && !e.cfg.LiveSwitch:
+	case in == o.active && holding && u.PTS >= from:
 		if len(o.heldAudio) < maxHeld {
 			o.heldAudio = append(o.heldAudio, u)
 		}
 	case in == o.active:
 		e.deliverAudio(u)
+	case in == o.pending && e.cfg.LiveSwitch && u.PTS >= from:
+		if len(o.pendingAudio) < maxHeld {
+			o.pendingAudio = append(o.pendingAudio, u)
+		}
 	}
 }
 
@@ -139,14 +185,18 @@ func (e *Encoder) deliverAudio(u *stream.AudioUnit) {
 	e.sink.WriteAudio(u)
 }
 
-// completeSwitch makes the pending instance active at its first keyframe.
-func (e *Encoder) completeSwitch(in *instance) {
+// completeSwitch makes the pending instance active at its keyframe at.
+func (e *Encoder) completeSwitch(in *instance, at time.Duration) {
 	o := &e.out
-	o.switchAt = in.start
+	o.switchAt = at
 	e.flushHeld(o.switchAt)
 	o.active, o.pending = in, nil
 	// The old instance's audio ran to switchAt; the new one's starts there.
 	o.lastAudio = max(o.lastAudio, o.switchAt-time.Nanosecond)
+	for _, a := range o.pendingAudio {
+		e.deliverAudio(a)
+	}
+	o.pendingAudio = nil
 	if o.requested != nil && *o.requested == in.out {
 		o.requested = nil
 	}
@@ -208,7 +258,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 
 	nextID := 1
 	var tick int64
-	active, err := e.startInstance(nextID, e.cfg.Output, codec, tickTime(0))
+	active, err := e.startInstance(nextID, e.cfg.Output, codec, tickTime(0), 0)
 	if err != nil {
 		return err
 	}
@@ -259,6 +309,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 		e.outMu.Lock()
 		e.out.pending = nil
 		e.out.requested = nil
+		e.out.pendingAudio = nil
 		e.flushHeld(1 << 62)
 		e.outMu.Unlock()
 		retire(pending)
@@ -281,7 +332,11 @@ func (e *Encoder) Run(ctx context.Context) error {
 				retire(pending)
 				pending = nil
 			}
-			in, err := e.startInstance(nextID, o, codec, tickTime(tick))
+			lead := time.Duration(0)
+			if e.cfg.LiveSwitch {
+				lead = switchLead
+			}
+			in, err := e.startInstance(nextID, o, codec, tickTime(tick), lead)
 			nextID++
 			if err != nil {
 				e.log.Error("encoder change failed to start", "err", err)
@@ -348,7 +403,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 				}
 			}
 			if needRestart && !time.Now().Before(restartAt) {
-				in, err := e.startInstance(nextID, current, codec, tickTime(tick))
+				in, err := e.startInstance(nextID, current, codec, tickTime(tick), 0)
 				nextID++
 				if err != nil {
 					e.log.Error("encoder restart failed", "err", err)
