@@ -168,12 +168,25 @@ type Controller struct {
 	prev     map[string]Signal
 	minRTT   map[string]time.Duration
 	over     map[string]int // consecutive steps with a long, growing queue
+	est      map[string]estimateTrend
+}
+
+// estimateTrend follows one output's congestion-control estimate. GCC
+// starts from a guess and climbs about 8 % a second while it sees no
+// overuse, so an estimate below what is sent but still rising says "not
+// measured yet", not "congested"; a falling or settled one is a verdict.
+type estimateTrend struct {
+	last   int
+	roseAt time.Time
+	peak   int
+	peakAt time.Time
 }
 
 // New returns a controller at cfg.StartKbps.
 func New(cfg Config) *Controller {
 	cfg.defaults()
-	c := &Controller{cfg: cfg, cur: float64(cfg.StartKbps), prev: map[string]Signal{}, minRTT: map[string]time.Duration{}, over: map[string]int{}}
+	c := &Controller{cfg: cfg, cur: float64(cfg.StartKbps), prev: map[string]Signal{}, minRTT: map[string]time.Duration{},
+		over: map[string]int{}, est: map[string]estimateTrend{}}
 	c.rung = c.pickRung(0)
 	return c
 }
@@ -228,19 +241,41 @@ type verdict struct {
 	busy      bool // a queue stands: not the time to probe upwards
 }
 
-func (c *Controller) judge(s Signal) verdict {
+// trackEstimate updates an output's estimate trend and says whether the
+// estimator is still climbing without having fallen from a recent peak.
+func (c *Controller) trackEstimate(now time.Time, name string, e int) (ramping bool) {
+	st, ok := c.est[name]
+	if !ok || e > st.last {
+		st.roseAt = now
+	}
+	if e >= st.peak || now.Sub(st.peakAt) > 3*time.Second {
+		st.peak, st.peakAt = e, now
+	}
+	st.last = e
+	c.est[name] = st
+	falling := float64(e) < 0.85*float64(st.peak)
+	return now.Sub(st.roseAt) < 1500*time.Millisecond && !falling
+}
+
+func (c *Controller) judge(now time.Time, s Signal) verdict {
 	v := verdict{limitKbps: math.Inf(1)}
 	prev, hadPrev := c.prev[s.Name]
 	budget := func(bps int) float64 {
 		return float64(bps)/1000*(1-c.cfg.Headroom) - float64(c.cfg.AudioKbps)
 	}
 	if s.EstimateBps > 0 {
+		ramping := c.trackEstimate(now, s.Name, s.EstimateBps)
 		switch {
 		case s.SentBps > 0 && s.EstimateBps >= s.SentBps:
 			// The estimator is not holding us back. GCC only grows
 			// its estimate slowly (about 8 % a second) and, sharing a
 			// link with TCP, rarely far above what is sent, so it is
 			// used as a brake, never as a ceiling for probing.
+		case ramping:
+			// Still climbing from its first guess: the link has not
+			// said no. The other signals (and the estimator, once it
+			// sees overuse and falls) stop a rate that is too high.
+			v.busy = float64(s.EstimateBps) < float64(s.SentBps)*0.7
 		default:
 			v.limitKbps = budget(s.EstimateBps)
 			if v.limitKbps < c.cur*0.97 {
@@ -324,10 +359,11 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 		if !s.Connected || !s.Since.IsZero() && now.Sub(s.Since) < c.cfg.Warmup {
 			delete(c.prev, s.Name)
 			delete(c.over, s.Name)
+			delete(c.est, s.Name)
 			continue
 		}
 		any = true
-		v := c.judge(s)
+		v := c.judge(now, s)
 		c.prev[s.Name] = s
 		if v.limitKbps < limit {
 			limit, limiter = v.limitKbps, s.Name

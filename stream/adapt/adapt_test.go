@@ -303,3 +303,39 @@ func TestExtremeLossDegradesVideo(t *testing.T) {
 		t.Errorf("end state %+v", c.Current())
 	}
 }
+
+// TestRampingEstimateIsNotCongestion: GCC starts from a guess below what
+// the encoder sends and climbs; that is no reason to cut. The same low
+// estimate after a fall is.
+func TestRampingEstimateIsNotCongestion(t *testing.T) {
+	cases := []struct {
+		name     string
+		estimate func(i int) int // bit/s at step i (250 ms apart)
+		wantCut  bool
+	}{
+		{"climbing from a low guess", func(i int) int { return 500_000 + i*20_000 }, false},
+		{"fell from a peak", func(i int) int {
+			if i < 8 {
+				return 3_000_000
+			}
+			return 600_000
+		}, true},
+		{"settled low", func(int) int { return 600_000 }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Config{StartKbps: 1500})
+			now := time.Unix(0, 0)
+			cut := false
+			for i := range 24 {
+				d := c.Step(now.Add(time.Duration(i)*250*time.Millisecond), []Signal{{
+					Name: "whip", Connected: true, EstimateBps: tc.estimate(i), SentBps: 1_600_000,
+				}})
+				cut = cut || d.Reason == "down"
+			}
+			if cut != tc.wantCut {
+				t.Errorf("cut = %v, want %v", cut, tc.wantCut)
+			}
+		})
+	}
+}

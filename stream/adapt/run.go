@@ -36,7 +36,7 @@ type Loop struct {
 	Base encode.Output
 	// Interval between steps, default 250 ms.
 	Interval time.Duration
-	// MinApply spaces changes sent to the encoder, default 2 s: each one
+	// MinApply spaces changes sent to the encoder, default 1.25 s: each one
 	// starts a new encoder instance that holds output until its first
 	// keyframe, so a change is not sent while the previous one is still
 	// switching (if the encoder reports Switches) unless it is a cut
@@ -59,7 +59,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	minApply := l.MinApply
 	if minApply <= 0 {
-		minApply = 2 * time.Second
+		minApply = 1250 * time.Millisecond
 	}
 	stats, _ := l.Encoder.(interface{ Stats() encode.Stats })
 	var lastApply time.Time

@@ -23,7 +23,7 @@ func main() {
 	runs := flag.Int("runs", 1, "runs per profile and system (medians are reported)")
 	scale := flag.Float64("scale", 1, "shorten the steady profiles (good4g, rural4g, 3g) by this factor, min 30 s")
 	systems := flag.String("systems", "cunbo,baseline", "systems to run")
-	verbose := flag.Bool("v", false, "log the box's pipeline")
+	verbose := flag.Bool("v", false, "log the box's pipeline and every adaptation sample (debug level)")
 	flag.Parse()
 	if err := run(*profiles, *out, *runs, *scale, *systems, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "weaklink:", err)
@@ -48,7 +48,7 @@ func run(names, out string, runs int, scale float64, systems string, verbose boo
 	}
 	var log *slog.Logger
 	if verbose {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	rep := weaklink.NewReport(runs)
 	noNetem := false
