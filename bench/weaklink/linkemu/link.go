@@ -237,10 +237,18 @@ func (l *Link) read(d *direction) {
 		}
 		n, err := d.src.Read(buf)
 		if err != nil {
-			if !l.closed() && !errors.Is(err, os.ErrClosed) && !errors.Is(err, io.EOF) {
-				l.log.Error("linkemu: read failed; direction stops", "dir", d.name, "err", err)
+			if l.closed() || errors.Is(err, os.ErrClosed) || errors.Is(err, io.EOF) {
+				return
 			}
-			return
+			// A device being reconfigured (taken down, say) can fail a
+			// read or two; only Close ends forwarding.
+			l.log.Warn("linkemu: read failed", "dir", d.name, "err", err)
+			select {
+			case <-l.done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
 		}
 		now := l.now()
 		d.mu.Lock()
