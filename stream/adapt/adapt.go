@@ -169,6 +169,8 @@ type Controller struct {
 	minRTT   map[string]time.Duration
 	over     map[string]int // consecutive steps with a long, growing queue
 	est      map[string]estimateTrend
+	delay    map[string]time.Duration // last queue delay per output
+	rise     map[string]int           // consecutive steps it grew
 }
 
 // estimateTrend follows one output's congestion-control estimate. GCC
@@ -186,7 +188,8 @@ type estimateTrend struct {
 func New(cfg Config) *Controller {
 	cfg.defaults()
 	c := &Controller{cfg: cfg, cur: float64(cfg.StartKbps), prev: map[string]Signal{}, minRTT: map[string]time.Duration{},
-		over: map[string]int{}, est: map[string]estimateTrend{}}
+		over: map[string]int{}, est: map[string]estimateTrend{}, delay: map[string]time.Duration{},
+		rise: map[string]int{}}
 	c.rung = c.pickRung(0)
 	return c
 }
@@ -259,7 +262,7 @@ func (c *Controller) trackEstimate(now time.Time, name string, e int) (ramping b
 
 func (c *Controller) judge(now time.Time, s Signal) verdict {
 	v := verdict{limitKbps: math.Inf(1)}
-	prev, hadPrev := c.prev[s.Name]
+	_, hadPrev := c.prev[s.Name]
 	budget := func(bps int) float64 {
 		return float64(bps)/1000*(1-c.cfg.Headroom) - float64(c.cfg.AudioKbps)
 	}
@@ -283,37 +286,61 @@ func (c *Controller) judge(now time.Time, s Signal) verdict {
 			}
 		}
 	}
-	// Queue delay: how long the backlog takes to drain at the rate the
-	// peer is taking it (or at our own rate, if unknown).
+	// Queue delay: what waits on our side of the bottleneck, in time. A
+	// transport's backlog includes the bytes legitimately in flight (one
+	// round trip's worth at the rate the peer takes them), which are not a
+	// queue; at low rates they alone would look like hundreds of
+	// milliseconds. What is beyond them drains at the acknowledged rate;
+	// the bottleneck's own queue shows as round-trip time above the
+	// smallest seen.
 	drain := float64(s.ThroughputBps)
 	if drain <= 0 {
 		drain = (c.cur + float64(c.cfg.AudioKbps)) * 1000
 	}
-	delay := time.Duration(float64(s.BacklogBytes) * 8 / drain * float64(time.Second))
-	growing := hadPrev && s.BacklogBytes > prev.BacklogBytes
-	// A standing, growing queue while the peer takes less than we send
-	// means the link is full, long before the queue is long.
-	if s.EstimateBps == 0 && s.ThroughputBps > 0 && s.SentBps > 0 && growing && delay > c.cfg.QueueDelay/4 &&
-		float64(s.ThroughputBps) < float64(s.SentBps)*0.9 {
-		v.congested = true
-		v.limitKbps = math.Min(v.limitKbps, float64(s.ThroughputBps)/1000*(1-c.cfg.Headroom)-float64(c.cfg.AudioKbps))
+	m, seen := c.minRTT[s.Name]
+	if s.RTT > 0 && (!seen || s.RTT < m) {
+		m = s.RTT
+		c.minRTT[s.Name] = m
+	}
+	local := float64(s.BacklogBytes)
+	var netQueue time.Duration
+	if s.RTT > 0 {
+		local = math.Max(0, local-drain/8*s.RTT.Seconds())
+		netQueue = s.RTT - m
+	}
+	delay := time.Duration(local*8/drain*float64(time.Second)) + netQueue
+	prevDelay, hadDelay := c.delay[s.Name]
+	c.delay[s.Name] = delay
+	growing := hadPrev && hadDelay && delay > prevDelay
+	if growing {
+		c.rise[s.Name]++
+	} else {
+		c.rise[s.Name] = 0
+	}
+	// A link that acknowledges as fast as we send is keeping up, however
+	// long the queue looks at our (low) rate.
+	keepingUp := func(share float64) bool {
+		return s.SentBps > 0 && s.ThroughputBps > 0 && float64(s.ThroughputBps) >= float64(s.SentBps)*share
 	}
 	if delay > c.cfg.QueueDelay/4 {
 		v.busy = true
 	}
-	// One keyframe can make a long queue for a moment; a queue that is
-	// long and still growing over two steps is congestion.
-	// A link that acknowledges as fast as we send is keeping up, however
-	// long the queue looks at our (low) rate.
-	keepingUp := s.SentBps > 0 && s.ThroughputBps > 0 && float64(s.ThroughputBps) >= float64(s.SentBps)*0.97
-	if delay > c.cfg.QueueDelay && !keepingUp && (growing || c.over[s.Name] > 0) {
+	// A long queue, or a moderate one growing while the peer takes less
+	// than we send, held over two steps (one keyframe or one noisy rate
+	// sample is not congestion): the link is full.
+	long := delay > c.cfg.QueueDelay
+	// A queue that has grown at every step for a second is a link a
+	// little too slow, which the other tests take long to see; a
+	// keyframe's burst grows once and drains.
+	filling := delay > c.cfg.QueueDelay/4 && growing && (!keepingUp(0.9) || c.rise[s.Name] >= 4 && !keepingUp(0.97))
+	if long && !keepingUp(0.97) || filling {
 		c.over[s.Name]++
-	} else {
+	} else if !long {
 		c.over[s.Name] = 0
 	}
 	if c.over[s.Name] >= 2 {
 		v.congested = true
-		lim := math.Inf(1)
+		lim := c.cur * 0.7
 		if s.ThroughputBps > 0 {
 			// The link carried ThroughputBps while a queue stood: that
 			// is its capacity. Take less so the queue drains.
@@ -323,22 +350,8 @@ func (c *Controller) judge(now time.Time, s Signal) verdict {
 				v.severe = true
 			}
 			lim = float64(s.ThroughputBps)/1000*share - float64(c.cfg.AudioKbps)
-		} else {
-			lim = c.cur * 0.7
 		}
 		v.limitKbps = math.Min(v.limitKbps, lim)
-	}
-	// RTT inflation without loss is the earliest sign of a full buffer.
-	if s.RTT > 0 {
-		m, ok := c.minRTT[s.Name]
-		if !ok || s.RTT < m {
-			m = s.RTT
-			c.minRTT[s.Name] = m
-		}
-		if s.RTT > 2*m+200*time.Millisecond && growing {
-			v.congested = true
-			v.limitKbps = math.Min(v.limitKbps, c.cur*0.85)
-		}
 	}
 	return v
 }
@@ -360,6 +373,8 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 			delete(c.prev, s.Name)
 			delete(c.over, s.Name)
 			delete(c.est, s.Name)
+			delete(c.delay, s.Name)
+			delete(c.rise, s.Name)
 			continue
 		}
 		any = true

@@ -61,13 +61,18 @@ func simulate(c *Controller, links []*simLink, dur, encDelay float64) simResult 
 				if l.backlog > capNow*1000*3 { // the fan-out skips a GOP
 					l.backlog /= 4
 				}
-				s.BacklogBytes = int(l.backlog / 8)
 				s.SentBps = int(send * 1000)
 				if l.backlog > 0 {
 					s.ThroughputBps = int(capNow * 1000)
 				} else {
 					s.ThroughputBps = int(send * 1000)
 				}
+				// TCP's view: 40 ms of path plus the standing queue;
+				// unacknowledged bytes are one round trip in flight, the
+				// bottleneck's queue included.
+				rtt := 0.040 + l.backlog/(capNow*1000)
+				s.RTT = time.Duration(rtt * float64(time.Second))
+				s.BacklogBytes = int(float64(s.ThroughputBps) * rtt / 8)
 			}
 			sigs = append(sigs, s)
 		}
