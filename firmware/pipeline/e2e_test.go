@@ -33,6 +33,10 @@ func TestPushToNginx(t *testing.T) {
 				InitialCard: 0,
 				RTMP:        []string{ngx.URL("box")},
 				RTMPConfig:  rtmp.Config{Logger: testLogger(t)},
+				// This checks the recording's exact size, rate and
+				// duration: a fixed output. TestLiveToRTMPAndWHIPAdapts
+				// covers adaptation.
+				Adapt: AdaptConfig{Off: true},
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()

@@ -1,7 +1,7 @@
 // Package pipeline assembles the box's media pipeline out of the stream,
 // overlay and hw libraries and implements firmware.Pipeline:
 //
-//	video source ─▶ overlay compositor ─▶ encoder ─▶ GOP cache ─▶ fan-out ─┬─ RTMP publisher(s)   (while live)
+//	video source ─▶ overlay compositor ─▶ encoder ─▶ GOP cache ─▶ fan-out ─┬─ RTMP/WHIP publishers (while live)
 //	audio source ─┬────────────────────▶ encoder                          ├─ recorder            (while live)
 //	              └─▶ audio taps (speech worker)                          ├─ RTSP preview        (always)
 //	                                                                      └─ AddOutput (WebRTC preview, …)
@@ -16,6 +16,14 @@
 // meanwhile so a viewer's session set-up does not wait for the encoder.
 // Recording is tied to being live: the recorder keeps what went on air, not
 // the minutes of setting up before it.
+//
+// While live, one bitrate controller (stream/adapt) watches every
+// publisher's link and moves the one encoder's bitrate, and below set
+// rates its picture size and frame rate, to what the weakest link carries;
+// the encoder switches at a keyframe without a gap. A link watcher
+// (stream/linkwatch) makes waiting publishers retry the moment the network
+// comes back. Off air the encoder returns to the configured output, so the
+// preview is full quality again.
 //
 // Each part degrades on its own: a catalogue that cannot be rendered means no
 // card, a preview port in use means no preview, a recorder that cannot open
@@ -38,11 +46,13 @@ import (
 	"github.com/cunbo/cunbo/overlay"
 	"github.com/cunbo/cunbo/speech/resample"
 	"github.com/cunbo/cunbo/stream"
+	"github.com/cunbo/cunbo/stream/adapt"
 	"github.com/cunbo/cunbo/stream/encode"
 	"github.com/cunbo/cunbo/stream/fanout"
 	"github.com/cunbo/cunbo/stream/preview"
 	"github.com/cunbo/cunbo/stream/record"
 	"github.com/cunbo/cunbo/stream/rtmp"
+	"github.com/cunbo/cunbo/stream/whip"
 )
 
 // MemoryLimit is the soft Go memory limit the box runs the pipeline under
@@ -86,11 +96,20 @@ type Config struct {
 	// FontPath for the cards; empty means overlay.DefaultFontPath.
 	FontPath string
 
-	// RTMP lists the ingest URLs published to while live.
+	// RTMP lists RTMP ingest URLs (key included) published to while
+	// live, before Destinations: the short form of RTMP destinations.
 	RTMP []string
-	// RTMPConfig is the template for every publisher (URL is replaced);
-	// tests shorten its timeouts.
+	// Destinations are the places published to while live, RTMP and WHIP
+	// alike, all from the one encoder.
+	Destinations []Destination
+	// RTMPConfig is the template for every RTMP publisher (URL is
+	// replaced); tests shorten its timeouts.
 	RTMPConfig rtmp.Config
+	// WHIPConfig is the template for every WHIP publisher (URL and Token
+	// are replaced); tests allow loopback ICE candidates with it.
+	WHIPConfig whip.Config
+	// Adapt tunes the bitrate adaptation while live.
+	Adapt AdaptConfig
 	// StartTimeout bounds how long GoLive waits for the publishers to
 	// connect, default 10 s. When at least one connected the stream is up
 	// and the rest keep retrying in the background.
@@ -116,7 +135,8 @@ type Config struct {
 	OnMark func(Mark)
 
 	// Encoder settings; zero values take the encoder's defaults (1500 kbps,
-	// 2 s GOP, hardware codec when present).
+	// 2 s GOP, hardware codec when present). VideoKbps is also where
+	// adaptation starts each live session.
 	VideoKbps int
 	Codec     encode.Codec
 	FFmpeg    string
@@ -150,12 +170,18 @@ type Pipeline struct {
 	log    *slog.Logger
 	format hw.VideoFormat
 
-	comp    *overlay.Compositor // nil: no card
-	enc     *encode.Encoder
-	fan     *fanout.Fanout
-	gop     *gopCache
-	preview *preview.Server // nil: no preview
-	rec     *record.Recorder
+	comp  *overlay.Compositor // nil: no card
+	enc   *encode.Encoder
+	dests []Destination
+	// base is the configured encoder output, used off air; maxKbps
+	// caps adaptation; audioKbps is the AAC rate.
+	base      encode.Output
+	maxKbps   int
+	audioKbps int
+	fan       *fanout.Fanout
+	gop       *gopCache
+	preview   *preview.Server // nil: no preview
+	rec       *record.Recorder
 
 	runCtx  atomic.Pointer[context.Context]
 	running atomic.Bool
@@ -179,6 +205,18 @@ type Pipeline struct {
 	pubs    []*publisher
 	ended   []*publisher // the last live session's, for tests
 	liveEnd context.CancelFunc
+	// liveWG waits for the live session's adaptation loop and link
+	// watcher.
+	liveWG sync.WaitGroup
+
+	adapt           adaptState
+	adaptEnc        trackedEncoder
+	openLinkWatch   func() (linkWatcher, error)
+	linkWatchFailed atomic.Bool
+	linkEvents      atomic.Int64
+	// testSources adds signals to the adaptation (tests inject a
+	// congested link with it).
+	testSources func() []adapt.Source
 
 	tapMu  sync.Mutex
 	taps   map[int]*audioTap
@@ -199,17 +237,6 @@ type Pipeline struct {
 	captures captureLog
 }
 
-type publisher struct {
-	url    string
-	name   string
-	pub    *rtmp.Publisher
-	done   chan struct{}
-	cancel context.CancelFunc
-	// firstPTS and lastPTS bound the video handed to the publisher, so
-	// tests know how much media the ingest server should have.
-	firstPTS, lastPTS time.Duration
-}
-
 // New builds the pipeline. It fails only on what makes streaming
 // impossible (no sources, wrong video format, unusable encoder settings);
 // overlay, preview and recorder trouble is logged and that feature is off.
@@ -223,11 +250,6 @@ func New(cfg Config) (*Pipeline, error) {
 	if got := cfg.Video.Format(); got != format {
 		return nil, fmt.Errorf("pipeline: video source gives %dx%d@%d, want %dx%d@%d",
 			got.Width, got.Height, got.FPS, format.Width, format.Height, format.FPS)
-	}
-	for _, u := range cfg.RTMP {
-		if _, err := rtmp.New(withURL(cfg.RTMPConfig, u)); err != nil {
-			return nil, fmt.Errorf("pipeline: %w", err)
-		}
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = 10 * time.Second
@@ -249,7 +271,27 @@ func New(cfg Config) (*Pipeline, error) {
 		log = slog.Default()
 	}
 	p := &Pipeline{cfg: cfg, log: log, format: format, taps: map[int]*audioTap{},
-		viewers: map[string]ViewerCounter{}, audioWake: make(chan struct{}, 1)}
+		viewers: map[string]ViewerCounter{}, audioWake: make(chan struct{}, 1),
+		dests: cfg.destinations(), openLinkWatch: openLinkWatch, audioKbps: 96}
+	p.base = encode.Output{Width: format.Width, Height: format.Height, FPS: format.FPS, VideoKbps: cfg.VideoKbps}
+	if p.base.VideoKbps <= 0 {
+		p.base.VideoKbps = 1500
+	}
+	p.maxKbps = cfg.Adapt.MaxKbps
+	if p.maxKbps <= 0 {
+		p.maxKbps = defaultMaxKbps
+	}
+	p.maxKbps = max(p.maxKbps, p.base.VideoKbps)
+	names := map[string]bool{}
+	for i, d := range p.dests {
+		if names[d.Name] {
+			return nil, fmt.Errorf("pipeline: two destinations named %q", d.Name)
+		}
+		names[d.Name] = true
+		if _, err := p.newPublisher(d, fmt.Sprintf("%s%d", d.Kind, i)); err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
+	}
 	p.fan = fanout.New(log.With("part", "fanout"))
 	p.gop = &gopCache{next: p.fan, onVideo: p.noteVideo}
 
@@ -268,18 +310,22 @@ func New(cfg Config) (*Pipeline, error) {
 	enc, err := encode.New(encode.Config{
 		Input:     format,
 		Audio:     encAudio,
-		Output:    encode.Output{VideoKbps: cfg.VideoKbps},
+		Output:    p.base,
 		Codec:     cfg.Codec,
 		FFmpeg:    cfg.FFmpeg,
 		Epoch:     cfg.Epoch,
 		Logger:    log.With("part", "encoder"),
 		GOP:       2 * time.Second,
-		AudioKbps: 96,
+		AudioKbps: p.audioKbps,
+		// Adaptation changes the output while live; viewers must not
+		// see a stall at each change.
+		LiveSwitch: true,
 	}, p.gop)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	p.enc = enc
+	p.adaptEnc.Encoder = enc
 
 	if cfg.Catalog != nil && cfg.Catalog.Len() > 0 {
 		p.comp = p.newCompositor()
@@ -306,11 +352,6 @@ func New(cfg Config) (*Pipeline, error) {
 		}
 	}
 	return p, nil
-}
-
-func withURL(c rtmp.Config, u string) rtmp.Config {
-	c.URL = u
-	return c
 }
 
 // newCompositor renders the cards for the catalogue. A renderer that
@@ -665,10 +706,11 @@ func (p *Pipeline) drainAudio(ctx context.Context, buf []int16) {
 	}
 }
 
-// GoLive starts the RTMP publishers and the recorder and returns once the
-// stream is up: every publisher connected, or at least one when the start
-// timeout passes (the others keep retrying and Stats shows why). With no
-// RTMP URL it only starts recording. Cancelling ctx aborts the start.
+// GoLive starts the publishers (RTMP and WHIP), the recorder, the bitrate
+// adaptation and the link watcher, and returns once the stream is up: every
+// publisher connected, or at least one when the start timeout passes (the
+// others keep retrying and Stats shows why). With no destination it only
+// starts recording. Cancelling ctx aborts the start.
 func (p *Pipeline) GoLive(ctx context.Context) error {
 	rc := p.runCtx.Load()
 	if rc == nil {
@@ -683,32 +725,32 @@ func (p *Pipeline) GoLive(ctx context.Context) error {
 	}
 	liveCtx, liveEnd := context.WithCancel(runCtx)
 	var pubs []*publisher
-	for i, u := range p.cfg.RTMP {
-		cfg := withURL(p.cfg.RTMPConfig, u)
-		if cfg.Logger == nil {
-			cfg.Logger = p.log.With("part", "rtmp", "output", i)
-		}
-		pub, err := rtmp.New(cfg)
+	for i, d := range p.dests {
+		pp, err := p.newPublisher(d, fmt.Sprintf("%s%d", d.Kind, i))
 		if err != nil { // validated in New; only a changed config gets here
 			liveEnd()
+			for _, pp := range pubs {
+				p.fan.Remove(pp.name)
+				<-pp.done
+			}
 			p.opMu.Unlock()
 			return fmt.Errorf("pipeline: %w", err)
 		}
 		ctx, cancel := context.WithCancel(liveCtx)
-		pp := &publisher{url: u, name: fmt.Sprintf("rtmp%d", i), pub: pub, done: make(chan struct{}), cancel: cancel}
+		pp.done, pp.cancel = make(chan struct{}), cancel
 		go func() {
 			defer close(pp.done)
-			if err := pub.Run(ctx); err != nil {
-				p.log.Error("pipeline: publisher", "output", pp.name, "err", err)
+			if err := pp.run(ctx); err != nil {
+				p.log.Error("pipeline: publisher", "output", pp.dest.Name, "err", err)
 			}
 		}()
 		// Primed with the current GOP so the ingest server gets a
 		// keyframe at once instead of up to one GOP later.
-		first, err := p.gop.addPrimed(p.fan, pp.name, pub)
+		first, err := p.gop.addPrimed(p.fan, pp.name, pp.sink)
 		pp.firstPTS = first
 		if err != nil {
 			cancel()
-			p.log.Error("pipeline: add publisher", "output", pp.name, "err", err)
+			p.log.Error("pipeline: add publisher", "output", pp.dest.Name, "err", err)
 			continue
 		}
 		pubs = append(pubs, pp)
@@ -721,6 +763,7 @@ func (p *Pipeline) GoLive(ctx context.Context) error {
 	p.liveMu.Lock()
 	p.pubs, p.liveEnd, p.live = pubs, liveEnd, true
 	p.liveMu.Unlock()
+	p.startLiveHelpers(liveCtx, &p.liveWG)
 	p.opMu.Unlock()
 
 	if err := p.waitConnected(ctx, pubs); err != nil {
@@ -742,7 +785,7 @@ func (p *Pipeline) waitConnected(ctx context.Context, pubs []*publisher) error {
 	for {
 		up := 0
 		for _, pp := range pubs {
-			if pp.pub.Stats().Connects > 0 {
+			if pp.state().connects > 0 {
 				up++
 			}
 		}
@@ -755,31 +798,23 @@ func (p *Pipeline) waitConnected(ctx context.Context, pubs []*publisher) error {
 		case <-deadline.C:
 			var why []string
 			for _, pp := range pubs {
-				if s := pp.pub.Stats(); s.Connects == 0 {
-					why = append(why, fmt.Sprintf("%s: %v", redact(pp.url), s.LastError))
+				if s := pp.state(); s.connects == 0 {
+					why = append(why, fmt.Sprintf("%s (%s): %v", pp.dest.Name, pp.dest.shownURL(), s.lastErr))
 				}
 			}
 			if up > 0 {
 				p.log.Warn("pipeline: some outputs not connected yet", "failing", why)
 				return nil
 			}
-			return fmt.Errorf("pipeline: no RTMP server reachable: %s", strings.Join(why, "; "))
+			return fmt.Errorf("pipeline: no ingest server reachable: %s", strings.Join(why, "; "))
 		case <-tick.C:
 		}
 	}
 }
 
-// redact drops the stream key (the last path element) from an ingest URL
-// so logs and errors do not leak it.
-func redact(u string) string {
-	if i := strings.LastIndex(u, "/"); i > len("rtmps://") {
-		return u[:i+1] + "…"
-	}
-	return u
-}
-
-// End stops publishing (each publisher unpublishes and closes its RTMP
-// session) and recording, and returns when the publishers are stopped.
+// End stops publishing (each publisher ends its RTMP session or deletes
+// its WHIP resource), the adaptation and recording, returns the encoder to
+// the configured output, and returns when the publishers are stopped.
 // Capture, encoding and the preview keep running until nobody has watched
 // for Config.IdleAfter. Ending when not live is a no-op.
 func (p *Pipeline) End() error {
@@ -799,13 +834,15 @@ func (p *Pipeline) End() error {
 		p.fan.Remove("recorder")
 	}
 	liveEnd()
+	p.liveWG.Wait()
+	p.resetOutput()
 	var stuck []string
 	timeout := time.After(10 * time.Second)
 	for _, pp := range pubs {
 		select {
 		case <-pp.done:
 		case <-timeout:
-			stuck = append(stuck, pp.name)
+			stuck = append(stuck, pp.dest.Name)
 		}
 	}
 	p.liveMu.Lock()
@@ -909,7 +946,7 @@ func (p *Pipeline) Marks() []Mark {
 // AddOutput attaches another output (the WebRTC preview, for one) to the
 // encoded stream. It gets the tracks at once and starts at a keyframe.
 func (p *Pipeline) AddOutput(name string, s stream.Sink) error {
-	if strings.HasPrefix(name, "rtmp") || name == "preview" || name == "recorder" {
+	if strings.HasPrefix(name, KindRTMP) || strings.HasPrefix(name, KindWHIP) || name == "preview" || name == "recorder" {
 		return fmt.Errorf("pipeline: output name %q is reserved", name)
 	}
 	if _, err := p.fan.Add(name, s, fanout.QueueLimits{}); err != nil {
@@ -933,6 +970,10 @@ func (p *Pipeline) RemoveOutput(name string) bool {
 	return p.fan.Remove(name)
 }
 
+// Destinations are where GoLive publishes, in order, keys and tokens
+// included.
+func (p *Pipeline) Destinations() []Destination { return append([]Destination(nil), p.dests...) }
+
 // Recorder is the recording ring, nil when recording is off.
 func (p *Pipeline) Recorder() *record.Recorder { return p.rec }
 
@@ -946,9 +987,13 @@ func (p *Pipeline) Format() hw.VideoFormat { return p.format }
 type OutputStats struct {
 	Name  string
 	Queue fanout.QueueStats
-	// RTMP is set for publishers.
+	// RTMP or WHIP is set for publishers.
 	RTMP *rtmp.Stats
-	URL  string // stream key redacted
+	WHIP *whip.Stats
+	// Destination is the publisher's destination name, URL its address
+	// with the stream key or path removed.
+	Destination string
+	URL         string
 }
 
 // Stats is a snapshot of the whole pipeline.
@@ -966,6 +1011,13 @@ type Stats struct {
 	Recorder        *record.Stats // nil when recording is off
 	AudioTapDrops   int64
 	Card            Card
+	// Video is the encoder's output now and whether adaptation moves it.
+	Video VideoStatus
+	// Destinations is every publisher's state while live, in
+	// configuration order.
+	Destinations []DestinationStats
+	// LinkEvents counts network changes that kicked the publishers.
+	LinkEvents int64
 }
 
 // Stats returns a snapshot.
@@ -978,19 +1030,29 @@ func (p *Pipeline) Stats() Stats {
 		CaptureErrors:  p.captureErrors.Load(),
 		Encoder:        p.enc.Stats(),
 		Card:           p.Card(),
+		LinkEvents:     p.linkEvents.Load(),
 	}
+	s.Video = p.videoStatus(s.Encoder)
 	p.liveMu.Lock()
 	s.Live = p.live
-	pubs := map[string]*publisher{}
-	for _, pp := range p.pubs {
-		pubs[pp.name] = pp
-	}
+	live := append([]*publisher(nil), p.pubs...)
 	p.liveMu.Unlock()
+	pubs := map[string]*publisher{}
+	for _, pp := range live {
+		pubs[pp.name] = pp
+		s.Destinations = append(s.Destinations, pp.stats())
+	}
 	for _, o := range p.fan.Outputs() {
 		os := OutputStats{Name: o.Name(), Queue: o.Stats()}
 		if pp := pubs[o.Name()]; pp != nil {
-			st := pp.pub.Stats()
-			os.RTMP, os.URL = &st, redact(pp.url)
+			os.Destination, os.URL = pp.dest.Name, pp.dest.shownURL()
+			if pp.rtmp != nil {
+				st := pp.rtmp.Stats()
+				os.RTMP = &st
+			} else {
+				st := pp.whip.Stats()
+				os.WHIP = &st
+			}
 		}
 		s.Outputs = append(s.Outputs, os)
 	}

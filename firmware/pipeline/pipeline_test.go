@@ -34,7 +34,13 @@ func TestNewRefusesWhatCannotStream(t *testing.T) {
 		{"no sources", Config{}, "sources are required"},
 		{"no audio", Config{Video: land}, "sources are required"},
 		{"landscape source for portrait", Config{Video: land, Audio: audio, Portrait: true}, "want 720x1280@30"},
-		{"bad rtmp url", Config{Video: land, Audio: audio, RTMP: []string{"http://example.com/live/key"}}, "pipeline: rtmp"},
+		{"bad rtmp url", Config{Video: land, Audio: audio, RTMP: []string{"http://example.com/live/key"}}, "pipeline: destination rtmp0: rtmp:"},
+		{"bad whip url", Config{Video: land, Audio: audio, Destinations: []Destination{{Kind: KindWHIP, URL: "rtmp://example.com/whip"}}},
+			"pipeline: destination whip0: whip: bad config"},
+		{"unknown kind", Config{Video: land, Audio: audio, Destinations: []Destination{{Name: "x", Kind: "srt", URL: "srt://example.com"}}},
+			`destination x: unknown kind "srt"`},
+		{"same name twice", Config{Video: land, Audio: audio, RTMP: []string{"rtmp://a/live/k"},
+			Destinations: []Destination{{Name: "rtmp0", Kind: KindRTMP, URL: "rtmp://b/live/k"}}}, `two destinations named "rtmp0"`},
 		{"bad bitrate", Config{Video: land, Audio: audio, VideoKbps: 5}, "bitrate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,8 +114,8 @@ func TestGoLiveFailsWhenNoServerAnswers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := p.GoLive(ctx)
-	if err == nil || !strings.Contains(err.Error(), "no RTMP server reachable") {
-		t.Fatalf("GoLive: %v, want no RTMP server reachable", err)
+	if err == nil || !strings.Contains(err.Error(), "no ingest server reachable") {
+		t.Fatalf("GoLive: %v, want no ingest server reachable", err)
 	}
 	if strings.Contains(err.Error(), "secretkey") {
 		t.Errorf("error leaks the stream key: %v", err)

@@ -59,7 +59,40 @@ type Details struct {
 	BitrateKbps int
 	Card        *Card
 	Captions    Captions
+	// Video is the broadcast picture now; nil when unknown.
+	Video *Video
+	// Destinations is each publisher's state while live.
+	Destinations []Destination
 }
+
+// Video is what the encoder sends now. The trainer reads the numbers; the
+// streamer only sees NetworkNote when the picture is reduced.
+type Video struct {
+	Kbps   int `json:"kbps"`
+	Width  int `json:"width"`
+	Height int `json:"height"`
+	FPS    int `json:"fps"`
+	// Reduced: a weak link made the box send a smaller picture than
+	// configured.
+	Reduced bool `json:"reduced"`
+	// Limiter is the destination whose link set the latest change.
+	Limiter string `json:"limiter,omitempty"`
+}
+
+// Destination is one ingest the box publishes to while live.
+type Destination struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"` // "rtmp" or "whip"
+	Connected bool   `json:"connected"`
+	SentKbps  int    `json:"sent_kbps"`
+	// LastError is the latest failure, secrets removed; "" when none.
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+}
+
+// WeakNetworkNote is what the page says while live with a reduced
+// picture: what happened and that the box handled it, no jargon.
+const WeakNetworkNote = "网络差，画面已自动降低清晰度"
 
 // Warning is one compliance warning for the streamer: what she said, why
 // it is a problem and what to say instead. Viewers never see it.
@@ -92,6 +125,13 @@ type Status struct {
 	BitrateKbps int       `json:"bitrate_kbps"`
 	Card        *Card     `json:"card"`
 	Captions    Captions  `json:"captions"`
+	// Video is the broadcast picture now (omitted when unknown).
+	Video *Video `json:"video,omitempty"`
+	// Destinations is each ingest's state while live (empty off air).
+	Destinations []Destination `json:"destinations"`
+	// NetworkNote is a plain sentence for the streamer about her
+	// network while live ("" when all is well).
+	NetworkNote string `json:"network_note,omitempty"`
 	// Warnings are the recent compliance warnings, newest last.
 	Warnings []Warning `json:"warnings"`
 	// Notices are the box's own messages (network trouble, failed start).
@@ -117,6 +157,15 @@ func Labels(s state.State) (icon, label string) {
 		return "🔵", "设置中"
 	}
 	return "❗", "设备故障"
+}
+
+// onAir reports whether the stream is (meant to be) going out.
+func onAir(s state.State) bool {
+	switch s {
+	case state.Live, state.Degraded, state.Reconnecting:
+		return true
+	}
+	return false
 }
 
 // MaskKey hides all but the last four characters of an RTMP stream key
@@ -263,6 +312,13 @@ func (s *Server) Status() Status {
 	if s.opts.Details != nil {
 		d := s.opts.Details()
 		st.Destination, st.BitrateKbps, st.Card, st.Captions = d.Destination, d.BitrateKbps, d.Card, d.Captions
+		st.Video, st.Destinations = d.Video, d.Destinations
+	}
+	if st.Destinations == nil {
+		st.Destinations = []Destination{}
+	}
+	if onAir(st.State) && st.Video != nil && st.Video.Reduced {
+		st.NetworkNote = WeakNetworkNote
 	}
 	s.mu.Lock()
 	st.Warnings = append([]Warning{}, s.warnings...)

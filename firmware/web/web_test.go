@@ -420,3 +420,77 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		t.Fatal("no box accepted")
 	}
 }
+
+// fixedBox is a box frozen in one state.
+type fixedBox struct{ st firmware.Status }
+
+func (b fixedBox) Status() firmware.Status { return b.st }
+func (b fixedBox) Subscribe() (<-chan firmware.Status, func()) {
+	return make(chan firmware.Status), func() {}
+}
+func (b fixedBox) Post(state.Event, string) {}
+
+// TestWeakNetworkNote: the plain sentence shows only while on air with a
+// reduced picture; the trainer's numbers are in the status either way.
+func TestWeakNetworkNote(t *testing.T) {
+	at := time.Date(2026, 11, 28, 20, 0, 0, 0, time.UTC)
+	dests := []web.Destination{
+		{Name: "抖音", Kind: "rtmp", Connected: true, SentKbps: 310},
+		{Name: "视频号", Kind: "whip", LastError: "whip: POST: 401", LastErrorAt: &at},
+	}
+	for _, tc := range []struct {
+		name    string
+		state   state.State
+		reduced bool
+		want    string
+	}{
+		{"live, full picture", state.Live, false, ""},
+		{"live, reduced", state.Live, true, web.WeakNetworkNote},
+		{"degraded, reduced", state.Degraded, true, web.WeakNetworkNote},
+		{"reconnecting, reduced", state.Reconnecting, true, web.WeakNetworkNote},
+		{"idle, reduced (switching back)", state.Idle, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := web.New(web.Options{Box: fixedBox{firmware.Status{State: tc.state}}, PIN: "2468",
+				Details: func() web.Details {
+					return web.Details{BitrateKbps: 310, Destinations: dests,
+						Video: &web.Video{Kbps: 300, Width: 640, Height: 360, FPS: 25, Reduced: tc.reduced, Limiter: "视频号"}}
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := json.Marshal(srv.Status())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st map[string]any
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := st["network_note"].(string)
+			if got != tc.want {
+				t.Errorf("network_note %q, want %q", got, tc.want)
+			}
+			v, _ := st["video"].(map[string]any)
+			if v["kbps"] != 300.0 || v["width"] != 640.0 || v["height"] != 360.0 || v["limiter"] != "视频号" {
+				t.Errorf("video %v", v)
+			}
+			ds, _ := st["destinations"].([]any)
+			if len(ds) != 2 {
+				t.Fatalf("destinations %v", st["destinations"])
+			}
+			d1 := ds[1].(map[string]any)
+			if d1["connected"] != false || d1["last_error"] != "whip: POST: 401" || d1["last_error_at"] == nil {
+				t.Errorf("destination %v", d1)
+			}
+		})
+	}
+	// Off air with no details the list is empty, not null.
+	srv, err := web.New(web.Options{Box: fixedBox{firmware.Status{State: state.Idle}}, PIN: "2468"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(srv.Status()); !strings.Contains(string(b), `"destinations":[]`) {
+		t.Errorf("status %s, want an empty destinations list", b)
+	}
+}

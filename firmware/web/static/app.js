@@ -80,8 +80,23 @@ function render(st) {
     return li;
   }));
 
+  // Weak network: one plain sentence, large, only while on air.
+  const note = $("network-note");
+  note.textContent = live && st.network_note ? st.network_note : "";
+  note.hidden = !note.textContent;
+
   $("destination").textContent = st.destination ? "推流到：" + st.destination : "没有设置推流地址";
-  $("bitrate").textContent = st.bitrate_kbps ? "码率 " + st.bitrate_kbps + " kbps" : "";
+  const v = st.video;
+  $("bitrate").textContent = st.bitrate_kbps ? "码率 " + st.bitrate_kbps + " kbps" +
+    (v && v.height ? "（" + Math.min(v.width, v.height) + "p）" : "") : "";
+  // Per destination, for the trainer helping her: connected or the last error.
+  $("dests").replaceChildren(...(st.destinations || []).map((d) => {
+    const li = document.createElement("li");
+    li.className = d.connected ? "dest-ok" : "dest-down";
+    li.textContent = d.name + "：" + (d.connected ? "已连接 " + d.sent_kbps + " kbps" :
+      "未连接" + (d.last_error ? "（" + d.last_error + "）" : ""));
+    return li;
+  }));
   $("ring").textContent = "灯光：" + ({ off: "关", low: "弱", mid: "中", high: "强" }[st.ring] || st.ring || "");
 }
 
