@@ -165,12 +165,21 @@ type Controller struct {
 	calmFrom time.Time // when every output last became calm
 	ceiling  float64   // video rate the link took at the last congestion
 	ceilAt   time.Time // when; zero once probing has shown more room
-	prev     map[string]Signal
-	minRTT   map[string]time.Duration
-	over     map[string]int // consecutive steps with a long, growing queue
-	est      map[string]estimateTrend
-	delay    map[string]time.Duration // last queue delay per output
-	rise     map[string]int           // consecutive steps it grew
+	outputs  map[string]*outputTrack
+}
+
+// outputTrack is what the controller remembers of one output between
+// steps; it is forgotten while the output is disconnected or warming up.
+type outputTrack struct {
+	minRTT   time.Duration
+	delay    time.Duration // queue delay at the last step
+	rise     int           // consecutive steps the queue grew
+	over     int           // consecutive steps that looked congested
+	standing int           // consecutive steps with a queue at all
+	// settled is set once the queue a fresh connection starts with (the
+	// fan-out's catch-up from the last keyframe) has drained.
+	settled bool
+	est     estimateTrend
 }
 
 // estimateTrend follows one output's congestion-control estimate. GCC
@@ -187,9 +196,7 @@ type estimateTrend struct {
 // New returns a controller at cfg.StartKbps.
 func New(cfg Config) *Controller {
 	cfg.defaults()
-	c := &Controller{cfg: cfg, cur: float64(cfg.StartKbps), prev: map[string]Signal{}, minRTT: map[string]time.Duration{},
-		over: map[string]int{}, est: map[string]estimateTrend{}, delay: map[string]time.Duration{},
-		rise: map[string]int{}}
+	c := &Controller{cfg: cfg, cur: float64(cfg.StartKbps), outputs: map[string]*outputTrack{}}
 	c.rung = c.pickRung(0)
 	return c
 }
@@ -246,28 +253,25 @@ type verdict struct {
 
 // trackEstimate updates an output's estimate trend and says whether the
 // estimator is still climbing without having fallen from a recent peak.
-func (c *Controller) trackEstimate(now time.Time, name string, e int) (ramping bool) {
-	st, ok := c.est[name]
-	if !ok || e > st.last {
-		st.roseAt = now
+func (e *estimateTrend) update(now time.Time, est int) (ramping bool) {
+	if e.roseAt.IsZero() || est > e.last {
+		e.roseAt = now
 	}
-	if e >= st.peak || now.Sub(st.peakAt) > 3*time.Second {
-		st.peak, st.peakAt = e, now
+	if est >= e.peak || now.Sub(e.peakAt) > 3*time.Second {
+		e.peak, e.peakAt = est, now
 	}
-	st.last = e
-	c.est[name] = st
-	falling := float64(e) < 0.85*float64(st.peak)
-	return now.Sub(st.roseAt) < 1500*time.Millisecond && !falling
+	e.last = est
+	falling := float64(est) < 0.85*float64(e.peak)
+	return now.Sub(e.roseAt) < 1500*time.Millisecond && !falling
 }
 
-func (c *Controller) judge(now time.Time, s Signal) verdict {
+func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) verdict {
 	v := verdict{limitKbps: math.Inf(1)}
-	_, hadPrev := c.prev[s.Name]
 	budget := func(bps int) float64 {
 		return float64(bps)/1000*(1-c.cfg.Headroom) - float64(c.cfg.AudioKbps)
 	}
 	if s.EstimateBps > 0 {
-		ramping := c.trackEstimate(now, s.Name, s.EstimateBps)
+		ramping := o.est.update(now, s.EstimateBps)
 		switch {
 		case s.SentBps > 0 && s.EstimateBps >= s.SentBps:
 			// The estimator is not holding us back. GCC only grows
@@ -297,25 +301,29 @@ func (c *Controller) judge(now time.Time, s Signal) verdict {
 	if drain <= 0 {
 		drain = (c.cur + float64(c.cfg.AudioKbps)) * 1000
 	}
-	m, seen := c.minRTT[s.Name]
-	if s.RTT > 0 && (!seen || s.RTT < m) {
-		m = s.RTT
-		c.minRTT[s.Name] = m
+	if s.RTT > 0 && (o.minRTT == 0 || s.RTT < o.minRTT) {
+		o.minRTT = s.RTT
 	}
 	local := float64(s.BacklogBytes)
 	var netQueue time.Duration
 	if s.RTT > 0 {
 		local = math.Max(0, local-drain/8*s.RTT.Seconds())
-		netQueue = s.RTT - m
+		netQueue = s.RTT - o.minRTT
 	}
 	delay := time.Duration(local*8/drain*float64(time.Second)) + netQueue
-	prevDelay, hadDelay := c.delay[s.Name]
-	c.delay[s.Name] = delay
-	growing := hadPrev && hadDelay && delay > prevDelay
-	if growing {
-		c.rise[s.Name]++
-	} else {
-		c.rise[s.Name] = 0
+	growing := !fresh && delay > o.delay
+	o.delay = delay
+	o.rise = countIf(growing, o.rise)
+	o.standing = countIf(delay > c.cfg.QueueDelay/4, o.standing)
+	if !o.settled {
+		// A new connection first drains what queued while it was made;
+		// until it has (or for long, if it never does) its queue says
+		// nothing about the link.
+		o.settled = delay <= c.cfg.QueueDelay/4 || !s.Since.IsZero() && now.Sub(s.Since) > 4*c.cfg.Warmup
+		if !o.settled {
+			v.busy = true
+			return v
+		}
 	}
 	// A link that acknowledges as fast as we send is keeping up, however
 	// long the queue looks at our (low) rate.
@@ -325,20 +333,16 @@ func (c *Controller) judge(now time.Time, s Signal) verdict {
 	if delay > c.cfg.QueueDelay/4 {
 		v.busy = true
 	}
-	// A long queue, or a moderate one growing while the peer takes less
-	// than we send, held over two steps (one keyframe or one noisy rate
-	// sample is not congestion): the link is full.
-	long := delay > c.cfg.QueueDelay
-	// A queue that has grown at every step for a second is a link a
-	// little too slow, which the other tests take long to see; a
-	// keyframe's burst grows once and drains.
-	filling := delay > c.cfg.QueueDelay/4 && growing && (!keepingUp(0.9) || c.rise[s.Name] >= 4 && !keepingUp(0.97))
-	if long && !keepingUp(0.97) || filling {
-		c.over[s.Name]++
-	} else if !long {
-		c.over[s.Name] = 0
-	}
-	if c.over[s.Name] >= 2 {
+	// Congestion is a queue that lasts. A keyframe sent at line rate
+	// makes a queue that grows for a step or two and drains within a
+	// second; the same queue still standing after a second and a half,
+	// growing at every step for a second, or long while the peer takes
+	// less than we send, is a link that cannot carry the rate.
+	long := delay > c.cfg.QueueDelay && !keepingUp(0.97)
+	creeping := delay > c.cfg.QueueDelay/4 && growing && o.rise >= 4 && !keepingUp(0.97)
+	standing := o.standing >= 6 && !keepingUp(0.97)
+	o.over = countIf(long || creeping || standing, o.over)
+	if o.over >= 2 || delay > 4*c.cfg.QueueDelay {
 		v.congested = true
 		lim := c.cur * 0.7
 		if s.ThroughputBps > 0 {
@@ -356,6 +360,14 @@ func (c *Controller) judge(now time.Time, s Signal) verdict {
 	return v
 }
 
+// countIf extends a run of consecutive steps while cond holds.
+func countIf(cond bool, run int) int {
+	if cond {
+		return run + 1
+	}
+	return 0
+}
+
 // Step takes one set of signals and decides. Call it periodically (every
 // 250–500 ms). Disconnected outputs are ignored; with none connected the
 // rate holds, since the recorder keeps using it.
@@ -370,16 +382,16 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 	congested, severe, busy, any := false, false, false, false
 	for _, s := range sigs {
 		if !s.Connected || !s.Since.IsZero() && now.Sub(s.Since) < c.cfg.Warmup {
-			delete(c.prev, s.Name)
-			delete(c.over, s.Name)
-			delete(c.est, s.Name)
-			delete(c.delay, s.Name)
-			delete(c.rise, s.Name)
+			delete(c.outputs, s.Name)
 			continue
 		}
 		any = true
-		v := c.judge(now, s)
-		c.prev[s.Name] = s
+		o, known := c.outputs[s.Name]
+		if !known {
+			o = &outputTrack{}
+			c.outputs[s.Name] = o
+		}
+		v := c.judge(now, s, o, !known)
 		if v.limitKbps < limit {
 			limit, limiter = v.limitKbps, s.Name
 		}
