@@ -198,16 +198,27 @@ func (a *App) details() web.Details {
 	d := web.Details{Destination: a.opts.Destination}
 	st := a.opts.Pipeline.Stats()
 	if st.Live {
-		// What actually leaves the box, measured at the first publisher;
-		// the encoder's target until it has a figure.
-		d.BitrateKbps = st.Encoder.Output.VideoKbps
-		for _, o := range st.Outputs {
-			if o.RTMP != nil && o.RTMP.Bitrate > 0 {
-				d.BitrateKbps = int(o.RTMP.Bitrate / 1000)
+		// What actually leaves the box, measured at the first publisher
+		// sending; the encoder's rate until one has a figure.
+		d.BitrateKbps = st.Video.Kbps
+		for _, ds := range st.Destinations {
+			if ds.SentKbps > 0 {
+				d.BitrateKbps = ds.SentKbps
 				break
 			}
 		}
+		for _, ds := range st.Destinations {
+			wd := web.Destination{Name: ds.Name, Kind: ds.Kind, Connected: ds.Connected, SentKbps: ds.SentKbps,
+				LastError: ds.LastError}
+			if !ds.LastErrorAt.IsZero() {
+				at := ds.LastErrorAt
+				wd.LastErrorAt = &at
+			}
+			d.Destinations = append(d.Destinations, wd)
+		}
 	}
+	v := st.Video
+	d.Video = &web.Video{Kbps: v.Kbps, Width: v.Width, Height: v.Height, FPS: v.FPS, Reduced: v.Reduced, Limiter: v.Limiter}
 	if c := st.Card; c.Index >= 0 {
 		d.Card = &web.Card{Index: c.Index, Name: c.Name, Visible: c.Visible}
 	}
@@ -292,6 +303,7 @@ func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
 		})
 	}
 	spawn("box", a.Box.Run)
+	spawn("network", a.watchNetwork)
 	if a.opts.OnStatus != nil {
 		ch, stop := a.Box.Subscribe()
 		defer stop()

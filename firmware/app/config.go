@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -70,25 +71,11 @@ func FromConfig(cfg *config.Config, bo BuildOptions) (Options, error) {
 		return Options{}, fmt.Errorf("app: microphone: %w", err)
 	}
 
-	var rtmpURLs, shown []string
-	for _, d := range cfg.Dest {
-		switch d.Kind {
-		case "rtmp":
-			u := strings.TrimSuffix(d.URL, "/")
-			if d.Key != "" {
-				u += "/" + d.Key
-			}
-			rtmpURLs = append(rtmpURLs, u)
-			shown = append(shown, d.Name+" ("+strings.TrimSuffix(d.URL, "/")+"/"+web.MaskKey(d.Key)+")")
-		default:
-			log.Warn("destination kind not supported by this box yet; skipped", "name", d.Name, "kind", d.Kind)
-		}
-	}
-
+	dests, shown := destinations(cfg.Dest)
 	pl, err := pipeline.New(pipeline.Config{
 		Video: video, Audio: audio, Portrait: cfg.Video.Portrait,
 		Catalog: loadCatalog(cfg.Catalogue, log), InitialCard: 0,
-		RTMP: rtmpURLs, RecordDir: cfg.Record.Dir, RecordQuota: int64(cfg.Record.QuotaMB) << 20,
+		Destinations: dests, RecordDir: cfg.Record.Dir, RecordQuota: int64(cfg.Record.QuotaMB) << 20,
 		VideoKbps: cfg.Video.BitrateKbps, Epoch: epoch, Logger: log.With("part", "pipeline"),
 	})
 	if err != nil {
@@ -126,8 +113,44 @@ func FromConfig(cfg *config.Config, bo BuildOptions) (Options, error) {
 	}
 	return Options{
 		Pipeline: pl, Panel: panel, RingOnLevel: ring, HTTPAddr: addr, PIN: cfg.PIN,
-		Destination: strings.Join(shown, "，"), Compliance: caps, Logger: log,
+		Destination: shown, Compliance: caps, Logger: log,
 	}, nil
+}
+
+// destinations maps the configured destinations onto the pipeline's, and
+// says where the stream goes with the keys masked. An RTMP key is the
+// last element of the ingest URL; a WHIP key is its bearer token.
+func destinations(ds []config.Destination) (out []pipeline.Destination, shown string) {
+	var names []string
+	for _, d := range ds {
+		u := strings.TrimSuffix(d.URL, "/")
+		switch d.Kind {
+		case "whip":
+			out = append(out, pipeline.Destination{Name: d.Name, Kind: pipeline.KindWHIP, URL: d.URL, Token: d.Key})
+			// A WHIP path can hold a key of its own: show the host.
+			s := d.Name + " (" + u
+			if pu, err := url.Parse(u); err == nil && pu.Host != "" {
+				s = d.Name + " (" + pu.Scheme + "://" + pu.Host
+				if strings.Trim(pu.Path, "/") != "" {
+					s += "/…"
+				}
+			}
+			if d.Key != "" {
+				s += "，密钥 " + web.MaskKey(d.Key)
+			}
+			names = append(names, s+")")
+		case "rtmp":
+			full := u
+			if d.Key != "" {
+				full += "/" + d.Key
+			}
+			out = append(out, pipeline.Destination{Name: d.Name, Kind: pipeline.KindRTMP, URL: full})
+			names = append(names, d.Name+" ("+u+"/"+web.MaskKey(d.Key)+")")
+		default: // config.Load refuses it; pipeline.New says why too
+			out = append(out, pipeline.Destination{Name: d.Name, Kind: d.Kind, URL: d.URL})
+		}
+	}
+	return out, strings.Join(names, "，")
 }
 
 // loadCatalog reads the catalogue CSV with its photos next to it. A box
