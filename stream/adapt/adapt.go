@@ -26,6 +26,7 @@
 package adapt
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -91,7 +92,7 @@ type Config struct {
 	Ladder []Rung
 	// UpHoldoff is how long every output must be calm after a decrease
 	// before increasing, default 2 s; UpInterval spaces increases,
-	// default 1 s.
+	// default 2.5 s (a change takes about 1.5 s to reach the outputs).
 	UpHoldoff, UpInterval time.Duration
 	// DownHoldoff spaces decreases so one that has not reached the
 	// encoder yet is not repeated, default 1.5 s; a much deeper cut
@@ -131,7 +132,7 @@ func (c *Config) defaults() {
 		c.Headroom = 0.15
 	}
 	defd(&c.UpHoldoff, 2*time.Second)
-	defd(&c.UpInterval, time.Second)
+	defd(&c.UpInterval, 2500*time.Millisecond)
 	defd(&c.DownHoldoff, 1500*time.Millisecond)
 	defd(&c.QueueDelay, 400*time.Millisecond)
 	defd(&c.Warmup, 2*time.Second)
@@ -147,8 +148,10 @@ type Decision struct {
 	Changed bool
 	// Reason says why, for logs: "start", "down", "up", "hold".
 	Reason string
-	// Limiter names the output that bounded the decision, if any.
+	// Limiter names the output that bounded the decision, if any, and
+	// Why says what it showed.
 	Limiter string
+	Why     string
 }
 
 // Controller is the decision logic; it is not safe for concurrent use.
@@ -249,6 +252,7 @@ type verdict struct {
 	congested bool
 	severe    bool
 	busy      bool // a queue stands: not the time to probe upwards
+	why       string
 }
 
 // trackEstimate updates an output's estimate trend and says whether the
@@ -288,6 +292,7 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 			if v.limitKbps < c.cur*0.97 {
 				v.congested = true
 			}
+			v.why = fmt.Sprintf("estimate %d kbit/s below sent %d (peak %d)", s.EstimateBps/1000, s.SentBps/1000, o.est.peak/1000)
 		}
 	}
 	// Queue delay: what waits on our side of the bottleneck, in time. A
@@ -338,8 +343,12 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 	// second; the same queue still standing after a second and a half,
 	// growing at every step for a second, or long while the peer takes
 	// less than we send, is a link that cannot carry the rate.
-	long := delay > c.cfg.QueueDelay && !keepingUp(0.97)
-	creeping := delay > c.cfg.QueueDelay/4 && growing && o.rise >= 4 && !keepingUp(0.97)
+	// A queue that has grown at every step for two seconds is congestion
+	// even when the acknowledged rate looks level with the sent one: the
+	// link is a few per cent short, below what the rates can resolve.
+	lagging := !keepingUp(0.97) || o.rise >= 8
+	long := delay > c.cfg.QueueDelay && lagging
+	creeping := delay > c.cfg.QueueDelay/4 && growing && o.rise >= 4 && lagging
 	standing := o.standing >= 6 && !keepingUp(0.97)
 	o.over = countIf(long || creeping || standing, o.over)
 	if o.over >= 2 || delay > 4*c.cfg.QueueDelay {
@@ -354,6 +363,10 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 				v.severe = true
 			}
 			lim = float64(s.ThroughputBps)/1000*share - float64(c.cfg.AudioKbps)
+		}
+		if lim < v.limitKbps {
+			v.why = fmt.Sprintf("queue %v (long %v creeping %v standing %v), acked %d of sent %d kbit/s",
+				delay.Round(time.Millisecond), long, creeping, standing, s.ThroughputBps/1000, s.SentBps/1000)
 		}
 		v.limitKbps = math.Min(v.limitKbps, lim)
 	}
@@ -378,7 +391,7 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 		c.lastUp = now
 	}
 	limit := math.Inf(1)
-	limiter := ""
+	limiter, why := "", ""
 	congested, severe, busy, any := false, false, false, false
 	for _, s := range sigs {
 		if !s.Connected || !s.Since.IsZero() && now.Sub(s.Since) < c.cfg.Warmup {
@@ -393,7 +406,7 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 		}
 		v := c.judge(now, s, o, !known)
 		if v.limitKbps < limit {
-			limit, limiter = v.limitKbps, s.Name
+			limit, limiter, why = v.limitKbps, s.Name, v.why
 		}
 		congested = congested || v.congested
 		severe = severe || v.severe
@@ -416,19 +429,27 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 		if c.calmFrom.IsZero() {
 			c.calmFrom = now
 		}
-		if !busy && now.Sub(c.calmFrom) >= c.cfg.UpHoldoff && now.Sub(c.lastDown) >= c.cfg.UpHoldoff &&
-			now.Sub(c.lastUp) >= c.cfg.UpInterval && c.cur < float64(c.cfg.MaxKbps) && limit > c.cur {
-			next := c.cur*1.25 + 20
+		// Each increase must have reached the encoder and been carried
+		// calmly for a while before the next: the controller steps every
+		// 250 ms, a change takes a second or two to go out, and climbing
+		// on without seeing its effect is how links get flooded.
+		settled := now.Sub(c.calmFrom) >= c.cfg.UpHoldoff && now.Sub(c.lastDown) >= c.cfg.UpHoldoff &&
+			now.Sub(c.lastUp) >= c.cfg.UpInterval
+		if !busy && settled && c.cur < float64(c.cfg.MaxKbps) && limit > c.cur {
+			next := c.cur*1.5 + 20 // far from anything known to congest
 			if !c.ceilAt.IsZero() {
 				switch {
 				case now.Sub(c.ceilAt) < c.cfg.CeilingHold:
 					// Just measured: climb straight back to it, no further.
 					next = math.Min(next, c.ceiling)
-				case c.cur >= c.ceiling*1.15:
-					// Two gentle probes past it went fine: the link has
-					// more room now; forget the old ceiling.
+				case c.cur >= c.ceiling*1.15 || now.Sub(c.ceilAt) > 5*c.cfg.CeilingHold:
+					// Probes past it went fine, or it is old news: the
+					// link has more room now; forget it.
 					c.ceilAt = time.Time{}
+				case c.cur < c.ceiling*0.8:
+					next = math.Min(next, c.ceiling)
 				default:
+					// Near the rate that last congested: small probes.
 					next = math.Max(math.Min(next, c.ceiling), c.cur*1.07+20)
 				}
 			}
@@ -437,6 +458,7 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 			if next > c.cur {
 				c.cur = next
 				c.lastUp = now
+				c.calmFrom = now // the new rate has to prove itself
 				reason = "up"
 			}
 		}
@@ -445,7 +467,7 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 	c.rung = c.pickRung(c.rung)
 	d := Decision{VideoKbps: int(c.cur), Rung: c.rungAt(c.rung), Reason: reason}
 	if reason != "hold" {
-		d.Limiter = limiter
+		d.Limiter, d.Why = limiter, why
 	}
 	d.Changed = d.VideoKbps != oldKbps || c.rung != oldRung
 	if !d.Changed {

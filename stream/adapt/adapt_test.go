@@ -233,7 +233,7 @@ func TestUndershootIsNotCongestion(t *testing.T) {
 	c := New(Config{StartKbps: 1500})
 	now := time.Unix(0, 0)
 	for i := range 20 {
-		backlog := 20_000 + i*1000 // a keyframe, slowly growing
+		backlog := 28_000 - (i%8)*1000 // a keyframe every GOP, draining
 		d := c.Step(now.Add(time.Duration(i)*250*time.Millisecond), []Signal{{
 			Name: "rtmp", Connected: true, SentBps: 300_000, ThroughputBps: 300_000, BacklogBytes: backlog,
 		}})

@@ -101,7 +101,7 @@ func (l *Loop) Run(ctx context.Context) error {
 					out.Width, out.Height, out.FPS = d.Rung.Width, d.Rung.Height, d.Rung.FPS
 				}
 				want, decided = &out, out
-				log.Debug("adapt: "+d.Reason, "kbps", d.VideoKbps, "size", [2]int{out.Width, out.Height}, "fps", out.FPS, "by", d.Limiter)
+				log.Debug("adapt: "+d.Reason, "kbps", d.VideoKbps, "size", [2]int{out.Width, out.Height}, "fps", out.FPS, "by", d.Limiter, "why", d.Why)
 			}
 			if want == nil || *want == applied {
 				want = nil
