@@ -367,6 +367,13 @@ type session struct {
 	// connection's timeline starts at zero, as a fresh publish should.
 	base    time.Duration
 	started bool
+
+	// stopping is set once Run's context ends; from then on no write may
+	// arm a new deadline. broken: a write failed, so the chunk stream may
+	// be cut mid-message and nothing more can be said on it.
+	deadlineMu sync.Mutex
+	stopping   bool
+	broken     bool
 }
 
 func (p *Publisher) connect(ctx context.Context) (*session, error) {
@@ -418,12 +425,17 @@ func (p *Publisher) connect(ctx context.Context) (*session, error) {
 // stream sends from the queue until the link fails or ctx ends.
 func (p *Publisher) stream(ctx context.Context, s *session, tracks **trackHeaders) error {
 	connCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	watched := make(chan struct{})
+	defer func() { cancel(); <-watched }()
 	go func() {
+		defer close(watched)
 		select {
 		case <-s.rc.dead: // peer closed or reset: notice now, not at the next write
 			cancel()
 		case <-connCtx.Done():
+			if ctx.Err() != nil {
+				s.interrupt()
+			}
 		}
 	}()
 	p.queue.SkipToLatestKey()
@@ -472,11 +484,34 @@ func (s *session) deadErr() error {
 	return fmt.Errorf("rtmp: connection lost: %w", s.rc.err)
 }
 
-func (s *session) write(msg message.Message) error {
+// interrupt makes a write stuck on a stalled link (closed TCP window)
+// return now: stopping must not wait for WriteTimeout.
+func (s *session) interrupt() {
+	s.deadlineMu.Lock()
+	defer s.deadlineMu.Unlock()
+	s.stopping = true
+	_ = s.rc.Conn.SetWriteDeadline(time.Now())
+}
+
+// armWrite gives the next write WriteTimeout, unless Run is stopping.
+func (s *session) armWrite() error {
+	s.deadlineMu.Lock()
+	defer s.deadlineMu.Unlock()
+	if s.stopping {
+		return errors.New("rtmp: stopping")
+	}
 	if err := s.rc.Conn.SetWriteDeadline(time.Now().Add(s.p.cfg.WriteTimeout)); err != nil {
 		return fmt.Errorf("rtmp: %w", err)
 	}
+	return nil
+}
+
+func (s *session) write(msg message.Message) error {
+	if err := s.armWrite(); err != nil {
+		return err
+	}
 	if err := s.client.Write(msg); err != nil {
+		s.broken = true
 		return fmt.Errorf("rtmp: send: %w", err)
 	}
 	return nil
@@ -487,10 +522,16 @@ func (s *session) write(msg message.Message) error {
 // writes to the connection.
 func (s *session) readInbound() error {
 	for s.rc.Buffered() > 0 {
+		// Reading may answer (a ping's pong, an ack): that write needs a
+		// fresh deadline too, the last one may have passed while idle.
+		if err := s.armWrite(); err != nil {
+			return err
+		}
 		_ = s.rc.SetReadDeadline(time.Now().Add(s.p.cfg.WriteTimeout))
 		msg, err := s.client.Read()
 		_ = s.rc.SetReadDeadline(time.Time{})
 		if err != nil {
+			s.broken = true
 			return fmt.Errorf("rtmp: read from server: %w", err)
 		}
 		if cmd, ok := msg.(*message.CommandAMF0); ok && cmd.Name == "onStatus" && len(cmd.Arguments) >= 2 {
@@ -579,9 +620,10 @@ func (s *session) sendAudio(u *stream.AudioUnit) error {
 }
 
 // close ends the connection; polite sends FCUnpublish and deleteStream
-// first so the server finalises the stream at once.
+// first so the server finalises the stream at once, unless a failed or
+// interrupted write left the link unusable.
 func (s *session) close(polite bool) {
-	if polite {
+	if polite && !s.broken {
 		// Shutting down: a dead link must not hold us for WriteTimeout.
 		_ = s.rc.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 		key := s.p.target.lib.Fragment

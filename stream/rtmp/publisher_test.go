@@ -1,16 +1,22 @@
 package rtmp
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortmplib/pkg/handshake"
 
 	"github.com/cunbo/cunbo/stream"
 	"github.com/cunbo/cunbo/stream/fanout"
@@ -247,20 +253,63 @@ func TestReconnectAfterNginxRestart(t *testing.T) {
 	}
 }
 
-// TestGarbageServers: junk, instant hang-up and silence each give a clear
-// error and retries, and leave no goroutine behind.
+// TestGarbageServers: servers that answer junk, hang up or fall silent at
+// each step of the handshake and connect, or refuse the publish, each give
+// a clear error and retries, and leave no goroutine behind.
 func TestGarbageServers(t *testing.T) {
+	readC0C1 := func(c net.Conn) bool {
+		_, err := io.ReadFull(c, make([]byte, 1+1536))
+		return err == nil
+	}
+	s0s1 := append([]byte{3}, make([]byte, 1536)...)
+	// serve plays one misbehaving server on c; quiet blocks until the
+	// subtest is over (a server that keeps the connection open but says
+	// nothing more). wantErr is a regexp: a hang-up reads as EOF, or as a
+	// reset or broken pipe when it races the publisher's next write.
 	tests := []struct {
 		name    string
-		serve   func(net.Conn)
+		serve   func(c net.Conn, quiet func())
 		wantErr string
 	}{
-		{"junk", func(c net.Conn) {
+		{"junk", func(c net.Conn, quiet func()) {
 			c.Write([]byte(strings.Repeat("HTTP/1.1 400 Bad Request\r\n\r\n", 200)))
-			time.Sleep(200 * time.Millisecond)
-		}, "connect"},
-		{"hang up", func(c net.Conn) {}, "connect"},
-		{"silent", func(c net.Conn) { time.Sleep(2 * time.Second) }, "no answer"},
+			quiet()
+		}, "invalid rtmp version"},
+		{"hang up", func(c net.Conn, quiet func()) {}, "EOF|reset|broken pipe"},
+		{"silent", func(c net.Conn, quiet func()) { quiet() }, "no answer within 300ms"},
+		{"hang up after C0C1", func(c net.Conn, quiet func()) { readC0C1(c) }, "EOF|reset|broken pipe"},
+		{"silent after C0C1", func(c net.Conn, quiet func()) {
+			readC0C1(c)
+			quiet()
+		}, "no answer within 300ms"},
+		{"silent after S0S1", func(c net.Conn, quiet func()) {
+			if readC0C1(c) {
+				c.Write(s0s1)
+				quiet()
+			}
+		}, "no answer within 300ms"},
+		{"wrong version after C0C1", func(c net.Conn, quiet func()) {
+			if readC0C1(c) {
+				c.Write(append([]byte{6}, make([]byte, 2*1536)...))
+				quiet()
+			}
+		}, "unexpected version 6"},
+		{"hang up after handshake", func(c net.Conn, quiet func()) {
+			handshake.DoServer(c, false)
+		}, "EOF|reset|broken pipe"},
+		{"junk after handshake", func(c net.Conn, quiet func()) {
+			if _, _, err := handshake.DoServer(c, false); err == nil {
+				c.Write(bytes.Repeat([]byte{0xc3, 0xff, 0x00, 0x17}, 1024))
+				quiet()
+			}
+		}, "chunk"},
+		{"publish refused", func(c net.Conn, quiet func()) {
+			sc := &gortmplib.ServerConn{RW: c}
+			if sc.Initialize() == nil && sc.AcceptConn() == nil {
+				sc.RejectAction()
+				quiet()
+			}
+		}, "NetStream.Publish.Unauthorized"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -271,6 +320,8 @@ func TestGarbageServers(t *testing.T) {
 			}
 			var accepted atomic.Int32
 			var wg sync.WaitGroup
+			over := make(chan struct{})
+			quiet := func() { <-over }
 			wg.Go(func() {
 				for {
 					c, err := l.Accept()
@@ -278,7 +329,7 @@ func TestGarbageServers(t *testing.T) {
 						return
 					}
 					accepted.Add(1)
-					wg.Go(func() { defer c.Close(); tt.serve(c) })
+					wg.Go(func() { defer c.Close(); tt.serve(c, quiet) })
 				}
 			})
 			p, err := New(Config{URL: "rtmp://" + l.Addr().String() + "/live/secretkey",
@@ -290,15 +341,19 @@ func TestGarbageServers(t *testing.T) {
 			p.SetTracks(testTracks(t))
 			waitFor(t, 10*time.Second, func() bool { return accepted.Load() >= 2 && p.Stats().LastError != nil })
 			s := p.Stats()
-			if s.Connected || s.Connects != 0 || !strings.Contains(s.LastError.Error(), tt.wantErr) {
-				t.Errorf("stats %+v, want error containing %q", s, tt.wantErr)
+			if s.Connected || s.Connects != 0 || !regexp.MustCompile(tt.wantErr).MatchString(s.LastError.Error()) {
+				t.Errorf("stats %+v, want error matching %q", s, tt.wantErr)
 			}
 			if strings.Contains(s.LastError.Error(), "secretkey") {
 				t.Errorf("stream key leaked in error: %v", s.LastError)
 			}
+			if !strings.Contains(s.LastError.Error(), "rtmp: connect rtmp://127.0.0.1:") {
+				t.Errorf("error %q does not say which step and server", s.LastError)
+			}
 			t.Logf("error: %v", s.LastError)
 			stop()
 			l.Close()
+			close(over)
 			wg.Wait()
 			waitFor(t, 5*time.Second, func() bool { return runtime.NumGoroutine() <= before })
 		})
