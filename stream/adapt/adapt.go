@@ -174,11 +174,13 @@ type Controller struct {
 // outputTrack is what the controller remembers of one output between
 // steps; it is forgotten while the output is disconnected or warming up.
 type outputTrack struct {
-	minRTT   time.Duration
-	delay    time.Duration // queue delay at the last step
-	rise     int           // consecutive steps the queue grew
-	over     int           // consecutive steps that looked congested
-	standing int           // consecutive steps with a queue at all
+	minRTT    time.Duration
+	acked     float64       // acknowledged rate, bit/s, robust to one bad sample
+	lastAcked float64       // the previous raw sample
+	delay     time.Duration // queue delay at the last step
+	rise      int           // consecutive steps the queue grew
+	over      int           // consecutive steps that looked congested
+	standing  int           // consecutive steps with a queue at all
 	// settled is set once the queue a fresh connection starts with (the
 	// fan-out's catch-up from the last keyframe) has drained.
 	settled bool
@@ -302,7 +304,14 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 	// milliseconds. What is beyond them drains at the acknowledged rate;
 	// the bottleneck's own queue shows as round-trip time above the
 	// smallest seen.
-	drain := float64(s.ThroughputBps)
+	// The acknowledged rate of one 250 ms sample swings with every
+	// retransmission and delayed ACK; an 11 s "queue" from one stalled
+	// sample once cut a 4 Mbit/s link to the floor. The better of the
+	// last two samples ignores one such stall, while a real drop shows
+	// in both.
+	o.acked = math.Max(float64(s.ThroughputBps), o.lastAcked)
+	o.lastAcked = float64(s.ThroughputBps)
+	drain := o.acked
 	if drain <= 0 {
 		drain = (c.cur + float64(c.cfg.AudioKbps)) * 1000
 	}
@@ -333,7 +342,7 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 	// A link that acknowledges as fast as we send is keeping up, however
 	// long the queue looks at our (low) rate.
 	keepingUp := func(share float64) bool {
-		return s.SentBps > 0 && s.ThroughputBps > 0 && float64(s.ThroughputBps) >= float64(s.SentBps)*share
+		return s.SentBps > 0 && o.acked > 0 && o.acked >= float64(s.SentBps)*share
 	}
 	if delay > c.cfg.QueueDelay/4 {
 		v.busy = true
@@ -354,15 +363,15 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 	if o.over >= 2 || delay > 4*c.cfg.QueueDelay {
 		v.congested = true
 		lim := c.cur * 0.7
-		if s.ThroughputBps > 0 {
-			// The link carried ThroughputBps while a queue stood: that
-			// is its capacity. Take less so the queue drains.
+		if o.acked > 0 {
+			// The link carried this rate while a queue stood: that is
+			// its capacity. Take less so the queue drains.
 			share := 1 - c.cfg.Headroom
 			if delay > 4*c.cfg.QueueDelay {
 				share -= 0.15
 				v.severe = true
 			}
-			lim = float64(s.ThroughputBps)/1000*share - float64(c.cfg.AudioKbps)
+			lim = o.acked/1000*share - float64(c.cfg.AudioKbps)
 		}
 		if lim < v.limitKbps {
 			v.why = fmt.Sprintf("queue %v (long %v creeping %v standing %v), acked %d of sent %d kbit/s",

@@ -329,6 +329,14 @@ func (e *Encoder) Run(ctx context.Context) error {
 
 		case o := <-e.wantCh:
 			if pending != nil {
+				// The replacement's cut will come later than the one
+				// planned: what the running encoder made meanwhile
+				// goes out now rather than in a burst at the new cut.
+				e.outMu.Lock()
+				e.out.pending = nil
+				e.out.pendingAudio = nil
+				e.flushHeld(1 << 62)
+				e.outMu.Unlock()
 				retire(pending)
 				pending = nil
 			}
