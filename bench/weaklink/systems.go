@@ -103,6 +103,10 @@ type Box struct {
 	udp     net.PacketConn
 }
 
+// startKbps is the box's video bitrate before adaptation, as configured
+// on a real box.
+const startKbps = 1500
+
 // StartBox starts cunbo publishing name to rx.
 func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (*Box, error) {
 	if log == nil {
@@ -135,8 +139,11 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 			se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 			se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 		},
-		MaxBitrate: 6_000_000,
-		Logger:     log,
+		// As the box does: the estimate starts a little above what the
+		// encoder sends, since it bounds the rate from the first second.
+		InitialBitrate: (startKbps + 110) * 1000 * 5 / 4,
+		MaxBitrate:     6_000_000,
+		Logger:         log,
 	}); err != nil {
 		return fail(err)
 	}
@@ -155,7 +162,7 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 	}
 	enc, err := encode.New(encode.Config{
 		Input: Picture, Audio: hw.AudioFormat{SampleRate: 48000, Channels: 1},
-		Output: encode.Output{VideoKbps: 1500}, Codec: encode.CodecX264, LiveSwitch: true, Logger: log,
+		Output: encode.Output{VideoKbps: startKbps}, Codec: encode.CodecX264, LiveSwitch: true, Logger: log,
 	}, fan)
 	if err != nil {
 		return fail(err)
@@ -177,7 +184,7 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 		return fail(err)
 	}
 	loop := &adapt.Loop{
-		Controller: adapt.New(adapt.Config{StartKbps: 1500, MaxKbps: 6000, Ladder: adapt.DefaultLadder(Picture.Width, Picture.Height, Picture.FPS)}),
+		Controller: adapt.New(adapt.Config{StartKbps: startKbps, MaxKbps: 6000, Ladder: adapt.DefaultLadder(Picture.Width, Picture.Height, Picture.FPS)}),
 		Encoder:    enc,
 		Sources: func() []adapt.Source {
 			return []adapt.Source{adapt.RTMP("rtmp", b.RTMP), adapt.WHIP("whip", b.WHIP)}
