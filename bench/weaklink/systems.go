@@ -193,6 +193,8 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 		Logger: log,
 		OnDecision: func(now time.Time, d adapt.Decision, sigs []adapt.Signal) {
 			rs, ws := b.RTMP.Stats(), b.WHIP.Stats()
+			log.Debug("weaklink: gcc", "target", ws.TargetBitrate/1000, "loss_target", ws.LossTarget/1000,
+				"delay_target", ws.DelayTarget/1000, "loss", ws.LossRate, "usage", ws.Usage)
 			b.mu.Lock()
 			b.samples = append(b.samples, Sample{At: now, DecidedKbps: d.VideoKbps, EncodedKbps: tap.kbpsOver(now, time.Second),
 				RTMPSent: rs.Bitrate, WHIPSent: ws.Bitrate, WHIPTarget: ws.TargetBitrate, Width: d.Rung.Width, Signals: sigs})

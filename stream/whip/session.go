@@ -110,6 +110,8 @@ func (p *Publisher) session(ctx context.Context, tracks **stream.Tracks) (err er
 	var est cc.BandwidthEstimator
 	select {
 	case est = <-estCh:
+		p.est.Store(&est)
+		defer p.est.Store(nil)
 		p.target.Store(int64(est.GetTargetBitrate()))
 		est.OnTargetBitrateChange(func(bps int) {
 			p.target.Store(int64(bps))

@@ -90,8 +90,14 @@ type Stats struct {
 	// TargetBitrate is the congestion controller's latest estimate,
 	// bits per second; 0 before the first session.
 	TargetBitrate int
-	// LossRate is the loss fraction GCC last saw (0..1).
-	LossRate     float64
+	// LossRate is the loss fraction GCC last saw (0..1); LossTarget and
+	// DelayTarget are its two halves' estimates (the target is the
+	// smaller), bits per second; Usage is the delay detector's verdict
+	// ("normal", "overuse", "underuse"). They say why the target moved.
+	LossRate    float64
+	LossTarget  int
+	DelayTarget int
+	Usage       string
 	BacklogUnits int
 	BacklogBytes int
 	DroppedUnits uint64
@@ -117,6 +123,7 @@ type Publisher struct {
 	sent    atomic.Uint64
 	audio   atomic.Uint64
 	target  atomic.Int64
+	est     atomic.Pointer[cc.BandwidthEstimator] // the live session's
 
 	mu    sync.Mutex
 	stats Stats
@@ -214,6 +221,13 @@ func (p *Publisher) Stats() Stats {
 	s.AudioPackets = p.audio.Load()
 	s.Bitrate = p.meter.BitsPerSecond(time.Now())
 	s.TargetBitrate = int(p.target.Load())
+	if e := p.est.Load(); e != nil {
+		st := (*e).GetStats()
+		s.LossRate, _ = st["averageLoss"].(float64)
+		s.LossTarget, _ = st["lossTargetBitrate"].(int)
+		s.DelayTarget, _ = st["delayTargetBitrate"].(int)
+		s.Usage, _ = st["usage"].(string)
+	}
 	s.BacklogUnits, s.BacklogBytes, s.DroppedUnits = q.QueuedUnits, q.QueuedBytes, q.DroppedUnits
 	return s
 }
