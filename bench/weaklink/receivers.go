@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,9 +23,21 @@ import (
 
 // Arrivals is a receiver's record of when media arrived.
 type Arrivals struct {
-	mu     sync.Mutex
-	frames []whiptest.Frame
-	bytes  []byteAt // audio and video, for delivered bitrate
+	mu      sync.Mutex
+	frames  []whiptest.Frame
+	media   []MediaArrival // the same video frames with their media timestamps
+	session int
+	bytes   []byteAt // audio and video, for delivered bitrate
+}
+
+// MediaArrival is one video frame's arrival with the timestamp the stream
+// gave it, for measuring how far behind live a viewer falls.
+type MediaArrival struct {
+	At    time.Time
+	Media time.Duration // the frame's decode timestamp in its stream
+	// Session numbers the play sessions: a new one restarts the stream's
+	// clock, so lag is measured within each.
+	Session int
 }
 
 type byteAt struct {
@@ -31,13 +45,32 @@ type byteAt struct {
 	n  int
 }
 
-func (a *Arrivals) add(at time.Time, n int, video, key bool) {
+func (a *Arrivals) addVideo(at time.Time, n int, key bool, media time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if video {
-		a.frames = append(a.frames, whiptest.Frame{At: at, Bytes: n, Key: key})
-	}
+	a.frames = append(a.frames, whiptest.Frame{At: at, Bytes: n, Key: key})
+	a.media = append(a.media, MediaArrival{At: at, Media: media, Session: a.session})
 	a.bytes = append(a.bytes, byteAt{at, n})
+}
+
+func (a *Arrivals) addAudio(at time.Time, n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.bytes = append(a.bytes, byteAt{at, n})
+}
+
+// newSession marks the start of a play session.
+func (a *Arrivals) newSession() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.session++
+}
+
+// Media returns a copy of the video frame arrivals with media timestamps.
+func (a *Arrivals) Media() []MediaArrival {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]MediaArrival(nil), a.media...)
 }
 
 // Frames returns a copy of the video frame arrivals.
@@ -170,6 +203,7 @@ func (r *Receivers) Play(name string) *Arrivals {
 				r.Log.Debug("weaklink: player connect", "stream", name, "err", err)
 			}
 			if err == nil {
+				a.newSession()
 				stop := context.AfterFunc(r.ctx, c.Close)
 				for {
 					msg, err := c.Read()
@@ -183,10 +217,10 @@ func (r *Receivers) Play(name string) *Arrivals {
 					switch m := msg.(type) {
 					case *message.Video:
 						if m.Type == message.VideoTypeAU {
-							a.add(now, len(m.AU), true, m.IsKeyFrame)
+							a.addVideo(now, len(m.AU), m.IsKeyFrame, m.DTS)
 						}
 					case *message.Audio:
-						a.add(now, len(m.AU), false, false)
+						a.addAudio(now, len(m.AU))
 					}
 				}
 				stop()
@@ -212,4 +246,51 @@ func (r *Receivers) Close() {
 		_ = r.nginx.Wait()
 	}
 	r.wg.Wait()
+}
+
+// Lag says, for each frame, how far behind its own start the stream has
+// fallen (seconds): (arrival − first arrival) − (media ts − first media ts).
+// A stream delivered on time stays near 0 (± jitter); one slowed down by
+// back-pressure (a publisher whose writes block, queues that grow) grows
+// steadily; a stall that skips ahead to fresh frames does not add lag.
+//
+// The reference is re-anchored so the figures mean something across
+// interruptions:
+//   - at a new play session and when the media timestamp goes backwards
+//     (a publisher that reconnected restarts its clock), the next frame
+//     starts from 0;
+//   - when a frame arrives earlier than the reference predicts, it becomes
+//     the reference: the first frame may itself have been late, and a
+//     publisher whose clock jumped forward must not give negative lag.
+//     Lag is thus never negative, measured from the least-delayed frame of
+//     the session so far.
+func Lag(frames []MediaArrival) []float64 {
+	out := make([]float64, len(frames))
+	if len(frames) == 0 {
+		return out
+	}
+	origin := frames[0].At
+	var anchor time.Duration // arrival − media of the reference frame
+	for i, f := range frames {
+		d := f.At.Sub(origin) - f.Media
+		restart := i == 0 || f.Session != frames[i-1].Session || f.Media < frames[i-1].Media
+		if restart || d < anchor {
+			anchor = d
+		}
+		out[i] = (d - anchor).Seconds()
+	}
+	return out
+}
+
+// lagStats is the 95th percentile (nearest rank) and maximum of a lag
+// series, nil without frames.
+func lagStats(lag []float64) (p95, maxLag *float64) {
+	if len(lag) == 0 {
+		return nil, nil
+	}
+	s := slices.Clone(lag)
+	slices.Sort(s)
+	rank := int(math.Ceil(0.95*float64(len(s)))) - 1
+	p, m := s[max(rank, 0)], s[len(s)-1]
+	return &p, &m
 }

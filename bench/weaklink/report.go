@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/image/font"
@@ -56,12 +57,14 @@ func (r *Report) Write(dir string) error {
 	b.WriteString("Box and receivers in separate network namespaces; the box's uplink shaped with tc. ")
 	b.WriteString("`cunbo` publishes to nginx-rtmp **and** a WHIP receiver at once over the same link; ")
 	b.WriteString("`baseline` is `ffmpeg -re … -c:v libx264 -b:v 2500k -f flv rtmp://…` to nginx-rtmp.\n\n")
+	b.WriteString(r.emulatorNote() + "\n\n")
 	if r.Note != "" {
 		b.WriteString(r.Note + "\n\n")
 	}
-	b.WriteString("| profile | system | stall s (%) | step stall s | adapt s | recover s | resume s (max) | delivered/capacity | recording gaps | gave up |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("Lag is measured at the RTMP player only: the WHIP receiver records when frames arrive, not their RTP timestamps.\n\n")
 	for _, p := range r.order {
+		b.WriteString("| profile | system | stall s (%) | step stall s | adapt s | recover s | resume s (max) | lag s p95 (max) | delivered/capacity | recording gaps | gave up |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, sys := range []string{"cunbo", "baseline"} {
 			res := r.Profiles[p][sys]
 			if res == nil {
@@ -75,9 +78,13 @@ func (r *Report) Write(dir string) error {
 			if res.RecordingGaps != nil {
 				gaps = fmt.Sprint(*res.RecordingGaps)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.2f (%.1f%%) | %s | %s | %s | %s | %.2f | %s | %v |\n",
+			lag := opt(res.LagP95S)
+			if res.LagMaxS != nil {
+				lag += " (" + opt(res.LagMaxS) + ")"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.2f (%.1f%%) | %s | %s | %s | %s | %s | %.2f | %s | %v |\n",
 				p, sys, res.StallS, res.StallPct, opt(res.StepStallS), opt(res.AdaptS), opt(res.RecoverS), resume,
-				res.DeliveredRatio, gaps, res.GaveUp)
+				lag, res.DeliveredRatio, gaps, res.GaveUp)
 		}
 		fmt.Fprintf(&b, "\n![%s](weaklink-%s.png)\n\n", p, p)
 		if err := r.plot(filepath.Join(dir, "weaklink-"+p+".png"), p); err != nil {
@@ -88,9 +95,40 @@ func (r *Report) Write(dir string) error {
 	b.WriteString("adapt = from the capacity step until the box's total uplink stays ≤ 0.9 × new capacity; ")
 	b.WriteString("recover = from the capacity's return until the uplink uses ≥ 80 % of it; ")
 	b.WriteString("resume = from the link coming back to the first frame at the slower receiver (median over returns, max in brackets); ")
+	b.WriteString("lag = how far the stream has fallen behind its own start at the RTMP player, per video frame: ")
+	b.WriteString("(arrival − first arrival) − (media timestamp − first media timestamp), measured from the session's least-delayed frame ")
+	b.WriteString("and restarted at each new play session or timestamp restart; on-time delivery stays near 0, a stall that skips ahead adds none, ")
+	b.WriteString("a publisher slowed by TCP back-pressure (viewers drifting away from live) grows it steadily; p95 over all frames, max in brackets; ")
 	b.WriteString("delivered/capacity = bytes received at the worse receiver over the link capacity integrated from the first frame; ")
 	b.WriteString("recording gaps = holes > 500 ms in the box's local fMP4 recording. \"-\" = not applicable or never reached.\n")
 	return os.WriteFile(filepath.Join(dir, "weaklink.md"), []byte(b.String()), 0o644)
+}
+
+// emulatorNote says what shaped the profiles' delay, jitter and loss, and
+// warns when nothing did.
+func (r *Report) emulatorNote() string {
+	var ems []string
+	noNetem := false
+	for _, p := range r.order {
+		for _, res := range r.Profiles[p] {
+			if res.Emulator != "" && !slices.Contains(ems, res.Emulator) {
+				ems = append(ems, res.Emulator)
+			}
+			noNetem = noNetem || res.NoNetem
+		}
+	}
+	slices.Sort(ems)
+	note := "Capacity: tc tbf; delay, jitter and random loss: "
+	if len(ems) == 0 {
+		note += "unknown emulator."
+	} else {
+		note += strings.Join(ems, ", ") + "."
+	}
+	if noNetem {
+		note += " **This kernel has no sch_netem**: capacity (tbf) and outages (link down) were emulated, " +
+			"but not the profiles' delay, jitter or random loss."
+	}
+	return note
 }
 
 func opt(p *float64) string {

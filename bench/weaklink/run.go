@@ -29,13 +29,23 @@ type Result struct {
 	ResumeMaxS     *float64 `json:"resume_max_s,omitempty"`
 	DeliveredRatio float64  `json:"delivered_ratio"`
 	RecordingGaps  *int     `json:"recording_gaps"`
+	// How far behind live viewers fell (see Lag), at the worse receiver
+	// that can tell: only the RTMP player sees media timestamps (the WHIP
+	// receiver records arrivals only).
+	LagP95S *float64 `json:"lag_p95_s"`
+	LagMaxS *float64 `json:"lag_max_s"`
 	// Per receiver: "rtmp" (nginx) and, for cunbo, "whip".
 	Receivers map[string]ReceiverResult `json:"receivers"`
 	// GaveUp is true if the publisher stopped for good (the baseline's
 	// ffmpeg exits on a broken connection).
 	GaveUp bool `json:"gave_up"`
-	// NoNetem: the kernel had no sch_netem, so only capacity and outages
-	// were emulated (no delay, jitter or random loss).
+	// Emulator is what applied the profile's delay, jitter and loss:
+	// EmulatorNetem or EmulatorLinkemu (capacity is tc tbf either way).
+	Emulator string `json:"emulator"`
+	// NoNetem: netem passed the start-up probe but the kernel then refused
+	// the qdisc, so only capacity and outages were emulated (no delay,
+	// jitter or random loss). Never set with linkemu, which is chosen
+	// whenever the probe fails.
 	NoNetem bool `json:"no_netem,omitempty"`
 
 	// Plot data, not in the JSON.
@@ -48,6 +58,10 @@ type ReceiverResult struct {
 	Frames         int      `json:"frames"`
 	DeliveredRatio float64  `json:"delivered_ratio"`
 	ResumeS        *float64 `json:"resume_s,omitempty"`
+	// Lag figures (see Lag); absent where the receiver sees no media
+	// timestamps (WHIP).
+	LagP95S *float64 `json:"lag_p95_s,omitempty"`
+	LagMaxS *float64 `json:"lag_max_s,omitempty"`
 }
 
 // Point is one value at a time offset (seconds) from the run's start.
@@ -146,13 +160,13 @@ func Run(ctx context.Context, p Profile, system string, o Options) (*Result, err
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	measure(r, p, t0, end, "rtmp", rtmpRx.Frames(), rtmpRx.byteSeries())
+	measure(r, p, t0, end, "rtmp", rtmpRx.Frames(), rtmpRx.byteSeries(), rtmpRx.Media())
 	if box != nil {
 		var wb []byteAt
 		for _, f := range rx.WHIP.Frames() {
 			wb = append(wb, byteAt{f.At, f.Bytes})
 		}
-		measure(r, p, t0, end, "whip", rx.WHIP.Frames(), wb)
+		measure(r, p, t0, end, "whip", rx.WHIP.Frames(), wb, nil)
 		r.adaptMetrics(p, t0, samples)
 	}
 	// Headline figures: the worse receiver.
@@ -164,8 +178,10 @@ func Run(ctx context.Context, p Profile, system string, o Options) (*Result, err
 		if rr.ResumeS != nil && (r.ResumeS == nil || *rr.ResumeS > *r.ResumeS) {
 			r.ResumeS = rr.ResumeS
 		}
+		r.LagP95S, r.LagMaxS = worse(r.LagP95S, rr.LagP95S), worse(r.LagMaxS, rr.LagMaxS)
 	}
 	r.StallPct = 100 * r.StallS / end.Sub(t0).Seconds()
+	r.Emulator = n.Emulator
 	r.NoNetem = n.NoNetem
 	r.Capacity = capacitySeries(p)
 	return r, nil
@@ -209,8 +225,19 @@ func stallTime(frames []whiptest.Frame, from, end time.Time) float64 {
 	return total
 }
 
-func measure(r *Result, p Profile, t0, end time.Time, name string, frames []whiptest.Frame, bytes []byteAt) {
+// worse is the larger of two optional figures.
+func worse(a, b *float64) *float64 {
+	if a == nil || b != nil && *b > *a {
+		return b
+	}
+	return a
+}
+
+// measure fills r.Receivers[name]; media is nil where the receiver sees no
+// media timestamps.
+func measure(r *Result, p Profile, t0, end time.Time, name string, frames []whiptest.Frame, bytes []byteAt, media []MediaArrival) {
 	rr := ReceiverResult{Frames: len(frames), StallS: stallTime(frames, t0, end)}
+	rr.LagP95S, rr.LagMaxS = lagStats(Lag(media))
 	// Delivered vs capacity, per second, from the first frame on (the
 	// encoder's start-up is not the link's fault).
 	start := end
@@ -427,6 +454,11 @@ func Median(rs []*Result) *Result {
 	m.ResumeS = optCol(func(r *Result) *float64 { return r.ResumeS })
 	m.ResumeMaxS = optCol(func(r *Result) *float64 { return r.ResumeMaxS })
 	m.StepStallS = optCol(func(r *Result) *float64 { return r.StepStallS })
+	m.LagP95S = optCol(func(r *Result) *float64 { return r.LagP95S })
+	m.LagMaxS = optCol(func(r *Result) *float64 { return r.LagMaxS })
+	for _, r := range rs {
+		m.NoNetem = m.NoNetem || r.NoNetem // a run without delay/loss taints the figures
+	}
 	if rs[0].RecordingGaps != nil {
 		worst := 0
 		for _, r := range rs {
