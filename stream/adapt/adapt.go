@@ -184,6 +184,30 @@ type outputTrack struct {
 	// settled is set once the queue a fresh connection starts with (the
 	// fan-out's catch-up from the last keyframe) has drained.
 	settled bool
+	est     estimateTrend
+}
+
+// estimateTrend follows one output's congestion-control estimate. GCC
+// starts from a guess and climbs about 8 % a second while it sees no
+// overuse, so an estimate below what is sent but still rising says "not
+// measured yet", not "congested"; a falling or settled one is a verdict.
+type estimateTrend struct {
+	last   int
+	roseAt time.Time
+	peak   int
+	peakAt time.Time
+}
+
+func (e *estimateTrend) update(now time.Time, est int) (ramping bool) {
+	if e.roseAt.IsZero() || est > e.last {
+		e.roseAt = now
+	}
+	if est >= e.peak || now.Sub(e.peakAt) > 3*time.Second {
+		e.peak, e.peakAt = est, now
+	}
+	e.last = est
+	falling := float64(est) < 0.85*float64(e.peak)
+	return now.Sub(e.roseAt) < 1500*time.Millisecond && !falling
 }
 
 // New returns a controller at cfg.StartKbps.
@@ -253,14 +277,24 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 		return float64(bps)/1000*(1-c.cfg.Headroom) - float64(c.cfg.AudioKbps)
 	}
 	if s.EstimateBps > 0 {
-		// WHIP's pacer lets packets out at the estimate: video above it
-		// waits in the pacer and viewers fall behind live. So the
-		// estimate bounds the rate both ways; it climbs about 8 % a
-		// second while the link takes what is sent.
-		v.limitKbps = budget(s.EstimateBps)
-		if v.limitKbps < c.cur*0.95 {
-			v.congested = true
-			v.why = fmt.Sprintf("estimate %d kbit/s, sending %d", s.EstimateBps/1000, s.SentBps/1000)
+		ramping := o.est.update(now, s.EstimateBps)
+		switch {
+		case s.SentBps > 0 && s.EstimateBps >= s.SentBps:
+			// The estimator is not holding us back. GCC only grows
+			// its estimate slowly (about 8 % a second) and, sharing a
+			// link with TCP, rarely far above what is sent, so it is
+			// used as a brake, never as a ceiling for probing.
+		case ramping:
+			// Climbing (from its first guess, or back after a fall):
+			// the link has not said no. A falling estimate, or the
+			// other signals, stop a rate that is too high.
+			v.busy = float64(s.EstimateBps) < float64(s.SentBps)*0.7
+		default:
+			v.limitKbps = budget(s.EstimateBps)
+			if v.limitKbps < c.cur*0.95 {
+				v.congested = true
+				v.why = fmt.Sprintf("estimate %d kbit/s (peak %d), sending %d", s.EstimateBps/1000, o.est.peak/1000, s.SentBps/1000)
+			}
 		}
 	}
 	// Queue delay: what waits on our side of the bottleneck, in time. A

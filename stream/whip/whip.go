@@ -94,10 +94,10 @@ type Stats struct {
 	// DelayTarget are its two halves' estimates (the target is the
 	// smaller), bits per second; Usage is the delay detector's verdict
 	// ("normal", "overuse", "underuse"). They say why the target moved.
-	LossRate    float64
-	LossTarget  int
-	DelayTarget int
-	Usage       string
+	LossRate     float64
+	LossTarget   int
+	DelayTarget  int
+	Usage        string
 	BacklogUnits int
 	BacklogBytes int
 	DroppedUnits uint64
@@ -335,10 +335,16 @@ func (p *Publisher) newAPI() (*webrtc.API, <-chan cc.BandwidthEstimator, error) 
 	}
 	reg := &interceptor.Registry{}
 	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		// No pacer: pion's leaky bucket sends at exactly the estimate,
+		// which GCC only raises about 8 % a second, so any encoder rate
+		// above it piles up in an unbounded queue and viewers fall
+		// behind live. The adaptation controller keeps the encoder near
+		// the link instead, and GCC's estimate is one of its signals.
 		return gcc.NewSendSideBWE(
 			gcc.SendSideBWEInitialBitrate(p.cfg.InitialBitrate),
 			gcc.SendSideBWEMinBitrate(p.cfg.MinBitrate),
 			gcc.SendSideBWEMaxBitrate(p.cfg.MaxBitrate),
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
 		)
 	})
 	if err != nil {
