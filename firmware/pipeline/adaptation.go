@@ -16,8 +16,10 @@ type AdaptConfig struct {
 	// Off keeps the configured bitrate and picture size whatever the
 	// links say.
 	Off bool
-	// MaxKbps caps the video bitrate on a good link; default 4000, about
-	// what 720p30 H.264 needs to look clean (ingests accept up to 6000).
+	// MaxKbps caps the video bitrate on a good link; default the
+	// configured VideoKbps: the trainer sized it for the ingest and the
+	// box's encoder, and adaptation only goes down from it and back.
+	// Higher caps make every climb run a second encoder for a moment.
 	MaxKbps int
 	// MinKbps is the floor on a bad link; default the controller's
 	// (150 kbit/s, at a third of the size and 15 fps).
@@ -26,9 +28,6 @@ type AdaptConfig struct {
 	// the loop's (250 ms).
 	Interval time.Duration
 }
-
-// defaultMaxKbps is AdaptConfig.MaxKbps's default.
-const defaultMaxKbps = 4000
 
 // linkDebounce folds the burst of link, address and route messages a
 // reconnecting interface sends into one kick.
@@ -91,7 +90,7 @@ func (p *Pipeline) startLiveHelpers(ctx context.Context, wg *sync.WaitGroup) {
 			OnDecision: func(now time.Time, d adapt.Decision, _ []adapt.Signal) {
 				if d.Changed {
 					p.log.Info("pipeline: bitrate decision", "kbps", d.VideoKbps, "width", d.Rung.Width,
-						"height", d.Rung.Height, "fps", d.Rung.FPS, "reason", d.Reason, "by", d.Limiter)
+						"height", d.Rung.Height, "fps", d.Rung.FPS, "reason", d.Reason, "by", d.Limiter, "why", d.Why)
 					p.adapt.set(true, d, now)
 				}
 			},

@@ -277,11 +277,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if p.base.VideoKbps <= 0 {
 		p.base.VideoKbps = 1500
 	}
-	p.maxKbps = cfg.Adapt.MaxKbps
-	if p.maxKbps <= 0 {
-		p.maxKbps = defaultMaxKbps
-	}
-	p.maxKbps = max(p.maxKbps, p.base.VideoKbps)
+	p.maxKbps = max(cfg.Adapt.MaxKbps, p.base.VideoKbps)
 	names := map[string]bool{}
 	for i, d := range p.dests {
 		if names[d.Name] {

@@ -183,8 +183,9 @@ type outputTrack struct {
 	standing  int           // consecutive steps with a queue at all
 	// settled is set once the queue a fresh connection starts with (the
 	// fan-out's catch-up from the last keyframe) has drained.
-	settled bool
-	est     estimateTrend
+	settled   bool
+	stalledAt time.Time // when the link last carried nothing
+	est       estimateTrend
 }
 
 // estimateTrend follows one output's congestion-control estimate. GCC
@@ -263,6 +264,9 @@ func (c *Controller) rungFor(kbps float64) Rung {
 // verdict is one output's judgement for this step.
 type verdict struct {
 	limitKbps float64 // video rate this link can take; +Inf if no limit
+	// roomKbps is as far as increases may go: the rate an estimator has
+	// seen the link carry, even while it is not a reason to cut.
+	roomKbps  float64
 	congested bool
 	severe    bool
 	busy      bool // a queue stands: not the time to probe upwards
@@ -272,11 +276,12 @@ type verdict struct {
 // trackEstimate updates an output's estimate trend and says whether the
 // estimator is still climbing without having fallen from a recent peak.
 func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) verdict {
-	v := verdict{limitKbps: math.Inf(1)}
+	v := verdict{limitKbps: math.Inf(1), roomKbps: math.Inf(1)}
 	budget := func(bps int) float64 {
 		return float64(bps)/1000*(1-c.cfg.Headroom) - float64(c.cfg.AudioKbps)
 	}
 	if s.EstimateBps > 0 {
+		v.roomKbps = budget(s.EstimateBps)
 		ramping := o.est.update(now, s.EstimateBps)
 		switch {
 		case s.SentBps > 0 && s.EstimateBps >= s.SentBps:
@@ -329,11 +334,28 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 	o.delay = delay
 	o.rise = countIf(growing, o.rise)
 	o.standing = countIf(delay > c.cfg.QueueDelay/4, o.standing)
+	// A link that acknowledges next to nothing of a standing queue is not
+	// slow but gone for the moment (coverage lost, a retransmission
+	// timeout): cutting cannot help it, and when it returns the queue it
+	// catches up on is no verdict on its capacity either.
+	expected := math.Max(float64(s.SentBps), (c.cur+float64(c.cfg.AudioKbps))*1000)
+	if s.EstimateBps == 0 && s.RTT > 0 && o.acked < 0.1*expected && delay > c.cfg.QueueDelay/4 {
+		o.settled, o.stalledAt = false, now
+		o.over, o.rise, o.standing = 0, 0, 0
+		v.busy = true
+		v.why = "link carries nothing"
+		return v
+	}
 	if !o.settled {
-		// A new connection first drains what queued while it was made;
-		// until it has (or for long, if it never does) its queue says
-		// nothing about the link.
-		o.settled = delay <= c.cfg.QueueDelay/4 || !s.Since.IsZero() && now.Sub(s.Since) > 4*c.cfg.Warmup
+		// A new connection first drains what queued while it was made,
+		// and a link back from a stall what queued meanwhile; until it
+		// has (or for long, if it never does) its queue says nothing
+		// about the link.
+		since := s.Since
+		if o.stalledAt.After(since) {
+			since = o.stalledAt
+		}
+		o.settled = delay <= c.cfg.QueueDelay/4 || !since.IsZero() && now.Sub(since) > 4*c.cfg.Warmup
 		if !o.settled {
 			v.busy = true
 			return v
@@ -401,6 +423,7 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 	}
 	limit := math.Inf(1)
 	limiter, why := "", ""
+	room := math.Inf(1)
 	congested, severe, busy, any := false, false, false, false
 	for _, s := range sigs {
 		if !s.Connected || !s.Since.IsZero() && now.Sub(s.Since) < c.cfg.Warmup {
@@ -420,6 +443,7 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 		congested = congested || v.congested
 		severe = severe || v.severe
 		busy = busy || v.busy
+		room = math.Min(room, v.roomKbps)
 	}
 	oldKbps, oldRung := int(c.cur), c.rung
 	reason := "hold"
@@ -462,7 +486,7 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 					next = math.Max(math.Min(next, c.ceiling), c.cur*1.07+20)
 				}
 			}
-			next = math.Min(next, limit)
+			next = math.Min(next, math.Min(limit, room))
 			next = math.Min(next, float64(c.cfg.MaxKbps))
 			if next > c.cur {
 				c.cur = next

@@ -344,3 +344,30 @@ func TestRampingEstimateIsNotCongestion(t *testing.T) {
 		})
 	}
 }
+
+// TestOutageIsNotCongestion: while a link carries nothing (2 s without
+// coverage) and while it catches up afterwards, the rate holds; the
+// flapping profile once kept the box at its floor this way.
+func TestOutageIsNotCongestion(t *testing.T) {
+	c := New(Config{StartKbps: 1000})
+	t0 := time.Unix(0, 0)
+	sig := func(acked, backlog int) []Signal {
+		return []Signal{{Name: "rtmp", Connected: true, SentBps: 1_100_000, ThroughputBps: acked,
+			BacklogBytes: backlog, RTT: 50 * time.Millisecond}}
+	}
+	step := 0
+	run := func(n int, acked, backlog func(i int) int) {
+		for i := range n {
+			d := c.Step(t0.Add(time.Duration(step)*250*time.Millisecond), sig(acked(i), backlog(i)))
+			step++
+			if d.Reason == "down" {
+				t.Fatalf("step %d: cut to %d (%s)", step, d.VideoKbps, d.Why)
+			}
+		}
+	}
+	fixed := func(v int) func(int) int { return func(int) int { return v } }
+	run(20, fixed(1_100_000), fixed(4_000))                                             // healthy
+	run(8, fixed(0), func(i int) int { return 10_000 + i*35_000 })                      // 2 s outage
+	run(12, fixed(3_000_000), func(i int) int { return max(4_000, 290_000-i*30_000) }) // catching up
+	run(20, fixed(1_100_000), fixed(4_000))
+}

@@ -56,6 +56,10 @@ type outputState struct {
 // every frame rate of the ladder (30, 25, 15).
 const switchLead = time.Second
 
+// cutLead is the lead for a lower bitrate: half a second, still a frame
+// boundary at 30, 25 and 15 fps.
+const cutLead = 500 * time.Millisecond
+
 // target is the output the encoder is heading for.
 func (o *outputState) target(current Output) Output {
 	if o.requested != nil {
@@ -343,6 +347,12 @@ func (e *Encoder) Run(ctx context.Context) error {
 			lead := time.Duration(0)
 			if e.cfg.LiveSwitch {
 				lead = switchLead
+				if o.VideoKbps < current.VideoKbps {
+					// A cut is usually a link in trouble: take it as
+					// soon as ffmpeg can have started; arriving a little
+					// late only pauses output for the difference.
+					lead = cutLead
+				}
 			}
 			in, err := e.startInstance(nextID, o, codec, tickTime(tick), lead)
 			nextID++
