@@ -61,7 +61,6 @@ func (r *Report) Write(dir string) error {
 	if r.Note != "" {
 		b.WriteString(r.Note + "\n\n")
 	}
-	b.WriteString("Lag is measured at the RTMP player only: the WHIP receiver records when frames arrive, not their RTP timestamps.\n\n")
 	for _, p := range r.order {
 		b.WriteString("| profile | system | stall s (%) | step stall s | adapt s | recover s | resume s (max) | lag s p95 (max) | delivered/capacity | recording gaps | gave up |\n")
 		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
@@ -86,6 +85,9 @@ func (r *Report) Write(dir string) error {
 				p, sys, res.StallS, res.StallPct, opt(res.StepStallS), opt(res.AdaptS), opt(res.RecoverS), resume,
 				lag, res.DeliveredRatio, gaps, res.GaveUp)
 		}
+		if res := r.Profiles[p]["cunbo"]; res != nil && res.Growth != nil {
+			fmt.Fprintf(&b, "\ncunbo's process from a quarter of the run to its end: %s.\n", res.Growth)
+		}
 		fmt.Fprintf(&b, "\n![%s](weaklink-%s.png)\n\n", p, p)
 		if err := r.plot(filepath.Join(dir, "weaklink-"+p+".png"), p); err != nil {
 			return err
@@ -95,7 +97,7 @@ func (r *Report) Write(dir string) error {
 	b.WriteString("adapt = from the capacity step until the box's total uplink stays ≤ 0.9 × new capacity; ")
 	b.WriteString("recover = from the capacity's return until the uplink uses ≥ 80 % of it; ")
 	b.WriteString("resume = from the link coming back to the first frame at the slower receiver (median over returns, max in brackets); ")
-	b.WriteString("lag = how far the stream has fallen behind its own start at the RTMP player, per video frame: ")
+	b.WriteString("lag = how far the stream has fallen behind its own start at a receiver (RTMP timestamps at the nginx player, RTP timestamps at the WHIP receiver; the worse one), per video frame: ")
 	b.WriteString("(arrival − first arrival) − (media timestamp − first media timestamp), measured from the session's least-delayed frame ")
 	b.WriteString("and restarted at each new play session or timestamp restart; on-time delivery stays near 0, a stall that skips ahead adds none, ")
 	b.WriteString("a publisher slowed by TCP back-pressure (viewers drifting away from live) grows it steadily; p95 over all frames, max in brackets; ")

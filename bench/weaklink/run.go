@@ -29,9 +29,9 @@ type Result struct {
 	ResumeMaxS     *float64 `json:"resume_max_s,omitempty"`
 	DeliveredRatio float64  `json:"delivered_ratio"`
 	RecordingGaps  *int     `json:"recording_gaps"`
-	// How far behind live viewers fell (see Lag), at the worse receiver
-	// that can tell: only the RTMP player sees media timestamps (the WHIP
-	// receiver records arrivals only).
+	// How far behind live viewers fell (see Lag), at the worse receiver:
+	// RTMP message timestamps at the nginx player, RTP timestamps at the
+	// WHIP receiver.
 	LagP95S *float64 `json:"lag_p95_s"`
 	LagMaxS *float64 `json:"lag_max_s"`
 	// Per receiver: "rtmp" (nginx) and, for cunbo, "whip".
@@ -47,6 +47,10 @@ type Result struct {
 	// jitter or random loss). Never set with linkemu, which is chosen
 	// whenever the probe fails.
 	NoNetem bool `json:"no_netem,omitempty"`
+
+	// Growth of the bench process (box plus WHIP receiver) from a quarter
+	// of the run to its end; nil for the baseline.
+	Growth *ResourceGrowth `json:"resource_growth,omitempty"`
 
 	// Plot data, not in the JSON.
 	Capacity, Sent, Delivered []Point `json:"-"`
@@ -114,6 +118,18 @@ func Run(ctx context.Context, p Profile, system string, o Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
+	// A quarter of the way in, the box has settled (and, flapping, been
+	// through its first returns): what it holds then is the reference for
+	// growth by the end.
+	early := make(chan Resources, 1)
+	if box != nil {
+		go func() {
+			if sleepUntil(ctx, t0.Add(p.Duration/4)) {
+				early <- sampleResources()
+			}
+			close(early)
+		}()
+	}
 	// Play the schedule.
 	for _, e := range p.Events {
 		if !sleepUntil(ctx, t0.Add(e.At)) {
@@ -135,6 +151,11 @@ func Run(ctx context.Context, p Profile, system string, o Options) (*Result, err
 	end := time.Now()
 
 	r := &Result{Receivers: map[string]ReceiverResult{}}
+	if box != nil {
+		if from, ok := <-early; ok {
+			r.Growth = &ResourceGrowth{From: from, To: sampleResources()}
+		}
+	}
 	var samples []Sample
 	if box != nil {
 		samples = box.Samples()
@@ -166,7 +187,7 @@ func Run(ctx context.Context, p Profile, system string, o Options) (*Result, err
 		for _, f := range rx.WHIP.Frames() {
 			wb = append(wb, byteAt{f.At, f.Bytes})
 		}
-		measure(r, p, t0, end, "whip", rx.WHIP.Frames(), wb, nil)
+		measure(r, p, t0, end, "whip", rx.WHIP.Frames(), wb, rtpMedia(rx.WHIP.Frames()))
 		r.adaptMetrics(p, t0, samples)
 	}
 	// Headline figures: the worse receiver.
@@ -446,6 +467,9 @@ func Median(rs []*Result) *Result {
 		x := median(v)
 		return &x
 	}
+	for _, r := range rs {
+		m.Growth = worseGrowth(m.Growth, r.Growth)
+	}
 	m.StallS = col(func(r *Result) float64 { return r.StallS })
 	m.StallPct = col(func(r *Result) float64 { return r.StallPct })
 	m.DeliveredRatio = col(func(r *Result) float64 { return r.DeliveredRatio })
@@ -467,4 +491,23 @@ func Median(rs []*Result) *Result {
 		m.RecordingGaps = &worst // any gap in any run counts
 	}
 	return &m
+}
+
+// rtpMedia turns WHIP frames' 90 kHz RTP timestamps into media times per
+// session, unwrapping the 32-bit counter, for the lag measure.
+func rtpMedia(frames []whiptest.Frame) []MediaArrival {
+	out := make([]MediaArrival, 0, len(frames))
+	var session int
+	var last uint32
+	var media time.Duration
+	for i, f := range frames {
+		if i == 0 || f.Session != session {
+			session, last, media = f.Session, f.RTPTime, 0
+		} else {
+			media += time.Duration(int32(f.RTPTime-last)) * time.Second / 90000
+			last = f.RTPTime
+		}
+		out = append(out, MediaArrival{At: f.At, Media: media, Session: f.Session})
+	}
+	return out
 }

@@ -291,3 +291,45 @@ func TestReportLagAndEmulator(t *testing.T) {
 		t.Error("NoNetem result without the warning")
 	}
 }
+
+// TestShortFlapping takes the link down for 2 s every 6 s, five times,
+// through the real namespaces: publishing comes back after every return,
+// the local recording has no hole, and the process does not grow.
+func TestShortFlapping(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for ip netns and tc (CI runs as root)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	clip, err := MakeClip(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Flapping(2*time.Second, 6*time.Second, 30*time.Second)
+	r, err := Run(ctx, p, "cunbo", Options{Dir: dir, Clip: clip, NetID: 150 + os.Getpid()%50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stall %.2fs, resume %v (max %v), recording gaps %d, growth %v", r.StallS, deref(r.ResumeS), deref(r.ResumeMaxS),
+		*r.RecordingGaps, r.Growth)
+	if *r.RecordingGaps != 0 {
+		t.Errorf("%d gaps in the local recording", *r.RecordingGaps)
+	}
+	if r.ResumeS == nil || *r.ResumeS > 2 {
+		t.Errorf("median resume after the link returned: %v s (want ≤ 2)", deref(r.ResumeS))
+	}
+	if r.Growth == nil {
+		t.Fatal("no resource figures")
+	}
+	g := *r.Growth
+	if d := g.To.Goroutines - g.From.Goroutines; d > 20 {
+		t.Errorf("goroutines grew by %d: %v", d, g)
+	}
+	if d := g.To.FDs - g.From.FDs; d > 8 {
+		t.Errorf("open files grew by %d: %v", d, g)
+	}
+	if d := g.To.HeapKiB - g.From.HeapKiB; d > 16<<10 {
+		t.Errorf("heap grew by %d KiB: %v", d, g)
+	}
+}

@@ -355,7 +355,9 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 		if o.stalledAt.After(since) {
 			since = o.stalledAt
 		}
-		o.settled = delay <= c.cfg.QueueDelay/4 || !since.IsZero() && now.Sub(since) > 4*c.cfg.Warmup
+		// A queue that grows instead of draining is the link, not the
+		// catch-up.
+		o.settled = delay <= c.cfg.QueueDelay/4 || o.rise >= 2 || !since.IsZero() && now.Sub(since) > 2*c.cfg.Warmup
 		if !o.settled {
 			v.busy = true
 			return v

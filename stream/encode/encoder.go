@@ -97,10 +97,13 @@ type Encoder struct {
 	framesIn int64
 
 	// output side, guarded by outMu
-	outMu  sync.Mutex
-	out    outputState
-	stats  Stats
-	wantCh chan Output // parameter change requests to Run
+	outMu sync.Mutex
+	out   outputState
+	stats Stats
+	// startup is how long recent instances took from spawn to their
+	// first unit, smoothed; it sets how soon a cut can be planned.
+	startup time.Duration
+	wantCh  chan Output // parameter change requests to Run
 }
 
 // New validates cfg. Run starts encoding.

@@ -85,3 +85,67 @@ func testLiveSwitch(t *testing.T, to Output) {
 		}
 	}
 }
+
+// TestLiveSwitchBackToBack: changes that overlap (a climb still switching
+// when a cut arrives, as the adaptation loop does when a link drops) keep
+// the timeline whole: no hole in what the sink gets, whatever the frame
+// rates involved.
+func TestLiveSwitchBackToBack(t *testing.T) {
+	cfg := Config{
+		Input:      hw.VideoFormat{Width: 640, Height: 360, FPS: 30},
+		Output:     Output{Width: 212, Height: 120, FPS: 15, VideoKbps: 180},
+		LiveSwitch: true,
+	}
+	e, rec, stop := startEncoder(t, cfg, true)
+	waitFor(t, 30*time.Second, "2 s of video", func() bool {
+		v := rec.Video()
+		return len(v) > 0 && v[len(v)-1].DTS > 2*time.Second
+	})
+	steps := []struct {
+		after time.Duration
+		out   Output
+	}{
+		{0, Output{Width: 212, Height: 120, FPS: 15, VideoKbps: 270}},
+		{700 * time.Millisecond, Output{Width: 212, Height: 120, FPS: 15, VideoKbps: 150}},
+		{1500 * time.Millisecond, Output{Width: 320, Height: 180, FPS: 25, VideoKbps: 400}},
+		{400 * time.Millisecond, Output{Width: 212, Height: 120, FPS: 15, VideoKbps: 150}},
+		{2500 * time.Millisecond, Output{Width: 426, Height: 240, FPS: 30, VideoKbps: 700}},
+	}
+	for _, s := range steps {
+		time.Sleep(s.after)
+		if err := e.SetOutput(s.out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := rec.Video()[len(rec.Video())-1].DTS
+	waitFor(t, 30*time.Second, "4 s after the last change", func() bool {
+		v := rec.Video()
+		return v[len(v)-1].DTS > last+4*time.Second
+	})
+	stop()
+	video := rec.Video()
+	for i := 1; i < len(video); i++ {
+		if d := video[i].DTS - video[i-1].DTS; d <= 0 || d > 100*time.Millisecond {
+			t.Errorf("video step %v at %v", d, video[i].DTS)
+		}
+	}
+	if s := e.Stats(); s.Switches < 2 {
+		t.Errorf("%d switches completed", s.Switches)
+	}
+}
+
+func TestCutLead(t *testing.T) {
+	for _, tc := range []struct {
+		startup, want time.Duration
+	}{
+		{0, time.Second},
+		{50 * time.Millisecond, 400 * time.Millisecond},
+		{250 * time.Millisecond, 600 * time.Millisecond},
+		{310 * time.Millisecond, 800 * time.Millisecond},
+		{2 * time.Second, time.Second},
+	} {
+		if got := cutLeadFor(tc.startup); got != tc.want {
+			t.Errorf("cutLeadFor(%v) = %v, want %v", tc.startup, got, tc.want)
+		}
+	}
+}

@@ -56,9 +56,18 @@ type outputState struct {
 // every frame rate of the ladder (30, 25, 15).
 const switchLead = time.Second
 
-// cutLead is the lead for a lower bitrate: half a second, still a frame
-// boundary at 30, 25 and 15 fps.
-const cutLead = 500 * time.Millisecond
+// cutLeadFor is the lead for a lower bitrate: twice the recent start-up
+// time (from spawning ffmpeg to its first unit), rounded up to a fifth of
+// a second so the keyframe lands on a frame at 30, 25 and 15 fps, between
+// 0.4 s and switchLead.
+func cutLeadFor(startup time.Duration) time.Duration {
+	const step = 200 * time.Millisecond
+	if startup <= 0 {
+		return switchLead
+	}
+	lead := (2*startup + step - 1) / step * step
+	return min(max(lead, 2*step), switchLead)
+}
 
 // target is the output the encoder is heading for.
 func (o *outputState) target(current Output) Output {
@@ -119,6 +128,12 @@ func (e *Encoder) onVideo(in *instance, u *stream.VideoUnit) {
 	if !in.offsetSet {
 		// The first unit is the first frame fed, at in.start.
 		in.offset, in.offsetSet = in.start-u.DTS, true
+		took := time.Since(in.started)
+		if e.startup == 0 {
+			e.startup = took
+		} else {
+			e.startup = (e.startup + took) / 2
+		}
 	}
 	u.PTS += in.offset
 	u.DTS += in.offset
@@ -349,9 +364,12 @@ func (e *Encoder) Run(ctx context.Context) error {
 				lead = switchLead
 				if o.VideoKbps < current.VideoKbps {
 					// A cut is usually a link in trouble: take it as
-					// soon as ffmpeg can have started; arriving a little
-					// late only pauses output for the difference.
-					lead = cutLead
+					// soon as ffmpeg will have started, judged by how
+					// long the last ones took (a late keyframe pauses
+					// output for the difference).
+					e.outMu.Lock()
+					lead = cutLeadFor(e.startup)
+					e.outMu.Unlock()
 				}
 			}
 			in, err := e.startInstance(nextID, o, codec, tickTime(tick), lead)

@@ -81,7 +81,9 @@ func TestQueue(t *testing.T) {
 		wantGOPSkips uint64
 	}{
 		{"waits for first keyframe", QueueLimits{}, "TvavKva", "TKva", 3, 0},
-		{"tracks come first", QueueLimits{}, "KvTKa", "TKa", 2, 0},
+		{"tracks come in line", QueueLimits{}, "KvTKa", "KvTKa", 0, 0},
+		{"units after tracks wait for a keyframe", QueueLimits{}, "KvTvaKa", "KvTKa", 2, 0},
+		{"a skip keeps the tracks it passes", QueueLimits{MaxUnits: 5}, "KvTKvvv", "TKvvv", 2, 1},
 		{"overflow skips to queued keyframe", QueueLimits{MaxUnits: 4}, "KvvKv", "Kv", 3, 1},
 		{"overflow without keyframe waits for one", QueueLimits{MaxUnits: 3}, "KvvvavKv", "Kv", 6, 1},
 		{"overflow on keyframe keeps it", QueueLimits{MaxUnits: 3}, "KvvKa", "Ka", 3, 1},

@@ -106,10 +106,12 @@ type Queue struct {
 	ring    []Item // fixed capacity: MaxUnits
 	head, n int
 	bytes   int
-	tracks  *stream.Tracks // pending, delivered before any unit
-	waitKey bool
-	closed  bool
-	stats   QueueStats
+	// trackItems counts the tracks changes in the ring (not units).
+	trackItems int
+	tracks     *stream.Tracks // dropped from the ring but still owed, delivered before any unit
+	waitKey    bool
+	closed     bool
+	stats      QueueStats
 }
 
 // NewQueue returns an empty queue that waits for tracks and a keyframe.
@@ -125,18 +127,22 @@ func NewQueue(limits QueueLimits) *Queue {
 
 var _ stream.Sink = (*Queue)(nil)
 
-// SetTracks implements stream.Sink. Units still queued belong to the old
-// parameters and are dropped; the consumer gets the tracks next and then
-// resumes at a keyframe.
+// SetTracks implements stream.Sink. Units still queued were made before
+// the change and go out before it (a recorder must not lose the end of the
+// old picture size, and a publisher sends new headers in line); units
+// after it wait for a keyframe.
 func (q *Queue) SetTracks(t stream.Tracks) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return
 	}
-	q.stats.DroppedUnits += uint64(q.n)
-	q.clearLocked()
-	q.tracks = &t
+	for q.n >= len(q.ring) {
+		q.skipGOPLocked()
+	}
+	q.ring[(q.head+q.n)%len(q.ring)] = Item{Kind: KindTracks, Tracks: &t}
+	q.n++
+	q.trackItems++
 	q.waitKey = true
 	q.mu.Unlock()
 	q.signal()
@@ -221,15 +227,27 @@ func (q *Queue) SkipToLatestKey() {
 // i < 0 means no keyframe is queued: drop all and wait for the next one.
 func (q *Queue) dropBeforeLocked(i int) {
 	if i < 0 {
-		q.stats.DroppedUnits += uint64(q.n)
-		q.clearLocked()
+		for q.n > 0 {
+			q.dropLocked()
+		}
+		q.head, q.bytes = 0, 0
 		q.waitKey = true
 		return
 	}
 	for range i {
-		q.popLocked()
-		q.stats.DroppedUnits++
+		q.dropLocked()
 	}
+}
+
+// dropLocked discards the oldest item. Tracks are not discarded but kept
+// pending: the units after them still need them.
+func (q *Queue) dropLocked() {
+	it := q.popLocked()
+	if it.Kind == KindTracks {
+		q.tracks = it.Tracks
+		return
+	}
+	q.stats.DroppedUnits++
 }
 
 func (q *Queue) popLocked() Item {
@@ -239,6 +257,9 @@ func (q *Queue) popLocked() Item {
 	q.head = (q.head + 1) % len(q.ring)
 	q.n--
 	q.bytes -= it.Size()
+	if it.Kind == KindTracks {
+		q.trackItems--
+	}
 	return it
 }
 
@@ -304,6 +325,6 @@ func (q *Queue) Stats() QueueStats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s := q.stats
-	s.QueuedUnits, s.QueuedBytes = q.n, q.bytes
+	s.QueuedUnits, s.QueuedBytes = q.n-q.trackItems, q.bytes
 	return s
 }

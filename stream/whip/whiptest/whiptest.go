@@ -41,6 +41,11 @@ type Frame struct {
 	At    time.Time
 	Bytes int
 	Key   bool
+	// RTPTime is the frame's RTP timestamp (90 kHz) and Session counts
+	// the track it came on, so a receiver can tell how far behind live a
+	// stream has fallen; timestamps restart with each session.
+	RTPTime uint32
+	Session int
 }
 
 // Stats summarises what arrived.
@@ -70,6 +75,7 @@ type Server struct {
 	nextID   int
 	stats    Stats
 	frames   []Frame
+	tracks   int // tracks seen, numbering sessions in Frame
 	audioAt  []time.Time
 	readers  sync.WaitGroup
 }
@@ -273,6 +279,10 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 // readTrack records arrivals: a video frame completes at the marker bit.
 func (s *Server) readTrack(tr *webrtc.TrackRemote) {
 	video := tr.Kind() == webrtc.RTPCodecTypeVideo
+	s.mu.Lock()
+	s.tracks++
+	session := s.tracks
+	s.mu.Unlock()
 	var cur Frame
 	var pkt rtp.Packet
 	buf := make([]byte, 1600)
@@ -300,7 +310,7 @@ func (s *Server) readTrack(tr *webrtc.TrackRemote) {
 		}
 		s.stats.VideoBytes += int64(len(pkt.Payload))
 		if pkt.Marker {
-			cur.At = now
+			cur.At, cur.RTPTime, cur.Session = now, pkt.Timestamp, session
 			s.frames = append(s.frames, cur)
 			s.stats.Frames++
 			if cur.Key {
