@@ -185,6 +185,7 @@ type outputTrack struct {
 	// fan-out's catch-up from the last keyframe) has drained.
 	settled   bool
 	stalledAt time.Time // when the link last carried nothing
+	seen      time.Time // when the controller first heard of it
 	est       estimateTrend
 }
 
@@ -352,12 +353,15 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 		// has (or for long, if it never does) its queue says nothing
 		// about the link.
 		since := s.Since
+		if since.IsZero() {
+			since = o.seen
+		}
 		if o.stalledAt.After(since) {
 			since = o.stalledAt
 		}
 		// A queue that grows instead of draining is the link, not the
 		// catch-up.
-		o.settled = delay <= c.cfg.QueueDelay/4 || o.rise >= 2 || !since.IsZero() && now.Sub(since) > 2*c.cfg.Warmup
+		o.settled = delay <= c.cfg.QueueDelay/4 || o.rise >= 2 || now.Sub(since) > 2*c.cfg.Warmup
 		if !o.settled {
 			v.busy = true
 			return v
@@ -382,7 +386,10 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 	lagging := !keepingUp(0.97) || o.rise >= 8
 	long := delay > c.cfg.QueueDelay && lagging
 	creeping := delay > c.cfg.QueueDelay/4 && growing && o.rise >= 4 && lagging
-	standing := o.standing >= 6 && !keepingUp(0.97)
+	// A long queue that merely holds its length is latency for good:
+	// viewers stay that far behind live until the rate goes below what
+	// the link carries.
+	standing := o.standing >= 6 && (!keepingUp(0.97) || delay > c.cfg.QueueDelay)
 	o.over = countIf(long || creeping || standing, o.over)
 	if o.over >= 2 || delay > 4*c.cfg.QueueDelay {
 		v.congested = true
@@ -435,7 +442,7 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 		any = true
 		o, known := c.outputs[s.Name]
 		if !known {
-			o = &outputTrack{}
+			o = &outputTrack{seen: now}
 			c.outputs[s.Name] = o
 		}
 		v := c.judge(now, s, o, !known)

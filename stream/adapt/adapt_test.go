@@ -233,7 +233,7 @@ func TestUndershootIsNotCongestion(t *testing.T) {
 	c := New(Config{StartKbps: 1500})
 	now := time.Unix(0, 0)
 	for i := range 20 {
-		backlog := 28_000 - (i%8)*1000 // a keyframe every GOP, draining
+		backlog := max(0, 28_000-(i%8)*5000) // a keyframe every GOP, drained within it
 		d := c.Step(now.Add(time.Duration(i)*250*time.Millisecond), []Signal{{
 			Name: "rtmp", Connected: true, SentBps: 300_000, ThroughputBps: 300_000, BacklogBytes: backlog,
 		}})
@@ -366,8 +366,29 @@ func TestOutageIsNotCongestion(t *testing.T) {
 		}
 	}
 	fixed := func(v int) func(int) int { return func(int) int { return v } }
-	run(20, fixed(1_100_000), fixed(4_000))                                             // healthy
-	run(8, fixed(0), func(i int) int { return 10_000 + i*35_000 })                      // 2 s outage
+	run(20, fixed(1_100_000), fixed(4_000))                                            // healthy
+	run(8, fixed(0), func(i int) int { return 10_000 + i*35_000 })                     // 2 s outage
 	run(12, fixed(3_000_000), func(i int) int { return max(4_000, 290_000-i*30_000) }) // catching up
 	run(20, fixed(1_100_000), fixed(4_000))
+}
+
+// TestStandingQueueIsCut: a queue of a second that neither grows nor
+// drains (the link carries exactly what is sent) keeps viewers a second
+// behind live, so the rate goes below what the link carries.
+func TestStandingQueueIsCut(t *testing.T) {
+	c := New(Config{StartKbps: 1000})
+	t0 := time.Unix(0, 0)
+	var d Decision
+	for i := range 40 {
+		d = c.Step(t0.Add(time.Duration(i)*250*time.Millisecond), []Signal{{
+			Name: "rtmp", Connected: true, SentBps: 1_100_000, ThroughputBps: 1_100_000,
+			BacklogBytes: 140_000, RTT: 40 * time.Millisecond,
+		}})
+		if d.Reason == "down" {
+			break
+		}
+	}
+	if d.Reason != "down" || d.VideoKbps > 1100*85/100-110+1 {
+		t.Fatalf("decision %+v: want a cut below the carried rate", d)
+	}
 }

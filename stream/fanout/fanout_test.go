@@ -90,6 +90,7 @@ func TestQueue(t *testing.T) {
 		{"byte limit", QueueLimits{MaxBytes: 1500}, "KBBvKv", "Kv", 4, 1},
 		{"oversized keyframe into empty queue is kept", QueueLimits{MaxBytes: 100}, "G", "K", 0, 0},
 		{"oversized keyframe forces a skip", QueueLimits{MaxBytes: 100}, "GvK", "K", 2, 1},
+		{"media older than MaxDelay is skipped", QueueLimits{MaxDelay: 3 * time.Millisecond}, "KvvKvv", "Kvv", 3, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

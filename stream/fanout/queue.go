@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/cunbo/cunbo/stream"
 )
@@ -83,7 +84,28 @@ type QueueLimits struct {
 	MaxUnits int
 	// MaxBytes defaults to 8 MiB.
 	MaxBytes int
+	// MaxDelay bounds the media time between the oldest and newest video
+	// queued; zero means no bound. Live outputs set it: video that old is
+	// better skipped (viewers jump ahead once) than delivered (viewers stay
+	// that far behind live, and the link spends itself on it).
+	MaxDelay time.Duration
 }
+
+// LiveQueueLimits are the limits for a live publisher: at most LiveDelay
+// of video waits.
+func LiveQueueLimits() QueueLimits { return QueueLimits{MaxDelay: LiveDelay} }
+
+// OrLive is l, or LiveQueueLimits when l is the zero value.
+func (l QueueLimits) OrLive() QueueLimits {
+	if l == (QueueLimits{}) {
+		return LiveQueueLimits()
+	}
+	return l
+}
+
+// LiveDelay is the backlog a live publisher keeps before skipping ahead:
+// a little over one GOP, so a skip always finds a keyframe to resume at.
+const LiveDelay = 2500 * time.Millisecond
 
 func (l QueueLimits) withDefaults() QueueLimits {
 	if l.MaxUnits <= 0 {
@@ -172,7 +194,7 @@ func (q *Queue) push(it Item, size int, key bool) {
 		}
 		q.waitKey = false
 	}
-	for q.n > 0 && (q.n >= len(q.ring) || q.bytes+size > q.limits.MaxBytes) {
+	for q.n > 0 && (q.n >= len(q.ring) || q.bytes+size > q.limits.MaxBytes || q.tooOldLocked(it)) {
 		q.skipGOPLocked()
 	}
 	if q.waitKey && !key {
@@ -187,6 +209,20 @@ func (q *Queue) push(it Item, size int, key bool) {
 	q.bytes += size
 	q.mu.Unlock()
 	q.signal()
+}
+
+// tooOldLocked reports whether queuing video unit it would make the queue
+// span more than MaxDelay of media time.
+func (q *Queue) tooOldLocked(it Item) bool {
+	if q.limits.MaxDelay <= 0 || it.Kind != KindVideo {
+		return false
+	}
+	for i := range q.n {
+		if old := &q.ring[(q.head+i)%len(q.ring)]; old.Kind == KindVideo {
+			return it.Video.DTS-old.Video.DTS > q.limits.MaxDelay
+		}
+	}
+	return false
 }
 
 // skipGOPLocked drops the oldest unit and everything after it up to the

@@ -48,7 +48,8 @@ type Config struct {
 	// failed attempt up to BackoffMax (default 5 s), each drawn uniformly
 	// from [d/2, d]. Kick cuts a wait short.
 	BackoffMin, BackoffMax time.Duration
-	// Queue bounds the send backlog.
+	// Queue bounds the send backlog; zero means fanout.LiveQueueLimits
+	// (a live viewer is better served skipping ahead than falling behind).
 	Queue fanout.QueueLimits
 	// Logger; nil discards.
 	Logger *slog.Logger
@@ -133,7 +134,7 @@ func New(cfg Config) (*Publisher, error) {
 		cfg:    cfg,
 		target: t,
 		log:    log.With("rtmp", t.safe),
-		queue:  fanout.NewQueue(cfg.Queue),
+		queue:  fanout.NewQueue(cfg.Queue.OrLive()),
 		meter:  bitrate.NewMeter(2*time.Second, 8),
 		kick:   make(chan struct{}, 1),
 	}, nil

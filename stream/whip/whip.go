@@ -70,7 +70,8 @@ type Config struct {
 	// FFmpeg is the executable for the AAC→Opus transcoder, default
 	// "ffmpeg".
 	FFmpeg string
-	// Queue bounds the send backlog.
+	// Queue bounds the send backlog; zero means fanout.LiveQueueLimits
+	// (a live viewer is better served skipping ahead than falling behind).
 	Queue fanout.QueueLimits
 	// SettingEngine, if set, adjusts pion's settings (tests use it to
 	// allow loopback candidates, the bench to pin sockets).
@@ -180,7 +181,7 @@ func New(cfg Config) (*Publisher, error) {
 		cfg:   cfg,
 		url:   u,
 		log:   log.With("whip", safe.String()),
-		queue: fanout.NewQueue(cfg.Queue),
+		queue: fanout.NewQueue(cfg.Queue.OrLive()),
 		kick:  make(chan struct{}, 1),
 		meter: bitrate.NewMeter(2*time.Second, 8),
 	}, nil
