@@ -120,14 +120,21 @@ deb:
 bench: build
 	$(GO) test -tags $(GOTAGS) -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
 
-# Weak-link bench (needs root: ip netns, tc): cunbo vs the ffmpeg baseline.
-# PROFILES=stepdown,outage selects; RUNS repeats (medians); SCALE<1 shortens
-# the steady profiles. Report: bench/out/weaklink.{md,json} and PNG plots.
+# Weak-link bench (root: ip netns, tc; through sudo otherwise): cunbo vs
+# the ffmpeg baseline. PROFILES=stepdown,outage selects; RUNS repeats
+# (medians); STEADY_RUNS and BASELINE_RUNS, when set, repeat the long
+# steady profiles (good4g, rural4g, 3g) and the baseline fewer times;
+# SCALE<1 shortens the steady profiles. Report: bench/out/weaklink.{md,json}
+# and PNG plots.
 PROFILES ?=
 RUNS ?= 1
+STEADY_RUNS ?= 0
+BASELINE_RUNS ?= 0
 SCALE ?= 1
-bench-weaklink:
-	$(GO) run -tags $(GOTAGS) ./bench/weaklink/cmd/weaklink -profiles '$(PROFILES)' -runs $(RUNS) -scale $(SCALE) -out bench/out
+bench-weaklink: deps
+	$(GO) build -tags $(GOTAGS) -o $(BIN)/weaklink ./bench/weaklink/cmd/weaklink
+	$(SUDO) $(BIN)/weaklink -profiles '$(PROFILES)' -runs $(RUNS) -steady-runs $(STEADY_RUNS) \
+		-baseline-runs $(BASELINE_RUNS) -scale $(SCALE) -out bench/out
 
 # The simulated box with its phone page: idle until the big button (on the
 # page, or key b in this terminal); the PIN and URLs are printed.

@@ -53,7 +53,7 @@ func (r *Report) Write(dir string) error {
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Weak-link bench\n\nRuns per profile and system: %d (figures are medians). ", r.Runs)
+	b.WriteString("# Weak-link bench\n\nFigures are medians over the runs in each row's \"runs\" column (recording gaps and process growth: the worst run). ")
 	b.WriteString("Box and receivers in separate network namespaces; the box's uplink shaped with tc. ")
 	b.WriteString("`cunbo` publishes to nginx-rtmp **and** a WHIP receiver at once over the same link; ")
 	b.WriteString("`baseline` is `ffmpeg -re … -c:v libx264 -b:v 2500k -f flv rtmp://…` to nginx-rtmp.\n\n")
@@ -62,8 +62,8 @@ func (r *Report) Write(dir string) error {
 		b.WriteString(r.Note + "\n\n")
 	}
 	for _, p := range r.order {
-		b.WriteString("| profile | system | stall s (%) | step stall s | adapt s | recover s | resume s (max) | lag s p95 (max) | delivered/capacity | recording gaps | gave up |\n")
-		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("| profile | system | runs | stall s (%) | step stall s | adapt s | recover s | resume s (max) | lag s p95 (max) | delivered/capacity | recording gaps | gave up |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, sys := range []string{"cunbo", "baseline"} {
 			res := r.Profiles[p][sys]
 			if res == nil {
@@ -81,8 +81,8 @@ func (r *Report) Write(dir string) error {
 			if res.LagMaxS != nil {
 				lag += " (" + opt(res.LagMaxS) + ")"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.2f (%.1f%%) | %s | %s | %s | %s | %s | %.2f | %s | %v |\n",
-				p, sys, res.StallS, res.StallPct, opt(res.StepStallS), opt(res.AdaptS), opt(res.RecoverS), resume,
+			fmt.Fprintf(&b, "| %s | %s | %d | %.2f (%.1f%%) | %s | %s | %s | %s | %s | %.2f | %s | %v |\n",
+				p, sys, max(1, res.Runs), res.StallS, res.StallPct, opt(res.StepStallS), opt(res.AdaptS), opt(res.RecoverS), resume,
 				lag, res.DeliveredRatio, gaps, res.GaveUp)
 		}
 		if res := r.Profiles[p]["cunbo"]; res != nil && res.Growth != nil {

@@ -48,6 +48,8 @@ type Result struct {
 	// whenever the probe fails.
 	NoNetem bool `json:"no_netem,omitempty"`
 
+	// Runs is how many runs the figures are the median of.
+	Runs int `json:"runs"`
 	// Growth of the bench process (box plus WHIP receiver) from a quarter
 	// of the run to its end; nil for the baseline.
 	Growth *ResourceGrowth `json:"resource_growth,omitempty"`

@@ -23,15 +23,34 @@ func main() {
 	runs := flag.Int("runs", 1, "runs per profile and system (medians are reported)")
 	scale := flag.Float64("scale", 1, "shorten the steady profiles (good4g, rural4g, 3g) by this factor, min 30 s")
 	systems := flag.String("systems", "cunbo,baseline", "systems to run")
+	steadyRuns := flag.Int("steady-runs", 0, "runs of the steady profiles (good4g, rural4g, 3g), which are long; 0 = -runs")
+	baselineRuns := flag.Int("baseline-runs", 0, "runs of the baseline per profile; 0 = -runs")
 	verbose := flag.Bool("v", false, "log the box's pipeline and every adaptation sample (debug level)")
 	flag.Parse()
-	if err := run(*profiles, *out, *runs, *scale, *systems, *verbose); err != nil {
+	plan := runPlan{runs: *runs, steady: *steadyRuns, baseline: *baselineRuns}
+	if err := run(*profiles, *out, plan, *scale, *systems, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "weaklink:", err)
 		os.Exit(1)
 	}
 }
 
-func run(names, out string, runs int, scale float64, systems string, verbose bool) error {
+// runPlan says how many times each profile runs per system: medians of
+// repeated runs, with the long steady profiles and the baseline (a fixed
+// reference) allowed fewer.
+type runPlan struct{ runs, steady, baseline int }
+
+func (r runPlan) count(p weaklink.Profile, system string) int {
+	n := r.runs
+	if len(p.Events) == 0 && r.steady > 0 {
+		n = r.steady
+	}
+	if system == "baseline" && r.baseline > 0 {
+		n = min(n, r.baseline)
+	}
+	return max(1, n)
+}
+
+func run(names, out string, plan runPlan, scale float64, systems string, verbose bool) error {
 	ps, err := weaklink.Select(names, scale)
 	if err != nil {
 		return err
@@ -50,10 +69,11 @@ func run(names, out string, runs int, scale float64, systems string, verbose boo
 	if verbose {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	rep := weaklink.NewReport(runs)
+	rep := weaklink.NewReport(plan.runs)
 	for _, p := range ps {
 		for _, sys := range splitComma(systems) {
 			var results []*weaklink.Result
+			runs := plan.count(p, sys)
 			for i := range runs {
 				fmt.Fprintf(os.Stderr, "weaklink: %s / %s run %d/%d (%v)\n", p.Name, sys, i+1, runs, p.Duration)
 				r, err := weaklink.Run(ctx, p, sys, weaklink.Options{Dir: work, Clip: clip, NetID: 10 + os.Getpid()%100, Logger: log})
@@ -62,7 +82,9 @@ func run(names, out string, runs int, scale float64, systems string, verbose boo
 				}
 				results = append(results, r)
 			}
-			rep.Add(p.Name, sys, weaklink.Median(results))
+			m := weaklink.Median(results)
+			m.Runs = len(results)
+			rep.Add(p.Name, sys, m)
 		}
 	}
 	// The report states the emulator (and warns if delay, jitter and loss
