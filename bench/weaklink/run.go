@@ -20,10 +20,13 @@ import (
 // where a measurement does not apply (the baseline has no adaptation and
 // no local recording).
 type Result struct {
-	StallS         float64  `json:"stall_s"`
-	StallPct       float64  `json:"stall_pct"`
-	StepStallS     *float64 `json:"step_stall_s,omitempty"`
-	AdaptS         *float64 `json:"adapt_s"`
+	StallS     float64  `json:"stall_s"`
+	StallPct   float64  `json:"stall_pct"`
+	StepStallS *float64 `json:"step_stall_s,omitempty"`
+	AdaptS     *float64 `json:"adapt_s"`
+	// AdaptEncoderS is the same for what the encoder offers (its output
+	// once per publisher), without the backlog draining after the cut.
+	AdaptEncoderS  *float64 `json:"adapt_encoder_s,omitempty"`
 	RecoverS       *float64 `json:"recover_s,omitempty"`
 	ResumeS        *float64 `json:"resume_s"`
 	ResumeMaxS     *float64 `json:"resume_max_s,omitempty"`
@@ -342,6 +345,16 @@ func (r *Result) adaptMetrics(p Profile, t0 time.Time, samples []Sample) {
 		v -= p.StepAt.Seconds()
 		r.AdaptS = &v
 	}
+	// What the encoder offers the link (its output, once per publisher),
+	// leaving out the backlog that drains after a cut.
+	var offered []Point
+	for _, s := range samples {
+		offered = append(offered, Point{s.At.Sub(t0).Seconds(), s.EncodedKbps * 2})
+	}
+	if v, ok := firstHolding(offered, p.StepAt.Seconds(), 3, func(x float64) bool { return x <= 0.9*capAfter }); ok {
+		v -= p.StepAt.Seconds()
+		r.AdaptEncoderS = &v
+	}
 	if p.ReturnAt > 0 {
 		capBack := p.CapacityAt(p.ReturnAt)
 		if v, ok := firstHolding(r.Sent, p.ReturnAt.Seconds(), 2, func(x float64) bool { return x >= 0.8*capBack }); ok {
@@ -476,6 +489,7 @@ func Median(rs []*Result) *Result {
 	m.StallPct = col(func(r *Result) float64 { return r.StallPct })
 	m.DeliveredRatio = col(func(r *Result) float64 { return r.DeliveredRatio })
 	m.AdaptS = optCol(func(r *Result) *float64 { return r.AdaptS })
+	m.AdaptEncoderS = optCol(func(r *Result) *float64 { return r.AdaptEncoderS })
 	m.RecoverS = optCol(func(r *Result) *float64 { return r.RecoverS })
 	m.ResumeS = optCol(func(r *Result) *float64 { return r.ResumeS })
 	m.ResumeMaxS = optCol(func(r *Result) *float64 { return r.ResumeMaxS })
