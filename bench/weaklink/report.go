@@ -62,7 +62,7 @@ func (r *Report) Write(dir string) error {
 		b.WriteString(r.Note + "\n\n")
 	}
 	for _, p := range r.order {
-		b.WriteString("| profile | system | runs | stall s (%) | step stall s | adapt s | recover s | resume s (max) | lag s p95 (max) | delivered/capacity | recording gaps | gave up |\n")
+		b.WriteString("| profile | system | runs | stall s (%) | step stall s | adapt s (encoder) | recover s | resume s (max) | lag s p95 (max) | delivered/capacity | recording gaps | gave up |\n")
 		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, sys := range []string{"cunbo", "baseline"} {
 			res := r.Profiles[p][sys]
@@ -82,7 +82,7 @@ func (r *Report) Write(dir string) error {
 				lag += " (" + opt(res.LagMaxS) + ")"
 			}
 			fmt.Fprintf(&b, "| %s | %s | %d | %.2f (%.1f%%) | %s | %s | %s | %s | %s | %.2f | %s | %v |\n",
-				p, sys, max(1, res.Runs), res.StallS, res.StallPct, opt(res.StepStallS), opt(res.AdaptS), opt(res.RecoverS), resume,
+				p, sys, max(1, res.Runs), res.StallS, res.StallPct, opt(res.StepStallS), opt(res.AdaptS)+" ("+opt(res.AdaptEncoderS)+")", opt(res.RecoverS), resume,
 				lag, res.DeliveredRatio, gaps, res.GaveUp)
 		}
 		if res := r.Profiles[p]["cunbo"]; res != nil && res.Growth != nil {
@@ -94,7 +94,7 @@ func (r *Report) Write(dir string) error {
 		}
 	}
 	b.WriteString("Definitions: stall = sum of gaps > 500 ms between video frames at the worse receiver (outages included); ")
-	b.WriteString("adapt = from the capacity step until the box's total uplink stays ≤ 0.9 × new capacity; ")
+	b.WriteString("adapt = from the capacity step until the box's total uplink (bytes both publishers hand to their sockets, so the RTMP backlog draining after a cut counts) stays ≤ 0.9 × new capacity for 3 s; in brackets the same for what the encoder offers (its output once per publisher); ")
 	b.WriteString("recover = from the capacity's return until the uplink uses ≥ 80 % of it; ")
 	b.WriteString("resume = from the link coming back to the first frame at the slower receiver (median over returns, max in brackets); ")
 	b.WriteString("lag = how far the stream has fallen behind its own start at a receiver (RTMP timestamps at the nginx player, RTP timestamps at the WHIP receiver; the worse one), per video frame: ")

@@ -186,6 +186,7 @@ type outputTrack struct {
 	settled   bool
 	stalledAt time.Time // when the link last carried nothing
 	seen      time.Time // when the controller first heard of it
+	estOver   int       // consecutive steps the estimate said cut
 	est       estimateTrend
 }
 
@@ -272,6 +273,12 @@ type verdict struct {
 	severe    bool
 	busy      bool // a queue stands: not the time to probe upwards
 	why       string
+	// fromEstimate marks a verdict that rests on a congestion
+	// controller's estimate alone; clear marks a transport that sees no
+	// queue at all (round trip at its floor, nothing waiting).
+	fromEstimate bool
+	firm         bool
+	clear        bool
 }
 
 // trackEstimate updates an output's estimate trend and says whether the
@@ -302,6 +309,12 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 				v.why = fmt.Sprintf("estimate %d kbit/s (peak %d), sending %d", s.EstimateBps/1000, o.est.peak/1000, s.SentBps/1000)
 			}
 		}
+		o.estOver = countIf(v.congested, o.estOver)
+		// Deep or lasting: believed even against a clear TCP path (the
+		// estimator's path may have its own bottleneck).
+		v.firm = v.congested && (float64(s.EstimateBps) < 0.6*float64(s.SentBps) || o.estOver >= 8)
+		v.fromEstimate = true
+		return v
 	}
 	// Queue delay: what waits on our side of the bottleneck, in time. A
 	// transport's backlog includes the bytes legitimately in flight (one
@@ -372,6 +385,7 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 	keepingUp := func(share float64) bool {
 		return s.SentBps > 0 && o.acked > 0 && o.acked >= float64(s.SentBps)*share
 	}
+	v.clear = s.RTT > 0 && s.RTT <= o.minRTT+25*time.Millisecond && delay <= c.cfg.QueueDelay/4 && keepingUp(0.9)
 	if delay > c.cfg.QueueDelay/4 {
 		v.busy = true
 	}
@@ -434,6 +448,9 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 	limiter, why := "", ""
 	room := math.Inf(1)
 	congested, severe, busy, any := false, false, false, false
+	verdicts := make([]verdict, 0, len(sigs))
+	names := make([]string, 0, len(sigs))
+	clear := false
 	for _, s := range sigs {
 		if !s.Connected || !s.Since.IsZero() && now.Sub(s.Since) < c.cfg.Warmup {
 			delete(c.outputs, s.Name)
@@ -446,8 +463,21 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 			c.outputs[s.Name] = o
 		}
 		v := c.judge(now, s, o, !known)
+		clear = clear || v.clear
+		verdicts, names = append(verdicts, v), append(names, s.Name)
+	}
+	for i, v := range verdicts {
+		if v.fromEstimate && clear && !v.firm {
+			// All outputs leave through the box's one uplink. A TCP
+			// connection on it that sees no queue at all says the
+			// estimator reacted to something else: GCC's delay
+			// detector takes encoder bursts and scheduling jitter for
+			// overuse, and would hold every output down with it. A deep
+			// or lasting fall is believed all the same.
+			continue
+		}
 		if v.limitKbps < limit {
-			limit, limiter, why = v.limitKbps, s.Name, v.why
+			limit, limiter, why = v.limitKbps, names[i], v.why
 		}
 		congested = congested || v.congested
 		severe = severe || v.severe

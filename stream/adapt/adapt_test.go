@@ -392,3 +392,43 @@ func TestStandingQueueIsCut(t *testing.T) {
 		t.Fatalf("decision %+v: want a cut below the carried rate", d)
 	}
 }
+
+// TestClearTCPPathOverrulesAShallowEstimateDrop: both outputs share the
+// box's uplink; when the RTMP connection sees no queue at all, a shallow
+// GCC drop lasting a second (its delay detector reacting to bursts) does not cut, a
+// deep one does, and the same shallow drop with a queue on the TCP path
+// does too.
+func TestClearTCPPathOverrulesAShallowEstimateDrop(t *testing.T) {
+	cases := []struct {
+		name      string
+		estimate  int // after the drop, bit/s
+		rtmpQueue int // bytes waiting at the RTMP output
+		rtt       time.Duration
+		wantCut   bool
+	}{
+		{"shallow drop, clear TCP", 1_150_000, 1_000, 40 * time.Millisecond, false},
+		{"deep drop, clear TCP", 600_000, 1_000, 40 * time.Millisecond, true},
+		{"shallow drop, TCP queue", 1_150_000, 120_000, 160 * time.Millisecond, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Config{StartKbps: 1200})
+			t0 := time.Unix(0, 0)
+			cut := false
+			for i := range 12 {
+				est, queue, rtt := 3_000_000, 1_000, 40*time.Millisecond
+				if i >= 4 && i < 8 { // one second
+					est, queue, rtt = tc.estimate, tc.rtmpQueue, tc.rtt
+				}
+				d := c.Step(t0.Add(time.Duration(i)*250*time.Millisecond), []Signal{
+					{Name: "whip", Connected: true, EstimateBps: est, SentBps: 1_310_000},
+					{Name: "rtmp", Connected: true, SentBps: 1_310_000, ThroughputBps: 1_310_000, BacklogBytes: queue, RTT: rtt},
+				})
+				cut = cut || d.Reason == "down"
+			}
+			if cut != tc.wantCut {
+				t.Errorf("cut = %v, want %v", cut, tc.wantCut)
+			}
+		})
+	}
+}
