@@ -141,7 +141,7 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 		},
 		// As the box does: the estimate starts a little above what the
 		// encoder sends, since it bounds the rate from the first second.
-		InitialBitrate: (startKbps + 110) * 1000 * 5 / 4,
+		InitialBitrate: (startKbps/2 + 110) * 1000 * 5 / 4,
 		MaxBitrate:     6_000_000,
 		Logger:         log,
 	}); err != nil {
@@ -184,12 +184,13 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 		return fail(err)
 	}
 	loop := &adapt.Loop{
-		Controller: adapt.New(adapt.Config{StartKbps: startKbps, MaxKbps: 6000, Ladder: adapt.DefaultLadder(Picture.Width, Picture.Height, Picture.FPS)}),
+		// As the box does: a slow start at half the configured rate.
+		Controller: adapt.New(adapt.Config{StartKbps: startKbps / 2, MaxKbps: 6000, Ladder: adapt.DefaultLadder(Picture.Width, Picture.Height, Picture.FPS)}),
 		Encoder:    enc,
 		Sources: func() []adapt.Source {
 			return []adapt.Source{adapt.RTMP("rtmp", b.RTMP), adapt.WHIP("whip", b.WHIP)}
 		},
-		Base:   encode.Output{Width: Picture.Width, Height: Picture.Height, FPS: Picture.FPS},
+		Base:   encode.Output{Width: Picture.Width, Height: Picture.Height, FPS: Picture.FPS, VideoKbps: startKbps},
 		Logger: log,
 		OnDecision: func(now time.Time, d adapt.Decision, sigs []adapt.Signal) {
 			rs, ws := b.RTMP.Stats(), b.WHIP.Stats()

@@ -73,7 +73,10 @@ func (a *adaptState) get() (bool, adapt.Decision) {
 func (p *Pipeline) startLiveHelpers(ctx context.Context, wg *sync.WaitGroup) {
 	if !p.cfg.Adapt.Off {
 		ctl := adapt.New(adapt.Config{
-			StartKbps: p.base.VideoKbps,
+			// A slow start: half the configured rate until the links
+			// have shown they carry more (two increases, about 5 s), so
+			// a weak link is not flooded before anything is measured.
+			StartKbps: p.startKbps(),
 			MaxKbps:   p.maxKbps,
 			MinKbps:   p.cfg.Adapt.MinKbps,
 			AudioKbps: p.audioKbps + 14, // AAC plus FLV/RTP framing
@@ -223,3 +226,7 @@ func (p *Pipeline) destName(output string) string {
 	}
 	return output
 }
+
+// startKbps is where a live session's adaptation starts: half the
+// configured rate.
+func (p *Pipeline) startKbps() int { return max(1, p.base.VideoKbps/2) }

@@ -121,7 +121,7 @@ func (p *Pipeline) newPublisher(d Destination, name string) (*publisher, error) 
 			// GCC's first estimate is a brake on the controller: start
 			// it at what is about to be sent, not below, so a healthy
 			// link does not cut the picture in its first seconds.
-			c.InitialBitrate = max(1_500_000, (p.base.VideoKbps+p.audioKbps)*1000*5/4)
+			c.InitialBitrate = max(1_000_000, (p.startKbps()+p.audioKbps)*1000*5/4)
 		}
 		if c.MaxBitrate <= 0 {
 			c.MaxBitrate = max(c.InitialBitrate, (p.maxKbps+p.audioKbps)*1000*3/2)

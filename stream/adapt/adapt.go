@@ -102,7 +102,8 @@ type Config struct {
 	// is treated as the link's capacity before probing past it, default 6 s.
 	CeilingHold time.Duration
 	// Warmup after an output (re)connects during which it is ignored,
-	// default 2 s.
+	// default 1 s (the queue it starts with is ignored until it drains,
+	// unless it grows).
 	Warmup time.Duration
 	// QueueDelay above which a growing backlog counts as congestion,
 	// default 400 ms of media at the current rate.
@@ -135,7 +136,7 @@ func (c *Config) defaults() {
 	defd(&c.UpInterval, 2500*time.Millisecond)
 	defd(&c.DownHoldoff, 1500*time.Millisecond)
 	defd(&c.QueueDelay, 400*time.Millisecond)
-	defd(&c.Warmup, 2*time.Second)
+	defd(&c.Warmup, time.Second)
 	defd(&c.CeilingHold, 6*time.Second)
 }
 

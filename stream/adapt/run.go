@@ -47,7 +47,18 @@ type Loop struct {
 	Logger     *slog.Logger
 }
 
-// Run steps until ctx ends.
+// outputFor is the encoder output for a decision.
+func (l *Loop) outputFor(d Decision) encode.Output {
+	out := l.Base
+	out.VideoKbps = d.VideoKbps
+	if d.Rung.Width > 0 {
+		out.Width, out.Height, out.FPS = d.Rung.Width, d.Rung.Height, d.Rung.FPS
+	}
+	return out
+}
+
+// Run steps until ctx ends. Base is taken to be what the encoder runs
+// when Run starts.
 func (l *Loop) Run(ctx context.Context) error {
 	log := l.Logger
 	if log == nil {
@@ -64,9 +75,15 @@ func (l *Loop) Run(ctx context.Context) error {
 	stats, _ := l.Encoder.(interface{ Stats() encode.Stats })
 	var lastApply time.Time
 	var lastSwitches int64
-	applied := encode.Output{}
-	decided := encode.Output{}
+	// The encoder runs Base when the loop starts; a controller that
+	// starts lower (a slow start, so a weak link is not flooded before
+	// anything is measured) gets its rate at the first step.
+	applied := l.Base
+	decided := l.outputFor(l.Controller.Current())
 	want := (*encode.Output)(nil)
+	if decided != applied {
+		want = &decided
+	}
 	t := time.NewTicker(iv)
 	defer t.Stop()
 	for {
@@ -95,11 +112,7 @@ func (l *Loop) Run(ctx context.Context) error {
 				}
 			}
 			if d.Changed {
-				out := l.Base
-				out.VideoKbps = d.VideoKbps
-				if d.Rung.Width > 0 {
-					out.Width, out.Height, out.FPS = d.Rung.Width, d.Rung.Height, d.Rung.FPS
-				}
+				out := l.outputFor(d)
 				want, decided = &out, out
 				log.Debug("adapt: "+d.Reason, "kbps", d.VideoKbps, "size", [2]int{out.Width, out.Height}, "fps", out.FPS, "by", d.Limiter, "why", d.Why)
 			}
