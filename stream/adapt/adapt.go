@@ -493,8 +493,15 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 		c.calmFrom = time.Time{}
 		deep := limit < c.cur*0.7 || severe
 		if limit < c.cur && (now.Sub(c.lastDown) >= c.cfg.DownHoldoff || deep && now.Sub(c.lastDown) >= c.cfg.DownHoldoff/3) {
-			c.cur = math.Max(limit, float64(c.cfg.MinKbps))
-			c.ceiling, c.ceilAt = c.cur, now
+			target := limit
+			if deep {
+				// A big drop is still being measured (estimators and
+				// acknowledgements lag the link), and what queued until
+				// the encoder switches must drain: undershoot.
+				target *= 0.85
+			}
+			c.cur = math.Max(target, float64(c.cfg.MinKbps))
+			c.ceiling, c.ceilAt = math.Max(limit, float64(c.cfg.MinKbps)), now
 			c.lastDown = now
 			reason = "down"
 		}

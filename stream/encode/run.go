@@ -379,6 +379,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 				continue
 			}
 			pending = in
+			e.log.Debug("encoder change planned", "instance", in.id, "output", o, "lead", lead)
 			e.outMu.Lock()
 			e.out.pending = in
 			e.outMu.Unlock()
