@@ -92,7 +92,7 @@ type Config struct {
 	Ladder []Rung
 	// UpHoldoff is how long every output must be calm after a decrease
 	// before increasing, default 2 s; UpInterval spaces increases,
-	// default 2.5 s (a change takes about 1.5 s to reach the outputs).
+	// default 2 s (a change takes about 1.2 s to reach the outputs).
 	UpHoldoff, UpInterval time.Duration
 	// DownHoldoff spaces decreases so one that has not reached the
 	// encoder yet is not repeated, default 1.5 s; a much deeper cut
@@ -133,7 +133,7 @@ func (c *Config) defaults() {
 		c.Headroom = 0.15
 	}
 	defd(&c.UpHoldoff, 2*time.Second)
-	defd(&c.UpInterval, 2500*time.Millisecond)
+	defd(&c.UpInterval, 2*time.Second)
 	defd(&c.DownHoldoff, 1500*time.Millisecond)
 	defd(&c.QueueDelay, 400*time.Millisecond)
 	defd(&c.Warmup, time.Second)

@@ -141,7 +141,8 @@ func TestCutLead(t *testing.T) {
 		{0, time.Second},
 		{50 * time.Millisecond, 400 * time.Millisecond},
 		{250 * time.Millisecond, 600 * time.Millisecond},
-		{310 * time.Millisecond, 800 * time.Millisecond},
+		{560 * time.Millisecond, time.Second},
+		{500 * time.Millisecond, 800 * time.Millisecond},
 		{2 * time.Second, time.Second},
 	} {
 		if got := cutLeadFor(tc.startup); got != tc.want {

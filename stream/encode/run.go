@@ -56,16 +56,16 @@ type outputState struct {
 // every frame rate of the ladder (30, 25, 15).
 const switchLead = time.Second
 
-// cutLeadFor is the lead for a lower bitrate: twice the recent start-up
-// time (from spawning ffmpeg to its first unit), rounded up to a fifth of
-// a second so the keyframe lands on a frame at 30, 25 and 15 fps, between
-// 0.4 s and switchLead.
+// cutLeadFor is the lead for a lower bitrate: the recent start-up time
+// (from spawning ffmpeg to its first unit) plus a quarter second to catch
+// up, rounded up to a fifth of a second so the keyframe lands on a frame
+// at 30, 25 and 15 fps, between 0.4 s and switchLead.
 func cutLeadFor(startup time.Duration) time.Duration {
 	const step = 200 * time.Millisecond
 	if startup <= 0 {
 		return switchLead
 	}
-	lead := (2*startup + step - 1) / step * step
+	lead := (startup + 250*time.Millisecond + step - 1) / step * step
 	return min(max(lead, 2*step), switchLead)
 }
 
