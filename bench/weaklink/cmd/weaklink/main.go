@@ -57,6 +57,12 @@ func run(names, out string, plan runPlan, scale float64, systems string, verbose
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// nginx and ffmpeg run with their own working directories: paths
+	// handed to them must be absolute.
+	out, err = filepath.Abs(out)
+	if err != nil {
+		return err
+	}
 	work := filepath.Join(out, "work")
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return err
