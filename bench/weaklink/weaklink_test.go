@@ -18,25 +18,7 @@ import (
 // at 25 s) through the real namespaces, tc, nginx, WHIP receiver, encoder
 // and recorder, so CI exercises the bench's plumbing end to end.
 func TestShortStepDown(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for ip netns and tc (CI runs as root)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	clip, err := MakeClip(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := StepDown(10*time.Second, 25*time.Second, 40*time.Second)
-	var log *slog.Logger
-	if os.Getenv("WEAKLINK_DEBUG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	r, err := Run(ctx, p, "cunbo", Options{Dir: dir, Clip: clip, NetID: 200 + os.Getpid()%50, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := runShort(t, StepDown(10*time.Second, 25*time.Second, 40*time.Second), 200)
 	t.Logf("stall %.2fs, step stall %v, adapt %v, recover %v, delivered %.2f, recording gaps %v, receivers %+v",
 		r.StallS, deref(r.StepStallS), deref(r.AdaptS), deref(r.RecoverS), r.DeliveredRatio, *r.RecordingGaps, r.Receivers)
 	t.Logf("lag at the RTMP player: p95 %v s, max %v s", deref(r.LagP95S), deref(r.LagMaxS))
@@ -296,21 +278,7 @@ func TestReportLagAndEmulator(t *testing.T) {
 // through the real namespaces: publishing comes back after every return,
 // the local recording has no hole, and the process does not grow.
 func TestShortFlapping(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for ip netns and tc (CI runs as root)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	clip, err := MakeClip(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := Flapping(2*time.Second, 6*time.Second, 30*time.Second)
-	r, err := Run(ctx, p, "cunbo", Options{Dir: dir, Clip: clip, NetID: 150 + os.Getpid()%50})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := runShort(t, Flapping(2*time.Second, 6*time.Second, 30*time.Second), 150)
 	t.Logf("stall %.2fs, resume %v (max %v), recording gaps %d, growth %v", r.StallS, deref(r.ResumeS), deref(r.ResumeMaxS),
 		*r.RecordingGaps, r.Growth)
 	if *r.RecordingGaps != 0 {
@@ -332,4 +300,30 @@ func TestShortFlapping(t *testing.T) {
 	if d := g.To.HeapKiB - g.From.HeapKiB; d > 16<<10 {
 		t.Errorf("heap grew by %d KiB: %v", d, g)
 	}
+}
+
+// runShort plays a compressed profile against cunbo through the real
+// namespaces, tc, nginx, WHIP receiver, encoder and recorder (root only;
+// CI runs as root). WEAKLINK_DEBUG=1 logs the box.
+func runShort(t *testing.T, p Profile, netBase int) *Result {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for ip netns and tc (CI runs as root)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	clip, err := MakeClip(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log *slog.Logger
+	if os.Getenv("WEAKLINK_DEBUG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	r, err := Run(ctx, p, "cunbo", Options{Dir: dir, Clip: clip, NetID: netBase + os.Getpid()%50, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
