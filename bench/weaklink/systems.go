@@ -184,7 +184,7 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 		return fail(err)
 	}
 	loop := &adapt.Loop{
-		// As the box does: a slow start at half the configured rate.
+		// The box's SlowStart option: half the configured rate at first.
 		Controller: adapt.New(adapt.Config{StartKbps: startKbps / 2, MaxKbps: 6000, Ladder: adapt.DefaultLadder(Picture.Width, Picture.Height, Picture.FPS)}),
 		Encoder:    enc,
 		Sources: func() []adapt.Source {

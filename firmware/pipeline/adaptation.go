@@ -27,6 +27,13 @@ type AdaptConfig struct {
 	// Interval between the controller's looks at the links; default
 	// the loop's (250 ms).
 	Interval time.Duration
+	// SlowStart begins each live session at half the configured rate and
+	// climbs once the links carry it (about 5 s), so a weak link is not
+	// flooded before anything is measured (the weak-link bench runs the
+	// box this way). Off by default for now: the recorder shares the
+	// encoder, so the recording's picture size would change at every
+	// go-live, and a flagged clip spanning a size change comes out short.
+	SlowStart bool
 }
 
 // linkDebounce folds the burst of link, address and route messages a
@@ -73,9 +80,6 @@ func (a *adaptState) get() (bool, adapt.Decision) {
 func (p *Pipeline) startLiveHelpers(ctx context.Context, wg *sync.WaitGroup) {
 	if !p.cfg.Adapt.Off {
 		ctl := adapt.New(adapt.Config{
-			// A slow start: half the configured rate until the links
-			// have shown they carry more (two increases, about 5 s), so
-			// a weak link is not flooded before anything is measured.
 			StartKbps: p.startKbps(),
 			MaxKbps:   p.maxKbps,
 			MinKbps:   p.cfg.Adapt.MinKbps,
@@ -227,6 +231,11 @@ func (p *Pipeline) destName(output string) string {
 	return output
 }
 
-// startKbps is where a live session's adaptation starts: half the
-// configured rate.
-func (p *Pipeline) startKbps() int { return max(1, p.base.VideoKbps/2) }
+// startKbps is where a live session's adaptation starts: the configured
+// rate, or half of it with SlowStart.
+func (p *Pipeline) startKbps() int {
+	if p.cfg.Adapt.SlowStart {
+		return max(1, p.base.VideoKbps/2)
+	}
+	return p.base.VideoKbps
+}

@@ -280,6 +280,9 @@ type verdict struct {
 	fromEstimate bool
 	firm         bool
 	clear        bool
+	// undershoot: the limit is an acknowledged rate measured while a
+	// queue stood, which lags a falling link.
+	undershoot bool
 }
 
 // trackEstimate updates an output's estimate trend and says whether the
@@ -419,6 +422,7 @@ func (c *Controller) judge(now time.Time, s Signal, o *outputTrack, fresh bool) 
 			}
 			lim = o.acked/1000*share - float64(c.cfg.AudioKbps)
 		}
+		v.undershoot = true
 		if lim < v.limitKbps {
 			v.why = fmt.Sprintf("queue %v (long %v creeping %v standing %v), acked %d of sent %d kbit/s",
 				delay.Round(time.Millisecond), long, creeping, standing, s.ThroughputBps/1000, s.SentBps/1000)
@@ -448,6 +452,7 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 	limit := math.Inf(1)
 	limiter, why := "", ""
 	room := math.Inf(1)
+	undershoot := false
 	congested, severe, busy, any := false, false, false, false
 	verdicts := make([]verdict, 0, len(sigs))
 	names := make([]string, 0, len(sigs))
@@ -479,6 +484,7 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 		}
 		if v.limitKbps < limit {
 			limit, limiter, why = v.limitKbps, names[i], v.why
+			undershoot = v.undershoot
 		}
 		congested = congested || v.congested
 		severe = severe || v.severe
@@ -494,10 +500,10 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 		deep := limit < c.cur*0.7 || severe
 		if limit < c.cur && (now.Sub(c.lastDown) >= c.cfg.DownHoldoff || deep && now.Sub(c.lastDown) >= c.cfg.DownHoldoff/3) {
 			target := limit
-			if deep {
-				// A big drop is still being measured (estimators and
-				// acknowledgements lag the link), and what queued until
-				// the encoder switches must drain: undershoot.
+			if deep && undershoot {
+				// A big drop measured by acknowledgements lags the link,
+				// and what queued until the encoder switches must drain:
+				// undershoot.
 				target *= 0.85
 			}
 			c.cur = math.Max(target, float64(c.cfg.MinKbps))
