@@ -9,38 +9,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/overlay"
 )
-
-// testdata returns ../shared/testdata from the module root.
-func testdata(t testing.TB, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "testdata", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("shared test data missing: %v", err)
-	}
-	return p
-}
 
 func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
@@ -57,7 +33,7 @@ func sources(t testing.TB, portrait bool, epoch time.Time) (hw.VideoSource, hw.A
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := hw.NewWAVLoop(hw.WAVLoopConfig{Path: testdata(t, "speech/tts-lajiao-zuidi.wav"), Epoch: epoch})
+	a, err := hw.NewWAVLoop(hw.WAVLoopConfig{Path: sharedtest.Path(t, "speech", "tts-lajiao-zuidi.wav"), Epoch: epoch})
 	if err != nil {
 		t.Fatal(err)
 	}
