@@ -184,9 +184,11 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 		return fail(err)
 	}
 	loop := &adapt.Loop{
-		// The box's SlowStart option: half the configured rate at first.
-		Controller: adapt.New(adapt.Config{StartKbps: startKbps / 2, MaxKbps: 6000, Ladder: adapt.DefaultLadder(Picture.Width, Picture.Height, Picture.FPS)}),
-		Encoder:    enc,
+		// As the box does: a slow start at half the configured rate, at
+		// full picture size.
+		Controller: adapt.New(adapt.Config{StartKbps: startKbps / 2, MaxKbps: 6000, StartAtTopRung: true,
+			Ladder: adapt.DefaultLadder(Picture.Width, Picture.Height, Picture.FPS)}),
+		Encoder: enc,
 		Sources: func() []adapt.Source {
 			return []adapt.Source{adapt.RTMP("rtmp", b.RTMP), adapt.WHIP("whip", b.WHIP)}
 		},

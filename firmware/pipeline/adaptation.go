@@ -27,13 +27,14 @@ type AdaptConfig struct {
 	// Interval between the controller's looks at the links; default
 	// the loop's (250 ms).
 	Interval time.Duration
-	// SlowStart begins each live session at half the configured rate and
-	// climbs once the links carry it (about 5 s), so a weak link is not
-	// flooded before anything is measured (the weak-link bench runs the
-	// box this way). Off by default for now: the recorder shares the
-	// encoder, so the recording's picture size would change at every
-	// go-live, and a flagged clip spanning a size change comes out short.
-	SlowStart bool
+	// FullRateStart begins each live session at the configured rate.
+	// By default a session starts at half of it, at full picture size,
+	// and climbs once the links carry it (about 5 s), so a weak link is
+	// not flooded before anything is measured. The size stays unless the
+	// links show congestion, so on a good link the encoder's codec
+	// parameters, and the recording's, never change (a flagged clip stops
+	// at a change of picture size).
+	FullRateStart bool
 }
 
 // linkDebounce folds the burst of link, address and route messages a
@@ -85,6 +86,8 @@ func (p *Pipeline) startLiveHelpers(ctx context.Context, wg *sync.WaitGroup) {
 			MinKbps:   p.cfg.Adapt.MinKbps,
 			AudioKbps: p.audioKbps + 14, // AAC plus FLV/RTP framing
 			Ladder:    adapt.DefaultLadder(p.format.Width, p.format.Height, p.format.FPS),
+			// A slow start changes only the bitrate.
+			StartAtTopRung: true,
 		})
 		p.adapt.set(true, ctl.Current(), time.Now())
 		loop := &adapt.Loop{
@@ -232,10 +235,10 @@ func (p *Pipeline) destName(output string) string {
 }
 
 // startKbps is where a live session's adaptation starts: the configured
-// rate, or half of it with SlowStart.
+// rate with FullRateStart, half of it otherwise.
 func (p *Pipeline) startKbps() int {
-	if p.cfg.Adapt.SlowStart {
-		return max(1, p.base.VideoKbps/2)
+	if p.cfg.Adapt.FullRateStart {
+		return p.base.VideoKbps
 	}
-	return p.base.VideoKbps
+	return max(1, p.base.VideoKbps/2)
 }

@@ -108,6 +108,12 @@ type Config struct {
 	// QueueDelay above which a growing backlog counts as congestion,
 	// default 400 ms of media at the current rate.
 	QueueDelay time.Duration
+	// StartAtTopRung keeps the ladder's top picture while a slow start
+	// (StartKbps below the top rung's threshold) climbs, until the first
+	// cut: the start then changes only the bitrate, which leaves the
+	// encoder's codec parameters, and so the box's recording, unchanged
+	// on a link that carries the full rate.
+	StartAtTopRung bool
 }
 
 func (c *Config) defaults() {
@@ -162,6 +168,8 @@ type Controller struct {
 	cfg  Config
 	cur  float64 // video kbit/s
 	rung int
+	// topHeld pins the top rung until the first cut (StartAtTopRung).
+	topHeld bool
 
 	started  bool
 	lastDown time.Time
@@ -217,7 +225,8 @@ func (e *estimateTrend) update(now time.Time, est int) (ramping bool) {
 // New returns a controller at cfg.StartKbps.
 func New(cfg Config) *Controller {
 	cfg.defaults()
-	c := &Controller{cfg: cfg, cur: float64(cfg.StartKbps), outputs: map[string]*outputTrack{}}
+	c := &Controller{cfg: cfg, cur: float64(cfg.StartKbps), outputs: map[string]*outputTrack{},
+		topHeld: cfg.StartAtTopRung}
 	c.rung = c.pickRung(0)
 	return c
 }
@@ -239,7 +248,7 @@ func (c *Controller) rungAt(i int) Rung {
 // does not flip the picture size back and forth.
 func (c *Controller) pickRung(from int) int {
 	l := c.cfg.Ladder
-	if len(l) == 0 {
+	if len(l) == 0 || c.topHeld {
 		return 0
 	}
 	for i, r := range l {
@@ -509,6 +518,7 @@ func (c *Controller) Step(now time.Time, sigs []Signal) Decision {
 			c.cur = math.Max(target, float64(c.cfg.MinKbps))
 			c.ceiling, c.ceilAt = math.Max(limit, float64(c.cfg.MinKbps)), now
 			c.lastDown = now
+			c.topHeld = false
 			reason = "down"
 		}
 	default:

@@ -432,3 +432,43 @@ func TestClearTCPPathOverrulesAShallowEstimateDrop(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowStartKeepsTheTopRung: a slow start with StartAtTopRung changes
+// only the bitrate on a link that carries the full rate (the recording's
+// codec parameters stay), and gives the size up at the first cut.
+func TestSlowStartKeepsTheTopRung(t *testing.T) {
+	ladder := DefaultLadder(1280, 720, 30)
+	cases := []struct {
+		name     string
+		capKbps  float64
+		wantTop  bool // every decision at the top rung
+		minFinal int  // the rate reached by the end
+	}{
+		{"good link", 8000, true, 1400},
+		{"weak link", 700, false, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Config{StartKbps: 750, MaxKbps: 1500, Ladder: ladder, StartAtTopRung: true})
+			if got := c.Current().Rung; got != ladder[0] {
+				t.Fatalf("starts at rung %+v, want the top", got)
+			}
+			link := &simLink{name: "rtmp", cap: stepCap(tc.capKbps, tc.capKbps, 0, 0)}
+			r := simulate(c, []*simLink{link}, 30, 0.5)
+			allTop := true
+			for _, d := range r.decisions {
+				allTop = allTop && d.Rung == ladder[0]
+			}
+			if allTop != tc.wantTop {
+				t.Errorf("every decision at the top rung: %v, want %v", allTop, tc.wantTop)
+			}
+			if last := r.decisions[len(r.decisions)-1].VideoKbps; last < tc.minFinal {
+				t.Errorf("ended at %d kbit/s, want ≥ %d", last, tc.minFinal)
+			}
+		})
+	}
+	// Without the option the same start picks the rung its rate allows.
+	if got := New(Config{StartKbps: 750, Ladder: ladder}).Current().Rung; got != ladder[1] {
+		t.Errorf("plain slow start at rung %+v, want %+v", got, ladder[1])
+	}
+}

@@ -36,11 +36,11 @@ type Loop struct {
 	Base encode.Output
 	// Interval between steps, default 250 ms.
 	Interval time.Duration
-	// MinApply spaces changes sent to the encoder, default 1.25 s: each one
-	// starts a new encoder instance that holds output until its first
-	// keyframe, so a change is not sent while the previous one is still
-	// switching (if the encoder reports Switches) unless it is a cut
-	// below 70 %.
+	// MinApply spaces changes sent to the encoder, default 0.75 s: each one
+	// starts a new encoder instance that takes over at a keyframe about
+	// half a second later, so a change is not sent while the previous one
+	// is still switching (if the encoder reports Switches) unless it is a
+	// cut below 70 %.
 	MinApply time.Duration
 	// OnDecision, if set, sees every decision (the bench plots them).
 	OnDecision func(time.Time, Decision, []Signal)
@@ -70,7 +70,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	minApply := l.MinApply
 	if minApply <= 0 {
-		minApply = 1250 * time.Millisecond
+		minApply = 750 * time.Millisecond
 	}
 	stats, _ := l.Encoder.(interface{ Stats() encode.Stats })
 	var lastApply time.Time
@@ -120,6 +120,12 @@ func (l *Loop) Run(ctx context.Context) error {
 				want = nil
 				continue
 			}
+			if want.Width == applied.Width && want.Height == applied.Height && want.FPS == applied.FPS &&
+				want.VideoKbps > applied.VideoKbps && want.VideoKbps < applied.VideoKbps*21/20 {
+				// A climb of under 5 % is not worth a second encoder.
+				want = nil
+				continue
+			}
 			deep := applied.VideoKbps > 0 && float64(want.VideoKbps) < 0.7*float64(applied.VideoKbps)
 			switching := false
 			if stats != nil && !lastApply.IsZero() {
@@ -129,10 +135,11 @@ func (l *Loop) Run(ctx context.Context) error {
 				continue
 			}
 			target := *want
-			if applied.VideoKbps > 0 && want.VideoKbps > applied.VideoKbps*3/2 {
-				// Climb at most 50 % per change: the controller steps
-				// faster than the encoder switches, and an untested jump
-				// is how a link gets flooded.
+			if applied.VideoKbps > 0 && want.VideoKbps > applied.VideoKbps*8/5 {
+				// Climb at most 50 % per change (60 % if that finishes
+				// it, rather than a last step of a few percent): the
+				// controller steps faster than the encoder switches, and
+				// an untested jump is how a link gets flooded.
 				up := *want
 				up.VideoKbps = applied.VideoKbps * 3 / 2
 				if l.Controller.cfg.Ladder != nil {

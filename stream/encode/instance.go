@@ -50,7 +50,12 @@ type instance struct {
 	stopping  bool
 }
 
-// ffmpegArgs builds the command line; lead > 0 forces the first keyframe
+// ffmpegArgs builds the command line. "-probesize 32" stops ffmpeg from
+// analysing raw inputs whose format the command line already states: by
+// default it reads about a second of frames first, which made every
+// instance's start-up, and so every bitrate change, a second slower
+// (measured here: first output 1.02 s after the first frame, 0.1 s
+// without). lead > 0 forces the first keyframe
 // after the initial one at lead into the stream (later ones every GOP
 // from there), so a live replacement has a keyframe at a time known in
 // advance.
@@ -61,9 +66,9 @@ func (e *Encoder) ffmpegArgs(o Output, codec Codec, lead time.Duration) []string
 	kbps := strconv.Itoa(o.VideoKbps) + "k"
 	a := []string{"-hide_banner", "-nostdin", "-loglevel", "warning",
 		"-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size", fmt.Sprintf("%dx%d", in.Width, in.Height),
-		"-framerate", strconv.Itoa(in.FPS), "-thread_queue_size", "64", "-i", "pipe:0",
+		"-framerate", strconv.Itoa(in.FPS), "-thread_queue_size", "64", "-probesize", "32", "-i", "pipe:0",
 		"-f", "s16le", "-ar", strconv.Itoa(au.SampleRate), "-ac", strconv.Itoa(au.Channels),
-		"-thread_queue_size", "64", "-i", "pipe:3",
+		"-thread_queue_size", "64", "-probesize", "32", "-i", "pipe:3",
 		"-map", "0:v", "-map", "1:a",
 	}
 	var filters []string

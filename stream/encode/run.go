@@ -18,7 +18,7 @@ import (
 // replacement takes over.
 //
 // With LiveSwitch the replacement is told to make a keyframe at a planned
-// cut time (its start plus switchLead, long enough for ffmpeg to start and
+// cut time (its start plus a lead long enough for ffmpeg to start and
 // settle). The current instance keeps delivering everything before the cut
 // and only its units from the cut on are held; at the replacement's
 // keyframe the held units are dropped and the replacement goes on from
@@ -51,15 +51,16 @@ type outputState struct {
 }
 
 // switchLead is how long after a live replacement starts its planned
-// keyframe comes: ffmpeg's start-up (a few hundred milliseconds on a Pi)
-// plus margin. It is a whole second so the keyframe lands on a frame at
-// every frame rate of the ladder (30, 25, 15).
+// keyframe comes when nothing is known yet about ffmpeg's start-up, and
+// the most it ever waits. It is a whole second so the keyframe lands on
+// a frame at every frame rate of the ladder (30, 25, 15).
 const switchLead = time.Second
 
-// cutLeadFor is the lead for a lower bitrate: the recent start-up time
-// (from spawning ffmpeg to its first unit) plus a quarter second to catch
-// up, rounded up to a fifth of a second so the keyframe lands on a frame
-// at 30, 25 and 15 fps, between 0.4 s and switchLead.
+// cutLeadFor is how long after a live replacement starts its planned
+// keyframe comes: the recent start-up time (from spawning ffmpeg to its
+// first unit) plus a quarter second to catch up, rounded up to a fifth of
+// a second so the keyframe lands on a frame at 30, 25 and 15 fps, between
+// 0.4 s and switchLead.
 func cutLeadFor(startup time.Duration) time.Duration {
 	const step = 200 * time.Millisecond
 	if startup <= 0 {
@@ -361,16 +362,14 @@ func (e *Encoder) Run(ctx context.Context) error {
 			}
 			lead := time.Duration(0)
 			if e.cfg.LiveSwitch {
-				lead = switchLead
-				if o.VideoKbps < current.VideoKbps {
-					// A cut is usually a link in trouble: take it as
-					// soon as ffmpeg will have started, judged by how
-					// long the last ones took (a late keyframe pauses
-					// output for the difference).
-					e.outMu.Lock()
-					lead = cutLeadFor(e.startup)
-					e.outMu.Unlock()
-				}
+				// Cut over as soon as ffmpeg will have started, judged
+				// by how long the last ones took (a late keyframe
+				// pauses output for the difference): a cut is usually
+				// a link in trouble, and a climb runs two encoders
+				// until it lands.
+				e.outMu.Lock()
+				lead = cutLeadFor(e.startup)
+				e.outMu.Unlock()
 			}
 			in, err := e.startInstance(nextID, o, codec, tickTime(tick), lead)
 			nextID++

@@ -91,6 +91,9 @@ func TestQueue(t *testing.T) {
 		{"oversized keyframe into empty queue is kept", QueueLimits{MaxBytes: 100}, "G", "K", 0, 0},
 		{"oversized keyframe forces a skip", QueueLimits{MaxBytes: 100}, "GvK", "K", 2, 1},
 		{"media older than MaxDelay is skipped", QueueLimits{MaxDelay: 3 * time.Millisecond}, "KvvKvv", "Kvv", 3, 1},
+		{"a keyframe behind more than CatchUp replaces the queue", QueueLimits{CatchUp: 4 * time.Millisecond}, "KvavvKv", "Kv", 5, 1},
+		{"a keyframe within CatchUp queues behind", QueueLimits{CatchUp: 4 * time.Millisecond}, "KvvKv", "KvvKv", 0, 0},
+		{"catching up keeps the tracks it passes", QueueLimits{CatchUp: 4 * time.Millisecond}, "KvvTvvKv", "TKv", 5, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -89,11 +89,17 @@ type QueueLimits struct {
 	// better skipped (viewers jump ahead once) than delivered (viewers stay
 	// that far behind live, and the link spends itself on it).
 	MaxDelay time.Duration
+	// CatchUp, when set, makes a keyframe that arrives behind more than
+	// this much queued video replace the queue: the output jumps to it at
+	// once rather than waiting for MaxDelay. A keyframe after a backlog is
+	// usually the encoder's cut to a lower rate; the video queued before
+	// it was made for a link that is gone.
+	CatchUp time.Duration
 }
 
 // LiveQueueLimits are the limits for a live publisher: at most LiveDelay
 // of video waits.
-func LiveQueueLimits() QueueLimits { return QueueLimits{MaxDelay: LiveDelay} }
+func LiveQueueLimits() QueueLimits { return QueueLimits{MaxDelay: LiveDelay, CatchUp: LiveCatchUp} }
 
 // OrLive is l, or LiveQueueLimits when l is the zero value.
 func (l QueueLimits) OrLive() QueueLimits {
@@ -106,6 +112,10 @@ func (l QueueLimits) OrLive() QueueLimits {
 // LiveDelay is the backlog a live publisher keeps before skipping ahead:
 // a little over one GOP, so a skip always finds a keyframe to resume at.
 const LiveDelay = 2500 * time.Millisecond
+
+// LiveCatchUp is the backlog behind which a live publisher jumps to a new
+// keyframe.
+const LiveCatchUp = time.Second
 
 func (l QueueLimits) withDefaults() QueueLimits {
 	if l.MaxUnits <= 0 {
@@ -194,6 +204,10 @@ func (q *Queue) push(it Item, size int, key bool) {
 		}
 		q.waitKey = false
 	}
+	if key && q.behindLocked(it) {
+		q.stats.GOPSkips++
+		q.dropBeforeLocked(-1)
+	}
 	for q.n > 0 && (q.n >= len(q.ring) || q.bytes+size > q.limits.MaxBytes || q.tooOldLocked(it)) {
 		q.skipGOPLocked()
 	}
@@ -211,18 +225,27 @@ func (q *Queue) push(it Item, size int, key bool) {
 	q.signal()
 }
 
+// behindLocked reports whether video unit it arrives behind more than
+// CatchUp of queued video.
+func (q *Queue) behindLocked(it Item) bool {
+	return q.limits.CatchUp > 0 && q.spanToLocked(it) > q.limits.CatchUp
+}
+
+// spanToLocked is the media time from the oldest queued video to video
+// unit it; zero when no video is queued.
+func (q *Queue) spanToLocked(it Item) time.Duration {
+	for i := range q.n {
+		if old := &q.ring[(q.head+i)%len(q.ring)]; old.Kind == KindVideo {
+			return it.Video.DTS - old.Video.DTS
+		}
+	}
+	return 0
+}
+
 // tooOldLocked reports whether queuing video unit it would make the queue
 // span more than MaxDelay of media time.
 func (q *Queue) tooOldLocked(it Item) bool {
-	if q.limits.MaxDelay <= 0 || it.Kind != KindVideo {
-		return false
-	}
-	for i := range q.n {
-		if old := &q.ring[(q.head+i)%len(q.ring)]; old.Kind == KindVideo {
-			return it.Video.DTS-old.Video.DTS > q.limits.MaxDelay
-		}
-	}
-	return false
+	return q.limits.MaxDelay > 0 && it.Kind == KindVideo && q.spanToLocked(it) > q.limits.MaxDelay
 }
 
 // skipGOPLocked drops the oldest unit and everything after it up to the
