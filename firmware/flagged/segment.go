@@ -79,7 +79,9 @@ type Clip struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 	Bytes int64     `json:"bytes"`
-	// Truncated: the encoder restarted inside the range, the clip stops there.
+	// Truncated: the picture size changed inside the range (the link got
+	// worse or better); the clip is the part on one side of the change that
+	// covers more of it.
 	Truncated bool `json:"truncated,omitempty"`
 }
 

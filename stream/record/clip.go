@@ -34,7 +34,8 @@ type ClipInfo struct {
 	Segments int
 	Bytes    int64
 	// Truncated is set when the codec parameters changed inside the range
-	// (the encoder restarted): the clip stops at the change.
+	// (a new picture size): the clip is the part on one side of the
+	// change that covers more of the range.
 	Truncated bool
 }
 
@@ -62,21 +63,39 @@ func (r *Recorder) Clip(ctx context.Context, from, to time.Time, out io.Writer) 
 	}
 	r.mu.Unlock()
 
-	var c clipBuilder
-	defer c.close()
+	// One MP4 carries one SPS/PPS: the range is split where the codec
+	// parameters change, and the part covering most of it is written.
+	parts := []*clipBuilder{{}}
+	defer func() {
+		for _, c := range parts {
+			c.close()
+		}
+	}()
 	for _, s := range picked {
 		if err := ctx.Err(); err != nil {
 			return ClipInfo{}, err
 		}
-		more, err := c.addSegment(filepath.Join(r.cfg.Dir, s.name), s)
+		path := filepath.Join(r.cfg.Dir, s.name)
+		same, err := parts[len(parts)-1].addSegment(path, s)
 		if err != nil {
 			return ClipInfo{}, err
 		}
-		if !more {
-			break
+		if !same {
+			c := &clipBuilder{}
+			parts = append(parts, c)
+			if _, err := c.addSegment(path, s); err != nil {
+				return ClipInfo{}, err
+			}
 		}
 	}
-	return c.write(ctx, from, to, out)
+	best := parts[0]
+	for _, c := range parts[1:] {
+		if c.overlap(from, to) > best.overlap(from, to) {
+			best = c
+		}
+	}
+	best.truncated = len(parts) > 1
+	return best.write(ctx, from, to, out)
 }
 
 // ClipFile writes a clip to path atomically: a temp file in the same
@@ -140,9 +159,25 @@ func (c *clipBuilder) close() {
 	}
 }
 
-// addSegment indexes one segment; more is false when its codec parameters
-// differ from the clip's so far and the clip must stop before it.
-func (c *clipBuilder) addSegment(path string, s segment) (more bool, err error) {
+// overlap is how much of [from, to] the builder's video covers.
+func (c *clipBuilder) overlap(from, to time.Time) time.Duration {
+	if len(c.vs) == 0 {
+		return 0
+	}
+	last := c.vs[len(c.vs)-1]
+	start, end := c.vs[0].at, last.at.Add(last.duration)
+	if start.Before(from) {
+		start = from
+	}
+	if end.After(to) {
+		end = to
+	}
+	return max(0, end.Sub(start))
+}
+
+// addSegment indexes one segment; same is false (and nothing is added)
+// when its codec parameters differ from the clip's so far.
+func (c *clipBuilder) addSegment(path string, s segment) (same bool, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return true, nil // deleted by the quota despite the hold
@@ -161,7 +196,6 @@ func (c *clipBuilder) addSegment(path string, s segment) (more bool, err error) 
 	if c.video == nil {
 		c.video, c.audio = idx.video, idx.audio
 	} else if !sameCodec(c.video, idx.video) || !sameCodec(c.audio, idx.audio) {
-		c.truncated = true
 		return false, nil
 	}
 	for _, frag := range idx.fragments {

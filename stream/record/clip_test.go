@@ -160,38 +160,65 @@ func TestClipWhileRecording(t *testing.T) {
 	}
 }
 
-// When the encoder restarts with other parameters, a clip spanning the
-// change stops at it and says so: one MP4 can carry only one SPS/PPS here.
-func TestClipStopsAtCodecChange(t *testing.T) {
-	dir := t.TempDir()
-	rec, stop := startRecorder(t, Config{Dir: dir})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for _, size := range [][2]int{{320, 240}, {240, 320}} {
-		opts := streamtest.Options{Duration: 2 * time.Second, NoPace: true, GOP: time.Second, Width: size[0], Height: size[1], VideoKbps: 300}
-		if _, err := streamtest.Run(ctx, t, rec, opts); err != nil {
-			t.Fatal(err)
-		}
-		if err := rec.barrier(ctx); err != nil {
-			t.Fatal(err)
-		}
+// When the encoder restarts with other parameters (a new picture size), a
+// clip spanning the change says so and is the part on one side of it that
+// covers more of the range (the earlier on a tie): one MP4 carries one
+// SPS/PPS here.
+func TestClipAtCodecChange(t *testing.T) {
+	cases := []struct {
+		name          string
+		first, second time.Duration
+		wantSecond    bool
+	}{
+		{"tie keeps the earlier part", 2 * time.Second, 2 * time.Second, false},
+		{"the longer later part", 1 * time.Second, 3 * time.Second, true},
+		{"the longer earlier part", 3 * time.Second, 1 * time.Second, false},
 	}
-	stop()
-	files := segmentFiles(t, dir)
-	if len(files) != 2 {
-		t.Fatalf("%d segments, want one per session", len(files))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			rec, stop := startRecorder(t, Config{Dir: dir})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			sessions := []struct {
+				size [2]int
+				dur  time.Duration
+			}{{[2]int{320, 240}, tc.first}, {[2]int{240, 320}, tc.second}}
+			for _, ss := range sessions {
+				opts := streamtest.Options{Duration: ss.dur, NoPace: true, GOP: time.Second, Width: ss.size[0], Height: ss.size[1], VideoKbps: 300}
+				if _, err := streamtest.Run(ctx, t, rec, opts); err != nil {
+					t.Fatal(err)
+				}
+				if err := rec.barrier(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stop()
+			files := segmentFiles(t, dir)
+			if len(files) != 2 {
+				t.Fatalf("%d segments, want one per session", len(files))
+			}
+			first, _, _ := parseSegmentName(filepath.Base(files[0]))
+			out := filepath.Join(t.TempDir(), "clip.mp4")
+			info, err := rec.ClipFile(ctx, first, time.Now().Add(time.Minute), out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !info.Truncated || info.Segments != 1 {
+				t.Errorf("clip info %+v, want truncated to one session", info)
+			}
+			p := ffprobe(t, out)
+			want, wantW := tc.first, 320
+			if tc.wantSecond {
+				want, wantW = tc.second, 240
+			}
+			if d := p.duration(); absDur(d-want) > 100*time.Millisecond {
+				t.Errorf("clip lasts %v, want %v", d, want)
+			}
+			if w := p.width(); w != wantW {
+				t.Errorf("clip is %d wide, want %d", w, wantW)
+			}
+			ffprobeDecode(t, out)
+		})
 	}
-	first, _, _ := parseSegmentName(filepath.Base(files[0]))
-	out := filepath.Join(t.TempDir(), "clip.mp4")
-	info, err := rec.ClipFile(ctx, first, time.Now().Add(time.Minute), out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !info.Truncated || info.Segments != 1 {
-		t.Errorf("clip info %+v, want truncated after the first session", info)
-	}
-	if d := ffprobe(t, out).duration(); absDur(d-2*time.Second) > 100*time.Millisecond {
-		t.Errorf("clip lasts %v, want the first session's 2 s", d)
-	}
-	ffprobeDecode(t, out)
 }

@@ -105,6 +105,7 @@ type probeResult struct {
 		CodecName string `json:"codec_name"`
 		Duration  string `json:"duration"`
 		NbFrames  string `json:"nb_read_packets"`
+		Width     int    `json:"width"`
 	} `json:"streams"`
 	Format struct {
 		Duration string `json:"duration"`
@@ -114,6 +115,16 @@ type probeResult struct {
 func (p probeResult) duration() time.Duration {
 	f, _ := strconv.ParseFloat(p.Format.Duration, 64)
 	return time.Duration(f * float64(time.Second))
+}
+
+// width is the video stream's, 0 without one.
+func (p probeResult) width() int {
+	for _, s := range p.Streams {
+		if s.CodecType == "video" {
+			return s.Width
+		}
+	}
+	return 0
 }
 
 func (p probeResult) codecs() map[string]string {
@@ -131,7 +142,7 @@ func ffprobe(t testing.TB, path string) probeResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-count_packets",
-		"-show_entries", "stream=codec_type,codec_name,duration,nb_read_packets:format=duration",
+		"-show_entries", "stream=codec_type,codec_name,duration,nb_read_packets,width:format=duration",
 		"-of", "json", path)
 	var stderr stringsBuilder
 	cmd.Stderr = &stderr
