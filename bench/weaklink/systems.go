@@ -103,9 +103,11 @@ type Box struct {
 	udp     net.PacketConn
 }
 
-// startKbps is the box's video bitrate before adaptation, as configured
-// on a real box.
-const startKbps = 1500
+// startKbps is the box's configured video bitrate: adaptation starts at
+// half of it and never goes above it, as on a real box (whose ceiling is
+// the configured rate). It is high for the bench's 640×360 picture so the
+// two publishers together can fill most of a 4 Mbit/s uplink.
+const startKbps = 2000
 
 // StartBox starts cunbo publishing name to rx.
 func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (*Box, error) {
@@ -186,7 +188,7 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 	loop := &adapt.Loop{
 		// As the box does: a slow start at half the configured rate, at
 		// full picture size.
-		Controller: adapt.New(adapt.Config{StartKbps: startKbps / 2, MaxKbps: 6000, StartAtTopRung: true,
+		Controller: adapt.New(adapt.Config{StartKbps: startKbps / 2, MaxKbps: startKbps, StartAtTopRung: true,
 			Ladder: adapt.DefaultLadder(Picture.Width, Picture.Height, Picture.FPS)}),
 		Encoder: enc,
 		Sources: func() []adapt.Source {

@@ -215,6 +215,8 @@ func drainRTCP(s *webrtc.RTPSender) chan struct{} {
 // send moves units from the queue to the tracks until ctx ends.
 func (p *Publisher) send(ctx context.Context, video *webrtc.TrackLocalStaticSample, tx *opusTranscoder, tracks **stream.Tracks) error {
 	p.queue.SkipToLatestKey()
+	var gate videoGate
+	paused := false
 	started := false
 	var last time.Duration
 	frame := time.Second / 30
@@ -252,6 +254,18 @@ func (p *Publisher) send(ctx context.Context, video *webrtc.TrackLocalStaticSamp
 				p.log.Warn("whip: dropping bad access unit", "err", err)
 				continue
 			}
+			if !gate.admit(time.Now(), u.Key, len(au), int(p.target.Load())) {
+				if !paused {
+					paused = true
+					p.log.Info("whip: video held until the next keyframe: the link carries far less than it sends",
+						"estimate_kbps", p.target.Load()/1000, "sending_kbps", gate.rate(time.Now())/1000)
+				}
+				p.mu.Lock()
+				p.stats.VideoHeld++
+				p.mu.Unlock()
+				continue
+			}
+			paused = false
 			if err := video.WriteSample(media.Sample{Data: au, Duration: d}); err != nil {
 				return fmt.Errorf("whip: write video: %w", err)
 			}

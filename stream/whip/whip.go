@@ -102,6 +102,9 @@ type Stats struct {
 	BacklogUnits int
 	BacklogBytes int
 	DroppedUnits uint64
+	// VideoHeld counts video units not sent because the estimate had
+	// collapsed far below the video rate (sending resumes at a keyframe).
+	VideoHeld uint64
 	// AudioPackets counts Opus packets sent.
 	AudioPackets uint64
 	Connects     uint64

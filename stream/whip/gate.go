@@ -1,0 +1,87 @@
+package whip
+
+import "time"
+
+// videoGate holds video back while the path visibly cannot carry it.
+//
+// The encoder changes rate only at a keyframe about half a second after it
+// is told, and WHIP has no pacer (a pacer at GCC's estimate is an
+// unbounded queue behind live). When the estimate collapses, say the
+// uplink dropping from 4 to 1 Mbit/s, everything sent until that keyframe
+// is lost on the path and, worse, its UDP crowds any TCP stream sharing
+// the uplink (the box's RTMP publisher) off the link for seconds. So once
+// the estimate has fallen to well under what video is sending, video is
+// dropped until the next keyframe (the encoder's cut, usually), as a
+// WebRTC sender's frame dropper would: WHIP viewers see a short freeze
+// they would have seen anyway, audio keeps flowing.
+type videoGate struct {
+	// window of recent video sends, for the send rate.
+	sends []gateSend
+	// peak is the estimate's recent maximum, so that an estimate still
+	// climbing from its start value is not taken for a collapse.
+	peak   int
+	peakAt time.Time
+	closed bool
+}
+
+type gateSend struct {
+	at    time.Time
+	bytes int
+}
+
+const (
+	// gateWindow is how far back the video send rate is measured.
+	gateWindow = time.Second
+	// gateOver: video sending more than this many times the estimate.
+	gateOver = 1.5
+	// gateFallen: an estimate below this share of its recent peak has
+	// fallen (GCC cuts to 85 % of what arrived on overuse; climbs are
+	// about 8 % a second).
+	gateFallen = 0.7
+	// gatePeakHold is how long a peak is remembered.
+	gatePeakHold = 3 * time.Second
+)
+
+// admit says whether a video unit of n bytes goes out now, given GCC's
+// current estimate in bit/s (0: unknown). Once it has said no, it says no
+// until a keyframe.
+func (g *videoGate) admit(now time.Time, key bool, n int, estimate int) bool {
+	if estimate > 0 && (estimate >= g.peak || now.Sub(g.peakAt) > gatePeakHold) {
+		g.peak, g.peakAt = estimate, now
+	}
+	i := 0
+	for i < len(g.sends) && now.Sub(g.sends[i].at) > gateWindow {
+		i++
+	}
+	g.sends = append(g.sends[:0], g.sends[i:]...)
+	if key {
+		if g.closed {
+			// What was sent before the pause says nothing about the
+			// rate from this keyframe on (usually the encoder's cut).
+			g.sends = g.sends[:0]
+		}
+		g.closed = false
+	} else if !g.closed && estimate > 0 && float64(estimate) < gateFallen*float64(g.peak) &&
+		float64(g.rate(now)) > gateOver*float64(estimate) {
+		g.closed = true
+	}
+	if g.closed {
+		return false
+	}
+	g.sends = append(g.sends, gateSend{now, n})
+	return true
+}
+
+// rate is the video send rate over the window, bit/s; over at least half
+// the window, so a fresh start is not judged on its first frame.
+func (g *videoGate) rate(now time.Time) int {
+	if len(g.sends) == 0 {
+		return 0
+	}
+	total := 0
+	for _, s := range g.sends {
+		total += s.bytes
+	}
+	span := max(now.Sub(g.sends[0].at), gateWindow/2)
+	return int(float64(total*8) / span.Seconds())
+}
