@@ -143,7 +143,7 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 		},
 		// As the box does: the estimate starts a little above what the
 		// encoder sends, since it bounds the rate from the first second.
-		InitialBitrate: (startKbps/2 + 110) * 1000 * 5 / 4,
+		InitialBitrate: (adapt.SlowStartKbps(startKbps) + 110) * 1000 * 5 / 4,
 		MaxBitrate:     6_000_000,
 		Logger:         log,
 	}); err != nil {
@@ -186,9 +186,8 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 		return fail(err)
 	}
 	loop := &adapt.Loop{
-		// As the box does: a slow start at half the configured rate, at
-		// full picture size.
-		Controller: adapt.New(adapt.Config{StartKbps: startKbps / 2, MaxKbps: startKbps, StartAtTopRung: true,
+		// As the box does: a slow start at full picture size.
+		Controller: adapt.New(adapt.Config{StartKbps: adapt.SlowStartKbps(startKbps), MaxKbps: startKbps, StartAtTopRung: true,
 			Ladder: adapt.DefaultLadder(Picture.Width, Picture.Height, Picture.FPS)}),
 		Encoder: enc,
 		Sources: func() []adapt.Source {

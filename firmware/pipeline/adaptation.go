@@ -28,7 +28,8 @@ type AdaptConfig struct {
 	// the loop's (250 ms).
 	Interval time.Duration
 	// FullRateStart begins each live session at the configured rate.
-	// By default a session starts at half of it, at full picture size,
+	// By default a session starts at adapt.SlowStartKbps of it (half,
+	// at most 750 kbit/s), at full picture size,
 	// and climbs once the links carry it (about 5 s), so a weak link is
 	// not flooded before anything is measured. The size stays unless the
 	// links show congestion, so on a good link the encoder's codec
@@ -235,10 +236,10 @@ func (p *Pipeline) destName(output string) string {
 }
 
 // startKbps is where a live session's adaptation starts: the configured
-// rate with FullRateStart, half of it otherwise.
+// rate with FullRateStart, otherwise a slow start below it.
 func (p *Pipeline) startKbps() int {
 	if p.cfg.Adapt.FullRateStart {
 		return p.base.VideoKbps
 	}
-	return max(1, p.base.VideoKbps/2)
+	return adapt.SlowStartKbps(p.base.VideoKbps)
 }

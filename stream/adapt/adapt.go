@@ -146,6 +146,13 @@ func (c *Config) defaults() {
 	defd(&c.CeilingHold, 6*time.Second)
 }
 
+// SlowStartKbps is where a session configured for kbps starts when it
+// starts slowly: half of it, at most 750 kbit/s (two publishers at that
+// plus audio fit a 2 Mbit/s rural 4G uplink).
+func SlowStartKbps(kbps int) int {
+	return max(1, min(kbps/2, 750))
+}
+
 // Decision is the controller's output after a Step.
 type Decision struct {
 	VideoKbps int

@@ -472,3 +472,13 @@ func TestSlowStartKeepsTheTopRung(t *testing.T) {
 		t.Errorf("plain slow start at rung %+v, want %+v", got, ladder[1])
 	}
 }
+
+func TestSlowStartKbps(t *testing.T) {
+	for _, tc := range []struct{ configured, want int }{
+		{1500, 750}, {2000, 750}, {1000, 500}, {4000, 750}, {1, 1},
+	} {
+		if got := SlowStartKbps(tc.configured); got != tc.want {
+			t.Errorf("SlowStartKbps(%d) = %d, want %d", tc.configured, got, tc.want)
+		}
+	}
+}
