@@ -15,6 +15,11 @@ import "time"
 // WebRTC sender's frame dropper would: WHIP viewers see a short freeze
 // they would have seen anyway, audio keeps flowing.
 type videoGate struct {
+	// start is when the session began: its first seconds carry the
+	// fan-out's catch-up from the last keyframe in a burst, and GCC's
+	// reaction to that burst, neither of which says anything about the
+	// link.
+	start time.Time
 	// window of recent video sends, for the send rate.
 	sends []gateSend
 	// peak is the estimate's recent maximum, so that an estimate still
@@ -40,6 +45,8 @@ const (
 	gateFallen = 0.7
 	// gatePeakHold is how long a peak is remembered.
 	gatePeakHold = 3 * time.Second
+	// gateWarmup is how long after the session starts the gate stays open.
+	gateWarmup = 3 * time.Second
 )
 
 // admit says whether a video unit of n bytes goes out now, given GCC's
@@ -61,8 +68,8 @@ func (g *videoGate) admit(now time.Time, key bool, n int, estimate int) bool {
 			g.sends = g.sends[:0]
 		}
 		g.closed = false
-	} else if !g.closed && estimate > 0 && float64(estimate) < gateFallen*float64(g.peak) &&
-		float64(g.rate(now)) > gateOver*float64(estimate) {
+	} else if !g.closed && now.Sub(g.start) >= gateWarmup && estimate > 0 && float64(estimate) < gateFallen*float64(g.peak) &&
+		float64(g.rate()) > gateOver*float64(estimate) {
 		g.closed = true
 	}
 	if g.closed {
@@ -72,16 +79,11 @@ func (g *videoGate) admit(now time.Time, key bool, n int, estimate int) bool {
 	return true
 }
 
-// rate is the video send rate over the window, bit/s; over at least half
-// the window, so a fresh start is not judged on its first frame.
-func (g *videoGate) rate(now time.Time) int {
-	if len(g.sends) == 0 {
-		return 0
-	}
+// rate is the video send rate over the window, bit/s.
+func (g *videoGate) rate() int {
 	total := 0
 	for _, s := range g.sends {
 		total += s.bytes
 	}
-	span := max(now.Sub(g.sends[0].at), gateWindow/2)
-	return int(float64(total*8) / span.Seconds())
+	return int(float64(total*8) / gateWindow.Seconds())
 }

@@ -20,17 +20,18 @@ func TestVideoGate(t *testing.T) {
 		phases  []phase
 		dropped int
 	}{
-		{"estimate above the rate", []phase{{60, 2_000_000, 0, false}}, 0},
-		{"estimate still climbing from its start", []phase{{60, 600_000, 0, false}, {30, 700_000, -1, false}}, 0},
-		{"shallow fall", []phase{{60, 2_000_000, 0, false}, {30, 1_300_000, -1, false}}, 0},
-		{"collapse holds video until the cut's keyframe", []phase{{60, 2_000_000, 0, false}, {30, 500_000, 20, true}}, 20},
-		{"a keyframe without a cut reopens only briefly", []phase{{60, 2_000_000, 0, false}, {40, 500_000, 20, false}}, 32},
-		{"collapse without a keyframe drops on", []phase{{60, 2_000_000, 0, false}, {30, 500_000, -1, false}}, 30},
+		{"estimate above the rate", []phase{{120, 2_000_000, 0, false}}, 0},
+		{"estimate still climbing from its start", []phase{{120, 600_000, 0, false}, {30, 700_000, -1, false}}, 0},
+		{"shallow fall", []phase{{120, 2_000_000, 0, false}, {30, 1_300_000, -1, false}}, 0},
+		{"collapse holds video until the cut's keyframe", []phase{{120, 2_000_000, 0, false}, {30, 500_000, 20, true}}, 20},
+		{"a keyframe without a cut reopens only briefly", []phase{{120, 2_000_000, 0, false}, {40, 500_000, 20, false}}, 24},
+		{"a collapse in the session's first seconds is its catch-up burst", []phase{{30, 2_000_000, 0, false}, {30, 500_000, -1, false}}, 0},
+		{"collapse without a keyframe drops on", []phase{{120, 2_000_000, 0, false}, {30, 500_000, -1, false}}, 30},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var g videoGate
 			now := time.Unix(1000, 0)
+			g := videoGate{start: now}
 			dropped := 0
 			for _, ph := range tc.phases {
 				size := unit
