@@ -30,9 +30,35 @@ func (m *Meter) Add(now time.Time, n uint64) {
 
 // BitsPerSecond over the slots that are still inside the window.
 func (m *Meter) BitsPerSecond(now time.Time) int64 {
+	total, oldest := m.inWindow(now)
+	span := now.Sub(oldest)
+	if span < m.slot {
+		span = m.slot // a single fresh slot would overstate the rate
+	}
+	return int64(float64(total*8) / span.Seconds())
+}
+
+// WindowBitsPerSecond spreads what the slots inside the window hold over
+// the whole window. Right after a Reset it understates the rate instead
+// of judging it on the first few sends, which suits a caller deciding
+// whether a sender has become too fast.
+func (m *Meter) WindowBitsPerSecond(now time.Time) int64 {
+	total, _ := m.inWindow(now)
+	return int64(float64(total*8) / (m.slot * time.Duration(len(m.bytes))).Seconds())
+}
+
+// Reset forgets everything counted.
+func (m *Meter) Reset() {
+	clear(m.bytes)
+	clear(m.start)
+	m.cur = 0
+}
+
+// inWindow sums the slots still inside the window and says when the
+// oldest of them began (now when none is).
+func (m *Meter) inWindow(now time.Time) (total uint64, oldest time.Time) {
 	window := m.slot * time.Duration(len(m.bytes))
-	var total uint64
-	oldest := now
+	oldest = now
 	for i, st := range m.start {
 		if st.IsZero() || now.Sub(st) > window {
 			continue
@@ -42,9 +68,5 @@ func (m *Meter) BitsPerSecond(now time.Time) int64 {
 			oldest = st
 		}
 	}
-	span := now.Sub(oldest)
-	if span < m.slot {
-		span = m.slot // a single fresh slot would overstate the rate
-	}
-	return int64(float64(total*8) / span.Seconds())
+	return total, oldest
 }

@@ -1,6 +1,10 @@
 package whip
 
-import "time"
+import (
+	"time"
+
+	"github.com/cunbo/cunbo/stream/bitrate"
+)
 
 // videoGate holds video back while the path visibly cannot carry it.
 //
@@ -20,18 +24,13 @@ type videoGate struct {
 	// reaction to that burst, neither of which says anything about the
 	// link.
 	start time.Time
-	// window of recent video sends, for the send rate.
-	sends []gateSend
+	// sent measures the video actually sent; nil until the first unit.
+	sent *bitrate.Meter
 	// peak is the estimate's recent maximum, so that an estimate still
 	// climbing from its start value is not taken for a collapse.
 	peak   int
 	peakAt time.Time
 	closed bool
-}
-
-type gateSend struct {
-	at    time.Time
-	bytes int
 }
 
 const (
@@ -53,37 +52,34 @@ const (
 // current estimate in bit/s (0: unknown). Once it has said no, it says no
 // until a keyframe.
 func (g *videoGate) admit(now time.Time, key bool, n int, estimate int) bool {
+	if g.sent == nil {
+		g.sent = bitrate.NewMeter(gateWindow, 10)
+	}
 	if estimate > 0 && (estimate >= g.peak || now.Sub(g.peakAt) > gatePeakHold) {
 		g.peak, g.peakAt = estimate, now
 	}
-	i := 0
-	for i < len(g.sends) && now.Sub(g.sends[i].at) > gateWindow {
-		i++
-	}
-	g.sends = append(g.sends[:0], g.sends[i:]...)
 	if key {
 		if g.closed {
 			// What was sent before the pause says nothing about the
 			// rate from this keyframe on (usually the encoder's cut).
-			g.sends = g.sends[:0]
+			g.sent.Reset()
 		}
 		g.closed = false
 	} else if !g.closed && now.Sub(g.start) >= gateWarmup && estimate > 0 && float64(estimate) < gateFallen*float64(g.peak) &&
-		float64(g.rate()) > gateOver*float64(estimate) {
+		float64(g.rate(now)) > gateOver*float64(estimate) {
 		g.closed = true
 	}
 	if g.closed {
 		return false
 	}
-	g.sends = append(g.sends, gateSend{now, n})
+	g.sent.Add(now, uint64(n))
 	return true
 }
 
 // rate is the video send rate over the window, bit/s.
-func (g *videoGate) rate() int {
-	total := 0
-	for _, s := range g.sends {
-		total += s.bytes
+func (g *videoGate) rate(now time.Time) int64 {
+	if g.sent == nil {
+		return 0
 	}
-	return int(float64(total*8) / gateWindow.Seconds())
+	return g.sent.WindowBitsPerSecond(now)
 }

@@ -258,7 +258,7 @@ func (p *Publisher) send(ctx context.Context, video *webrtc.TrackLocalStaticSamp
 				if !paused {
 					paused = true
 					p.log.Info("whip: video held until the next keyframe: the link carries far less than it sends",
-						"estimate_kbps", p.target.Load()/1000, "sending_kbps", gate.rate()/1000)
+						"estimate_kbps", p.target.Load()/1000, "sending_kbps", gate.rate(time.Now())/1000)
 				}
 				p.mu.Lock()
 				p.stats.VideoHeld++
