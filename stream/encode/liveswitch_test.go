@@ -1,6 +1,8 @@
 package encode
 
 import (
+	"github.com/cunbo/cunbo/stream"
+	"github.com/cunbo/cunbo/stream/streamtest"
 	"testing"
 	"time"
 
@@ -148,5 +150,111 @@ func TestCutLead(t *testing.T) {
 		if got := cutLeadFor(tc.startup); got != tc.want {
 			t.Errorf("cutLeadFor(%v) = %v, want %v", tc.startup, got, tc.want)
 		}
+	}
+}
+
+// TestLiveSwitchWaitsForTheRunningEncoder drives the cut-over with units in
+// the orders two ffmpeg processes can produce them on a loaded machine. The
+// replacement's keyframe may arrive before the running encoder has
+// delivered everything up to the cut; cutting over then lost the running
+// encoder's late units (a second-long hole in the recording under the
+// race detector). Each unit is tagged with its instance to check who
+// delivered what.
+func TestLiveSwitchWaitsForTheRunningEncoder(t *testing.T) {
+	const frame = time.Second / 30
+	at := func(n int) time.Duration { return time.Duration(n) * time.Second / 30 }
+	const cut = 30 // frames: 1 s
+	type step struct {
+		from       int // 1 = running encoder, 2 = replacement
+		first, end int // frames
+		diesThen   bool
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		// wantLast is the running encoder's last delivered frame; any
+		// hole is from there to the cut.
+		wantLast int
+	}{
+		{
+			name:     "running encoder ahead of the cut",
+			steps:    []step{{from: 1, first: 0, end: 36}, {from: 2, first: cut, end: 60}},
+			wantLast: cut - 1,
+		},
+		{
+			name: "running encoder behind the cut",
+			steps: []step{
+				{from: 1, first: 0, end: 9},
+				{from: 2, first: cut, end: 39},
+				{from: 1, first: 10, end: 42},
+				{from: 2, first: 40, end: 60},
+			},
+			wantLast: cut - 1,
+		},
+		{
+			name: "running encoder stuck",
+			steps: []step{
+				{from: 1, first: 0, end: 9},
+				{from: 2, first: cut, end: 90},
+				{from: 1, first: 10, end: 42},
+			},
+			wantLast: 9,
+		},
+		{
+			name:     "running encoder dies",
+			steps:    []step{{from: 1, first: 0, end: 15, diesThen: true}, {from: 2, first: cut, end: 60}},
+			wantLast: 15,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &streamtest.Recorder{}
+			e, err := New(Config{Input: hw.VideoFormat{Width: 640, Height: 360, FPS: 30}, LiveSwitch: true, Logger: quietLogger()}, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tracks := stream.Tracks{Width: 640, Height: 360, FPS: 30, SPS: []byte{0x67}, PPS: []byte{0x68}}
+			running := &instance{id: 1, offsetSet: true, tracks: tracks, haveTrack: true}
+			next := &instance{id: 2, offsetSet: true, tracks: tracks, haveTrack: true, cutAt: at(cut)}
+			e.out.active, e.out.pending = running, next
+			inst := map[int]*instance{1: running, 2: next}
+			for _, s := range tc.steps {
+				for n := s.first; n <= s.end; n++ {
+					key := n == 0 || s.from == 2 && n == cut
+					e.onVideo(inst[s.from], &stream.VideoUnit{PTS: at(n), DTS: at(n), Key: key, NALUs: [][]byte{{byte(s.from)}}})
+				}
+				if s.diesThen {
+					e.outMu.Lock()
+					e.out.activeGone = true
+					e.outMu.Unlock()
+				}
+			}
+			if s := e.Stats(); s.Switches != 1 {
+				t.Fatalf("%d switches", s.Switches)
+			}
+			video := rec.Video()
+			var hole, last1 time.Duration
+			for i, u := range video {
+				if i > 0 {
+					if d := u.DTS - video[i-1].DTS; d > frame+time.Millisecond {
+						hole += d - frame
+					}
+				}
+				switch tag := u.NALUs[0][0]; {
+				case tag == 1:
+					last1 = u.DTS
+				case u.DTS < at(cut):
+					t.Errorf("replacement's unit at %v before the cut", u.DTS)
+				}
+			}
+			if want := at(tc.wantLast); last1 != want {
+				t.Errorf("running encoder's last unit at %v, want %v", last1, want)
+			}
+			if want := at(cut) - at(tc.wantLast) - frame; hole < want-time.Millisecond || hole > want+time.Millisecond {
+				t.Errorf("hole %v, want %v", hole, want)
+			}
+			if end := video[len(video)-1].DTS; end < at(60) {
+				t.Errorf("delivered up to %v", end)
+			}
+		})
 	}
 }

@@ -29,6 +29,14 @@ import (
 // encoder, which a scaling or frame-rate filter (one frame of delay) never
 // is.
 //
+// Two ffmpeg processes do not keep pace with each other on a loaded
+// machine: the replacement's keyframe can arrive before the running
+// encoder has delivered everything up to the cut. Cutting over then would
+// lose the running encoder's late units for good (a hole of up to a second
+// in the recording, seen under the race detector), so the replacement's
+// units wait until the running encoder reaches the cut, or has died, or
+// the wait passes maxCutWait.
+//
 // If the replacement fails, everything held goes out and nothing is lost.
 type outputState struct {
 	active    *instance
@@ -39,6 +47,13 @@ type outputState struct {
 	// pendingAudio is the replacement's audio from its cut on, kept until
 	// its keyframe makes it the active instance.
 	pendingAudio []*stream.AudioUnit
+	// pendingVideo is the replacement's video from its planned keyframe
+	// on, kept while the running encoder has not reached the cut.
+	pendingVideo []*stream.VideoUnit
+	// activeAtCut: the running encoder has produced a unit at or after
+	// the cut. activeGone: it died, so nothing more will come from it.
+	activeAtCut bool
+	activeGone  bool
 
 	tracks     stream.Tracks
 	tracksSent bool
@@ -77,6 +92,11 @@ func (o *outputState) target(current Output) Output {
 	}
 	return current
 }
+
+// maxCutWait bounds how much of the replacement's video waits for a
+// running encoder that is behind the cut: delivery pauses that long at
+// worst, and a running encoder further behind than that loses the rest.
+const maxCutWait = 1500 * time.Millisecond
 
 // maxHeld bounds what is held during a switch (a bit over SwitchTimeout).
 const maxHeld = 1024
@@ -145,15 +165,58 @@ func (e *Encoder) onVideo(in *instance, u *stream.VideoUnit) {
 		if len(o.heldVideo) < maxHeld {
 			o.heldVideo = append(o.heldVideo, u)
 		}
+		if e.cfg.LiveSwitch {
+			o.activeAtCut = true
+			if len(o.pendingVideo) > 0 {
+				e.takeOver(o.pending)
+			}
+		}
 	case in == o.active:
 		e.deliverVideo(in, u)
-	case in == o.pending:
-		if e.cfg.LiveSwitch && (!u.Key || u.DTS < from || o.anyVideo && u.DTS <= o.lastDTS) {
+	case in == o.pending && e.cfg.LiveSwitch:
+		if len(o.pendingVideo) == 0 && (!u.Key || u.DTS < from || o.anyVideo && u.DTS <= o.lastDTS) {
 			return // wait for the planned keyframe
 		}
+		if len(o.pendingVideo) < maxHeld {
+			o.pendingVideo = append(o.pendingVideo, u)
+		}
+		if o.activeAtCut || o.activeGone || o.active == nil || u.DTS-o.pendingVideo[0].DTS >= maxCutWait {
+			e.takeOver(in)
+		}
+	case in == o.pending:
 		e.completeSwitch(in, u.DTS)
 		e.deliverVideo(in, u)
 	}
+}
+
+// takeOver completes a live switch to in with the video it has kept since
+// its planned keyframe, interleaved with its audio in time order.
+func (e *Encoder) takeOver(in *instance) {
+	o := &e.out
+	vs := o.pendingVideo
+	o.pendingVideo = nil
+	as := o.pendingAudio
+	o.pendingAudio = nil
+	e.completeSwitch(in, vs[0].DTS)
+	// The old instance's audio ran to the cut; the new one's starts there.
+	o.lastAudio = max(o.lastAudio, o.switchAt-time.Nanosecond)
+	for len(vs) > 0 || len(as) > 0 {
+		if len(vs) > 0 && (len(as) == 0 || vs[0].DTS <= as[0].PTS) {
+			e.deliverVideo(in, vs[0])
+			vs = vs[1:]
+			continue
+		}
+		e.deliverAudio(as[0])
+		as = as[1:]
+	}
+}
+
+// resetSwitch forgets a pending switch's progress (a new replacement, or
+// none).
+func (o *outputState) resetSwitch() {
+	o.pendingAudio = nil
+	o.pendingVideo = nil
+	o.activeAtCut = false
 }
 
 func (e *Encoder) onAudio(in *instance, u *stream.AudioUnit) {
@@ -211,12 +274,13 @@ func (e *Encoder) completeSwitch(in *instance, at time.Duration) {
 	o.switchAt = at
 	e.flushHeld(o.switchAt)
 	o.active, o.pending = in, nil
+	o.activeGone = false
 	// The old instance's audio ran to switchAt; the new one's starts there.
 	o.lastAudio = max(o.lastAudio, o.switchAt-time.Nanosecond)
 	for _, a := range o.pendingAudio {
 		e.deliverAudio(a)
 	}
-	o.pendingAudio = nil
+	o.resetSwitch()
 	if o.requested != nil && *o.requested == in.out {
 		o.requested = nil
 	}
@@ -329,7 +393,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 		e.outMu.Lock()
 		e.out.pending = nil
 		e.out.requested = nil
-		e.out.pendingAudio = nil
+		e.out.resetSwitch()
 		e.flushHeld(1 << 62)
 		e.outMu.Unlock()
 		retire(pending)
@@ -354,7 +418,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 				// goes out now rather than in a burst at the new cut.
 				e.outMu.Lock()
 				e.out.pending = nil
-				e.out.pendingAudio = nil
+				e.out.resetSwitch()
 				e.flushHeld(1 << 62)
 				e.outMu.Unlock()
 				retire(pending)
@@ -381,6 +445,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 			e.log.Debug("encoder change planned", "instance", in.id, "output", o, "lead", lead)
 			e.outMu.Lock()
 			e.out.pending = in
+			e.out.resetSwitch()
 			e.outMu.Unlock()
 
 		case <-e.out.switched:
@@ -409,6 +474,10 @@ func (e *Encoder) Run(ctx context.Context) error {
 			}
 			e.outMu.Lock()
 			e.stats.Restarts++
+			e.out.activeGone = true
+			if e.out.pending != nil && len(e.out.pendingVideo) > 0 {
+				e.takeOver(e.out.pending) // nothing more will come from the dead one
+			}
 			e.outMu.Unlock()
 
 		case <-doneOf(pending):
@@ -451,6 +520,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 				active = in
 				e.outMu.Lock()
 				e.out.active = in
+				e.out.activeGone = false
 				e.outMu.Unlock()
 			}
 			e.reapRetired(&retired)
