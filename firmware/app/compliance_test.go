@@ -146,8 +146,17 @@ func TestFromConfigWiresCompliance(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ffprobe clip: %v", err)
 	}
-	if probe.Video() == nil || probe.Duration < 5*time.Second {
-		t.Fatalf("clip %+v lasting %v", probe.Streams, probe.Duration)
+	// The clip covers go-live to ten seconds after the mark (about 12 s).
+	// A box starved by a loaded machine may change its picture size while
+	// live; the recorder shares the encoder, so the clip is then the
+	// longer side of the change and must say so.
+	want := 5 * time.Second
+	if seg.Clip.Truncated {
+		want = 2 * time.Second
+		t.Logf("clip truncated at a picture-size change: %v", probe.Duration)
+	}
+	if v := probe.Video(); v == nil || probe.Duration < want {
+		t.Fatalf("clip %+v lasting %v, want at least %v", probe.Streams, probe.Duration, want)
 	}
 }
 
