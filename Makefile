@@ -72,9 +72,15 @@ test: deps test-unit test-root test-arm64 test-fuzz
 # adapted its picture down in the browser and clip tests).
 ROOT_TEST_PKGS := ./bench/weaklink/... ./stream/linkwatch/...
 
+# The end-to-end tests run a whole box in real time (ffmpeg, nginx, Chromium,
+# speech) under the race detector: two of them at once on a 2-core machine
+# starve each other into failures no box would see, so the test binaries
+# are built in parallel and then run one package at a time.
+UNIT_TEST_PKGS = $$($(GO) list -tags $(GOTAGS) ./... | grep -v -e /bench/weaklink -e /stream/linkwatch)
 test-unit:
 	$(GO) vet -tags $(GOTAGS) ./...
-	$(GO) test -tags $(GOTAGS) -race -timeout 40m $$($(GO) list -tags $(GOTAGS) ./... | grep -v -e /bench/weaklink -e /stream/linkwatch)
+	$(GO) test -tags $(GOTAGS) -race -count=1 -run '^$$' $(UNIT_TEST_PKGS)
+	$(GO) test -tags $(GOTAGS) -race -p 1 -timeout 40m $(UNIT_TEST_PKGS)
 
 # As root directly; otherwise through sudo, so CI never counts them as
 # skipped.
