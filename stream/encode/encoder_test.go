@@ -5,6 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -177,9 +180,11 @@ func TestEncoderOutputIsValidAndInSync(t *testing.T) {
 	video := rec.Video()
 	interval := time.Second / 30
 	checkVideo(t, video, interval*3/2)
-	// One clock: tick k is at k/30 s, and the first frame is tick 0.
-	if video[0].DTS > time.Millisecond {
-		t.Errorf("first unit at %v, want tick 0", video[0].DTS)
+	// One clock: tick k is at k/30 s. The first frame is the tick before
+	// ffmpeg began reading (its warm-up frame), a fraction of a second in.
+	first := video[0].DTS
+	if k := (first + interval/2) / interval; first < 0 || first > 2*time.Second || (first-k*interval).Abs() > time.Millisecond {
+		t.Errorf("first unit at %v, want a tick within ffmpeg's start-up", first)
 	}
 	var keys []time.Duration
 	for _, u := range video {
@@ -396,5 +401,55 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	e, _ := New(Config{Input: in, FFmpeg: "/nonexistent/ffmpeg", Codec: CodecX264}, &streamtest.Recorder{})
 	if err := e.Run(context.Background()); err == nil {
 		t.Error("missing ffmpeg not reported")
+	}
+}
+
+// TestEncoderWaitsForASlowStart: an ffmpeg that takes longer to start than
+// the feed queue lasts (a loaded machine) is waited for, not killed as
+// stalled over and over; its output begins at the tick it started reading,
+// and one that never reads is killed after startTimeout.
+func TestEncoderWaitsForASlowStart(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		delay       string // seconds before ffmpeg runs
+		wantVideo   bool
+		wantRestart bool
+	}{
+		{name: "slow", delay: "3", wantVideo: true},
+		{name: "hung", delay: "60", wantRestart: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ffmpeg, err := exec.LookPath("ffmpeg")
+			if err != nil {
+				t.Fatal(err)
+			}
+			script := filepath.Join(t.TempDir(), "slow-ffmpeg")
+			body := "#!/bin/sh\nsleep " + tc.delay + "\nexec " + ffmpeg + " \"$@\"\n"
+			if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cfg := Config{Input: hw.VideoFormat{Width: 640, Height: 360, FPS: 30}, FFmpeg: script}
+			e, rec, stop := startEncoder(t, cfg, false)
+			defer stop()
+			if tc.wantVideo {
+				waitFor(t, 30*time.Second, "2 s of video", func() bool {
+					v := rec.Video()
+					return len(v) > 0 && v[len(v)-1].DTS-v[0].DTS > 2*time.Second
+				})
+				if st := e.Stats(); st.Restarts != 0 {
+					t.Errorf("%d restarts of a slow-starting encoder", st.Restarts)
+				}
+				if first := rec.Video()[0].DTS; first < 2*time.Second {
+					t.Errorf("first unit at %v, before ffmpeg could have started", first)
+				}
+				checkVideo(t, rec.Video(), time.Second/30*3/2)
+			}
+			if tc.wantRestart {
+				waitFor(t, startTimeout+10*time.Second, "a restart", func() bool { return e.Stats().Restarts > 0 })
+				if n := len(rec.Video()); n != 0 {
+					t.Errorf("%d units from an encoder that never read", n)
+				}
+			}
+		})
 	}
 }

@@ -21,18 +21,35 @@ import (
 // copied.
 const instanceQueue = 60
 
+// startTimeout is how long ffmpeg may take to begin reading its input
+// before the instance counts as hung.
+const startTimeout = 10 * time.Second
+
 // instance is one ffmpeg process and its feeders and demuxer.
+//
+// Ticks are not queued for a process that has not started reading: on a
+// loaded machine ffmpeg's start-up alone (exec, libraries, opening the
+// inputs) can take longer than the queue lasts, and it was then killed as
+// stalled, over and over. It is given one warm-up frame (and a tick of
+// silence) at once; when that has been read, it is fed from the current
+// tick on and the warm-up frame is mapped to the tick before.
 type instance struct {
 	id    int
 	out   Output
 	codec Codec
-	// start is the pipeline time of the first tick fed to this instance;
-	// its first video unit maps there.
+	lead  time.Duration
+	// start is the pipeline time its first frame (the warm-up) maps to,
+	// set when ready fires; its first video unit maps there.
 	start   time.Duration
-	started time.Time
+	started time.Time // spawned
+	readyAt time.Time // began reading; zero before
+	// ready is closed when ffmpeg has read the warm-up frame; fed is set
+	// (by Run) once ticks are being fed.
+	ready chan struct{}
+	fed   bool
 	// cutAt is the pipeline time of the keyframe a live switch cuts over
-	// at (start plus a lead); zero for instances that are not a live
-	// replacement.
+	// at (start plus lead); zero for instances that are not a live
+	// replacement, or not reading yet.
 	cutAt time.Duration
 
 	cmd    *exec.Cmd
@@ -104,9 +121,10 @@ func (e *Encoder) ffmpegArgs(o Output, codec Codec, lead time.Duration) []string
 	return a
 }
 
-// startInstance launches ffmpeg; units it produces go through e.onVideo and
-// friends, tagged with the instance.
-func (e *Encoder) startInstance(id int, o Output, codec Codec, start, lead time.Duration) (*instance, error) {
+// startInstance launches ffmpeg and gives it a warm-up frame; units it produces go
+// through e.onVideo and friends, tagged with the instance. The caller
+// feeds it ticks once ready fires (beginFeeding).
+func (e *Encoder) startInstance(id int, o Output, codec Codec, lead time.Duration) (*instance, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, e.cfg.FFmpeg, e.ffmpegArgs(o, codec, lead)...)
 	cmd.WaitDelay = 2 * time.Second
@@ -137,25 +155,26 @@ func (e *Encoder) startInstance(id int, o Output, codec Codec, start, lead time.
 	}
 	audioR.Close() // the child has its copy
 	in := &instance{
-		id: id, out: o, codec: codec, start: start, started: time.Now(),
-		cutAt: func() time.Duration {
-			if lead > 0 {
-				return start + lead
-			}
-			return 0
-		}(),
-		cmd: cmd, cancel: cancel,
+		id: id, out: o, codec: codec, lead: lead, started: time.Now(),
+		ready: make(chan struct{}),
+		cmd:   cmd, cancel: cancel,
 		video: make(chan *rawFrame, instanceQueue),
 		audio: make(chan []byte, instanceQueue),
 		done:  make(chan struct{}),
 	}
+	warmUp, warmUpAudio := e.warmUp()
+	in.video <- warmUp
+	in.audio <- warmUpAudio
 	go func() {
-		failed := false
+		failed, first := false, true
 		for f := range in.video {
 			if !failed {
 				if _, err := videoIn.Write(f.data); err != nil {
 					failed = true
 					cancel() // a broken pipe means ffmpeg is gone or stuck
+				} else if first {
+					first = false
+					close(in.ready)
 				}
 			}
 			f.release()

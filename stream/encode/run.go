@@ -136,6 +136,8 @@ func (e *Encoder) holdFrom() (time.Duration, bool) {
 		return 0, false
 	case !e.cfg.LiveSwitch:
 		return -1 << 62, true
+	case o.pending.cutAt == 0:
+		return 0, false // not reading yet: the cut is not planned
 	default:
 		// Half a frame early, so a keyframe rounded by a frame-rate
 		// filter still counts as the planned one.
@@ -147,9 +149,9 @@ func (e *Encoder) onVideo(in *instance, u *stream.VideoUnit) {
 	e.outMu.Lock()
 	defer e.outMu.Unlock()
 	if !in.offsetSet {
-		// The first unit is the first frame fed, at in.start.
+		// The first unit is the warm-up frame, at in.start.
 		in.offset, in.offsetSet = in.start-u.DTS, true
-		took := time.Since(in.started)
+		took := time.Since(in.readyAt)
 		if e.startup == 0 {
 			e.startup = took
 		} else {
@@ -342,7 +344,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 
 	nextID := 1
 	var tick int64
-	active, err := e.startInstance(nextID, e.cfg.Output, codec, tickTime(0), 0)
+	active, err := e.startInstance(nextID, e.cfg.Output, codec, 0)
 	if err != nil {
 		return err
 	}
@@ -435,7 +437,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 				lead = cutLeadFor(e.startup)
 				e.outMu.Unlock()
 			}
-			in, err := e.startInstance(nextID, o, codec, tickTime(tick), lead)
+			in, err := e.startInstance(nextID, o, codec, lead)
 			nextID++
 			if err != nil {
 				e.log.Error("encoder change failed to start", "err", err)
@@ -491,7 +493,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 			for ; tick <= due; tick++ {
 				frame, pcm := e.tickInputs(tick)
 				for _, in := range []*instance{active, pending} {
-					if in == nil || in.stopping {
+					if in == nil || in.stopping || !e.beginFeeding(in, tickTime(tick)) {
 						continue
 					}
 					if !in.feed(frame, pcm) {
@@ -508,7 +510,7 @@ func (e *Encoder) Run(ctx context.Context) error {
 				}
 			}
 			if needRestart && !time.Now().Before(restartAt) {
-				in, err := e.startInstance(nextID, current, codec, tickTime(tick), 0)
+				in, err := e.startInstance(nextID, current, codec, 0)
 				nextID++
 				if err != nil {
 					e.log.Error("encoder restart failed", "err", err)
@@ -526,6 +528,55 @@ func (e *Encoder) Run(ctx context.Context) error {
 			e.reapRetired(&retired)
 		}
 	}
+}
+
+// beginFeeding reports whether in takes tick at; the first time it does,
+// its timeline is anchored there (the warm-up frame a tick before). An
+// instance that has not begun reading within startTimeout is killed (its
+// done channel then takes the crash or abandoned-switch path).
+func (e *Encoder) beginFeeding(in *instance, at time.Duration) bool {
+	if in.fed {
+		return true
+	}
+	select {
+	case <-in.ready:
+	default:
+		if time.Since(in.started) > startTimeout {
+			e.log.Warn("encoder did not start reading, killing it", "instance", in.id)
+			in.cancel()
+		}
+		return false
+	}
+	in.fed = true
+	e.outMu.Lock()
+	in.start = at - e.cfg.Input.Interval()
+	in.readyAt = time.Now()
+	if in.lead > 0 {
+		in.cutAt = in.start + in.lead
+	}
+	e.outMu.Unlock()
+	return true
+}
+
+// warmUp is the first frame and audio a new instance gets: the latest
+// picture (black before there is one) and a tick of silence.
+func (e *Encoder) warmUp() (*rawFrame, []byte) {
+	e.inMu.Lock()
+	f := e.latest
+	if f != nil {
+		f.retain()
+	}
+	e.inMu.Unlock()
+	if f == nil {
+		f = e.pool.get()
+		n := e.cfg.Input.Width * e.cfg.Input.Height
+		clear(f.data[:n])
+		for i := n; i < len(f.data); i++ {
+			f.data[i] = 128
+		}
+	}
+	au := e.cfg.Audio
+	return f, make([]byte, 2*au.Channels*(au.SampleRate/e.cfg.Input.FPS))
 }
 
 // reapRetired forgets instances whose processes are gone.
