@@ -59,7 +59,10 @@ type instance struct {
 	done   chan struct{} // process gone and demuxer finished
 	err    error         // why, read after done
 
-	// Guarded by the encoder's outMu.
+	// Guarded by the encoder's outMu. anchored: start (and cutAt) are
+	// set; early holds video that came out before.
+	anchored  bool
+	early     []*stream.VideoUnit
 	offset    time.Duration // pipeline time minus ffmpeg time
 	offsetSet bool
 	tracks    stream.Tracks

@@ -213,8 +213,8 @@ func TestLiveSwitchWaitsForTheRunningEncoder(t *testing.T) {
 				t.Fatal(err)
 			}
 			tracks := stream.Tracks{Width: 640, Height: 360, FPS: 30, SPS: []byte{0x67}, PPS: []byte{0x68}}
-			running := &instance{id: 1, offsetSet: true, tracks: tracks, haveTrack: true}
-			next := &instance{id: 2, offsetSet: true, tracks: tracks, haveTrack: true, cutAt: at(cut)}
+			running := &instance{id: 1, anchored: true, offsetSet: true, tracks: tracks, haveTrack: true}
+			next := &instance{id: 2, anchored: true, offsetSet: true, tracks: tracks, haveTrack: true, cutAt: at(cut)}
 			e.out.active, e.out.pending = running, next
 			inst := map[int]*instance{1: running, 2: next}
 			for _, s := range tc.steps {
@@ -256,5 +256,44 @@ func TestLiveSwitchWaitsForTheRunningEncoder(t *testing.T) {
 				t.Errorf("delivered up to %v", end)
 			}
 		})
+	}
+}
+
+// TestEarlyUnitsWaitForTheAnchor: ffmpeg may encode its warm-up frame
+// before Run has anchored the instance's timeline at the tick it began
+// feeding. Those units wait and are then placed on the timeline, a tick
+// before the first fed one; mapping them at once used a zero start (the
+// timeline jumped back and a replacement's units were all refused).
+func TestEarlyUnitsWaitForTheAnchor(t *testing.T) {
+	rec := &streamtest.Recorder{}
+	e, err := New(Config{Input: hw.VideoFormat{Width: 640, Height: 360, FPS: 30}, Logger: quietLogger()}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := e.cfg.Input.Interval()
+	tracks := stream.Tracks{Width: 640, Height: 360, FPS: 30, SPS: []byte{0x67}, PPS: []byte{0x68}}
+	in := &instance{id: 1, tracks: tracks, haveTrack: true, ready: make(chan struct{}), started: time.Now()}
+	e.out.active = in
+	const ffmpegStart = 1400 * time.Millisecond // ffmpeg's own timestamps
+	e.onVideo(in, &stream.VideoUnit{PTS: ffmpegStart, DTS: ffmpegStart, Key: true, NALUs: [][]byte{{1}}})
+	if n := len(rec.Video()); n != 0 {
+		t.Fatalf("%d units delivered before the anchor", n)
+	}
+	firstTick := 90 * frame
+	if e.beginFeeding(in, firstTick) {
+		t.Fatal("feeding an instance that has not read its warm-up frame")
+	}
+	close(in.ready)
+	if !e.beginFeeding(in, firstTick) {
+		t.Fatal("not feeding a ready instance")
+	}
+	e.onVideo(in, &stream.VideoUnit{PTS: ffmpegStart + frame, DTS: ffmpegStart + frame, NALUs: [][]byte{{1}}})
+	v := rec.Video()
+	if len(v) != 2 || v[0].DTS != firstTick-frame || v[1].DTS != firstTick {
+		var got []time.Duration
+		for _, u := range v {
+			got = append(got, u.DTS)
+		}
+		t.Fatalf("delivered at %v, want [%v %v]", got, firstTick-frame, firstTick)
 	}
 }

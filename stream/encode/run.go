@@ -148,6 +148,18 @@ func (e *Encoder) holdFrom() (time.Duration, bool) {
 func (e *Encoder) onVideo(in *instance, u *stream.VideoUnit) {
 	e.outMu.Lock()
 	defer e.outMu.Unlock()
+	if !in.anchored {
+		// ffmpeg can encode the warm-up frame before Run has seen it
+		// read and anchored the instance's timeline.
+		if len(in.early) < maxHeld {
+			in.early = append(in.early, u)
+		}
+		return
+	}
+	e.videoLocked(in, u)
+}
+
+func (e *Encoder) videoLocked(in *instance, u *stream.VideoUnit) {
 	if !in.offsetSet {
 		// The first unit is the warm-up frame, at in.start.
 		in.offset, in.offsetSet = in.start-u.DTS, true
@@ -182,7 +194,12 @@ func (e *Encoder) onVideo(in *instance, u *stream.VideoUnit) {
 		if len(o.pendingVideo) < maxHeld {
 			o.pendingVideo = append(o.pendingVideo, u)
 		}
-		if o.activeAtCut || o.activeGone || o.active == nil || u.DTS-o.pendingVideo[0].DTS >= maxCutWait {
+		switch {
+		case o.activeAtCut || o.activeGone || o.active == nil:
+			e.takeOver(in)
+		case u.DTS-o.pendingVideo[0].DTS >= maxCutWait:
+			e.log.Warn("encoder change: the running encoder is far behind the cut; what it has not delivered is lost",
+				"instance", in.id, "cut", o.pendingVideo[0].DTS, "delivered_to", o.lastDTS)
 			e.takeOver(in)
 		}
 	case in == o.pending:
@@ -549,12 +566,17 @@ func (e *Encoder) beginFeeding(in *instance, at time.Duration) bool {
 	}
 	in.fed = true
 	e.outMu.Lock()
+	defer e.outMu.Unlock()
 	in.start = at - e.cfg.Input.Interval()
 	in.readyAt = time.Now()
 	if in.lead > 0 {
 		in.cutAt = in.start + in.lead
 	}
-	e.outMu.Unlock()
+	in.anchored = true
+	for _, u := range in.early {
+		e.videoLocked(in, u)
+	}
+	in.early = nil
 	return true
 }
 

@@ -125,7 +125,18 @@ type session struct {
 	// epochNanos is the wall clock (Unix ns) of pipeline time zero, fixed
 	// when the first unit of the session arrives; 0 until then.
 	epochNanos atomic.Int64
+	// prevEpoch is the session before's epoch: the pipeline keeps one clock
+	// across picture-size changes, so it is kept unless the first unit
+	// says the clock restarted.
+	prevEpoch int64
 }
+
+// maxEpochShift is how far a new session's first unit may arrive from
+// where the previous session's clock puts it and still be on that clock.
+// Re-estimating the epoch from arrival time at every size change shifted
+// the wall clock by however late the first unit came (a new encoder's
+// start-up, a backlog): clips and the bench saw holes of 0.6-0.7 s.
+const maxEpochShift = 3 * time.Second
 
 type item struct {
 	sess  *session
@@ -291,7 +302,11 @@ func (r *Recorder) Run(ctx context.Context) error {
 // SetTracks starts a new session: the open segment is closed and the next
 // one is written with the new codec parameters. It never blocks.
 func (r *Recorder) SetTracks(t stream.Tracks) {
-	r.sess.Store(&session{tracks: t})
+	s := &session{tracks: t}
+	if old := r.sess.Load(); old != nil {
+		s.prevEpoch = old.epochNanos.Load()
+	}
+	r.sess.Store(s)
 }
 
 // WriteVideo enqueues one access unit; it never blocks. Units are kept
@@ -338,7 +353,11 @@ func (r *Recorder) currentSession(pts time.Duration) *session {
 		return nil
 	}
 	if s.epochNanos.Load() == 0 {
-		s.epochNanos.CompareAndSwap(0, r.cfg.Now().Add(-pts).UnixNano())
+		epoch := r.cfg.Now().Add(-pts).UnixNano()
+		if s.prevEpoch != 0 && time.Duration(epoch-s.prevEpoch).Abs() <= maxEpochShift {
+			epoch = s.prevEpoch
+		}
+		s.epochNanos.CompareAndSwap(0, epoch)
 	}
 	return s
 }
