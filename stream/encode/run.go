@@ -580,6 +580,17 @@ func (e *Encoder) beginFeeding(in *instance, at time.Duration) bool {
 	return true
 }
 
+// blackFrame is a black I420 picture from the pool.
+func (e *Encoder) blackFrame() *rawFrame {
+	f := e.pool.get()
+	n := e.cfg.Input.Width * e.cfg.Input.Height
+	clear(f.data[:n])
+	for i := n; i < len(f.data); i++ {
+		f.data[i] = 128
+	}
+	return f
+}
+
 // warmUp is the first frame and audio a new instance gets: the latest
 // picture (black before there is one) and a tick of silence.
 func (e *Encoder) warmUp() (*rawFrame, []byte) {
@@ -590,12 +601,7 @@ func (e *Encoder) warmUp() (*rawFrame, []byte) {
 	}
 	e.inMu.Unlock()
 	if f == nil {
-		f = e.pool.get()
-		n := e.cfg.Input.Width * e.cfg.Input.Height
-		clear(f.data[:n])
-		for i := n; i < len(f.data); i++ {
-			f.data[i] = 128
-		}
+		f = e.blackFrame()
 	}
 	au := e.cfg.Audio
 	return f, make([]byte, 2*au.Channels*(au.SampleRate/e.cfg.Input.FPS))
@@ -641,12 +647,7 @@ func (e *Encoder) tickInputs(k int64) (*rawFrame, []byte) {
 
 	if f == nil {
 		// Nothing to show yet: a black picture keeps the clock running.
-		f = e.pool.get()
-		n := e.cfg.Input.Width * e.cfg.Input.Height
-		clear(f.data[:n])
-		for i := n; i < len(f.data); i++ {
-			f.data[i] = 128
-		}
+		f = e.blackFrame()
 	}
 	e.outMu.Lock()
 	if repeated {
