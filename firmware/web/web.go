@@ -63,6 +63,26 @@ type Details struct {
 	Video *Video
 	// Destinations is each publisher's state while live.
 	Destinations []Destination
+	// Problems are what was set up wrong and what the box did about it
+	// (config keys, catalogue rows, cards whose words break a rule).
+	Problems []SetupProblem
+}
+
+// SetupProblem is one thing a trainer set up wrong that the box works
+// around: a configuration key, a catalogue row, a product card whose
+// words break an advertising rule. The phone page lists them so nobody
+// has to read the journal. Message and Hint are plain Chinese.
+type SetupProblem struct {
+	// Source is what the problem is in: "config", "catalog" or "card".
+	Source string `json:"source"`
+	// Where points at it the way the trainer finds it: "cunbo.toml 第12行
+	// (pin)", "商品.xlsx 第3行", "卡片 2「全网最好的野生蜂蜜」".
+	Where string `json:"where"`
+	// Message says what is wrong and what the box did (e.g. the card is
+	// not shown).
+	Message string `json:"message"`
+	// Hint is an example or what to write instead; "" when none.
+	Hint string `json:"hint,omitempty"`
 }
 
 // Video is what the encoder sends now. The trainer reads the numbers; the
@@ -136,6 +156,8 @@ type Status struct {
 	Warnings []Warning `json:"warnings"`
 	// Notices are the box's own messages (network trouble, failed start).
 	Notices []firmware.Warning `json:"notices"`
+	// Problems are setup mistakes the box worked around (empty when none).
+	Problems []SetupProblem `json:"problems"`
 }
 
 // Labels gives each state its icon and words.
@@ -312,7 +334,10 @@ func (s *Server) Status() Status {
 	if s.opts.Details != nil {
 		d := s.opts.Details()
 		st.Destination, st.BitrateKbps, st.Card, st.Captions = d.Destination, d.BitrateKbps, d.Card, d.Captions
-		st.Video, st.Destinations = d.Video, d.Destinations
+		st.Video, st.Destinations, st.Problems = d.Video, d.Destinations, d.Problems
+	}
+	if st.Problems == nil {
+		st.Problems = []SetupProblem{}
 	}
 	if st.Destinations == nil {
 		st.Destinations = []Destination{}
