@@ -36,7 +36,7 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.IntVar(&cfg.Card, "card", 1, "show product card N (from 1) from the start; 0 hides the card")
 	fs.StringVar(&cfg.RecordDir, "record", "", "record the broadcast into this directory (fMP4 ring)")
 	quotaMB := fs.Int64("record-quota-mb", 2048, "disk quota of the recording in MiB")
-	fs.StringVar(&cfg.PreviewAddr, "preview", ":8554", "RTSP preview listen address; empty disables it")
+	fs.StringVar(&cfg.PreviewAddr, "preview", "127.0.0.1:8554", "RTSP preview listen address (this computer only; 0.0.0.0:8554 opens it to the network, unauthenticated); empty disables it")
 	fs.StringVar(&cfg.CatalogCSV, "catalog", "", "product catalogue CSV (default: the built-in demo catalogue)")
 	fs.StringVar(&cfg.PhotoDir, "photos", "", "folder of product photos (default: the CSV's folder)")
 	fs.StringVar(&cfg.FontPath, "font", "", "CJK font for the cards (default: Noto Sans CJK)")

@@ -115,7 +115,7 @@ type Config struct {
 	// and the rest keep retrying in the background.
 	StartTimeout time.Duration
 
-	// PreviewAddr is the RTSP listen address (":8554"); empty means none.
+	// PreviewAddr is the RTSP listen address ("127.0.0.1:8554"); empty means none.
 	PreviewAddr string
 
 	// IdleAfter is how long the box may be not live and without preview

@@ -1,6 +1,7 @@
 // Package preview serves the live stream on the local network over RTSP
-// (rtsp://<box>:8554/live by default), so the streamer's phone, VLC, ffplay
-// or ffprobe can watch what is going out. It is a fan-out output: its Sink
+// (rtsp://127.0.0.1:8554/live by default), so VLC, ffplay or ffprobe can
+// watch what is going out. RTSP has no login here: the default address is
+// loopback, and listening on the network is the caller's explicit choice. It is a fan-out output: its Sink
 // methods may block briefly and are meant to be called from one goroutine
 // (fanout gives it its own queue).
 //
@@ -29,9 +30,13 @@ import (
 	"github.com/cunbo/cunbo/stream"
 )
 
+// DefaultAddr is loopback only: the preview has no authentication, so
+// anyone on the village Wi-Fi could otherwise watch the box's camera.
+const DefaultAddr = "127.0.0.1:8554"
+
 // Config configures the preview server.
 type Config struct {
-	// Addr is the RTSP (TCP) listen address, default ":8554".
+	// Addr is the RTSP (TCP) listen address, default DefaultAddr.
 	Addr string
 	// Path is the stream path, default "live".
 	Path string
@@ -72,7 +77,7 @@ type reader struct {
 // New returns a server; call Start.
 func New(cfg Config) *Server {
 	if cfg.Addr == "" {
-		cfg.Addr = ":8554"
+		cfg.Addr = DefaultAddr
 	}
 	cfg.Path = strings.Trim(cfg.Path, "/")
 	if cfg.Path == "" {
