@@ -124,7 +124,14 @@ type Options struct {
 type Warning struct {
 	At   time.Time `json:"at"`
 	Text string    `json:"text"`
+	// Kind is NoticeCompliance for a compliance warning (the phone page
+	// shows those in full from the compliance loop, not from here); ""
+	// for the box's own messages.
+	Kind string `json:"kind,omitempty"`
 }
+
+// NoticeCompliance is the Kind of a compliance warning in Status.Warnings.
+const NoticeCompliance = "compliance"
 
 // Status is what the phone page and the simulator show.
 type Status struct {
@@ -351,7 +358,11 @@ func (b *Box) handle(ctx context.Context, wg *sync.WaitGroup, p posted) {
 	}
 	b.status.Ring = b.opts.Ring.Level().String()
 	if w := warningText(prev, next, p); w != "" {
-		b.status.Warnings = append(b.status.Warnings, Warning{At: now, Text: w})
+		nw := Warning{At: now, Text: w}
+		if p.ev == state.ComplianceWarning {
+			nw.Kind = NoticeCompliance
+		}
+		b.status.Warnings = append(b.status.Warnings, nw)
 		if n := len(b.status.Warnings); n > maxWarnings {
 			b.status.Warnings = append([]Warning(nil), b.status.Warnings[n-maxWarnings:]...)
 		}

@@ -7,14 +7,12 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -114,18 +112,34 @@ type Destination struct {
 // picture: what happened and that the box handled it, no jargon.
 const WeakNetworkNote = "网络差，画面已自动降低清晰度"
 
-// Warning is one compliance warning for the streamer: what she said, why
-// it is a problem and what to say instead. Viewers never see it.
+// Warning is one compliance warning for the streamer: what to say
+// instead, what she said and why it is a problem. Viewers never see it.
+// The page shows one card per problem: a repeat within the server's
+// WarningRepeat updates the card (Count, Said, At) under the same ID.
 type Warning struct {
+	// ID names the card; the page never shows one ID twice. Given by the
+	// publisher or made up by the server.
+	ID string `json:"id"`
 	// Said is the caption text around the problem; Match the words in it.
-	Said         string    `json:"said"`
-	Match        string    `json:"match,omitempty"`
-	Category     string    `json:"category"`
-	CategoryName string    `json:"category_name"`
-	Explain      string    `json:"explain"`
-	Suggest      string    `json:"suggest,omitempty"`
-	Law          string    `json:"law,omitempty"`
-	At           time.Time `json:"at"`
+	Said     string `json:"said"`
+	Match    string `json:"match,omitempty"`
+	Category string `json:"category"`
+	// Rule is the rule's id: the same rule is the same problem.
+	Rule         string `json:"rule,omitempty"`
+	CategoryName string `json:"category_name"`
+	Explain      string `json:"explain"`
+	// Why is the reason in everyday words, without legal terms (Explain
+	// when empty).
+	Why     string `json:"why,omitempty"`
+	Suggest string `json:"suggest,omitempty"`
+	// Instead is Suggest as the card's first line, set by the server.
+	Instead string    `json:"instead,omitempty"`
+	Law     string    `json:"law,omitempty"`
+	At      time.Time `json:"at"`
+	// First is when this problem was first heard; Count how many times
+	// since (both set by the server).
+	First time.Time `json:"first"`
+	Count int       `json:"count"`
 }
 
 // WarningSink is what the compliance loop publishes into.
@@ -210,6 +224,10 @@ type Options struct {
 	PIN string
 	// Details adds the pipeline's part of the status; nil for none.
 	Details func() Details
+	// Hostnames are extra names the page may be opened by, besides
+	// localhost, the machine's hostname, hostname.local and its
+	// addresses; a request naming any other Host is refused.
+	Hostnames []string
 	// Preview is the WHEP handler (whep.Server) mounted at /api/whep;
 	// nil answers 503.
 	Preview http.Handler
@@ -222,8 +240,12 @@ type Options struct {
 	// StatusInterval is how often an events stream checks the pipeline
 	// details for changes (bitrate, card). Default 1 s.
 	StatusInterval time.Duration
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// WarningRepeat: the same problem again within this long of its last
+	// time counts up its card instead of adding one. Default
+	// DefaultWarningRepeat.
+	WarningRepeat time.Duration
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 // Server serves the page and API. It is an http.Handler.
@@ -234,20 +256,18 @@ type Server struct {
 	mux   *http.ServeMux
 	hub   hub
 	files fs.FS
+	guard *guard
 
-	mu       sync.Mutex
-	warnings []Warning
+	warnings warningBook
 }
-
-const maxWarnings = 20
 
 // New checks opts and builds the server.
 func New(opts Options) (*Server, error) {
 	if opts.Box == nil {
 		return nil, errors.New("web: no box")
 	}
-	if len(opts.PIN) < 4 {
-		return nil, errors.New("web: the PIN must have at least 4 digits")
+	if err := checkPIN(opts.PIN); err != nil {
+		return nil, err
 	}
 	if opts.ButtonMap == nil {
 		opts.ButtonMap = firmware.DefaultButtonMap()
@@ -264,6 +284,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.WarningRepeat <= 0 {
+		opts.WarningRepeat = DefaultWarningRepeat
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -273,8 +296,10 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("web: embedded files: %w", err)
 	}
 	s := &Server{opts: opts, log: log, files: files,
-		auth: newSessions(opts.PIN, opts.SessionTTL, opts.Lockout, opts.Now)}
+		auth:  newSessions(opts.PIN, opts.SessionTTL, opts.Lockout, opts.Now),
+		guard: newGuard(opts.Hostnames, opts.Now, log)}
 	s.hub.subs = map[*subscriber]struct{}{}
+	s.warnings.repeat = opts.WarningRepeat
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(files))
 	mux.HandleFunc("POST /api/login", s.login)
@@ -304,33 +329,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		h.Set("Cache-Control", "no-store")
 	}
+	if !s.guard.check(w, r) {
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
-// PublishWarning records a compliance warning and sends it to every open
-// events stream. It never blocks: a slow phone misses warnings rather
-// than hold up the caller.
+// PublishWarning records a compliance warning and sends its card (new, or
+// an earlier one counted up) to every open events stream. It never
+// blocks: a slow phone misses the event rather than hold up the caller,
+// and gets the card with the next status.
 func (s *Server) PublishWarning(w Warning) {
 	if w.At.IsZero() {
 		w.At = s.opts.Now()
 	}
-	s.mu.Lock()
-	s.warnings = append(s.warnings, w)
-	if n := len(s.warnings); n > maxWarnings {
-		s.warnings = append([]Warning(nil), s.warnings[n-maxWarnings:]...)
-	}
-	s.mu.Unlock()
-	s.hub.broadcast(event{warning: &w})
+	card := s.warnings.add(w)
+	s.hub.broadcast(event{warning: &card})
 }
 
 // Status assembles the current status.
 func (s *Server) Status() Status {
 	bs := s.opts.Box.Status()
 	icon, label := Labels(bs.State)
-	st := Status{State: bs.State, Label: label, Icon: icon, Since: bs.Since, Ring: bs.Ring, Notices: bs.Warnings}
-	if st.Notices == nil {
-		st.Notices = []firmware.Warning{}
-	}
+	st := Status{State: bs.State, Label: label, Icon: icon, Since: bs.Since, Ring: bs.Ring,
+		Notices: boxNotices(bs.Warnings)}
 	if s.opts.Details != nil {
 		d := s.opts.Details()
 		st.Destination, st.BitrateKbps, st.Card, st.Captions = d.Destination, d.BitrateKbps, d.Card, d.Captions
@@ -345,9 +367,7 @@ func (s *Server) Status() Status {
 	if onAir(st.State) && st.Video != nil && st.Video.Reduced {
 		st.NetworkNote = WeakNetworkNote
 	}
-	s.mu.Lock()
-	st.Warnings = append([]Warning{}, s.warnings...)
-	s.mu.Unlock()
+	st.Warnings = s.warnings.list()
 	return st
 }
 
@@ -583,32 +603,4 @@ func writeEvent(w http.ResponseWriter, rc *http.ResponseController, name string,
 		return err
 	}
 	return rc.Flush()
-}
-
-// ListenAndServe serves h on addr until ctx ends, then shuts down within
-// a few seconds. ready, if not nil, gets the bound address (useful with
-// ":0").
-func ListenAndServe(ctx context.Context, addr string, h http.Handler, ready func(addr string)) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(_ net.Listener) context.Context { return ctx }}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("web: listen %s: %w", addr, err)
-	}
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("web: serve: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		_ = srv.Close()
-	}
-	return nil
 }
