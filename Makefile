@@ -14,7 +14,7 @@ GOFLAGS_BUILD := -tags $(GOTAGS) -trimpath
 PURE_CMDS := ./cmd/cunbo
 FUZZTIME ?= 15s
 
-.PHONY: bench-weaklink all build build-arm64 build-armv7 build-speech build-speech-arm64 models deps test test-unit test-fuzz bench demo clean
+.PHONY: bench-weaklink deps-demo test-demo all build build-arm64 build-armv7 build-speech build-speech-arm64 models deps test test-unit test-fuzz bench demo clean
 
 all: build
 
@@ -26,19 +26,22 @@ build: build-speech
 # shared libraries (shipped inside the Go module). They are copied to
 # lib/ beside the binary, which finds them through RUNPATH $ORIGIN/lib; see
 # speech/README.md for what to install on the Pi.
-SHERPA_LIBS = $(shell $(GO) list -m -f '{{.Dir}}' github.com/k2-fsa/sherpa-onnx-go-linux)/lib
+# The module's folder is looked up in the recipe, after go build has
+# downloaded it: a make variable would be expanded before the build, and
+# empty on a machine with an empty module cache.
+SHERPA_LIBS = "$$($(GO) list -m -f '{{.Dir}}' github.com/k2-fsa/sherpa-onnx-go-linux)/lib"
 SPEECH_LDFLAGS := -Wl,-rpath,$$ORIGIN/lib
 
 build-speech:
 	@mkdir -p $(BIN)/lib
 	CGO_ENABLED=1 CGO_LDFLAGS='$(SPEECH_LDFLAGS)' $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/cunbo-speech ./cmd/cunbo-speech
-	cp -f $(SHERPA_LIBS)/$$(uname -m)-unknown-linux-gnu/libsherpa-onnx-c-api.so $(SHERPA_LIBS)/$$(uname -m)-unknown-linux-gnu/libonnxruntime.so $(BIN)/lib/
+	libs=$(SHERPA_LIBS)/$$(uname -m)-unknown-linux-gnu; cp -f "$$libs/libsherpa-onnx-c-api.so" "$$libs/libonnxruntime.so" $(BIN)/lib/
 
 build-speech-arm64:
 	@mkdir -p $(BIN)/arm64/lib
 	CC=aarch64-linux-gnu-gcc CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CGO_LDFLAGS='$(SPEECH_LDFLAGS)' \
 		$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/arm64/cunbo-speech ./cmd/cunbo-speech
-	cp -f $(SHERPA_LIBS)/aarch64-unknown-linux-gnu/libsherpa-onnx-c-api.so $(SHERPA_LIBS)/aarch64-unknown-linux-gnu/libonnxruntime.so $(BIN)/arm64/lib/
+	libs=$(SHERPA_LIBS)/aarch64-unknown-linux-gnu; cp -f "$$libs/libsherpa-onnx-c-api.so" "$$libs/libonnxruntime.so" $(BIN)/arm64/lib/
 
 # models fetches the recommended Mandarin models into models/ (needs the
 # internet; the build machines here are offline, so it fails loudly there).
@@ -53,17 +56,29 @@ build-armv7:
 	@mkdir -p $(BIN)/armv7
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/armv7/ $(PURE_CMDS)
 
-# deps installs the Debian packages the tests use as real peers (only the
-# missing ones) and downloads the Go modules.
-deps:
-	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# apt_install installs the Debian packages in $(1) that are missing.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+# deps installs the Debian packages the tests use as real peers (only the
+# missing ones) and downloads the Go modules.
+deps:
+	$(call apt_install,$(DEB_PKGS))
 	$(GO) mod download
 
-test: deps test-unit test-root test-arm64 test-fuzz
+# deps-demo installs what the demo needs: ffmpeg encodes, the CJK fonts draw
+# the product cards.
+DEMO_PKGS := ffmpeg fonts-noto-cjk ca-certificates
+deps-demo:
+	$(call apt_install,$(DEMO_PKGS))
+	$(GO) mod download
+
+test: deps test-demo test-unit test-root test-arm64 test-fuzz
 
 # The network-namespace tests (ip netns, tc) need root and measure timing
 # through shaped links: they run in test-root, alone and one package at a
@@ -160,8 +175,18 @@ DEMO_HTTP ?= 127.0.0.1:8080
 # whole warning loop; real Mandarin models come from `make models`.
 DEMO_MODELS := ../shared/testdata/models
 DEMO_SPEECH := $(if $(wildcard $(DEMO_MODELS)/scripted-ctc/model.onnx),--speech-model $(DEMO_MODELS)/scripted-ctc --speech-vad $(DEMO_MODELS)/silero-vad/silero_vad.onnx --speech-worker $(BIN)/cunbo-speech)
-demo: build
-	./$(BIN)/cunbo sim --portrait --http $(DEMO_HTTP) --open $(DEMO_SPEECH)
+# DEMO_DATA, when set, is where the demo keeps its recording, flagged
+# moments and log (default: ~/.local/state/cunbo-sim); DEMO_ARGS adds flags.
+DEMO_DATA ?=
+DEMO_ARGS ?=
+demo: deps-demo build
+	./$(BIN)/cunbo sim --portrait --http $(DEMO_HTTP) --open $(DEMO_SPEECH) $(if $(DEMO_DATA),--data $(DEMO_DATA)) $(DEMO_ARGS)
+
+# test-demo runs `make demo` as a newcomer would — a clean clone beside this
+# one, an empty Go module cache — presses the big button through the API and
+# checks the whole loop: live, the warning, a flagged segment on disk.
+test-demo:
+	bash .ci/demo-check
 
 clean:
 	rm -rf $(BIN) bench.txt

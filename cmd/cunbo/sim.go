@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -34,7 +35,8 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	duration := fs.Duration("duration", 0, "stop after this long and exit 0 (default: until Ctrl-C)")
 	fs.BoolVar(&cfg.Portrait, "portrait", false, "portrait 720×1280 (phone viewers) instead of landscape 1280×720")
 	fs.IntVar(&cfg.Card, "card", 1, "show product card N (from 1) from the start; 0 hides the card")
-	fs.StringVar(&cfg.RecordDir, "record", "", "record the broadcast into this directory (fMP4 ring)")
+	dataDir := fs.String("data", defaultSimDataDir(), "keep the recording, flagged moments and the log in this `dir`")
+	fs.StringVar(&cfg.RecordDir, "record", "", "record the broadcast into this directory (fMP4 ring; default: DIR/recording of --data)")
 	quotaMB := fs.Int64("record-quota-mb", 2048, "disk quota of the recording in MiB")
 	fs.StringVar(&cfg.PreviewAddr, "preview", "127.0.0.1:8554", "RTSP preview listen address (this computer only; 0.0.0.0:8554 opens it to the network, unauthenticated); empty disables it")
 	fs.StringVar(&cfg.CatalogCSV, "catalog", "", "product catalogue CSV (default: the built-in demo catalogue)")
@@ -45,7 +47,7 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	verbose := fs.Bool("v", false, "log everything the pipeline does")
 	httpFlags := addSimHTTPFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cunbo sim [--rtmp URL]... [--duration D] [--portrait] [--card N] [--record DIR] [--preview ADDR] [--catalog CSV --photos DIR]")
+		fmt.Fprintln(stderr, "usage: cunbo sim [--rtmp URL]... [--duration D] [--portrait] [--card N] [--data DIR] [--record DIR] [--preview ADDR] [--catalog CSV --photos DIR]")
 		fmt.Fprintln(stderr, "在电脑上模拟一台直播盒子：测试画面 + 循环播放的讲话声 + 商品卡片。")
 		fmt.Fprintln(stderr, "Runs a simulated box: test pattern, looping speech and product cards.")
 		fs.PrintDefaults()
@@ -59,11 +61,25 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	cfg.RTMP = rtmpURLs
 	cfg.RecordQuota = *quotaMB << 20
-	level := slog.LevelWarn
-	if *verbose {
-		level = slog.LevelInfo
+	if *dataDir == "" {
+		fmt.Fprintln(stderr, "cunbo sim: --data must name a directory")
+		return 2
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
+		fmt.Fprintf(stderr, "cunbo sim: 无法创建数据目录 (cannot create the data directory): %v\n", err)
+		return 1
+	}
+	cfg.DataDir = *dataDir
+	if cfg.RecordDir == "" {
+		cfg.RecordDir = filepath.Join(*dataDir, "recording")
+	}
+	logger, closeLog, err := simLogger(*dataDir, *verbose, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+		return 1
+	}
+	defer closeLog()
+	cfg.Logger = logger
 
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(pipeline.MemoryLimit)
@@ -154,4 +170,37 @@ func displayHost(addr string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// defaultSimDataDir is where the simulator keeps what a box keeps on its SD
+// card: the user's state directory, so a demo's flagged moments outlive it.
+func defaultSimDataDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "cunbo-sim")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "cunbo-sim")
+	}
+	return filepath.Join(os.TempDir(), "cunbo-sim")
+}
+
+// simLogger sends the pipeline's log to DIR/sim.log, so the terminal stays
+// the box's panel: state changes and warnings, nothing else. Errors still
+// reach the terminal (a missing ffmpeg must not go unseen); -v sends
+// everything there too.
+func simLogger(dir string, verbose bool, stderr io.Writer) (*slog.Logger, func(), error) {
+	path := filepath.Join(dir, "sim.log")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log file: %w", err)
+	}
+	termLevel := slog.LevelError
+	if verbose {
+		termLevel = slog.LevelInfo
+	}
+	h := slog.NewMultiHandler(
+		slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}),
+		slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: termLevel}),
+	)
+	return slog.New(h), func() { _ = f.Close() }, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cunbo/cunbo/firmware"
 	"github.com/cunbo/cunbo/firmware/app"
+	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/pipeline"
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
@@ -57,6 +58,9 @@ func runSimHTTP(ctx context.Context, p *pipeline.Pipeline, cfg simConfig, hf *si
 		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
 		return 2
 	}
+	if caps != nil {
+		caps.Loop().AddSink(warningPrinter(out))
+	}
 	a, err := app.New(app.Options{
 		Compliance: caps,
 		Pipeline:   p, Panel: panel, HTTPAddr: hf.addr, PIN: pin,
@@ -86,6 +90,7 @@ func runSimHTTP(ctx context.Context, p *pipeline.Pipeline, cfg simConfig, hf *si
 		if pa := p.PreviewAddr(); pa != "" {
 			out.printf("RTSP 预览 (preview): rtsp://%s/live\n", displayHost(pa))
 		}
+		out.printf("数据 (data): %s   (录像 recording, 标记片段 flagged, 日志 sim.log)\n", cfg.DataDir)
 		out.printf("%s\n", keyHelp)
 		if hf.open {
 			openBrowser(url, out)
@@ -134,6 +139,7 @@ func readKeys(ctx context.Context, stdin io.Reader, v *hw.Virtual, out *syncWrit
 		k, ok := simKeys[c]
 		if !ok {
 			if c == 'h' || c == '?' {
+				out.printf("数据 (data): %s   (录像 recording, 标记片段 flagged, 日志 sim.log)\n", cfg.DataDir)
 				out.printf("%s\n", keyHelp)
 			}
 			continue
@@ -166,10 +172,12 @@ func cardLine(c pipeline.Card) string {
 }
 
 // statusPrinter prints a line whenever what she would see on the box
-// changes: the state, the LED or the ring light, and the box's messages.
+// changes: the state, the LED or the ring light, and the box's own
+// messages (network trouble, a failed start). Compliance warnings are
+// printed by warningPrinter, straight from the loop.
 func statusPrinter(out *syncWriter, v *hw.Virtual) func(firmware.Status) {
 	var last string
-	var seen int
+	var lastNotice firmware.Warning
 	return func(st firmware.Status) {
 		panel := v.State()
 		icon, label := web.Labels(st.State)
@@ -178,14 +186,48 @@ func statusPrinter(out *syncWriter, v *hw.Virtual) func(firmware.Status) {
 			out.printf("%s\n", line)
 			last = line
 		}
-		if len(st.Warnings) < seen {
-			seen = 0
+		for _, n := range newNotices(st.Warnings, lastNotice) {
+			lastNotice = n
+			// Compliance warnings come whole from warningPrinter; the
+			// box's copy (firmware/box.go warningText) would repeat them.
+			if strings.HasPrefix(n.Text, "口播提醒") {
+				continue
+			}
+			out.printf("   📢 %s\n", n.Text)
 		}
-		for _, w := range st.Warnings[seen:] {
-			out.printf("   ⚠️ %s\n", w.Text)
-		}
-		seen = len(st.Warnings)
 	}
+}
+
+// newNotices returns the notices after last in list (the box keeps only
+// its newest few, so the list is matched by content, not by length).
+func newNotices(list []firmware.Warning, last firmware.Warning) []firmware.Warning {
+	if last.At.IsZero() {
+		return list
+	}
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i] == last {
+			return list[i+1:]
+		}
+	}
+	// last has scrolled out: everything newer than it is new.
+	for i, n := range list {
+		if n.At.After(last.At) {
+			return list[i:]
+		}
+	}
+	return nil
+}
+
+// warningPrinter prints every compliance warning as the phone page leads
+// with it: what to say instead, then what she said and why.
+func warningPrinter(out *syncWriter) compliance.WarningSink {
+	return compliance.SinkFunc(func(w compliance.Warning) {
+		line := fmt.Sprintf("   ⚠️ 刚才说了“%s”", w.Match)
+		if w.Suggest != "" {
+			line = fmt.Sprintf("   ⚠️ 换个说法：%s   (刚才说了“%s”)", w.Suggest, w.Match)
+		}
+		out.printf("%s  %s\n", line, w.Explain)
+	})
 }
 
 func simDestination(urls []string) string {

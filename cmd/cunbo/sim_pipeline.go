@@ -24,6 +24,9 @@ type simConfig struct {
 	Card        int
 	RecordDir   string
 	RecordQuota int64
+	// DataDir holds what a box keeps on its SD card (recording, flagged
+	// moments, log); RecordDir defaults to a folder in it.
+	DataDir     string
 	PreviewAddr string
 	// CatalogCSV and PhotoDir load a trainer's catalogue; empty CSV means
 	// the embedded demo catalogue.
