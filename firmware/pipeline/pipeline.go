@@ -339,7 +339,7 @@ func New(cfg Config) (*Pipeline, error) {
 		}
 	}
 	if cfg.RecordDir != "" {
-		r, err := record.New(record.Config{Dir: cfg.RecordDir, QuotaBytes: cfg.RecordQuota,
+		r, err := record.New(record.Config{Dir: cfg.RecordDir, QuotaBytes: cfg.RecordQuota, Epoch: cfg.Epoch,
 			Logger: log.With("part", "recorder")})
 		if err != nil {
 			log.Error("pipeline: recording off", "err", err)

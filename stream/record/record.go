@@ -50,6 +50,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the wall clock (default time.Now); tests replace it.
 	Now func() time.Time
+	// Epoch is the pipeline clock's zero, when the caller knows it (the
+	// pipeline does: every unit's timestamp and every caption's is on it).
+	// Set, it is every session's wall clock. Zero means it is estimated
+	// from the first unit's arrival, which is late by however long the
+	// encoder took to deliver that unit: seconds on a loaded box, and
+	// every flagged moment's time and clip with it.
+	Epoch time.Time
 }
 
 func (c *Config) setDefaults() error {
@@ -345,14 +352,18 @@ func (r *Recorder) WriteAudio(u *stream.AudioUnit) {
 	}
 }
 
-// currentSession fixes the session's wall-clock epoch on its first unit, at
-// arrival time, so queueing delay does not shift file names.
+// currentSession fixes the session's wall-clock epoch on its first unit:
+// Config.Epoch when known, else estimated at arrival time.
 func (r *Recorder) currentSession(pts time.Duration) *session {
 	s := r.sess.Load()
 	if s == nil {
 		return nil
 	}
 	if s.epochNanos.Load() == 0 {
+		if !r.cfg.Epoch.IsZero() {
+			s.epochNanos.CompareAndSwap(0, r.cfg.Epoch.UnixNano())
+			return s
+		}
 		epoch := r.cfg.Now().Add(-pts).UnixNano()
 		if s.prevEpoch != 0 && time.Duration(epoch-s.prevEpoch).Abs() <= maxEpochShift {
 			epoch = s.prevEpoch
