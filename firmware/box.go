@@ -199,15 +199,23 @@ func NewBox(opts Options) (*Box, error) {
 	return b, nil
 }
 
+// ErrBusy: the box's event queue stayed full; the event was dropped.
+var ErrBusy = errors.New("firmware: box busy, event dropped")
+
 // Post reports an event from the pipeline or the system (stream degraded,
-// link lost, compliance warning, …). detail is shown to the streamer with
-// warnings. It never blocks the caller for long: a box that stopped
-// running drops events.
-func (b *Box) Post(ev state.Event, detail string) {
+// link lost, compliance warning, …) or a press from the phone page.
+// detail is shown to the streamer with warnings. It never blocks the
+// caller for long: a box that is busy or stopped drops the event and
+// says so (ErrBusy), so a press is never answered as done when it was not.
+func (b *Box) Post(ev state.Event, detail string) error {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
 	select {
 	case b.events <- posted{ev: ev, detail: detail}:
-	case <-time.After(time.Second):
+		return nil
+	case <-t.C:
 		b.opts.Logger.Error("box not consuming events; dropped", "event", ev)
+		return fmt.Errorf("%w: %s", ErrBusy, ev)
 	}
 }
 

@@ -138,7 +138,7 @@ func TestRunDaemonUnderSystemdProtocol(t *testing.T) {
 	u := ngx.URL("daemon")
 	i := strings.LastIndexByte(u, '/')
 	toml := fmt.Sprintf(`device_id = "test-box"
-pin = "13579"
+pin = "135792"
 state_dir = %q
 catalogue = %q
 rule_pack = "/usr/share/cunbo/rules"
@@ -193,7 +193,7 @@ key = %q
 	notify.wait(t, 5*time.Second, "WATCHDOG=1")
 
 	base := "http://" + httpAddr
-	c := login(t, base, "13579")
+	c := login(t, base, "135792")
 	if s := apiState(t, c, base); s != "idle" {
 		t.Fatalf("daemon starts %s, want idle", s)
 	}

@@ -34,7 +34,7 @@ type simHTTPFlags struct {
 func addSimHTTPFlags(fs *flag.FlagSet) *simHTTPFlags {
 	f := &simHTTPFlags{}
 	fs.StringVar(&f.addr, "http", "", "serve the phone page and API on this address (e.g. 127.0.0.1:8080); the box then starts idle")
-	fs.StringVar(&f.pin, "pin", "", "the phone page's PIN, 4 to 8 digits (default: a random one, printed)")
+	fs.StringVar(&f.pin, "pin", "", "the phone page's PIN, 6 to 8 random digits (default: a random one, printed)")
 	fs.BoolVar(&f.open, "open", false, "with --http: open the phone page in the desktop's browser")
 	f.captions = addSimCaptionFlags(fs)
 	return f
@@ -48,7 +48,7 @@ func runSimHTTP(ctx context.Context, p *pipeline.Pipeline, cfg simConfig, hf *si
 	if pin == "" {
 		pin = randomPIN()
 	} else if !validPIN(pin) {
-		fmt.Fprintln(stderr, "cunbo sim: --pin must be 4 to 8 digits")
+		fmt.Fprintln(stderr, "cunbo sim: --pin must be 6 to 8 digits")
 		return 2
 	}
 	panel := app.VirtualPanel()
@@ -242,7 +242,7 @@ func simDestination(urls []string) string {
 }
 
 func validPIN(pin string) bool {
-	if len(pin) < 4 || len(pin) > 8 {
+	if len(pin) < web.MinPINDigits || len(pin) > 8 {
 		return false
 	}
 	for _, c := range pin {

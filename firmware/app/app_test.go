@@ -29,7 +29,7 @@ import (
 	"github.com/cunbo/cunbo/stream/whep"
 )
 
-const testPIN = "2468"
+const testPIN = "246813"
 
 type box struct {
 	app  *app.App

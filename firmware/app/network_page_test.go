@@ -20,7 +20,7 @@ func (b *liveBox) Status() firmware.Status { return b.st.Load().(firmware.Status
 func (b *liveBox) Subscribe() (<-chan firmware.Status, func()) {
 	return make(chan firmware.Status), func() {}
 }
-func (b *liveBox) Post(state.Event, string) {}
+func (b *liveBox) Post(state.Event, string) error { return nil }
 
 // TestWeakNetworkNoteInChromium: on air with a reduced picture, the phone
 // shows one plain sentence in large type; when the picture is back to

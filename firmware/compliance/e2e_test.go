@@ -77,7 +77,7 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-const pin = "2468"
+const pin = "246813"
 
 // box is the whole box as firmware/app would wire it: the real pipeline
 // (test pattern + the looping speech WAV as the microphone) pushing to a

@@ -663,11 +663,11 @@ func (l *Loop) transcript(p *pendingSeg) (flagged.Transcript, []flagged.Finding)
 
 // Poster is the box's event input (*firmware.Box).
 type Poster interface {
-	Post(ev state.Event, detail string)
+	Post(ev state.Event, detail string) error
 }
 
 // BoxSink turns each warning into the box's compliance-warning event: the
 // box flashes the LED's warning pattern and lists the warning in its status.
 func BoxSink(b Poster) WarningSink {
-	return SinkFunc(func(w Warning) { b.Post(state.ComplianceWarning, w.Text()) })
+	return SinkFunc(func(w Warning) { _ = b.Post(state.ComplianceWarning, w.Text()) }) // Post logs a drop
 }

@@ -27,7 +27,7 @@ const DefaultPath = "/etc/cunbo/cunbo.toml"
 type Config struct {
 	// DeviceID names the box to the review service and in logs.
 	DeviceID string `toml:"device_id"`
-	// PIN protects the streamer's phone page: 4 to 8 digits.
+	// PIN protects the streamer's phone page: 6 to 8 digits.
 	PIN string `toml:"pin"`
 	// StateDir holds the box's own state (catalogue cache, upload queue).
 	StateDir  string        `toml:"state_dir"`
@@ -220,7 +220,7 @@ func (c *Config) fill() {
 
 var (
 	deviceIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
-	pinRe      = regexp.MustCompile(`^[0-9]{4,8}$`)
+	pinRe      = regexp.MustCompile(`^[0-9]{6,8}$`)
 	lastKeyRe  = regexp.MustCompile(`last key "([^"]+)"\): (.*)$`)
 )
 
@@ -243,7 +243,7 @@ func (c *Config) check() []*FieldError {
 		bad("device_id", "%q must be 1-32 lower-case letters, digits or '-', starting with a letter or digit", c.DeviceID)
 	}
 	if !pinRe.MatchString(c.PIN) {
-		bad("pin", "must be 4 to 8 digits, written as a string (pin = \"2468\")")
+		bad("pin", "must be 6 to 8 digits, written as a string (pin = \"246813\")")
 	}
 	for key, p := range map[string]string{
 		"state_dir": c.StateDir, "catalogue": c.Catalogue, "rule_pack": c.RulePack,

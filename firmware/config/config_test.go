@@ -13,7 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-const minimal = "device_id = \"box-1\"\npin = \"0123\"\n"
+const minimal = "device_id = \"box-1\"\npin = \"012345\"\n"
 
 func TestExampleFileIsValidAndDocumentsEveryKey(t *testing.T) {
 	b, err := os.ReadFile("../cunbo.example.toml")
@@ -68,9 +68,9 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		name, file string
 		want       []string // substrings of the error, each must appear
 	}{
-		{"missing pin", "device_id = \"a\"\n", []string{"t.toml: pin: must be 4 to 8 digits"}},
+		{"missing pin", "device_id = \"a\"\n", []string{"t.toml: pin: must be 6 to 8 digits"}},
 		{"numeric pin", "device_id = \"a\"\npin = 1234\n", []string{"t.toml:2: pin: incompatible types"}},
-		{"bad device id", "device_id = \"Box One\"\npin = \"1234\"\n", []string{"t.toml:1: device_id:"}},
+		{"bad device id", "device_id = \"Box One\"\npin = \"123456\"\n", []string{"t.toml:1: device_id:"}},
 		{"syntax", minimal + "[video\nfps = 3\n", []string{"t.toml:", "end table name"}},
 		{"unknown key", minimal + "[video]\nfsp = 30\n", []string{"t.toml:4: video.fsp: unknown key"}},
 		{"fps", minimal + "[video]\n\nfps = 0\n", []string{"t.toml:5: video.fps: 0 must be 1-60"}},
@@ -120,7 +120,7 @@ func TestLoad(t *testing.T) {
 		t.Fatal("missing file accepted")
 	}
 	os.WriteFile(p, []byte(minimal), 0o644)
-	if c, err := Load(p); err != nil || c.PIN != "0123" {
+	if c, err := Load(p); err != nil || c.PIN != "012345" {
 		t.Fatalf("%+v %v", c, err)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -14,10 +16,13 @@ import (
 // CookieName is the session cookie.
 const CookieName = "cunbo_session"
 
-// sessions is the PIN gate: a wrong-PIN limiter per client address and a
-// bounded table of random session tokens. The box is on a home LAN with a
-// 4–8 digit PIN, so the limiter is what keeps guessing impractical: after
-// maxFails wrong PINs an address is locked out, for longer each time.
+// sessions is the PIN gate: wrong-PIN limits and a bounded table of
+// random session tokens. The box is on a home LAN with a 6–8 digit PIN,
+// so the limits are what keep guessing impractical. Wrong PINs are
+// counted per client address, per network (/24, /64: one machine can
+// take many addresses there) and for the whole box; each count that
+// reaches its limit locks logins from its scope out, for longer each
+// time. A phone that already has its session is never locked out.
 type sessions struct {
 	pin  []byte
 	ttl  time.Duration
@@ -27,7 +32,7 @@ type sessions struct {
 
 	mu     sync.Mutex
 	tokens map[string]time.Time // token → expiry
-	fails  map[string]*failures
+	fails  map[string]*failures // failScope key → count
 }
 
 type failures struct {
@@ -37,7 +42,20 @@ type failures struct {
 	last    time.Time
 }
 
-const maxFails = 5
+// Wrong PINs allowed before a lockout, per scope. With the lockout
+// doubling to 30 min, the whole box allows about 100 guesses an hour at
+// first and 20 an hour after: years for a 6-digit PIN.
+const (
+	maxFails    = 5  // one address (one phone)
+	maxNetFails = 10 // one /24 or /64
+	maxAllFails = 20 // everyone
+	maxLockout  = 30 * time.Minute
+	// maxFailEntries bounds the table; the network and box-wide counts
+	// still hold when an address's count is dropped to make room.
+	maxFailEntries = 1024
+	// failMemory: a scope quiet this long starts afresh.
+	failMemory = 24 * time.Hour
+)
 
 func newSessions(pin string, ttl, lockout time.Duration, now func() time.Time) *sessions {
 	return &sessions{pin: []byte(pin), ttl: ttl, now: now, max: 64, lock: lockout,
@@ -53,33 +71,58 @@ func clientKey(r *http.Request) string {
 	return host
 }
 
+type failScope struct {
+	key   string
+	limit int
+}
+
+// scopes are the counts a wrong PIN from client adds to.
+func scopes(client string) []failScope {
+	out := []failScope{{"addr " + client, maxFails}}
+	if a, err := netip.ParseAddr(client); err == nil {
+		a = a.Unmap().WithZone("")
+		bits := 64
+		if a.Is4() {
+			bits = 24
+		}
+		if p, err := a.Prefix(bits); err == nil {
+			out = append(out, failScope{"net " + p.String(), maxNetFails})
+		}
+	}
+	return append(out, failScope{"all", maxAllFails})
+}
+
 // login checks pin for the client. It returns a new token, or how long the
 // client must wait before trying again (0 for a plain wrong PIN).
 func (s *sessions) login(client, pin string) (token string, retryAfter time.Duration, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	f := s.fails[client]
-	if f != nil && now.Before(f.until) {
-		return "", f.until.Sub(now), nil
+	sc := scopes(client)
+	var wait time.Duration
+	for _, c := range sc {
+		if f := s.fails[c.key]; f != nil && now.Before(f.until) {
+			wait = max(wait, f.until.Sub(now))
+		}
+	}
+	if wait > 0 {
+		return "", wait, nil
 	}
 	if subtle.ConstantTimeCompare([]byte(pin), s.pin) != 1 {
-		if f == nil {
-			s.pruneFails(now)
-			f = &failures{lockout: s.lock}
-			s.fails[client] = f
+		for _, c := range sc {
+			f := s.failure(c.key, now)
+			f.n++
+			f.last = now
+			if f.n >= c.limit {
+				f.until = now.Add(f.lockout)
+				f.lockout = min(2*f.lockout, maxLockout)
+				f.n = 0
+				wait = max(wait, f.until.Sub(now))
+			}
 		}
-		f.n++
-		f.last = now
-		if f.n >= maxFails {
-			f.until = now.Add(f.lockout)
-			f.lockout = min(2*f.lockout, 30*time.Minute)
-			f.n = 0
-			return "", f.until.Sub(now), nil
-		}
-		return "", 0, nil
+		return "", wait, nil
 	}
-	delete(s.fails, client)
+	delete(s.fails, sc[0].key)
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", 0, fmt.Errorf("web: session token: %w", err)
@@ -109,16 +152,44 @@ func (s *sessions) pruneTokens(now time.Time) {
 	}
 }
 
-// pruneFails forgets addresses that have been quiet for a day, so the
-// table cannot grow without bound.
-func (s *sessions) pruneFails(now time.Time) {
-	if len(s.fails) < 256 {
+// failure is key's count, made if need be; a count quiet for failMemory
+// starts afresh.
+func (s *sessions) failure(key string, now time.Time) *failures {
+	f := s.fails[key]
+	if f != nil && now.Sub(f.last) > failMemory && !now.Before(f.until) {
+		delete(s.fails, key)
+		f = nil
+	}
+	if f == nil {
+		s.makeRoom(now)
+		f = &failures{lockout: s.lock}
+		s.fails[key] = f
+	}
+	return f
+}
+
+// makeRoom keeps the table under maxFailEntries: first it forgets quiet
+// scopes, then the one whose last wrong PIN is the oldest (never the
+// box-wide count, which is what still holds an attacker with endless
+// addresses).
+func (s *sessions) makeRoom(now time.Time) {
+	if len(s.fails) < maxFailEntries {
 		return
 	}
 	for k, f := range s.fails {
-		if now.Sub(f.last) > 24*time.Hour && now.After(f.until) {
+		if now.Sub(f.last) > failMemory && !now.Before(f.until) {
 			delete(s.fails, k)
 		}
+	}
+	for len(s.fails) >= maxFailEntries {
+		var oldest string
+		var at time.Time
+		for k, f := range s.fails {
+			if k != "all" && (oldest == "" || f.last.Before(at)) {
+				oldest, at = k, f.last
+			}
+		}
+		delete(s.fails, oldest)
 	}
 }
 
@@ -157,4 +228,21 @@ func (s *sessions) cookie(token string) *http.Cookie {
 		HttpOnly: true,
 		SameSite: http.SameSiteStrictMode,
 	}
+}
+
+// MinPINDigits: a 6-digit PIN with the wrong-PIN limits below takes
+// years of guessing; 4 digits took hours.
+const MinPINDigits = 6
+
+// checkPIN accepts 6 to 8 digits.
+func checkPIN(pin string) error {
+	if len(pin) < MinPINDigits || len(pin) > 8 {
+		return fmt.Errorf("web: the PIN must have %d to 8 digits, it has %d", MinPINDigits, len(pin))
+	}
+	for _, c := range pin {
+		if c < '0' || c > '9' {
+			return errors.New("web: the PIN must be digits only")
+		}
+	}
+	return nil
 }

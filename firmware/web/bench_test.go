@@ -37,7 +37,7 @@ func benchRig(b *testing.B) (*hw.Virtual, *http.Client, string, context.CancelFu
 	go func() { _ = v.LED.Run(ctx) }()
 	go func() { _ = v.Ring.Run(ctx) }()
 	go func() { _ = box.Run(ctx) }()
-	srv, err := web.New(web.Options{Box: box, PIN: "2468"})
+	srv, err := web.New(web.Options{Box: box, PIN: "246813"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func benchRig(b *testing.B) (*hw.Virtual, *http.Client, string, context.CancelFu
 	base := "http://" + <-ready
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	resp, err := c.Post(base+"/api/login", "application/json", strings.NewReader(`{"pin":"2468"}`))
+	resp, err := c.Post(base+"/api/login", "application/json", strings.NewReader(`{"pin":"246813"}`))
 	if err != nil || resp.StatusCode != 204 {
 		b.Fatalf("login: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -31,7 +32,8 @@ var staticFS embed.FS
 type Box interface {
 	Status() firmware.Status
 	Subscribe() (<-chan firmware.Status, func())
-	Post(ev state.Event, detail string)
+	// Post reports an error when the event was dropped (the box is busy).
+	Post(ev state.Event, detail string) error
 }
 
 // Card is the product card on screen.
@@ -395,13 +397,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			PIN string `json:"pin"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad request: " + err.Error()})
+			badBody(w, err)
 			return
 		}
 		pin = body.PIN
 	} else {
 		if err := r.ParseForm(); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad request: " + err.Error()})
+			badBody(w, err)
 			return
 		}
 		pin = r.PostForm.Get("pin")
@@ -425,6 +427,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// badBody answers a request body that could not be read: 413 when it
+// was too large, 400 otherwise.
+func badBody(w http.ResponseWriter, err error) {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "请求太大 (request too large)"})
+		return
+	}
+	writeJSON(w, http.StatusBadRequest, map[string]string{"error": "请求内容不对 (bad request): " + err.Error()})
+}
+
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	s.auth.logout(r)
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
@@ -438,12 +450,21 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) button(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	pressName := r.URL.Query().Get("press")
-	if pressName == "" {
-		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
-		_ = r.ParseForm()
-		pressName = r.PostForm.Get("press")
+	// Whatever the body is, a press must not happen unless all of it was
+	// read and understood.
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if err := r.ParseForm(); err != nil {
+		badBody(w, err)
+		return
 	}
+	if n, err := io.Copy(io.Discard, r.Body); err != nil {
+		badBody(w, err)
+		return
+	} else if n > 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "请求内容不对 (unexpected request body)"})
+		return
+	}
+	pressName := r.Form.Get("press")
 	var press hw.Press
 	switch pressName {
 	case "", "short":
@@ -470,7 +491,12 @@ func (s *Server) button(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("phone page button", "button", name, "press", pressName, "event", ev)
-	s.opts.Box.Post(ev, "")
+	if err := s.opts.Box.Post(ev, ""); err != nil {
+		s.log.Warn("phone page button dropped: the box is busy", "button", name, "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "盒子正忙，请再按一次 (box busy, press again)"})
+		return
+	}
 	// Card changes reach the pipeline a moment after the event; nudge
 	// the events streams to look again.
 	time.AfterFunc(150*time.Millisecond, func() { s.hub.broadcast(event{}) })

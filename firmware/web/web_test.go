@@ -65,7 +65,7 @@ func newRig(t *testing.T, preview http.Handler) *rig {
 	go func() { defer close(done); _ = box.Run(ctx) }()
 	clk := &clock{now: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
 	srv, err := web.New(web.Options{
-		Box: box, PIN: "2468", Preview: preview, Now: clk.Now, StatusInterval: 50 * time.Millisecond,
+		Box: box, PIN: "246813", Preview: preview, Now: clk.Now, StatusInterval: 50 * time.Millisecond,
 		Details: func() web.Details {
 			return web.Details{Destination: "rtmp://push.example.com/live/" + web.MaskKey("secret-key-1234"),
 				BitrateKbps: 2500, Card: &web.Card{Index: pl.cardIndex(), Name: "雷山蜂蜜", Visible: true},
@@ -136,7 +136,7 @@ func TestPINGuardsEveryAPI(t *testing.T) {
 	if resp := r.login(t, c, "1111"); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong PIN: %d", resp.StatusCode)
 	}
-	resp := r.login(t, c, "2468")
+	resp := r.login(t, c, "246813")
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("right PIN: %d", resp.StatusCode)
 	}
@@ -174,7 +174,7 @@ func TestPINGuardsEveryAPI(t *testing.T) {
 		t.Fatalf("expired session: %d, want 401", code)
 	}
 	// Logging out ends a session.
-	r.login(t, c, "2468")
+	r.login(t, c, "246813")
 	if resp, err := c.Post(r.hs.URL+"/api/logout", "", nil); err != nil || resp.StatusCode != 204 {
 		t.Fatalf("logout: %v", err)
 	}
@@ -198,7 +198,7 @@ func TestWrongPINsAreRateLimited(t *testing.T) {
 		t.Fatalf("5th wrong PIN: %d Retry-After %q, want 429 30", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	// Locked out even with the right PIN.
-	if resp := r.login(t, c, "2468"); resp.StatusCode != http.StatusTooManyRequests {
+	if resp := r.login(t, c, "246813"); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("right PIN while locked: %d", resp.StatusCode)
 	}
 	r.clock.Advance(31 * time.Second)
@@ -209,7 +209,7 @@ func TestWrongPINsAreRateLimited(t *testing.T) {
 		t.Fatalf("second lockout: %d %q, want 429 and a doubled wait", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	r.clock.Advance(61 * time.Second)
-	if resp := r.login(t, c, "2468"); resp.StatusCode != 204 {
+	if resp := r.login(t, c, "246813"); resp.StatusCode != 204 {
 		t.Fatalf("right PIN after the lockout: %d", resp.StatusCode)
 	}
 }
@@ -239,7 +239,7 @@ func waitState(t *testing.T, r *rig, want state.State) {
 func TestButtons(t *testing.T) {
 	r := newRig(t, nil)
 	c := r.client(t)
-	r.login(t, c, "2468")
+	r.login(t, c, "246813")
 	cases := []struct {
 		button, press string
 		code          int
@@ -323,7 +323,7 @@ func (s *sse) next(t *testing.T, name string, ok func(data string) bool) string 
 func TestEventsCarryStatusAndInjectedWarnings(t *testing.T) {
 	r := newRig(t, nil)
 	c := r.client(t)
-	r.login(t, c, "2468")
+	r.login(t, c, "246813")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := openSSE(t, ctx, c, r.hs.URL+"/api/events")
@@ -371,7 +371,7 @@ func TestPreviewMount(t *testing.T) {
 	})
 	r := newRig(t, h)
 	c := r.client(t)
-	r.login(t, c, "2468")
+	r.login(t, c, "246813")
 	resp, err := c.Post(r.hs.URL+"/api/whep", "application/sdp", strings.NewReader("v=0"))
 	if err != nil {
 		t.Fatal(err)
@@ -391,7 +391,7 @@ func TestPreviewMount(t *testing.T) {
 
 	r2 := newRig(t, nil)
 	c2 := r2.client(t)
-	r2.login(t, c2, "2468")
+	r2.login(t, c2, "246813")
 	resp, _ = c2.Post(r2.hs.URL+"/api/whep", "application/sdp", strings.NewReader("v=0"))
 	resp.Body.Close()
 	if resp.StatusCode != 503 {
@@ -428,7 +428,7 @@ func (b fixedBox) Status() firmware.Status { return b.st }
 func (b fixedBox) Subscribe() (<-chan firmware.Status, func()) {
 	return make(chan firmware.Status), func() {}
 }
-func (b fixedBox) Post(state.Event, string) {}
+func (b fixedBox) Post(state.Event, string) error { return nil }
 
 // TestWeakNetworkNote: the plain sentence shows only while on air with a
 // reduced picture; the trainer's numbers are in the status either way.
@@ -451,7 +451,7 @@ func TestWeakNetworkNote(t *testing.T) {
 		{"idle, reduced (switching back)", state.Idle, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, err := web.New(web.Options{Box: fixedBox{firmware.Status{State: tc.state}}, PIN: "2468",
+			srv, err := web.New(web.Options{Box: fixedBox{firmware.Status{State: tc.state}}, PIN: "246813",
 				Details: func() web.Details {
 					return web.Details{BitrateKbps: 310, Destinations: dests,
 						Video: &web.Video{Kbps: 300, Width: 640, Height: 360, FPS: 25, Reduced: tc.reduced, Limiter: "视频号"}}
@@ -486,7 +486,7 @@ func TestWeakNetworkNote(t *testing.T) {
 		})
 	}
 	// Off air with no details the list is empty, not null.
-	srv, err := web.New(web.Options{Box: fixedBox{firmware.Status{State: state.Idle}}, PIN: "2468"})
+	srv, err := web.New(web.Options{Box: fixedBox{firmware.Status{State: state.Idle}}, PIN: "246813"})
 	if err != nil {
 		t.Fatal(err)
 	}
