@@ -3,6 +3,7 @@ package flagged
 import (
 	"encoding/json"
 	"testing"
+	"time"
 )
 
 // FuzzSegmentJSON feeds arbitrary bytes to the segment.json reader: it must
@@ -12,6 +13,11 @@ func FuzzSegmentJSON(f *testing.F) {
 	good := findingSegment(t0)
 	good.Version, good.ID, good.Status = SchemaVersion, NewID(t0), StatusPending
 	data, _ := json.Marshal(&good)
+	f.Add(data)
+	two := twoCaptions(t0)
+	two.Version, two.ID, two.Status = SchemaVersion, NewID(t0), StatusPending
+	two.ClipPending = &Range{From: t0.Add(-6 * time.Second), To: t0.Add(3 * time.Second)}
+	data, _ = json.Marshal(&two)
 	f.Add(data)
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"version":1,"id":"20261128T093000000Z-0a1b2c3d","reason":"mark","status":"reviewed","transcript":{"text":"","captions":[]},"findings":[]}`))

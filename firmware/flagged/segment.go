@@ -4,12 +4,16 @@
 // directory per segment, ready for upload and for review with her social
 // worker.
 //
-// A segment is written as a unit: everything goes into a hidden temp
-// directory, every file is fsynced, the directory is renamed into place and the
-// parent fsynced. A power cut therefore leaves either no segment or a whole
-// one; the half-written temp directories it may leave are removed by Open.
+// A segment is written in two steps, each atomic: the transcript and
+// findings the moment the streamer is warned (a hidden temp directory, every
+// file fsynced, renamed into place, the parent fsynced), then the clip once
+// the recording has it (the clip renamed into the directory, then
+// segment.json replaced atomically). A power cut therefore leaves either no
+// segment or a whole one, at worst still waiting for its clip (ClipPending
+// says which range); what interrupted writes leave behind is removed by Open.
 // The store is bounded by a byte quota: reviewed or uploaded segments go
-// first, oldest first, then the oldest pending ones.
+// first, oldest first, then the oldest pending ones, each counted
+// (Stats.PendingEvicted).
 package flagged
 
 import (
@@ -18,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -42,7 +47,13 @@ func (s Status) valid() bool {
 }
 
 // SchemaVersion is the segment.json format written by this package.
-const SchemaVersion = 1
+// Version 1 (still read, and kept as it is when its status changes) joined
+// the captions' texts with nothing between them and had no Finding.Caption,
+// Finding.Repeat or ClipPending.
+const SchemaVersion = 2
+
+// CaptionSep separates the captions in a version 2 Transcript.Text.
+const CaptionSep = "\n"
 
 // File names inside a segment directory.
 const (
@@ -58,16 +69,21 @@ type Segment struct {
 	Device  string `json:"device"`
 	// At is the wall-clock time of the moment (the finding or the press).
 	At time.Time `json:"at"`
-	// Created is when the segment was completed on disk.
+	// Created is when the segment was first written (its transcript and
+	// findings); Updated, when segment.json last changed other than by
+	// SetStatus (a finding joined, the clip arrived).
 	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated,omitzero"`
 	Status   Status    `json:"status"`
 	StatusAt time.Time `json:"status_at"`
 	// Clip is nil when no recording covered the moment (recorder off or
-	// failing); ClipError then says why.
-	Clip       *Clip      `json:"clip,omitempty"`
-	ClipError  string     `json:"clip_error,omitempty"`
-	Transcript Transcript `json:"transcript"`
-	Findings   []Finding  `json:"findings"`
+	// failing); ClipError then says why. ClipPending is the range the clip
+	// will cover, while the recording does not have all of it yet.
+	Clip        *Clip      `json:"clip,omitempty"`
+	ClipError   string     `json:"clip_error,omitempty"`
+	ClipPending *Range     `json:"clip_pending,omitempty"`
+	Transcript  Transcript `json:"transcript"`
+	Findings    []Finding  `json:"findings"`
 	// RulePack is the version of the linter's rules that judged it.
 	RulePack string `json:"rule_pack,omitempty"`
 }
@@ -85,8 +101,16 @@ type Clip struct {
 	Truncated bool `json:"truncated,omitempty"`
 }
 
-// Transcript is what the recogniser heard around the moment. Text is every
-// caption's text concatenated; findings point into it by rune offset.
+// Range is a wall-clock span.
+type Range struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// Transcript is what the recogniser heard around the moment, one caption
+// per utterance with its times. Text is the captions' texts joined with
+// CaptionSep (version 1: with nothing); findings point into it by rune
+// offset.
 type Transcript struct {
 	Text     string    `json:"text"`
 	Captions []Caption `json:"captions"`
@@ -103,13 +127,19 @@ type Caption struct {
 }
 
 // Finding is one linter finding, its span a rune range [Start, End) of
-// Transcript.Text.
+// Transcript.Text that begins in caption Caption (version 2: never empty; a
+// phrase said across two captions includes the CaptionSep between them).
+// At is when the phrase began. Repeat marks the same rule said again after
+// the segment's clip was closed: kept with its words and time, but not in
+// the clip, so a phrase repeated for minutes does not copy minutes of video.
 type Finding struct {
 	Category     string    `json:"category"`
 	CategoryName string    `json:"category_name"`
 	Rule         string    `json:"rule"`
+	Caption      int       `json:"caption"`
 	Start        int       `json:"start"`
 	End          int       `json:"end"`
+	Repeat       bool      `json:"repeat,omitempty"`
 	Match        string    `json:"match"`
 	Law          string    `json:"law"`
 	Explain      string    `json:"explain"`
@@ -150,8 +180,8 @@ func ParseSegment(data []byte) (*Segment, error) {
 func (s *Segment) Validate() error {
 	bad := func(f string, a ...any) error { return fmt.Errorf("flagged: segment.json: "+f, a...) }
 	switch {
-	case s.Version != SchemaVersion:
-		return bad("version %d, want %d", s.Version, SchemaVersion)
+	case s.Version != 1 && s.Version != SchemaVersion:
+		return bad("version %d, want 1 or %d", s.Version, SchemaVersion)
 	case !ValidID(s.ID):
 		return bad("bad id %q", s.ID)
 	case s.Reason != ReasonFinding && s.Reason != ReasonMark:
@@ -168,6 +198,50 @@ func (s *Segment) Validate() error {
 	if s.Clip != nil && s.Clip.File != ClipFile {
 		return bad("clip file %q, want %q", s.Clip.File, ClipFile)
 	}
+	if s.Version == 1 {
+		return s.validateV1()
+	}
+	if p := s.ClipPending; p != nil && (s.Clip != nil || !p.To.After(p.From)) {
+		return bad("clip_pending %v..%v with a clip or empty", p.From, p.To)
+	}
+	// The text is exactly the captions joined, so every offset and span
+	// can be checked against the words.
+	off := 0
+	for i, c := range s.Transcript.Captions {
+		if strings.Contains(c.Text, CaptionSep) || c.Offset != off || c.End < c.Start {
+			return bad("caption %d does not match the transcript", i)
+		}
+		off += utf8.RuneCountInString(c.Text) + utf8.RuneCountInString(CaptionSep)
+	}
+	texts := make([]string, len(s.Transcript.Captions))
+	for i, c := range s.Transcript.Captions {
+		texts[i] = c.Text
+	}
+	if s.Transcript.Text != strings.Join(texts, CaptionSep) {
+		return bad("transcript text is not its captions joined")
+	}
+	n := utf8.RuneCountInString(s.Transcript.Text)
+	for i, f := range s.Findings {
+		if f.Caption < 0 || f.Caption >= len(s.Transcript.Captions) {
+			return bad("finding %d in caption %d of %d", i, f.Caption, len(s.Transcript.Captions))
+		}
+		c := s.Transcript.Captions[f.Caption]
+		if f.Start < c.Offset || f.Start >= c.Offset+utf8.RuneCountInString(c.Text) || f.End <= f.Start || f.End > n {
+			return bad("finding %d span [%d,%d) not on words of caption %d", i, f.Start, f.End, f.Caption)
+		}
+		if f.Category == "" || f.Rule == "" {
+			return bad("finding %d without category or rule", i)
+		}
+	}
+	return nil
+}
+
+// validateV1 checks what version 1 promised.
+func (s *Segment) validateV1() error {
+	bad := func(f string, a ...any) error { return fmt.Errorf("flagged: segment.json: "+f, a...) }
+	if s.ClipPending != nil {
+		return bad("clip_pending in version 1")
+	}
 	n := utf8.RuneCountInString(s.Transcript.Text)
 	for i, c := range s.Transcript.Captions {
 		if c.Offset < 0 || c.Offset+utf8.RuneCountInString(c.Text) > n {
@@ -178,6 +252,9 @@ func (s *Segment) Validate() error {
 		if f.Start < 0 || f.End < f.Start || f.End > n {
 			return bad("finding %d span [%d,%d) outside the transcript of %d characters", i, f.Start, f.End, n)
 		}
+		if f.Caption != 0 || f.Repeat {
+			return bad("finding %d has version 2 fields", i)
+		}
 		if f.Category == "" || f.Rule == "" {
 			return bad("finding %d without category or rule", i)
 		}
@@ -185,11 +262,12 @@ func (s *Segment) Validate() error {
 	return nil
 }
 
-// Said returns the transcript text a finding points at.
+// Said returns the words a finding points at (without the CaptionSep of a
+// phrase said across two captions).
 func (s *Segment) Said(f Finding) string {
 	r := []rune(s.Transcript.Text)
 	if f.Start < 0 || f.End > len(r) || f.Start > f.End {
 		return ""
 	}
-	return string(r[f.Start:f.End])
+	return strings.ReplaceAll(string(r[f.Start:f.End]), CaptionSep, "")
 }

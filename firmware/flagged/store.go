@@ -41,8 +41,25 @@ type Store struct {
 	cfg Config
 	log *slog.Logger
 
-	mu   sync.Mutex
-	segs map[string]*entry
+	mu    sync.Mutex
+	segs  map[string]*entry
+	stats Stats
+}
+
+// Stats counts what the quota took. A pending segment (not yet uploaded)
+// is deleted only when the store holds nothing else it could delete; each
+// one is counted, so the phone page can say something was lost.
+type Stats struct {
+	Segments int
+	Bytes    int64
+	// Pending is how many segments wait for upload; ClipsPending how many
+	// still wait for their clip.
+	Pending      int
+	ClipsPending int
+	// Evicted counts segments the quota deleted since Open;
+	// PendingEvicted those of them that were never uploaded.
+	Evicted        uint64
+	PendingEvicted uint64
 }
 
 type entry struct {
@@ -94,13 +111,16 @@ func Open(cfg Config) (*Store, error) {
 		if !de.IsDir() || !ValidID(name) {
 			continue
 		}
-		// A status update interrupted by a power cut leaves atomicfile's
-		// temp file next to the intact segment.json.
-		if tmps, _ := filepath.Glob(filepath.Join(p, "."+JSONFile+".tmp-*")); len(tmps) > 0 {
-			for _, t := range tmps {
-				os.Remove(t)
+		// A status or clip update interrupted by a power cut leaves
+		// atomicfile's temp file next to the intact segment.json, or the
+		// clip's temp file.
+		for _, pat := range []string{"." + JSONFile + ".tmp-*", ".clip-*.tmp"} {
+			if tmps, _ := filepath.Glob(filepath.Join(p, pat)); len(tmps) > 0 {
+				for _, t := range tmps {
+					os.Remove(t)
+				}
+				cleaned = true
 			}
-			cleaned = true
 		}
 		seg, err := readSegment(p)
 		if err != nil {
@@ -165,6 +185,8 @@ func (s *Store) ClipPath(id string) string { return filepath.Join(s.cfg.Dir, id,
 // to the path it is given (for example record.Recorder.ClipFile) and return
 // its description; when it fails the segment is still stored, without a clip
 // and with the error noted: the transcript and findings are worth keeping.
+// With writeClip nil and seg.ClipPending set, the clip comes later
+// (AttachClip): the segment is on disk at once.
 func (s *Store) Create(seg Segment, writeClip func(path string) (*Clip, error)) (Segment, error) {
 	if seg.ID == "" {
 		seg.ID = NewID(seg.At)
@@ -173,6 +195,7 @@ func (s *Store) Create(seg Segment, writeClip func(path string) (*Clip, error)) 
 	seg.Status = StatusPending
 	seg.Created = s.cfg.Now()
 	seg.StatusAt = seg.Created
+	seg.Updated = time.Time{}
 	if seg.Findings == nil {
 		seg.Findings = []Finding{}
 	}
@@ -194,6 +217,7 @@ func (s *Store) Create(seg Segment, writeClip func(path string) (*Clip, error)) 
 	}()
 	s.step("tmpdir")
 	if writeClip != nil {
+		seg.ClipPending = nil
 		clip, err := writeClip(filepath.Join(tmp, ClipFile))
 		switch {
 		case err != nil:
@@ -307,6 +331,121 @@ func (s *Store) Get(id string) (Segment, error) {
 	return e.seg, nil
 }
 
+// Update changes a stored segment's findings, transcript or clip fields
+// (a finding that joined it): f edits a copy, which is validated and
+// replaces segment.json atomically. Its identity, status and clip file are
+// the store's and cannot be changed this way.
+func (s *Store) Update(id string, f func(*Segment) error) (Segment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.segs[id]
+	if !ok {
+		return Segment{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	seg := e.seg
+	seg.Findings = append([]Finding(nil), seg.Findings...)
+	seg.Transcript.Captions = append([]Caption(nil), seg.Transcript.Captions...)
+	if err := f(&seg); err != nil {
+		return Segment{}, err
+	}
+	old := e.seg
+	seg.Version, seg.ID, seg.Reason, seg.Status, seg.StatusAt, seg.Created = old.Version, old.ID, old.Reason, old.Status, old.StatusAt, old.Created
+	if (seg.Clip == nil) != (old.Clip == nil) {
+		return Segment{}, errors.New("flagged: Update cannot add or remove the clip; use AttachClip")
+	}
+	if seg.Findings == nil {
+		seg.Findings = []Finding{}
+	}
+	if seg.Transcript.Captions == nil {
+		seg.Transcript.Captions = []Caption{}
+	}
+	seg.Updated = s.cfg.Now()
+	if err := s.rewriteLocked(&seg); err != nil {
+		return Segment{}, err
+	}
+	e.seg = seg
+	return seg, nil
+}
+
+// AttachClip adds the clip to a segment written without it: writeClip
+// writes it to the path it is given (atomically, as
+// record.Recorder.ClipFile does), then segment.json is replaced. When
+// writeClip fails, the error is noted in the segment instead. The quota is
+// enforced afterwards, sparing this segment.
+func (s *Store) AttachClip(id string, writeClip func(path string) (*Clip, error)) (Segment, error) {
+	if _, err := s.Get(id); err != nil {
+		return Segment{}, err
+	}
+	// The clip is written without the lock: it takes a while, and
+	// findings may join meanwhile.
+	path := s.ClipPath(id)
+	clip, cerr := writeClip(path)
+	if cerr == nil && clip != nil {
+		if err := syncFile(path); err != nil {
+			cerr = err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.segs[id]
+	if !ok {
+		os.Remove(path)
+		return Segment{}, fmt.Errorf("%w: %q (deleted while its clip was cut)", ErrNotFound, id)
+	}
+	seg := e.seg
+	seg.ClipPending = nil
+	switch {
+	case cerr != nil:
+		os.Remove(path)
+		seg.Clip, seg.ClipError = nil, cerr.Error()
+		s.log.Warn("flagged: segment kept without its clip", "id", id, "err", cerr)
+	case clip != nil:
+		clip.File = ClipFile
+		seg.Clip, seg.ClipError = clip, ""
+	}
+	seg.Updated = s.cfg.Now()
+	if err := s.rewriteLocked(&seg); err != nil {
+		return Segment{}, err
+	}
+	e.seg = seg
+	e.bytes = dirSize(s.Dir(id))
+	s.enforceQuota(id)
+	return seg, nil
+}
+
+// rewriteLocked validates seg and replaces its segment.json atomically.
+func (s *Store) rewriteLocked(seg *Segment) error {
+	if err := seg.Validate(); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(seg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("flagged: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(s.Dir(seg.ID), JSONFile), data, 0o640); err != nil {
+		return fmt.Errorf("flagged: update %s: %w", seg.ID, err)
+	}
+	return nil
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Segments = len(s.segs)
+	for _, e := range s.segs {
+		st.Bytes += e.bytes
+		if e.seg.Status == StatusPending {
+			st.Pending++
+		}
+		if e.seg.ClipPending != nil {
+			st.ClipsPending++
+		}
+	}
+	return st
+}
+
 // SetStatus records that a segment was uploaded or reviewed. segment.json
 // is replaced atomically.
 func (s *Store) SetStatus(id string, st Status) error {
@@ -413,6 +552,12 @@ func (s *Store) enforceQuota(keep string) {
 			continue
 		}
 		total -= n
+		s.stats.Evicted++
+		if !done(sg) {
+			s.stats.PendingEvicted++
+			s.log.Error("flagged: quota deleted a segment never uploaded", "id", sg.ID, "at", sg.At)
+			continue
+		}
 		s.log.Info("flagged: deleted for quota", "id", sg.ID, "status", sg.Status)
 	}
 }
