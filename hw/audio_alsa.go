@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cunbo/cunbo/internal/childproc"
 )
 
 // ALSAConfig configures an ALSA microphone.
@@ -69,7 +71,7 @@ func NewALSA(cfg ALSAConfig) (*ALSA, error) {
 		cancel()
 		return nil, fmt.Errorf("hw: alsa: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := childproc.Start(cmd); err != nil {
 		cancel()
 		return nil, fmt.Errorf("hw: alsa: start ffmpeg: %w", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cunbo/cunbo/internal/childproc"
 )
 
 // pipeVideo reads raw I420 frames from a child process's stdout. A reader
@@ -78,7 +80,7 @@ func startPipeVideo(c pipeVideoConfig) (*pipeVideo, error) {
 		cancel()
 		return nil, fmt.Errorf("hw: %s: %w", c.name, err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := childproc.Start(cmd); err != nil {
 		cancel()
 		return nil, fmt.Errorf("hw: %s: start %s: %w", c.name, path, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cunbo/cunbo/internal/childproc"
 	"github.com/cunbo/cunbo/speech/wire"
 )
 
@@ -46,7 +47,7 @@ func (s *Supervisor) runWorker(ctx context.Context) result {
 			st.State = StateStarting
 		}
 	})
-	if err := cmd.Start(); err != nil {
+	if err := childproc.Start(cmd); err != nil {
 		return result{loadFailed: true, detail: fmt.Sprintf("cannot start worker: %v", err)}
 	}
 	pid := cmd.Process.Pid

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cunbo/cunbo/internal/childproc"
 	"github.com/cunbo/cunbo/stream"
 	"github.com/cunbo/cunbo/stream/encode/tsdemux"
 )
@@ -150,7 +151,7 @@ func (e *Encoder) startInstance(id int, o Output, codec Codec, lead time.Duratio
 		audioW.Close()
 		return nil, fmt.Errorf("encode: stdout pipe: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := childproc.Start(cmd); err != nil {
 		cancel()
 		audioR.Close()
 		audioW.Close()

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/cunbo/cunbo/internal/childproc"
 )
 
 // Codec names the ffmpeg H.264 encoder to use.
@@ -39,8 +41,11 @@ func SystemProbe(ffmpeg string) Probe {
 	}
 	return Probe{
 		ListEncoders: func(ctx context.Context) (string, error) {
-			out, err := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-encoders").Output()
-			return string(out), err
+			var out strings.Builder
+			cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-encoders")
+			cmd.Stdout = &out
+			err := childproc.Run(cmd)
+			return out.String(), err
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 
+	"github.com/cunbo/cunbo/internal/childproc"
 	"github.com/cunbo/cunbo/stream"
 )
 
@@ -54,7 +55,7 @@ func startOpus(ctx context.Context, ffmpeg string, t stream.Tracks, out func(pkt
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := childproc.Start(cmd); err != nil {
 		return nil, fmt.Errorf("start ffmpeg: %w", err)
 	}
 	tx := &opusTranscoder{cmd: cmd, stdin: stdin, asc: asc, in: make(chan []byte, 64), done: make(chan struct{}), log: log}
