@@ -2,7 +2,6 @@ package overlay
 
 import (
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"image"
@@ -11,7 +10,6 @@ import (
 	_ "image/png"
 	"io"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 	"unicode"
@@ -19,7 +17,6 @@ import (
 
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // WeChat and many phones save WebP
-	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
 // Limits that keep a hostile or careless catalogue from exhausting a Pi.
@@ -28,7 +25,10 @@ const (
 	maxProducts      = 500
 	maxCellRunes     = 200
 	maxPhotoBytes    = 25 << 20
-	maxPhotoPixels   = 50_000_000
+	// maxPhotoPixels bounds the decoded picture (4 bytes a pixel for a
+	// PNG) before it is shrunk to maxPhotoEdge: 4096×4096, more than any
+	// phone saves by default and ~64 MB at worst.
+	maxPhotoPixels   = 4096 * 4096
 	maxPhotoEdge     = 640 // photos are kept downscaled to this edge after loading
 	maxPriceFen      = 100_000_000
 	maxLinkNumber    = 9999
@@ -165,20 +165,21 @@ func normaliseHeader(h string) string {
 // name or price column); row-level trouble is returned as problems while
 // the good rows still load.
 func LoadCatalog(csvPath, photoDir string) (*Catalog, []Problem, error) {
-	f, err := os.Open(csvPath)
+	f, err := openRegular(csvPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("overlay: 无法打开商品表 %s: %w", csvPath, err)
 	}
 	defer f.Close()
 	var photos fs.FS
 	if photoDir != "" {
-		photos = os.DirFS(photoDir)
+		photos = regularDir(photoDir)
 	}
 	return ParseCatalog(f, photos)
 }
 
-// ParseCatalog reads a catalogue from r; photo file names are looked up in
-// photos, which may be nil when the catalogue has no pictures.
+// ParseCatalog reads a catalogue from r (XLSX, CSV or TSV; see readTable);
+// photo file names are looked up in photos, which may be nil when the
+// catalogue has no pictures.
 func ParseCatalog(r io.Reader, photos fs.FS) (*Catalog, []Problem, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxCatalogBytes+1))
 	if err != nil {
@@ -187,77 +188,52 @@ func ParseCatalog(r io.Reader, photos fs.FS) (*Catalog, []Problem, error) {
 	if len(data) > maxCatalogBytes {
 		return nil, nil, fmt.Errorf("overlay: 商品表超过 %d MB，请检查文件 (catalogue too large)", maxCatalogBytes>>20)
 	}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	var problems []Problem
-	if !utf8.Valid(data) {
-		// Excel and WPS on Chinese Windows save "CSV" as GBK unless told
-		// otherwise; GB18030 is its superset.
-		decoded, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
-		if err != nil || bytes.ContainsRune(decoded, utf8.RuneError) {
-			return nil, nil, errors.New("overlay: 商品表不是 UTF-8 编码，请在 Excel/WPS 中“另存为 CSV UTF-8” (catalogue is not UTF-8)")
-		}
-		data = decoded
-		problems = append(problems, Problem{Msg: "文件是 GBK 编码，已自动转换；建议另存为“CSV UTF-8”"})
-	}
-
-	cr := csv.NewReader(bytes.NewReader(data))
-	cr.FieldsPerRecord = -1 // column-count mismatches are per-row problems, not fatal
-	cr.LazyQuotes = true    // spreadsheets write stray quotes inside cells
-	cr.ReuseRecord = false
-
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, nil, errors.New("overlay: 商品表是空的 (catalogue is empty)")
-	}
+	tab, problems, err := readTable(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("overlay: 商品表表头无法读取: %w", err)
+		return nil, problems, err
 	}
-	colIndex := [numColumns]int{}
-	for i := range colIndex {
-		colIndex[i] = -1
+	rows := tab.rows
+	// A title row or two above the header ("榕江好物直播商品表") is common
+	// in spreadsheets: the header is the first row naming a column.
+	for len(rows) > 0 && blankRecord(rows[0].cells) {
+		rows = rows[1:]
 	}
-	for i, h := range header {
-		norm := normaliseHeader(h)
-		if norm == "" {
-			continue
-		}
-		c, ok := headerAliases[norm]
-		if !ok {
-			problems = append(problems, Problem{Row: 1, Field: strings.TrimSpace(h), Msg: "不认识这一列，已忽略"})
-			continue
-		}
-		if colIndex[c] >= 0 {
-			problems = append(problems, Problem{Row: 1, Field: strings.TrimSpace(h), Msg: fmt.Sprintf("“%s”列重复，只用第一列", columnLabel[c])})
-			continue
-		}
-		colIndex[c] = i
+	if len(rows) == 0 {
+		return nil, problems, errors.New("overlay: 商品表是空的 (catalogue is empty)")
 	}
+	for i := 0; i < len(rows) && i < 5; i++ {
+		if idx, _ := headerColumns(rows[i]); idx[colName] >= 0 && idx[colPrice] >= 0 {
+			rows = rows[i:]
+			break
+		}
+	}
+	header := rows[0]
+	colIndex, headerProblems := headerColumns(header)
+	problems = append(problems, headerProblems...)
 	for _, c := range []column{colName, colPrice} {
 		if colIndex[c] < 0 {
 			return nil, problems, fmt.Errorf("overlay: 商品表缺少“%s”列 (missing %s column)", columnLabel[c], [...]string{colName: "name", colPrice: "price"}[c])
 		}
 	}
+	width := len(header.cells)
+	for width > 0 && strings.TrimSpace(header.cells[width-1]) == "" {
+		width--
+	}
 
 	cat := &Catalog{}
 	seenIDs := map[string]int{}
 	photoLoader := newPhotoLoader(photos)
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		line, _ := cr.FieldPos(0)
-		if err != nil {
-			// encoding/csv cannot resynchronise after a broken record, so
-			// stop here and keep what loaded.
-			problems = append(problems, Problem{Row: line, Msg: fmt.Sprintf("无法读取，之后的行都没有加载：%v", err)})
-			break
-		}
+	for _, row := range rows[1:] {
+		rec, line := row.cells, row.line
 		if blankRecord(rec) {
 			continue
 		}
-		if len(rec) != len(header) && !(len(rec) > len(header) && blankRecord(rec[len(header):])) {
-			problems = append(problems, Problem{Row: line, Msg: fmt.Sprintf("有 %d 列，表头有 %d 列，这一行没有加载", len(rec), len(header))})
+		// Cells past the header's last named column are ignored when empty:
+		// spreadsheets pad rows, and XLSX rows stop at their last value.
+		// An XLSX row simply ends at its last value; a CSV row with too few
+		// or too many cells has lost a separator and its cells are shifted.
+		if tab.kind != kindXLSX && (len(rec) < width || len(rec) > width && !blankRecord(rec[width:])) {
+			problems = append(problems, Problem{Row: line, Msg: fmt.Sprintf("有 %d 列，表头有 %d 列，这一行没有加载", len(rec), len(header.cells))})
 			continue
 		}
 		if len(cat.Products) >= maxProducts {
@@ -289,7 +265,36 @@ func ParseCatalog(r io.Reader, photos fs.FS) (*Catalog, []Problem, error) {
 		}
 		cat.Products = append(cat.Products, *p)
 	}
+	if tab.broken != nil && len(cat.Products) < maxProducts {
+		problems = append(problems, *tab.broken)
+	}
 	return cat, problems, nil
+}
+
+// headerColumns finds each known column in a header row; -1 when absent.
+func headerColumns(header tableRow) ([numColumns]int, []Problem) {
+	var problems []Problem
+	colIndex := [numColumns]int{}
+	for i := range colIndex {
+		colIndex[i] = -1
+	}
+	for i, h := range header.cells {
+		norm := normaliseHeader(h)
+		if norm == "" {
+			continue
+		}
+		c, ok := headerAliases[norm]
+		if !ok {
+			problems = append(problems, Problem{Row: header.line, Field: cleanCell(h), Msg: "不认识这一列，已忽略"})
+			continue
+		}
+		if colIndex[c] >= 0 {
+			problems = append(problems, Problem{Row: header.line, Field: cleanCell(h), Msg: fmt.Sprintf("“%s”列重复，只用第一列", columnLabel[c])})
+			continue
+		}
+		colIndex[c] = i
+	}
+	return colIndex, problems
 }
 
 // parseRow validates one record; it returns nil when the row cannot be
@@ -378,16 +383,38 @@ func foldWidth(s string) string {
 
 var errEmpty = errors.New("空的")
 
-// parsePriceFen accepts "39.9", "¥39.9", "￥39.90", "39.9元", "RMB 39"
-// and full-width digits; it returns the price in fen.
+// parsePriceFen accepts the ways sellers type a price: "39.9", "¥39.9",
+// "￥39.90", "38元", "38块", "38元/瓶", "RMB 39", thousands separators
+// ("1,280", "1，280.50") and full-width digits; it returns the price in fen.
 func parsePriceFen(s string) (int64, error) {
 	s = strings.ToUpper(strings.Join(strings.Fields(foldWidth(s)), ""))
+	// "38元/瓶": the unit after the slash belongs to the unit column; a
+	// second number after it ("38/42") is two prices and stays an error.
+	if before, after, ok := strings.Cut(s, "/"); ok && !strings.ContainsAny(after, "0123456789") {
+		s = before
+	}
 	for _, prefix := range []string{"¥", "￥", "RMB", "CNY"} {
 		s = strings.TrimPrefix(s, prefix)
 	}
-	s = strings.TrimSuffix(s, "元")
+	for _, suffix := range []string{"块钱", "元", "块", "RMB"} {
+		s = strings.TrimSuffix(s, suffix)
+	}
 	if s == "" {
 		return 0, errEmpty
+	}
+	if strings.Contains(s, ",") {
+		// Only a real thousands separator: groups of exactly three digits.
+		whole, frac, hasDot := strings.Cut(s, ".")
+		groups := strings.Split(whole, ",")
+		for i, g := range groups {
+			if g == "" || !allDigits(g) || (i > 0 && len(g) != 3) || (i == 0 && len(g) > 3) {
+				return 0, errors.New("不是数字（有千位分隔时写成 1,280）")
+			}
+		}
+		s = strings.Join(groups, "")
+		if hasDot {
+			s += "." + frac
+		}
 	}
 	whole, frac, hasDot := strings.Cut(s, ".")
 	if whole == "" || !allDigits(whole) || (hasDot && (frac == "" || !allDigits(frac))) {
@@ -481,6 +508,11 @@ func (l *photoLoader) load(name string) (image.Image, string) {
 }
 
 func (l *photoLoader) read(name string) ([]byte, error) {
+	// Ask before opening: an fs.FS cannot be told not to block on a FIFO
+	// (regularDir also refuses one itself).
+	if fi, err := fs.Stat(l.fsys, name); err == nil && !fi.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
 	f, err := l.fsys.Open(name)
 	if err != nil {
 		return nil, err
@@ -526,8 +558,11 @@ func decodePhoto(data []byte) (img image.Image, err error) {
 		}
 		return nil, errors.New("已损坏，无法解码")
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxPhotoPixels {
-		return nil, fmt.Errorf("尺寸 %d×%d 不合适", cfg.Width, cfg.Height)
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, errors.New("已损坏，无法解码")
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > maxPhotoPixels {
+		return nil, fmt.Errorf("太大（%d×%d 像素），商品卡用不了这么大：请缩小到 4000×4000 以内（用微信发给自己再保存就会变小）", cfg.Width, cfg.Height)
 	}
 	src, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
