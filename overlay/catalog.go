@@ -21,10 +21,10 @@ import (
 
 // Limits that keep a hostile or careless catalogue from exhausting a Pi.
 const (
-	maxCatalogBytes  = 4 << 20
-	maxProducts      = 500
-	maxCellRunes     = 200
-	maxPhotoBytes    = 25 << 20
+	maxCatalogBytes = 4 << 20
+	maxProducts     = 500
+	maxCellRunes    = 200
+	maxPhotoBytes   = 25 << 20
 	// maxPhotoPixels bounds the decoded picture (4 bytes a pixel for a
 	// PNG) before it is shrunk to maxPhotoEdge: 4096×4096, more than any
 	// phone saves by default and ~64 MB at worst.
