@@ -320,10 +320,21 @@ func (b *Box) callWorker(ctx context.Context) {
 	}
 }
 
-func (b *Box) queue(call func() error) {
+func (b *Box) queue(ctx context.Context, call func() error) {
 	select {
 	case b.calls <- call:
+		return
 	default:
+	}
+	// The loop catching up on a burst of presses waits for the worker a
+	// moment rather than drop presses already answered as taken; a wedged
+	// pipeline still cannot hold the loop for long.
+	t := time.NewTimer(250 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case b.calls <- call:
+	case <-ctx.Done():
+	case <-t.C:
 		b.opts.Logger.Warn("pipeline busy; dropped a card/mark call")
 	}
 }
@@ -457,13 +468,13 @@ func (b *Box) do(ctx context.Context, wg *sync.WaitGroup, a state.Action) {
 			}
 		}()
 	case state.NextCard:
-		b.queue(pl.NextCard)
+		b.queue(ctx, pl.NextCard)
 	case state.PrevCard:
-		b.queue(pl.PrevCard)
+		b.queue(ctx, pl.PrevCard)
 	case state.HideCard:
-		b.queue(pl.HideCard)
+		b.queue(ctx, pl.HideCard)
 	case state.MarkClip:
-		b.queue(pl.Mark)
+		b.queue(ctx, pl.Mark)
 	case state.RingOn:
 		if b.opts.Ring.Level() == hw.LevelOff {
 			b.opts.Ring.Set(b.opts.RingOnLevel)

@@ -19,9 +19,10 @@ type Limits struct {
 	MaxConns        int
 	MaxConnsPerHost int
 	// ReadHeader, Read (whole request, body included), Write and Idle
-	// (between keep-alive requests) are the http.Server timeouts. The
-	// events stream is exempt from Read and Write: it sets a deadline per
-	// write itself.
+	// (between keep-alive requests) are the http.Server timeouts. They
+	// leave the hours-long events stream alone: net/http lifts the read
+	// deadline once a request is read, and the stream sets a deadline on
+	// each write itself.
 	ReadHeader, Read, Write, Idle time.Duration
 }
 

@@ -26,7 +26,7 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, lim Limits
 		s.guard.hosts.addName(addr)
 	}
 	cl := newConnLimiter(lim.MaxConns, lim.MaxConnsPerHost)
-	srv := &http.Server{Handler: longLived(h),
+	srv := &http.Server{Handler: h,
 		ReadHeaderTimeout: lim.ReadHeader, ReadTimeout: lim.Read, WriteTimeout: lim.Write, IdleTimeout: lim.Idle,
 		MaxHeaderBytes: 16 << 10, ConnState: cl.connState,
 		BaseContext: func(_ net.Listener) context.Context { return ctx }}
@@ -50,19 +50,4 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, lim Limits
 		_ = srv.Close()
 	}
 	return nil
-}
-
-// longLived lifts the whole-request read and write timeouts from the
-// events stream: it stays open for hours and sets a deadline on each
-// write itself. A read deadline left in place would also cancel the
-// request's context when it passes.
-func longLived(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.URL.Path == "/api/events" {
-			rc := http.NewResponseController(w)
-			_ = rc.SetReadDeadline(time.Time{})
-			_ = rc.SetWriteDeadline(time.Time{})
-		}
-		h.ServeHTTP(w, r)
-	})
 }
