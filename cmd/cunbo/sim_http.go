@@ -91,7 +91,6 @@ func runSimHTTP(ctx context.Context, p *pipeline.Pipeline, cfg simConfig, hf *si
 			out.printf("RTSP 预览 (preview): rtsp://%s/live\n", displayHost(pa))
 		}
 		out.printf("数据 (data): %s   (录像 recording, 标记片段 flagged, 日志 sim.log)\n", cfg.DataDir)
-		out.printf("数据 (data): %s   (录像 recording, 标记片段 flagged, 日志 sim.log)\n", cfg.DataDir)
 		out.printf("%s\n", keyHelp)
 		if hf.open {
 			openBrowser(url, out)
