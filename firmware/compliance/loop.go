@@ -1,11 +1,12 @@
 // Package compliance closes the box's compliance loop: caption segments from
 // the speech worker go through the caption linter (one lint.Stream per live
 // session); every finding becomes a quiet warning for the streamer (her phone
-// page, the LED) within milliseconds, and a flagged segment — the recorder's
-// clip from 15 s before to 10 s after the moment, the transcript around it
-// and the findings — stored for review. The mark button makes the same kind
-// of segment. Viewers never see any of it: nothing here touches the
-// broadcast.
+// page, the LED) within milliseconds, and a flagged segment — the transcript
+// around the moment and the findings, written the moment she is warned, then
+// the recorder's clip from 5 s before the flagged utterance to 2 s after it —
+// stored for review. The mark button makes the same kind of segment. The
+// microphone is listened to only while she is live. Viewers never see any of
+// it: nothing here touches the broadcast.
 package compliance
 
 import (
@@ -14,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,16 +95,28 @@ type Config struct {
 	Recorder Recorder
 	// Device is the box's id, written into every segment.
 	Device string
-	// Before and After bound the clip around the moment (defaults 15 s and
-	// 10 s). Context is the transcript kept either side (default 30 s).
+	// Before and After are how much of the recording a clip keeps before
+	// the flagged utterance begins and after it ends (defaults 5 s and
+	// 2 s). Context is the transcript kept before the moment (default 30 s).
 	Before, After, Context time.Duration
+	// MaxClip bounds how long findings that join one segment stretch its
+	// clip (default 30 s); RepeatWindow is how long after the clip's end
+	// the same rule said again joins the segment as a repeat, with its
+	// words and time but no clip of its own (default 2 min). A phrase
+	// repeated for minutes thus costs one short clip every few minutes,
+	// not a copy of the whole recording.
+	MaxClip, RepeatWindow time.Duration
+	// MarkBefore and MarkAfter bound the mark button's clip around the
+	// press (defaults 15 s and 3 s): she presses it after the words.
+	MarkBefore, MarkAfter time.Duration
 	// Settle is how long past the clip's end the loop waits for the
 	// recorder to make that end durable before it cuts what there is
 	// (default 3 s; fragments are 1–2 s).
 	Settle time.Duration
 	// QueueLen bounds captions waiting for the loop (default 64).
 	QueueLen int
-	// OnSegment, if set, is told about every segment written (or failed).
+	// OnSegment, if set, is told about every segment once it is complete
+	// (its clip attached or failed), or failed.
 	OnSegment func(flagged.Segment, error)
 	Now       func() time.Time
 	Logger    *slog.Logger
@@ -122,7 +137,8 @@ type Loop struct {
 	stream   *lint.Stream
 	open     *openPartial
 	history  []heard
-	pending  []*pendingSeg
+	heardSeq uint64
+	segs     []*openSeg
 	warnedAt []warned
 
 	mu    sync.Mutex
@@ -163,23 +179,20 @@ type openPartial struct {
 
 // heard is one caption pushed into the lint stream.
 type heard struct {
+	seq    uint64 // order heard, across sessions
 	c      speech.Caption
 	wall   time.Time // wall-clock start
 	offset int       // rune offset in the stream's transcript
 }
 
+func (h heard) wallEnd() time.Time { return h.wall.Add(max(h.c.End-h.c.Start, 0)) }
+
+// has reports whether stream offset i falls on this caption's words.
+func (h heard) has(i int) bool { return i >= h.offset && i < h.offset+utf8.RuneCountInString(h.c.Text) }
+
 type warned struct {
 	category   string
 	start, end time.Duration
-}
-
-type pendingSeg struct {
-	seg      flagged.Segment
-	from, to time.Time
-	hold     record.HoldID
-	held     bool
-	release  func()
-	findings []lint.StreamFinding
 }
 
 // New checks cfg and returns a Loop.
@@ -192,11 +205,16 @@ func New(cfg Config) (*Loop, error) {
 			*d = v
 		}
 	}
-	def(&cfg.Before, 15*time.Second)
-	def(&cfg.After, 10*time.Second)
+	def(&cfg.Before, 5*time.Second)
+	def(&cfg.After, 2*time.Second)
 	def(&cfg.Context, 30*time.Second)
 	def(&cfg.Settle, 3*time.Second)
-	if cfg.Before < 0 || cfg.After < 0 || cfg.Context < 0 || cfg.Settle < 0 {
+	def(&cfg.MaxClip, 30*time.Second)
+	def(&cfg.RepeatWindow, 2*time.Minute)
+	def(&cfg.MarkBefore, 15*time.Second)
+	def(&cfg.MarkAfter, 3*time.Second)
+	if cfg.Before < 0 || cfg.After < 0 || cfg.Context < 0 || cfg.Settle < 0 || cfg.MaxClip < 0 ||
+		cfg.RepeatWindow < 0 || cfg.MarkBefore < 0 || cfg.MarkAfter < 0 {
 		return nil, errors.New("compliance: negative duration in Config")
 	}
 	if cfg.QueueLen <= 0 {
@@ -240,7 +258,7 @@ func (l *Loop) MarkAt(at time.Time, release func()) error {
 		if release != nil {
 			release()
 		}
-		return errors.New("compliance: no flagged-segment store")
+		return errNoStore
 	}
 	if !l.send(input{kind: inMark, at: at, release: release}) {
 		if release != nil {
@@ -280,15 +298,18 @@ func (l *Loop) Stats() Stats {
 func (l *Loop) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	l.resumeClips()
 	for {
 		l.armTimer(timer)
 		select {
 		case <-ctx.Done():
 			l.closeOpen()
-			for _, p := range l.pending {
-				l.cut(p, true)
+			for _, o := range l.segs {
+				if !o.cutting {
+					l.cut(o, true)
+				}
 			}
-			l.pending = nil
+			l.segs = nil
 			l.wg.Wait()
 			return nil
 		case in := <-l.in:
@@ -301,6 +322,10 @@ func (l *Loop) Run(ctx context.Context) error {
 				l.closeOpen()
 				l.stream = l.cfg.Linter.NewStream()
 				l.history, l.warnedAt = nil, nil
+				// Stream offsets start over: nothing joins an older segment.
+				for _, o := range l.segs {
+					o.closed = true
+				}
 			}
 		case <-timer.C:
 		}
@@ -311,8 +336,12 @@ func (l *Loop) Run(ctx context.Context) error {
 func (l *Loop) armTimer(t *time.Timer) {
 	next := time.Hour
 	now := l.cfg.Now()
-	for _, p := range l.pending {
-		if d := p.to.Sub(now); d < next {
+	for _, o := range l.segs {
+		due := o.to
+		if o.cutting {
+			due = o.to.Add(l.cfg.RepeatWindow)
+		}
+		if d := due.Sub(now); d < next {
 			next = max(d, 0)
 		}
 	}
@@ -320,9 +349,12 @@ func (l *Loop) armTimer(t *time.Timer) {
 }
 
 func (l *Loop) caption(c speech.Caption, at time.Time) {
-	l.mu.Lock()
-	l.stats.Captions++
-	l.mu.Unlock()
+	// Counted once handled: tests step their clock between captions.
+	defer func() {
+		l.mu.Lock()
+		l.stats.Captions++
+		l.mu.Unlock()
+	}()
 	if !c.Final {
 		// A partial of a new utterance means the last one never got its
 		// final (the worker died): keep what it heard.
@@ -361,8 +393,14 @@ func (l *Loop) push(c speech.Caption, at time.Time) {
 	if !ok {
 		wall = at.Add(-(c.End - c.Start))
 	}
-	l.history = append(l.history, heard{c: c, wall: wall, offset: l.stream.Offset()})
+	// The transcript keeps utterances apart with a newline: one inside a
+	// caption would break that.
+	c.Text = strings.ReplaceAll(c.Text, flagged.CaptionSep, " ")
+	l.heardSeq++
+	h := heard{seq: l.heardSeq, c: c, wall: wall, offset: l.stream.Offset()}
+	l.history = append(l.history, h)
 	l.trimHistory()
+	dirty := l.heardDuring(h)
 	for _, sf := range l.stream.Push(lint.Segment{Text: c.Text, Start: c.Start, End: c.End}) {
 		if !l.alreadyWarned(sf.Category, c) {
 			said, f := l.localFinding(sf)
@@ -370,7 +408,14 @@ func (l *Loop) push(c speech.Caption, at time.Time) {
 			shown.Text = said
 			l.warn(shown, f, at)
 		}
-		l.flag(sf, c, at)
+		if o := l.flag(sf, at); o != nil && !slices.Contains(dirty, o) {
+			dirty = append(dirty, o)
+		}
+	}
+	// Written now, the moment she is warned: a power cut a second later
+	// still leaves what she said and why it was flagged.
+	for _, o := range dirty {
+		l.write(o)
 	}
 }
 
@@ -455,210 +500,6 @@ func (l *Loop) trimHistory() {
 		i++
 	}
 	l.history = append(l.history[:0], l.history[i:]...)
-}
-
-// maxStretch is how much later a joined finding may push its segment's cut.
-const maxStretch = 3 * time.Second
-
-func (l *Loop) flag(sf lint.StreamFinding, c speech.Caption, at time.Time) {
-	if l.cfg.Store == nil {
-		return
-	}
-	start, ok := l.wallTime(sf.StartTime)
-	if !ok {
-		start = at.Add(-(c.End - sf.StartTime))
-	}
-	end := start.Add(max(sf.EndTime-sf.StartTime, 0))
-	// A finding close behind one whose segment is still waiting joins it
-	// (one moment, one clip), the clip stretched to 10 s after the newer
-	// one. Later findings get their own segment, so a long run of them
-	// never postpones the first one's segment for long.
-	newTo := end.Add(l.cfg.After)
-	for _, p := range l.pending {
-		if p.seg.Reason != flagged.ReasonFinding || start.Before(p.seg.At) || newTo.Sub(p.to) > maxStretch {
-			continue
-		}
-		p.findings = append(p.findings, sf)
-		if newTo.After(p.to) {
-			old, held := p.hold, p.held
-			p.to = newTo
-			l.hold(p)
-			if held {
-				l.cfg.Recorder.Release(old)
-			}
-		}
-		return
-	}
-	p := &pendingSeg{
-		seg:      flagged.Segment{Reason: flagged.ReasonFinding, Device: l.cfg.Device, At: start, RulePack: l.cfg.Linter.Version()},
-		from:     start.Add(-l.cfg.Before),
-		to:       end.Add(l.cfg.After),
-		findings: []lint.StreamFinding{sf},
-	}
-	l.hold(p)
-	l.pending = append(l.pending, p)
-}
-
-func (l *Loop) mark(at time.Time, release func()) {
-	p := &pendingSeg{
-		release: release,
-		seg:     flagged.Segment{Reason: flagged.ReasonMark, Device: l.cfg.Device, At: at, RulePack: l.cfg.Linter.Version()},
-		from:    at.Add(-l.cfg.Before),
-		to:      at.Add(l.cfg.After),
-	}
-	l.hold(p)
-	l.pending = append(l.pending, p)
-	l.log.Info("mark: flagged segment scheduled", "at", at)
-}
-
-func (l *Loop) hold(p *pendingSeg) {
-	if l.cfg.Recorder != nil {
-		p.hold, p.held = l.cfg.Recorder.Hold(p.from, p.to), true
-	}
-}
-
-func (l *Loop) cutDue() {
-	now := l.cfg.Now()
-	keep := l.pending[:0]
-	for _, p := range l.pending {
-		if now.Before(p.to) {
-			keep = append(keep, p)
-			continue
-		}
-		l.cut(p, false)
-	}
-	l.pending = keep
-}
-
-// cut builds the segment from what is known now and writes it in the
-// background (the clip takes a moment to read and write).
-func (l *Loop) cut(p *pendingSeg, now bool) {
-	p.seg.Transcript, p.seg.Findings = l.transcript(p)
-	seg := p.seg
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		var writeClip func(string) (*flagged.Clip, error)
-		if l.cfg.Recorder != nil {
-			writeClip = func(path string) (*flagged.Clip, error) { return l.writeClip(p, path, now) }
-		}
-		out, err := l.cfg.Store.Create(seg, writeClip)
-		if p.held {
-			l.cfg.Recorder.Release(p.hold)
-		}
-		if p.release != nil {
-			p.release()
-		}
-		l.mu.Lock()
-		if err != nil {
-			l.stats.SegmentErrors++
-		} else {
-			l.stats.Segments++
-		}
-		l.mu.Unlock()
-		if err != nil {
-			l.log.Error("flagged segment not stored", "reason", seg.Reason, "err", err)
-		} else {
-			l.log.Info("flagged segment stored", "id", out.ID, "reason", out.Reason, "findings", len(out.Findings))
-		}
-		if l.cfg.OnSegment != nil {
-			l.cfg.OnSegment(out, err)
-		}
-	}()
-}
-
-// writeClip cuts [from, to] once the recorder has made its end durable.
-// Whether it has is asked with a cheap probe (the last second, read and
-// discarded) every 100 ms, so the SD card writes the clip once; after
-// Settle the clip is cut with what there is.
-func (l *Loop) writeClip(p *pendingSeg, path string, now bool) (*flagged.Clip, error) {
-	deadline := p.to.Add(l.cfg.Settle)
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Settle+30*time.Second)
-	defer cancel()
-	for !now && l.cfg.Now().Before(deadline) {
-		info, err := l.cfg.Recorder.Clip(ctx, p.to.Add(-time.Second), p.to, io.Discard)
-		if err == nil && (info.Truncated || !info.End.Before(p.to.Add(-100*time.Millisecond))) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	info, err := l.cfg.Recorder.ClipFile(ctx, p.from, p.to, path)
-	l.log.Debug("clip", "from", p.from, "to", p.to, "end", info.End, "err", err)
-	if err != nil {
-		return nil, err
-	}
-	return &flagged.Clip{Start: info.Start, End: info.End, Bytes: info.Bytes, Truncated: info.Truncated}, nil
-}
-
-// transcript gathers the captions within Context of the moment and points
-// the findings into their text.
-func (l *Loop) transcript(p *pendingSeg) (flagged.Transcript, []flagged.Finding) {
-	tr := flagged.Transcript{Captions: []flagged.Caption{}}
-	findings := []flagged.Finding{}
-	lo, hi := -1, -1
-	for i, h := range l.history {
-		end := h.wall.Add(h.c.End - h.c.Start)
-		if end.Before(p.seg.At.Add(-l.cfg.Context)) || h.wall.After(p.seg.At.Add(l.cfg.Context)) {
-			continue
-		}
-		if lo < 0 {
-			lo = i
-		}
-		hi = i
-	}
-	// Findings' captions are always included, even outside Context.
-	for _, sf := range p.findings {
-		first, last := 0, 0
-		for i, h := range l.history {
-			if h.offset <= sf.Start {
-				first = i
-			}
-			if h.offset < sf.End {
-				last = i
-			}
-		}
-		if lo < 0 || first < lo {
-			lo = first
-		}
-		hi = max(hi, last)
-	}
-	if lo < 0 {
-		return tr, findings
-	}
-	base := l.history[lo].offset
-	var text []byte
-	for _, h := range l.history[lo : hi+1] {
-		tr.Captions = append(tr.Captions, flagged.Caption{
-			At:     h.wall,
-			Start:  h.wall.Sub(p.seg.At).Seconds(),
-			End:    h.wall.Add(h.c.End - h.c.Start).Sub(p.seg.At).Seconds(),
-			Offset: h.offset - base,
-			Text:   h.c.Text,
-		})
-		text = append(text, h.c.Text...)
-	}
-	tr.Text = string(text)
-	n := utf8.RuneCount(text)
-	for _, sf := range p.findings {
-		at, ok := l.wallTime(sf.StartTime)
-		if !ok {
-			at = p.seg.At
-		}
-		s := min(max(sf.Start-base, 0), n)
-		findings = append(findings, flagged.Finding{
-			Category:     sf.Category,
-			CategoryName: lint.CategoryName(sf.Category),
-			Rule:         sf.Rule,
-			Start:        s,
-			End:          min(max(sf.End-base, s), n),
-			Match:        sf.Match,
-			Law:          sf.Law,
-			Explain:      sf.Explain,
-			Suggest:      sf.Suggest,
-			At:           at,
-		})
-	}
-	return tr, findings
 }
 
 // Poster is the box's event input (*firmware.Box).

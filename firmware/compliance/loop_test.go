@@ -59,6 +59,12 @@ func (r *fakeRecorder) ClipFile(_ context.Context, from, to time.Time, path stri
 	return record.ClipInfo{Start: from, End: to, Bytes: 14}, nil
 }
 
+func (r *fakeRecorder) clipsCut() [][2]time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][2]time.Time(nil), r.clips...)
+}
+
 func (r *fakeRecorder) openHolds() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -73,7 +79,7 @@ type harness struct {
 	segments chan flagged.Segment
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, opts ...func(*Config)) *harness {
 	t.Helper()
 	lt, err := lint.NewDefault()
 	if err != nil {
@@ -83,8 +89,8 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{rec: newFakeRecorder(), store: store, warnings: make(chan Warning, 16), segments: make(chan flagged.Segment, 16)}
-	h.loop, err = New(Config{
+	h := &harness{rec: newFakeRecorder(), store: store, warnings: make(chan Warning, 64), segments: make(chan flagged.Segment, 16)}
+	cfg := Config{
 		Linter:   lt,
 		Sinks:    []WarningSink{SinkFunc(func(w Warning) { h.warnings <- w })},
 		Store:    store,
@@ -100,7 +106,11 @@ func newHarness(t *testing.T) *harness {
 			}
 			h.segments <- s
 		},
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h.loop, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,11 +175,11 @@ func TestFindingWarnsAndFlags(t *testing.T) {
 	if got := seg.Said(f); got != "全网最低价" || f.Rule == "" || f.Law == "" {
 		t.Fatalf("segment finding %+v names %q", f, got)
 	}
-	if seg.Transcript.Text != "大家好今天的辣椒酱全网最低价" || len(seg.Transcript.Captions) != 2 || seg.Transcript.Captions[1].Offset != 3 {
+	if seg.Transcript.Text != "大家好\n今天的辣椒酱全网最低价" || len(seg.Transcript.Captions) != 2 || seg.Transcript.Captions[1].Offset != 4 {
 		t.Fatalf("transcript %+v", seg.Transcript)
 	}
-	// The clip spans Before the phrase to After it, on the recorder's clock.
-	wantFrom := h.rec.origin.Add(sec(2.5) + 6*(sec(2)/11) - 300*time.Millisecond)
+	// The clip spans Before the utterance to After it, on the recorder's clock.
+	wantFrom := h.rec.origin.Add(sec(2.5) - 300*time.Millisecond)
 	if len(h.rec.clips) == 0 || h.rec.clips[0][0].Sub(wantFrom).Abs() > 10*time.Millisecond {
 		t.Fatalf("clip range %v, want from %v", h.rec.clips, wantFrom)
 	}
@@ -297,11 +307,43 @@ func TestCloseFindingsShareASegment(t *testing.T) {
 	if len(seg.Findings) != 2 || seg.Clip.End.Sub(seg.Findings[1].At) < 200*time.Millisecond {
 		t.Fatalf("one utterance: %d findings in the segment, want 2: %+v", len(seg.Findings), seg.Findings)
 	}
-	// A finding 6 s later would hold the first one's segment back: its own.
+	// The same rules said again after its clip was cut: repeats, with their
+	// words, in the same segment; no second clip.
 	h.loop.Caption(speech.Caption{Start: sec(10), End: sec(11), Text: "全网最低价", Final: true})
 	h.loop.Caption(speech.Caption{Start: sec(16), End: sec(17), Text: "能降血压", Final: true})
-	a, b := h.segment(t), h.segment(t)
-	if len(a.Findings) != 1 || len(b.Findings) != 1 || a.ID == b.ID {
-		t.Fatalf("segments %+v and %+v, want one finding each", a.Findings, b.Findings)
+	select {
+	case s := <-h.segments:
+		t.Fatalf("a repeat made segment %+v", s)
+	case <-time.After(300 * time.Millisecond):
+	}
+	got := waitSegment(t, h.store, seg.ID, func(s flagged.Segment) bool { return len(s.Findings) == 4 })
+	for _, f := range got.Findings[2:] {
+		if !f.Repeat || got.Said(f) != f.Match {
+			t.Fatalf("repeat %+v names %q", f, got.Said(f))
+		}
+	}
+	if len(h.rec.clips) != 1 {
+		t.Fatalf("%d clips cut, want 1", len(h.rec.clips))
+	}
+	// A new rule after the clip was cut: a segment of its own.
+	h.loop.Caption(speech.Caption{Start: sec(20), End: sec(21), Text: "我们是第一品牌", Final: true})
+	if b := h.segment(t); b.ID == seg.ID || len(b.Findings) != 1 || b.Findings[0].Repeat {
+		t.Fatalf("new rule: %+v", b)
+	}
+}
+
+// waitSegment polls the store until segment id satisfies ok.
+func waitSegment(t *testing.T, store *flagged.Store, id string, ok func(flagged.Segment) bool) flagged.Segment {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := store.Get(id)
+		if err == nil && ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("segment %s: %+v, %v", id, s, err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
