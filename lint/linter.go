@@ -89,6 +89,13 @@ const (
 	kindBreak
 	kindOwnRange
 	kindPart
+	kindTopic
+	kindVerb
+	kindDoubt
+	kindWish
+	kindHead
+	kindSubject
+	kindProduct
 )
 
 // A pattern may be several parts joined by '~': each later part must
@@ -146,6 +153,13 @@ type scratch struct {
 	notNeg []hit
 	discl  []hit
 	own    []hit
+	topic  []hit
+	verb   []hit
+	doubt  []hit
+	wish   []hit
+	head   []hit
+	subj   []hit
+	prod   []hit
 	breaks []int
 	bounds []bool
 	segBuf []rune
@@ -254,6 +268,8 @@ func compile(p *Pack) (*matcher, error) {
 	}{
 		{p.Negations, kindNegation}, {p.NotNegations, kindNotNegation}, {p.Disclaimers, kindDisclaimer},
 		{p.ClauseBreaks, kindBreak}, {p.OwnRange, kindOwnRange},
+		{p.Topics, kindTopic}, {p.DisclaimVerbs, kindVerb}, {p.Doubts, kindDoubt},
+		{p.Wishes, kindWish}, {p.Heads, kindHead}, {p.Subjects, kindSubject}, {p.Products, kindProduct},
 	}
 	for _, l := range lists {
 		for _, w := range l.ph {
@@ -314,6 +330,8 @@ func (m *matcher) check(text string, pauses []int, into []Finding) []Finding {
 	sc.first, sc.later, sc.cands = sc.first[:0], sc.later[:0], sc.cands[:0]
 	sc.except, sc.allow = sc.except[:0], sc.allow[:0]
 	sc.neg, sc.notNeg, sc.discl, sc.own = sc.neg[:0], sc.notNeg[:0], sc.discl[:0], sc.own[:0]
+	sc.topic, sc.verb, sc.doubt, sc.wish = sc.topic[:0], sc.verb[:0], sc.doubt[:0], sc.wish[:0]
+	sc.head, sc.subj, sc.prod = sc.head[:0], sc.subj[:0], sc.prod[:0]
 	sc.breaks = append(sc.breaks[:0], nt.breaks...)
 
 	record := func(k int32, start, end int) {
@@ -339,6 +357,20 @@ func (m *matcher) check(text string, pauses []int, into []Finding) []Finding {
 			sc.breaks = append(sc.breaks, start)
 		case kindOwnRange:
 			sc.own = append(sc.own, h)
+		case kindTopic:
+			sc.topic = append(sc.topic, h)
+		case kindVerb:
+			sc.verb = append(sc.verb, h)
+		case kindDoubt:
+			sc.doubt = append(sc.doubt, h)
+		case kindWish:
+			sc.wish = append(sc.wish, h)
+		case kindHead:
+			sc.head = append(sc.head, h)
+		case kindSubject:
+			sc.subj = append(sc.subj, h)
+		case kindProduct:
+			sc.prod = append(sc.prod, h)
 		}
 	}
 	m.ac.scan(nt.runes, func(k int32, end int) {
@@ -432,6 +464,9 @@ func (m *matcher) followParts(nt *normText, sc *scratch, f hit) (int, bool) {
 		for _, l := range sc.later {
 			ref := m.parts[l.idx]
 			if ref.pattern == f.idx && ref.part == k && l.start >= end && l.start-end <= partGap && l.end <= ce {
+				if !p.own && m.rules[p.rule].Negatable && m.negatedPart(sc, l, end) {
+					continue
+				}
 				end, ok = l.end, true
 				break
 			}
@@ -441,6 +476,25 @@ func (m *matcher) followParts(nt *normText, sc *scratch, f hit) (int, bool) {
 		}
 	}
 	return end, true
+}
+
+// negatedPart reports whether a later part of a pattern is itself
+// negated (淘宝京东都没有我们: 没 before 有我们), which turns the phrase
+// into its opposite.
+func (m *matcher) negatedPart(sc *scratch, l hit, prev int) bool {
+	for _, ng := range sc.neg {
+		if ng.start < prev {
+			continue // the negation is part of the phrase (没有~比)
+		}
+		if ng.end <= l.start && l.start-ng.end <= 1 && m.realNegation(sc, ng) {
+			return true
+		}
+		// a negation ending inside the part (没有我们 over 有我们)
+		if ng.start < l.start && ng.end > l.start && m.realNegation(sc, ng) {
+			return true
+		}
+	}
+	return false
 }
 
 // buildShape makes the view in which every number is one '#', for
@@ -489,27 +543,11 @@ func (m *matcher) suppressed(nt *normText, sc *scratch, c hit, r *Rule) bool {
 		}
 	}
 	cs, ce := clauseOf(sc.breaks, c.start, len(nt.runes))
-	if r.Negatable {
-		for _, ng := range sc.neg {
-			if ng.start < cs || ng.end > c.start || c.start-ng.end > negationWindow {
-				continue
-			}
-			covered := false
-			for _, nn := range sc.notNeg {
-				if nn.start <= ng.start && ng.end <= nn.end && nn.end-nn.start > ng.end-ng.start {
-					covered = true
-					break
-				}
-			}
-			if !covered {
-				return true
-			}
-		}
-		for _, d := range sc.discl {
-			if d.start >= c.end && d.start < ce && d.start-c.end <= disclaimerWindow {
-				return true
-			}
-		}
+	if r.Negatable && m.negated(sc, c, cs, ce) {
+		return true
+	}
+	if r.AboutProduct && m.notAboutProduct(sc, c, cs, ce) {
+		return true
 	}
 	if r.OwnRange {
 		for _, o := range sc.own {
@@ -537,6 +575,108 @@ func (m *matcher) suppressed(nt *normText, sc *scratch, c hit, r *Rule) bool {
 		}
 	}
 	return false
+}
+
+// Scopes, in normalised runes, of the ways a claim is taken back.
+const (
+	// a doubt (不要相信) covers the reported claim after it
+	doubtWindow = 16
+	// a wish or plan (我的目标是) covers the figure or rank after it
+	wishWindow = 14
+	// a topic word (这种说法, 两个字) follows the phrase within this gap
+	topicGap = 3
+	// and the negated verb follows the phrase within this many runes
+	disownWindow = 12
+)
+
+// negated reports whether the speaker takes the claim back in its clause:
+// a negation just before it, a doubt about a reported claim, her own
+// wish or plan, a disclaimer after it, or a negated speech or trade verb
+// after it with the claim as its topic (特供两个字我们不用).
+func (m *matcher) negated(sc *scratch, c hit, cs, ce int) bool {
+	for _, ng := range sc.neg {
+		if ng.start < cs || ng.end > c.start || c.start-ng.end > negationWindow {
+			continue
+		}
+		if m.realNegation(sc, ng) {
+			return true
+		}
+	}
+	for _, d := range sc.doubt {
+		if d.start >= cs && d.end <= c.start && c.start-d.end <= doubtWindow {
+			return true
+		}
+	}
+	for _, w := range sc.wish {
+		if w.start >= cs && w.end <= c.start && c.start-w.end <= wishWindow {
+			return true
+		}
+	}
+	for _, d := range sc.discl {
+		if d.start >= c.end && d.start < ce && d.start-c.end <= disclaimerWindow {
+			return true
+		}
+	}
+	for _, ng := range sc.neg {
+		if ng.start < c.end || ng.end > ce || ng.start-c.end > disownWindow || !m.realNegation(sc, ng) || !governsVerb(sc, ng, ce) {
+			continue
+		}
+		for _, tp := range sc.topic {
+			if tp.start >= c.end && tp.start-c.end <= topicGap && tp.end <= ng.start {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// realNegation reports whether a negation hit is not part of a longer
+// word that only looks like one (不仅, 不错, 别人).
+func (m *matcher) realNegation(sc *scratch, ng hit) bool {
+	for _, nn := range sc.notNeg {
+		if nn.start <= ng.start && ng.end <= nn.end && nn.end-nn.start > ng.end-ng.start {
+			return false
+		}
+	}
+	return true
+}
+
+// governsVerb reports whether a negation is followed by a speech or trade
+// verb (不说, 不敢保证, 不卖) or ends the clause (这种功效我们没有).
+func governsVerb(sc *scratch, ng hit, ce int) bool {
+	if ng.end >= ce {
+		return true
+	}
+	for _, v := range sc.verb {
+		if v.start >= ng.end && v.start-ng.end <= 2 {
+			return true
+		}
+	}
+	return false
+}
+
+// notAboutProduct reports whether an absolute word qualifies something
+// other than the product: a head noun right after it (最好吃的吃法), or a
+// nearest subject before it in the clause that is a person, team or
+// service rather than the product (我们村的篮球队拿过县里第一名).
+func (m *matcher) notAboutProduct(sc *scratch, c hit, cs, ce int) bool {
+	for _, h := range sc.head {
+		if h.start >= c.end && h.start-c.end <= 1 && h.end <= ce {
+			return true
+		}
+	}
+	nearest, other := -1, false
+	for _, s := range sc.subj {
+		if s.start >= cs && s.end <= c.start && s.end > nearest {
+			nearest, other = s.end, true
+		}
+	}
+	for _, p := range sc.prod {
+		if p.start >= cs && p.end <= c.start && p.end >= nearest {
+			nearest, other = p.end, false
+		}
+	}
+	return other
 }
 
 // clauseOf returns the clause [start,end) holding position i.

@@ -49,9 +49,31 @@ type Pack struct {
 	Disclaimers  []Phrase
 	ClauseBreaks []Phrase
 	OwnRange     []Phrase
-	Allow        []Phrase
-	Words        []Phrase
-	Rules        []Rule
+	// Topics are words that turn a risky phrase into the topic of what
+	// follows (开光这些, 特供两个字, 国家推荐这种说法): a negated speech or
+	// trade verb after them (我们不搞, 我说不出口) disowns the phrase.
+	Topics []Phrase
+	// DisclaimVerbs are the verbs a negation must govern, after a topic,
+	// to disown the phrase before it (不说, 不卖, 不敢保证).
+	DisclaimVerbs []Phrase
+	// Doubts are negations whose scope is a whole reported claim (不要相信
+	// 那种说戴银子能辟邪的): they reach to the end of the clause.
+	Doubts []Phrase
+	// Wishes mark her own goals and plans (我的目标是, 争取), which are not
+	// claims about the product.
+	Wishes []Phrase
+	// Heads are nouns that, right after an absolute word and its 的, show
+	// that the word qualifies something other than the product (最好吃的
+	// 吃法, 最佳的冲泡温度).
+	Heads []Phrase
+	// Subjects are people, teams and things that are not the product; an
+	// absolute word whose nearest subject is one of them is not about the
+	// product (篮球队拿过县里第一名). Products are the nouns that are.
+	Subjects []Phrase
+	Products []Phrase
+	Allow    []Phrase
+	Words    []Phrase
+	Rules    []Rule
 }
 
 // Phrase is one word or pattern with the line it came from.
@@ -77,10 +99,14 @@ type Rule struct {
 	Boundary  string
 	Negatable bool // a negation earlier in the clause clears it
 	OwnRange  bool // a comparison inside her own range clears it
-	Law       string
-	Explain   string
-	Suggest   string
-	Line      int
+	// AboutProduct marks a claim that is one only when it qualifies the
+	// product: a head noun after it or a subject before it that is not the
+	// product clears it.
+	AboutProduct bool
+	Law          string
+	Explain      string
+	Suggest      string
+	Line         int
 }
 
 // PackError lists every problem found in a rule pack, each with its line.
@@ -227,6 +253,20 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 				p.ClauseBreaks = append(p.ClauseBreaks, words()...)
 			case "own-range":
 				p.OwnRange = append(p.OwnRange, words()...)
+			case "topic":
+				p.Topics = append(p.Topics, words()...)
+			case "disclaim-verb":
+				p.DisclaimVerbs = append(p.DisclaimVerbs, words()...)
+			case "doubt":
+				p.Doubts = append(p.Doubts, words()...)
+			case "wish":
+				p.Wishes = append(p.Wishes, words()...)
+			case "head":
+				p.Heads = append(p.Heads, words()...)
+			case "subject":
+				p.Subjects = append(p.Subjects, words()...)
+			case "product":
+				p.Products = append(p.Products, words()...)
 			default:
 				fail(line, "unknown key %q in [normalize]", key)
 			}
@@ -276,15 +316,18 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 					fail(line, "boundary: want start, both or none, got %q", val)
 				}
 				rule.Boundary = val
-			case "negatable", "own-range":
+			case "negatable", "own-range", "about-product":
 				b, ok := parseYesNo(val)
 				if !ok {
 					fail(line, "%s: want yes or no, got %q", key, val)
 				}
-				if key == "negatable" {
+				switch key {
+				case "negatable":
 					rule.Negatable = b
-				} else {
+				case "own-range":
 					rule.OwnRange = b
+				default:
+					rule.AboutProduct = b
 				}
 			case "law":
 				rule.Law = val
