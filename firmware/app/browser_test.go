@@ -186,8 +186,10 @@ func TestPhonePageInChromium(t *testing.T) {
 	if st := b.app.Box.Status().State; st != state.Live {
 		t.Fatalf("a tap while live changed the box to %s", st)
 	}
-	eval[chromedp.Void](t, ctx, `document.getElementById('btn-big').dispatchEvent(new PointerEvent('pointerdown', {bubbles: true}))`)
-	// The hold takes 3 s; ending waits for the publisher's polite close.
+	// Held with the mouse for 3.5 s, released; the release must not
+	// start the live again (TestBigButtonGesturesInChromium).
+	press(t, ctx, "#btn-big", false, 3500*time.Millisecond)
+	// Ending waits for the publisher's polite close.
 	do(t, ctx, 45*time.Second, poll(`document.getElementById('state-label').textContent === '未开播'`))
 	if st := b.app.Box.Status().State; st != state.Idle {
 		t.Fatalf("box %s after holding 下播", st)

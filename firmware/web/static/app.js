@@ -44,6 +44,7 @@ $("login-form").addEventListener("submit", async (e) => {
 
 // ---- status ----
 function render(st) {
+  const prev = current;
   current = st;
   const head = $("state");
   head.className = "state-" + st.state;
@@ -53,27 +54,35 @@ function render(st) {
   const big = $("btn-big");
   const live = LIVE_STATES.has(st.state);
   big.classList.toggle("stop", live);
-  big.textContent = live ? "⏹️ 下播（按住3秒）" : "▶️ 开播";
+  big.textContent = live ? "⏹️ 按住3秒 下播" : (st.state === "ending" ? "正在下播…" : "▶️ 开播");
   big.disabled = st.state === "ending";
-  $("hold-hint").hidden = !live;
+  if (prev && prev.state !== st.state) bigBusy = false;
 
   const card = $("card");
+  const hide = $("btn-hide");
   if (st.card) {
     card.className = st.card.visible ? "card-shown" : "card-hidden";
-    $("card-name").textContent = st.card.name || "—";
+    $("card-name").textContent = (st.card.name || "—") + (st.card.visible ? "" : "（已收起）");
     card.dataset.index = String(st.card.index);
   } else {
     card.className = "card-none";
-    $("card-name").textContent = "—";
+    $("card-name").textContent = "没有商品卡片";
+    delete card.dataset.index;
   }
+  hide.disabled = !st.card || !st.card.visible;
+  $("hide-label").textContent = st.card && !st.card.visible ? "已收起" : "收起卡片";
 
-  $("captions").textContent = st.captions && st.captions.on ? "字幕检查：开" :
-    "字幕检查：关" + (st.captions && st.captions.reason ? "（" + st.captions.reason + "）" : "");
+  const ring = RING_WORDS[st.ring] || st.ring || "";
+  $("light-label").textContent = "灯光：" + ring;
+
+  $("captions").textContent = st.captions && st.captions.on ? "说话提醒：开着" :
+    "说话提醒：关着" + (st.captions && st.captions.reason ? "（" + st.captions.reason + "）" : "");
   renderWarnings(st.warnings || []);
+  renderProblems(st.problems || []);
 
   const notices = st.notices || [];
   $("notices-area").hidden = notices.length === 0;
-  $("notices").replaceChildren(...notices.map((n) => {
+  $("notices").replaceChildren(...notices.slice().reverse().map((n) => {
     const li = document.createElement("li");
     li.className = "notice";
     li.textContent = timeOf(n.at) + "  " + n.text;
@@ -97,51 +106,164 @@ function render(st) {
       "未连接" + (d.last_error ? "（" + d.last_error + "）" : ""));
     return li;
   }));
-  $("ring").textContent = "灯光：" + ({ off: "关", low: "弱", mid: "中", high: "强" }[st.ring] || st.ring || "");
+  $("ring").textContent = "灯光：" + ring;
 }
+
+const RING_WORDS = { off: "关", low: "弱", mid: "中", high: "强" };
 
 function timeOf(at) {
   const d = new Date(at);
   return isNaN(d) ? "" : d.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" });
 }
 
-let shownWarnings = [];
+// ---- warnings ----
+// The server keeps one card per problem (a repeat counts up the card under
+// the same id); the page shows each id once, newest first, and only the
+// newest in full on her screen.
+let cards = [];             // newest last, as the server sends them
+let seenCounts = null;      // id → count already shown; null before the first status
+let showOlder = false;
+let shownSig = "";
+const SAID_MAX = 26; // characters of what she said on a card
+
 function renderWarnings(list) {
-  shownWarnings = list.slice(-20);
-  $("no-warnings").hidden = shownWarnings.length > 0;
-  $("warnings").replaceChildren(...shownWarnings.map(warningItem));
+  const byID = new Map();
+  for (const w of list) byID.set(w.id, w);
+  cards = Array.from(byID.values()).slice(-20);
+  let fresh = null;
+  if (seenCounts) {
+    for (const w of cards) {
+      if ((seenCounts.get(w.id) || 0) < (w.count || 1)) fresh = w;
+    }
+  }
+  seenCounts = new Map(cards.map((w) => [w.id, w.count || 1]));
+
+  // Every status repeats the list: rebuild only when it changed, so a
+  // flash runs to its end and an opened 看规定 stays open.
+  const sig = JSON.stringify([cards, showOlder]);
+  if (sig === shownSig) return;
+  shownSig = sig;
+  $("no-warnings").hidden = cards.length > 0;
+  const newestFirst = cards.slice().reverse();
+  $("warnings").replaceChildren(...newestFirst.map((w, i) => warningItem(w, i === 0)));
+  const older = $("older-toggle");
+  older.hidden = cards.length < 2;
+  older.textContent = (showOlder ? "▲ 收起更早的提醒" : "▼ 更早的提醒（" + (cards.length - 1) + "）");
+  $("warnings").classList.toggle("show-older", showOlder);
+  if (fresh) notice($("warnings").firstElementChild);
 }
 
-function warningItem(w) {
-  const li = document.createElement("li");
-  li.className = "warning";
-  const said = document.createElement("p");
-  said.className = "said";
-  said.append("你说了：“");
-  const i = w.match ? w.said.indexOf(w.match) : -1;
-  if (i >= 0) {
-    const m = document.createElement("mark");
-    m.textContent = w.match;
-    said.append(w.said.slice(0, i), m, w.said.slice(i + w.match.length));
-  } else {
-    said.append(w.said);
+// notice makes a new or repeated warning seen without looking away for
+// long: the card flashes and the phone vibrates where it can. Never a
+// sound: her microphone would carry it into the broadcast.
+function notice(li) {
+  if (!li) return;
+  li.classList.remove("flash");
+  void li.offsetWidth; // restart the animation
+  li.classList.add("flash");
+  li.addEventListener("animationend", () => li.classList.remove("flash"), { once: true });
+  const r = li.getBoundingClientRect();
+  if (r.top < 0 || r.bottom > window.innerHeight) li.scrollIntoView({ block: "nearest" });
+  if (typeof navigator.vibrate === "function") {
+    try { navigator.vibrate([250, 120, 250]); } catch (_) { /* not allowed yet */ }
   }
-  said.append("”");
-  const why = document.createElement("p");
-  why.className = "why";
-  why.textContent = "问题：" + (w.category_name || w.category) + (w.explain ? "。" + w.explain : "");
-  li.append(said, why);
-  if (w.suggest) {
+}
+
+function warningItem(w, newest) {
+  const li = document.createElement("li");
+  li.className = "warning" + (newest ? " newest" : "");
+  li.dataset.id = w.id;
+
+  // First what to say instead, then what she said, then why.
+  if (w.instead) {
     const s = document.createElement("p");
-    s.className = "suggest";
-    s.textContent = "可以这样说：" + w.suggest;
+    s.className = "instead";
+    s.textContent = "👉 " + w.instead;
     li.append(s);
   }
-  const foot = document.createElement("p");
-  foot.className = "law";
-  foot.textContent = timeOf(w.at) + (w.law ? "  依据：" + w.law : "");
-  li.append(foot);
+  const said = document.createElement("p");
+  said.className = "said";
+  said.append("你刚才说：“");
+  const i = w.match ? w.said.indexOf(w.match) : -1;
+  if (i >= 0) {
+    // A long caption is cut around the words so the card stays on her
+    // screen; the words themselves are always shown.
+    const from = w.said.length > SAID_MAX ? Math.max(0, i - 12) : 0;
+    const to = w.said.length > SAID_MAX ? Math.min(w.said.length, i + w.match.length + 8) : w.said.length;
+    const m = document.createElement("mark");
+    m.textContent = w.match;
+    said.append((from > 0 ? "…" : "") + w.said.slice(from, i), m,
+      w.said.slice(i + w.match.length, to) + (to < w.said.length ? "…" : ""));
+  } else {
+    said.append(w.said.length > SAID_MAX ? w.said.slice(-SAID_MAX) : w.said);
+  }
+  said.append("”");
+  li.append(said);
+  const why = w.why || w.explain;
+  if (why) {
+    const p = document.createElement("p");
+    p.className = "why";
+    p.textContent = "为什么：" + why;
+    li.append(p);
+  }
+
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  const when = document.createElement("span");
+  when.className = "time";
+  when.textContent = timeOf(w.at);
+  meta.append(when);
+  if (w.count > 1) {
+    const c = document.createElement("span");
+    c.className = "count";
+    c.textContent = "说了 " + w.count + " 次";
+    meta.append(c);
+  }
+  // The law is one tap away: the trainer and the social worker read it.
+  const law = document.createElement("details");
+  law.className = "law";
+  const sum = document.createElement("summary");
+  sum.textContent = "📖 看规定";
+  law.append(sum);
+  for (const line of [w.category_name, w.explain, w.law ? "依据：" + w.law : ""]) {
+    if (!line) continue;
+    const p = document.createElement("p");
+    p.textContent = line;
+    law.append(p);
+  }
+  meta.append(law);
+  li.append(meta);
   return li;
+}
+
+$("older-toggle").addEventListener("click", () => {
+  showOlder = !showOlder;
+  renderWarnings(cards);
+});
+
+// ---- setup problems (for the trainer; folded so her view comes first) ----
+function renderProblems(list) {
+  const box = $("problems");
+  box.hidden = list.length === 0;
+  $("problems-title").textContent = "⚙️ 设置问题（" + list.length + "）";
+  $("problem-list").replaceChildren(...list.map((p) => {
+    const li = document.createElement("li");
+    li.className = "problem problem-" + (p.source || "other");
+    const where = document.createElement("p");
+    where.className = "where";
+    where.textContent = p.where || "";
+    const msg = document.createElement("p");
+    msg.className = "message";
+    msg.textContent = p.message || "";
+    li.append(where, msg);
+    if (p.hint) {
+      const h = document.createElement("p");
+      h.className = "hint";
+      h.textContent = "👉 " + p.hint;
+      li.append(h);
+    }
+    return li;
+  }));
 }
 
 function openEvents() {
@@ -150,7 +272,7 @@ function openEvents() {
   events.addEventListener("status", (e) => render(JSON.parse(e.data)));
   events.addEventListener("warning", (e) => {
     const w = JSON.parse(e.data);
-    renderWarnings(shownWarnings.concat([w]));
+    renderWarnings(cards.filter((c) => c.id !== w.id).concat([w]));
   });
   events.onerror = async () => {
     // The stream reconnects by itself; a lost session needs the PIN.
@@ -158,12 +280,39 @@ function openEvents() {
   };
 }
 
+// ---- toast: a plain sentence confirming what the box did ----
+let toastTimer = null;
+function toast(text, kind) {
+  const t = $("toast");
+  t.textContent = text;
+  t.className = kind || "";
+  t.hidden = false;
+  if (toastTimer) clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { t.hidden = true; }, 4000);
+}
+
 // ---- buttons ----
+const DONE_WORDS = {
+  "mark short": "✅ 已记下，社工老师会看到",
+  "next long": "🙈 卡片已收起，观众看不到了",
+  "light long": "🌑 灯已关",
+};
+
 async function press(button, kind) {
   try {
     const r = await api("/api/button/" + button + "?press=" + kind, { method: "POST" });
-    if (r.ok) refresh();
-  } catch (_) { /* login shown */ }
+    if (!r.ok) {
+      toast("❗ 盒子没有收到，请再按一次", "bad");
+      return false;
+    }
+    const said = DONE_WORDS[button + " " + kind];
+    if (said) toast(said);
+    refresh();
+    return true;
+  } catch (_) {
+    if (!$("app").hidden) toast("❗ 连不上盒子，请再按一次", "bad");
+    return false;
+  }
 }
 
 async function refresh() {
@@ -173,39 +322,90 @@ async function refresh() {
   } catch (_) { /* login shown */ }
 }
 
+// gesture is the one model for pointer, touch, mouse and click: a press
+// begins on pointerdown and ends once, on release, leaving the button, or
+// cancel. A hold that fired is the whole gesture: lifting the finger after
+// it does nothing, and the browser's click that follows a press (touch or
+// mouse) is never taken as another press. Only a click without a pointer
+// (keyboard, screen reader: detail 0) acts as a tap.
+function gesture(el, o) {
+  let g = null; // {id, hold, fired, timer}
+  const end = () => {
+    if (!g) return;
+    clearTimeout(g.timer);
+    cancelAnimationFrame(g.raf);
+    el.style.setProperty("--hold", "0%");
+    el.classList.remove("holding");
+    g = null;
+  };
+  el.addEventListener("pointerdown", (e) => {
+    if (!e.isPrimary || e.button !== 0 || el.disabled || g) return;
+    e.preventDefault();
+    const hold = o.holdMs && o.holdWanted();
+    g = { id: e.pointerId, hold, fired: false, timer: 0, raf: 0 };
+    if (!hold) return;
+    const started = performance.now();
+    const cur = g;
+    el.classList.add("holding");
+    const step = () => {
+      el.style.setProperty("--hold", Math.min(100, (performance.now() - started) / o.holdMs * 100) + "%");
+      cur.raf = requestAnimationFrame(step);
+    };
+    cur.raf = requestAnimationFrame(step);
+    cur.timer = setTimeout(() => {
+      cur.fired = true;
+      cancelAnimationFrame(cur.raf);
+      el.style.setProperty("--hold", "100%");
+      // The state may have changed during the hold (a long press when
+      // idle would put the box into setup mode).
+      if (o.holdWanted()) o.onHold();
+    }, o.holdMs);
+  });
+  el.addEventListener("pointermove", (e) => {
+    if (!g || e.pointerId !== g.id || g.fired) return;
+    // Touch pointers are captured by the button: look where the finger is.
+    const r = el.getBoundingClientRect(), m = 16;
+    if (e.clientX < r.left - m || e.clientX > r.right + m || e.clientY < r.top - m || e.clientY > r.bottom + m) end();
+  });
+  el.addEventListener("pointerup", (e) => {
+    if (!g || e.pointerId !== g.id) return;
+    const cur = g;
+    end();
+    if (cur.fired) return;
+    if (cur.hold) o.onShortHold && o.onShortHold();
+    else o.onTap();
+  });
+  el.addEventListener("pointercancel", (e) => { if (g && e.pointerId === g.id) end(); });
+  el.addEventListener("click", (e) => {
+    e.preventDefault();
+    if (e.detail === 0 && !g && !el.disabled) {
+      if (o.holdMs && o.holdWanted()) o.onShortHold && o.onShortHold();
+      else o.onTap();
+    }
+  });
+  el.addEventListener("contextmenu", (e) => e.preventDefault());
+}
+
 for (const b of document.querySelectorAll("#buttons button")) {
   if (b.id === "btn-big") continue;
-  b.addEventListener("click", () => press(b.dataset.button, "short"));
+  gesture(b, { onTap: () => press(b.dataset.button, b.dataset.press) });
 }
 
 // The big button: a tap goes live; while live it must be held 3 s to end,
 // like the physical one, so a brush of the thumb cannot end the show.
-(function bigButton() {
-  const big = $("btn-big");
-  let timer = null, started = 0, raf = 0;
-  const clear = () => {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    cancelAnimationFrame(raf);
-    big.style.setProperty("--hold", "0%");
-  };
-  const step = () => {
-    big.style.setProperty("--hold", Math.min(100, (Date.now() - started) / HOLD_MS * 100) + "%");
-    raf = requestAnimationFrame(step);
-  };
-  big.addEventListener("pointerdown", (e) => {
-    if (!current || !LIVE_STATES.has(current.state)) return;
-    e.preventDefault();
-    started = Date.now();
-    raf = requestAnimationFrame(step);
-    timer = setTimeout(() => { clear(); press("big", "long"); }, HOLD_MS);
-  });
-  for (const ev of ["pointerup", "pointerleave", "pointercancel"]) big.addEventListener(ev, clear);
-  big.addEventListener("click", () => {
-    if (current && !LIVE_STATES.has(current.state)) press("big", "short");
-  });
-  big.addEventListener("contextmenu", (e) => e.preventDefault());
-})();
+let bigBusy = false; // a go-live was sent and the state has not moved yet
+gesture($("btn-big"), {
+  holdMs: HOLD_MS,
+  holdWanted: () => !!current && LIVE_STATES.has(current.state),
+  onHold: () => { bigBusy = true; press("big", "long"); },
+  onShortHold: () => toast("要下播，请按住 3 秒", "info"),
+  onTap: () => {
+    if (!current || current.state !== "idle" || bigBusy) return;
+    bigBusy = true;
+    setTimeout(() => { bigBusy = false; }, 5000);
+    press("big", "short");
+  },
+});
 
 // ---- preview (WHEP) ----
 function stopPreview() {
