@@ -8,6 +8,11 @@
 // ffmpeg's timestamps are a fixed offset from the pipeline clock. Each
 // ffmpeg instance gets its own offset, which lets the encoder replace the
 // instance (new bitrate or size, or after a crash) without a jump in time.
+//
+// Whatever the order in which an old and a new instance's units meet, video
+// DTS and audio PTS leave the encoder at least a millisecond apart (minStep:
+// RTMP's resolution), and no video frame goes out after one it depends on
+// was dropped.
 package encode
 
 import (

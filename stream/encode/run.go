@@ -61,8 +61,12 @@ type outputState struct {
 	lastAudio  time.Duration
 	anyVideo   bool
 	anyAudio   bool
-	requested  *Output
-	switched   chan struct{} // tells Run an old instance can be stopped
+	// lastVideoFrom delivered the unit at lastDTS. needKey: a video unit
+	// was dropped, so nothing but a keyframe can follow.
+	lastVideoFrom *instance
+	needKey       bool
+	requested     *Output
+	switched      chan struct{} // tells Run an old instance can be stopped
 }
 
 // switchLead is how long after a live replacement starts its planned
@@ -100,6 +104,16 @@ const maxCutWait = 1500 * time.Millisecond
 
 // maxHeld bounds what is held during a switch (a bit over SwitchTimeout).
 const maxHeld = 1024
+
+// minStep is how much every unit leaving the encoder moves time on from
+// the previous one of its kind (video DTS, audio PTS). RTMP/FLV stamps
+// whole milliseconds, the coarsest of the outputs; units closer than that
+// get one timestamp there, and 90 kHz or 48 kHz ones within half a tick
+// get one in the recording ("non monotonically increasing dts"). They meet
+// only at a cut-over, where two encoders' clocks, each exact in its own
+// 90 kHz ticks and frame rate, put the running encoder's last unit and the
+// replacement's keyframe nanoseconds apart.
+const minStep = time.Millisecond
 
 func (e *Encoder) onTracks(in *instance, t stream.Tracks) {
 	e.outMu.Lock()
@@ -218,7 +232,7 @@ func (e *Encoder) takeOver(in *instance) {
 	o.pendingAudio = nil
 	e.completeSwitch(in, vs[0].DTS)
 	// The old instance's audio ran to the cut; the new one's starts there.
-	o.lastAudio = max(o.lastAudio, o.switchAt-time.Nanosecond)
+	o.lastAudio = max(o.lastAudio, o.switchAt-minStep)
 	for len(vs) > 0 || len(as) > 0 {
 		if len(vs) > 0 && (len(as) == 0 || vs[0].DTS <= as[0].PTS) {
 			e.deliverVideo(in, vs[0])
@@ -261,9 +275,24 @@ func (e *Encoder) onAudio(in *instance, u *stream.AudioUnit) {
 	}
 }
 
+// deliverVideo is where video leaves the encoder: each unit's DTS is at
+// least minStep after the previous one's, whichever instance made it.
 func (e *Encoder) deliverVideo(in *instance, u *stream.VideoUnit) {
 	o := &e.out
-	if o.anyVideo && u.DTS <= o.lastDTS {
+	if o.anyVideo && u.DTS < o.lastDTS+minStep {
+		short := o.lastDTS + minStep - u.DTS
+		if !u.Key || in == o.lastVideoFrom || short > e.cfg.Input.Interval()/2 {
+			// Whatever decodes from this unit must wait for a keyframe.
+			o.needKey = true
+			return
+		}
+		// A replacement's keyframe a hair after (or on) the last unit
+		// the other encoder delivered is the same instant: move it on
+		// rather than drop it and wait a whole GOP for the next one.
+		u.DTS += short
+		u.PTS += short
+	}
+	if o.needKey && !u.Key {
 		return
 	}
 	if !o.tracksSent || !tracksEqual(o.tracks, in.tracks) {
@@ -272,14 +301,17 @@ func (e *Encoder) deliverVideo(in *instance, u *stream.VideoUnit) {
 		}
 		e.sendTracks(in.tracks)
 	}
-	o.lastDTS, o.anyVideo = u.DTS, true
+	o.lastDTS, o.anyVideo, o.lastVideoFrom, o.needKey = u.DTS, true, in, false
 	e.stats.VideoUnits++
 	e.sink.WriteVideo(u)
 }
 
+// deliverAudio is where audio leaves the encoder: each unit's PTS is at
+// least minStep after the previous one's. AAC frames stand alone, so one
+// that is too close (the running encoder's last at a cut-over) is dropped.
 func (e *Encoder) deliverAudio(u *stream.AudioUnit) {
 	o := &e.out
-	if !o.tracksSent || o.anyAudio && u.PTS <= o.lastAudio {
+	if !o.tracksSent || o.anyAudio && u.PTS < o.lastAudio+minStep {
 		return
 	}
 	o.lastAudio, o.anyAudio = u.PTS, true
@@ -295,7 +327,7 @@ func (e *Encoder) completeSwitch(in *instance, at time.Duration) {
 	o.active, o.pending = in, nil
 	o.activeGone = false
 	// The old instance's audio ran to switchAt; the new one's starts there.
-	o.lastAudio = max(o.lastAudio, o.switchAt-time.Nanosecond)
+	o.lastAudio = max(o.lastAudio, o.switchAt-minStep)
 	for _, a := range o.pendingAudio {
 		e.deliverAudio(a)
 	}
@@ -311,20 +343,23 @@ func (e *Encoder) completeSwitch(in *instance, at time.Duration) {
 	}
 }
 
-// flushHeld delivers held units before limit in time order.
+// flushHeld delivers held units at least minStep before limit (the
+// replacement's keyframe) in time order. A unit closer to the cut than that
+// is the same instant as the keyframe, which replaces it.
 func (e *Encoder) flushHeld(limit time.Duration) {
 	o := &e.out
 	vs, as := o.heldVideo, o.heldAudio
 	o.heldVideo, o.heldAudio = nil, nil
+	last := limit - minStep
 	for len(vs) > 0 || len(as) > 0 {
 		if len(vs) > 0 && (len(as) == 0 || vs[0].DTS <= as[0].PTS) {
-			if vs[0].DTS < limit {
+			if vs[0].DTS <= last {
 				e.deliverVideo(o.active, vs[0])
 			}
 			vs = vs[1:]
 			continue
 		}
-		if as[0].PTS < limit {
+		if as[0].PTS <= last {
 			e.deliverAudio(as[0])
 		}
 		as = as[1:]
