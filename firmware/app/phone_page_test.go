@@ -546,3 +546,41 @@ func TestEveryButtonInChromium(t *testing.T) {
 	}
 	screenshot(t, p.ctx, "cunbo-phone-buttons")
 }
+
+// The longest state words and the weak-network sentence (large type) in
+// the side column must not push her buttons or the newest warning off a
+// 360×640 screen.
+func TestWeakNetworkLayoutInChromium(t *testing.T) {
+	box := &liveBox{}
+	box.st.Store(firmware.Status{State: state.Reconnecting, Since: time.Now(), Ring: "high"})
+	srv, err := web.New(web.Options{Box: box, PIN: testPIN, StatusInterval: 100 * time.Millisecond,
+		Details: func() web.Details {
+			return web.Details{Destination: "抖音", BitrateKbps: 300,
+				Video: &web.Video{Kbps: 300, Width: 640, Height: 360, FPS: 25, Reduced: true, Limiter: "抖音"},
+				Card:  &web.Card{Index: 2, Name: "侗家手工酸汤鱼调料（大瓶装）", Visible: true},
+				Captions: web.Captions{Reason: "没有装语音模型"},
+				Problems: []web.SetupProblem{{Source: "config", Where: "cunbo.toml 第3行", Message: "不认识的设置"}}}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close) // after the browser (cleanups run last first) and its events stream are gone
+	ctx := chromium(t)
+	do(t, ctx, 20*time.Second,
+		chromedp.EmulateViewport(360, 640, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch),
+		chromedp.Navigate(hs.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#pin")),
+		chromedp.SendKeys(chromedp.CSS("#pin"), testPIN),
+		chromedp.Click(chromedp.CSS("#login-button")),
+		chromedp.WaitVisible(chromedp.CSS("#network-note")),
+	)
+	w := finding(t, "我们家的蜂蜜是全网最便宜的而且比超市里卖的那些都要好很多", "w1")
+	compliance.PhonePage(srv).Warn(w)
+	do(t, ctx, 5*time.Second, poll(`!!document.querySelector('#warnings > li.newest')`))
+	checkHerView(t, ctx, "reconnecting, weak network, a long warning")
+	if !eval[bool](t, ctx, `!document.getElementById('network-note').hidden`) {
+		t.Error("the weak-network sentence is not shown")
+	}
+	screenshot(t, ctx, "cunbo-phone-360x640-weak")
+}
