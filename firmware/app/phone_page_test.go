@@ -556,8 +556,8 @@ func TestWeakNetworkLayoutInChromium(t *testing.T) {
 	srv, err := web.New(web.Options{Box: box, PIN: testPIN, StatusInterval: 100 * time.Millisecond,
 		Details: func() web.Details {
 			return web.Details{Destination: "抖音", BitrateKbps: 300,
-				Video: &web.Video{Kbps: 300, Width: 640, Height: 360, FPS: 25, Reduced: true, Limiter: "抖音"},
-				Card:  &web.Card{Index: 2, Name: "侗家手工酸汤鱼调料（大瓶装）", Visible: true},
+				Video:    &web.Video{Kbps: 300, Width: 640, Height: 360, FPS: 25, Reduced: true, Limiter: "抖音"},
+				Card:     &web.Card{Index: 2, Name: "侗家手工酸汤鱼调料（大瓶装）", Visible: true},
 				Captions: web.Captions{Reason: "没有装语音模型"},
 				Problems: []web.SetupProblem{{Source: "config", Where: "cunbo.toml 第3行", Message: "不认识的设置"}}}
 		}})
