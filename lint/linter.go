@@ -167,10 +167,10 @@ type scratch struct {
 }
 
 // Negation reaches back at most this many runes within its clause.
-const negationWindow = 6
+const negationWindow = 7
 
 // A disclaimer (…的话我们不敢讲) clears a claim up to this many runes before it.
-const disclaimerWindow = 10
+const disclaimerWindow = 14
 
 func compile(p *Pack) (*matcher, error) {
 	if p == nil {
@@ -464,7 +464,7 @@ func (m *matcher) followParts(nt *normText, sc *scratch, f hit) (int, bool) {
 		for _, l := range sc.later {
 			ref := m.parts[l.idx]
 			if ref.pattern == f.idx && ref.part == k && l.start >= end && l.start-end <= partGap && l.end <= ce {
-				if !p.own && m.rules[p.rule].Negatable && m.negatedPart(sc, l, end) {
+				if !p.own && m.rules[p.rule].Negatable && (m.negatedPart(sc, l, end) || cannot(nt.runes, l.end)) {
 					continue
 				}
 				end, ok = l.end, true
@@ -476,6 +476,12 @@ func (m *matcher) followParts(nt *normText, sc *scratch, f hit) (int, bool) {
 		}
 	}
 	return end, true
+}
+
+// cannot reports whether a verb is followed by a negated potential
+// complement (买不到, 搜不了, 找不着), which says it cannot be done.
+func cannot(rs []rune, i int) bool {
+	return i+1 < len(rs) && rs[i] == '不' && (rs[i+1] == '到' || rs[i+1] == '了' || rs[i+1] == '着')
 }
 
 // negatedPart reports whether a later part of a pattern is itself
@@ -538,12 +544,14 @@ func (m *matcher) suppressed(nt *normText, sc *scratch, c hit, r *Rule) bool {
 		}
 	}
 	for _, a := range sc.except {
-		if a.idx == m.pats[c.idx].rule && overlapsLonger(a) {
+		// an exception that begins where the candidate begins is a
+		// reading of it (医生说我血糖高 for 医生说~…)
+		if a.idx == m.pats[c.idx].rule && (overlapsLonger(a) || a.start == c.start) {
 			return true
 		}
 	}
 	cs, ce := clauseOf(sc.breaks, c.start, len(nt.runes))
-	if r.Negatable && m.negated(sc, c, cs, ce) {
+	if r.Negatable && m.negated(nt, sc, c, cs, ce) {
 		return true
 	}
 	if r.AboutProduct && m.notAboutProduct(sc, c, cs, ce) {
@@ -587,18 +595,21 @@ const (
 	topicGap = 3
 	// and the negated verb follows the phrase within this many runes
 	disownWindow = 12
+	// a head noun follows the absolute word within this gap (最 + 大的 +
+	// 苗寨; 最好吃 + 的 + 吃法)
+	headGap = 3
 )
 
 // negated reports whether the speaker takes the claim back in its clause:
 // a negation just before it, a doubt about a reported claim, her own
 // wish or plan, a disclaimer after it, or a negated speech or trade verb
 // after it with the claim as its topic (特供两个字我们不用).
-func (m *matcher) negated(sc *scratch, c hit, cs, ce int) bool {
+func (m *matcher) negated(nt *normText, sc *scratch, c hit, cs, ce int) bool {
 	for _, ng := range sc.neg {
 		if ng.start < cs || ng.end > c.start || c.start-ng.end > negationWindow {
 			continue
 		}
-		if m.realNegation(sc, ng) {
+		if m.realNegation(sc, ng) && !corrected(nt.runes, ng, c.start) && !completed(nt.runes, ng.end, c.start) {
 			return true
 		}
 	}
@@ -625,6 +636,26 @@ func (m *matcher) negated(sc *scratch, c hit, cs, ce int) bool {
 			if tp.start >= c.end && tp.start-c.end <= topicGap && tp.end <= ng.start {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// completed reports whether a 了 closes the negated predicate before the
+// claim (别在这里拍了去我们小程序下单): the claim is a new sentence.
+func completed(rs []rune, from, to int) bool {
+	return slices.Contains(rs[from:to], '了')
+}
+
+// corrected reports whether a 不是 is answered by a 是 before the claim
+// (这个不是药是食疗补肾的): the claim is what it is, not what it is not.
+func corrected(rs []rune, ng hit, claim int) bool {
+	if ng.end < 1 || rs[ng.end-1] != '是' {
+		return false
+	}
+	for i := ng.end + 1; i < claim; i++ {
+		if rs[i] == '是' {
+			return true
 		}
 	}
 	return false
@@ -661,7 +692,7 @@ func governsVerb(sc *scratch, ng hit, ce int) bool {
 // service rather than the product (我们村的篮球队拿过县里第一名).
 func (m *matcher) notAboutProduct(sc *scratch, c hit, cs, ce int) bool {
 	for _, h := range sc.head {
-		if h.start >= c.end && h.start-c.end <= 1 && h.end <= ce {
+		if h.start >= c.end && h.start-c.end <= headGap && h.end <= ce {
 			return true
 		}
 	}

@@ -24,6 +24,8 @@ type categoryScore struct{ want, found int }
 type setScore struct {
 	corpusScore
 	cats map[string]*categoryScore
+	// faCats counts clean lines flagged, by the category flagged.
+	faCats map[string]int
 }
 
 func (s setScore) recall() float64 { return ratio(s.foundPairs, s.wantPairs) }
@@ -37,14 +39,17 @@ func ratio(a, b int) float64 {
 }
 
 func scoreSet(l *Linter, lines []corpusLine) setScore {
-	s := setScore{corpusScore: scoreCorpus(l, lines), cats: map[string]*categoryScore{}}
+	s := setScore{corpusScore: scoreCorpus(l, lines), cats: map[string]*categoryScore{}, faCats: map[string]int{}}
 	for _, c := range lines {
-		if len(c.labels) == 0 {
-			continue
-		}
 		got := map[string]bool{}
 		for _, f := range l.Check(c.text) {
 			got[f.Category] = true
+		}
+		if len(c.labels) == 0 {
+			for g := range got {
+				s.faCats[g]++
+			}
+			continue
 		}
 		for _, lab := range c.labels {
 			cs := s.cats[lab]
@@ -69,6 +74,10 @@ func (s *setScore) add(o setScore) {
 	s.falseAlarms += o.falseAlarms
 	if s.cats == nil {
 		s.cats = map[string]*categoryScore{}
+		s.faCats = map[string]int{}
+	}
+	for k, v := range o.faCats {
+		s.faCats[k] += v
 	}
 	for k, v := range o.cats {
 		cs := s.cats[k]
@@ -88,6 +97,14 @@ func (s setScore) summary(name string) string {
 	for _, c := range Categories() {
 		if cs := s.cats[c]; cs != nil {
 			fmt.Fprintf(&b, " %s %.2f(%d)", c, ratio(cs.found, cs.want), cs.want)
+		}
+	}
+	if len(s.faCats) > 0 {
+		b.WriteString("  false alarms by category:")
+		for _, c := range Categories() {
+			if n := s.faCats[c]; n > 0 {
+				fmt.Fprintf(&b, " %s %d", c, n)
+			}
 		}
 	}
 	return b.String()
