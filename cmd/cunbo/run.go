@@ -12,6 +12,7 @@ import (
 
 	"github.com/cunbo/cunbo/firmware/app"
 	"github.com/cunbo/cunbo/firmware/config"
+	"github.com/cunbo/cunbo/firmware/memlimit"
 	"github.com/cunbo/cunbo/firmware/sdnotify"
 )
 
@@ -51,6 +52,8 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 			return a
 		}}))
 	notifier := sdnotify.New()
+	limit, from := memlimit.Set(os.Getenv)
+	log.Info("memory limit", "mib", limit>>20, "from", from)
 
 	cfg, err := config.Load(*path)
 	if err != nil {

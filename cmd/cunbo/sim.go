@@ -10,11 +10,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
-	"github.com/cunbo/cunbo/firmware/pipeline"
+	"github.com/cunbo/cunbo/firmware/memlimit"
 )
 
 // stringList is a repeatable string flag.
@@ -31,7 +30,8 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.SetOutput(stderr)
 	var cfg simConfig
 	var rtmpURLs stringList
-	fs.Var(&rtmpURLs, "rtmp", "publish to this RTMP/RTMPS URL (repeatable)")
+	fs.Var(&rtmpURLs, "rtmp", "publish to this RTMP/RTMPS URL (repeatable); every user of this computer can read it with ps: give a URL with a stream key by --rtmp-file or "+rtmpEnv)
+	rtmpFile := fs.String("rtmp-file", "", "publish to the RTMP/RTMPS URLs in this `file`, one a line (keeps the stream key out of ps and the shell history); "+rtmpEnv+"=URL in the environment does the same")
 	duration := fs.Duration("duration", 0, "stop after this long and exit 0 (default: until Ctrl-C)")
 	fs.BoolVar(&cfg.Portrait, "portrait", false, "portrait 720×1280 (phone viewers) instead of landscape 1280×720")
 	fs.IntVar(&cfg.Card, "card", 1, "show product card N (from 1) from the start; 0 hides the card")
@@ -47,7 +47,7 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	verbose := fs.Bool("v", false, "log everything the pipeline does")
 	httpFlags := addSimHTTPFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cunbo sim [--rtmp URL]... [--duration D] [--portrait] [--card N] [--data DIR] [--record DIR] [--preview ADDR] [--catalog CSV --photos DIR]")
+		fmt.Fprintln(stderr, "usage: cunbo sim [--rtmp-file FILE | --rtmp URL]... [--duration D] [--portrait] [--card N] [--data DIR] [--record DIR] [--preview ADDR] [--catalog CSV --photos DIR]")
 		fmt.Fprintln(stderr, "在电脑上模拟一台直播盒子：测试画面 + 循环播放的讲话声 + 商品卡片。")
 		fmt.Fprintln(stderr, "Runs a simulated box: test pattern, looping speech and product cards.")
 		fs.PrintDefaults()
@@ -59,7 +59,12 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintln(stderr, "cunbo sim: --duration and --record-quota-mb must be positive")
 		return 2
 	}
-	cfg.RTMP = rtmpURLs
+	urls, err := simRTMPURLs(rtmpURLs, *rtmpFile, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+		return 2
+	}
+	cfg.RTMP = urls
 	cfg.RecordQuota = *quotaMB << 20
 	if *dataDir == "" {
 		fmt.Fprintln(stderr, "cunbo sim: --data must name a directory")
@@ -81,10 +86,9 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	defer closeLog()
 	cfg.Logger = logger
 
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(pipeline.MemoryLimit)
-	}
-	p, err := buildSim(cfg, stderr)
+	limit, from := memlimit.Set(os.Getenv)
+	logger.Info("memory limit", "mib", limit>>20, "from", from)
+	p, err := buildSim(&cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
 		return 2

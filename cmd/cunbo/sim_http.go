@@ -20,6 +20,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/pipeline"
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/internal/secret"
 	"github.com/cunbo/cunbo/stream/whep"
 )
 
@@ -64,7 +65,7 @@ func runSimHTTP(ctx context.Context, p *pipeline.Pipeline, cfg simConfig, hf *si
 	a, err := app.New(app.Options{
 		Compliance: caps,
 		Pipeline:   p, Panel: panel, HTTPAddr: hf.addr, PIN: pin,
-		Destination: simDestination(cfg.RTMP),
+		Destination: simDestination(cfg.RTMP), Problems: cfg.Problems,
 		// The page is opened on this machine or on a phone on the LAN.
 		Preview:  whep.Config{IncludeLoopback: true},
 		OnStatus: statusPrinter(out, panel.Virtual),
@@ -232,10 +233,7 @@ func warningPrinter(out *syncWriter) compliance.WarningSink {
 func simDestination(urls []string) string {
 	var shown []string
 	for _, u := range urls {
-		if i := strings.LastIndexByte(u, '/'); i > len("rtmps://") {
-			u = u[:i+1] + web.MaskKey(u[i+1:])
-		}
-		shown = append(shown, u)
+		shown = append(shown, secret.URL(u))
 	}
 	return strings.Join(shown, "，")
 }

@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cunbo/cunbo/firmware/cards"
+	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/pipeline"
+	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/overlay"
 )
@@ -28,9 +31,14 @@ type simConfig struct {
 	// moments, log); RecordDir defaults to a folder in it.
 	DataDir     string
 	PreviewAddr string
-	// CatalogCSV and PhotoDir load a trainer's catalogue; empty CSV means
-	// the embedded demo catalogue.
+	// CatalogCSV and PhotoDir load a trainer's catalogue (XLSX, CSV or
+	// TSV); empty CSV means the embedded demo catalogue.
 	CatalogCSV, PhotoDir string
+	// RulePack checks the cards' words; empty means the built-in rules.
+	RulePack string
+	// Problems is filled by buildSim: the catalogue's rows and cards that
+	// were left out, for the phone page.
+	Problems []web.SetupProblem
 	FontPath             string
 	// AudioWAV is looped as the microphone; empty means the shared test
 	// speech when it can be found, else a test tone.
@@ -44,15 +52,20 @@ type simConfig struct {
 const defaultSpeechWAV = "shared/testdata/speech/tts-lajiao-zuidi.wav"
 
 // buildSim opens the simulated sources and the catalogue and builds the
-// pipeline, not yet running. Catalogue row problems are written to warn
-// (in Chinese, for the trainer).
-func buildSim(cfg simConfig, warn io.Writer) (*pipeline.Pipeline, error) {
+// pipeline, not yet running. Catalogue problems are written to warn (in
+// Chinese, for the trainer) and kept in cfg.Problems; like the box, the
+// simulator runs without the cards it cannot show.
+func buildSim(cfg *simConfig, warn io.Writer) (*pipeline.Pipeline, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	cat, err := loadSimCatalog(cfg, warn)
+	cat, problems, err := loadSimCatalog(*cfg, warn)
 	if err != nil {
 		return nil, err
+	}
+	cfg.Problems = problems
+	if cat.Len() == 0 {
+		cfg.Card = 0 // no card to show: start hidden rather than refuse to run
 	}
 	if cfg.Card < 0 || cfg.Card > cat.Len() {
 		return nil, fmt.Errorf("--card %d: 商品目录只有 %d 个商品 (the catalogue has %d products)", cfg.Card, cat.Len(), cat.Len())
@@ -90,22 +103,37 @@ func buildSim(cfg simConfig, warn io.Writer) (*pipeline.Pipeline, error) {
 	return p, nil
 }
 
-func loadSimCatalog(cfg simConfig, warn io.Writer) (*overlay.Catalog, error) {
-	if cfg.CatalogCSV == "" {
-		return overlay.DemoCatalog()
-	}
-	photos := cfg.PhotoDir
-	if photos == "" {
-		photos = filepath.Dir(cfg.CatalogCSV)
-	}
-	cat, problems, err := overlay.LoadCatalog(cfg.CatalogCSV, photos)
-	for _, p := range problems {
-		fmt.Fprintf(warn, "商品目录 %s: %s\n", cfg.CatalogCSV, p)
-	}
+// loadSimCatalog loads the trainer's catalogue, or the demo, and keeps the
+// cards whose words pass the rules. The error is only for a broken build
+// (the demo or the built-in rules failing).
+func loadSimCatalog(cfg simConfig, warn io.Writer) (*overlay.Catalog, []web.SetupProblem, error) {
+	lt, err := compliance.LoadLinter(cfg.RulePack, cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("商品目录无法读取 (catalogue unreadable): %w", err)
+		return nil, nil, err
 	}
-	return cat, nil
+	var cat *overlay.Catalog
+	var problems []web.SetupProblem
+	if cfg.CatalogCSV == "" {
+		demo, err := overlay.DemoCatalog()
+		if err != nil {
+			return nil, nil, err
+		}
+		cat, problems = cards.Check(demo, "", lt)
+	} else {
+		photos := cfg.PhotoDir
+		if photos == "" {
+			photos = filepath.Dir(cfg.CatalogCSV)
+		}
+		cat, problems = cards.Load(cfg.CatalogCSV, photos, lt)
+	}
+	for _, p := range problems {
+		fmt.Fprintf(warn, "商品目录 %s：%s", p.Where, p.Message)
+		if p.Hint != "" {
+			fmt.Fprintf(warn, "（%s）", p.Hint)
+		}
+		fmt.Fprintln(warn)
+	}
+	return cat, problems, nil
 }
 
 // simAudio loops a WAV as the microphone, or plays a tone when there is

@@ -75,6 +75,9 @@ type Options struct {
 	Compliance *compliance.Captions
 	// Preview configures the WebRTC preview (host candidates on the LAN).
 	Preview whep.Config
+	// Problems are the setup mistakes the box works around (config keys,
+	// catalogue rows, cards that break a rule), listed on the phone page.
+	Problems []web.SetupProblem
 
 	// OnStatus is called with every status change (the simulator prints
 	// them); it must not block.
@@ -195,7 +198,7 @@ func (p markToLoop) Mark() error {
 }
 
 func (a *App) details() web.Details {
-	d := web.Details{Destination: a.opts.Destination}
+	d := web.Details{Destination: a.opts.Destination, Problems: a.opts.Problems}
 	st := a.opts.Pipeline.Stats()
 	if st.Live {
 		// What actually leaves the box, measured at the first publisher

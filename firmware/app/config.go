@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,8 +13,8 @@ import (
 	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/firmware/pipeline"
-	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/internal/secret"
 	"github.com/cunbo/cunbo/overlay"
 	"periph.io/x/conn/v3/gpio"
 )
@@ -118,8 +117,9 @@ func FromConfig(cfg *config.Config, bo BuildOptions) (Options, error) {
 }
 
 // destinations maps the configured destinations onto the pipeline's, and
-// says where the stream goes with the keys masked. An RTMP key is the
-// last element of the ingest URL; a WHIP key is its bearer token.
+// says where the stream goes with the keys masked (package secret). An
+// RTMP key is the last element of the ingest URL; a WHIP key is its
+// bearer token.
 func destinations(ds []config.Destination) (out []pipeline.Destination, shown string) {
 	var names []string
 	for _, d := range ds {
@@ -127,16 +127,9 @@ func destinations(ds []config.Destination) (out []pipeline.Destination, shown st
 		switch d.Kind {
 		case "whip":
 			out = append(out, pipeline.Destination{Name: d.Name, Kind: pipeline.KindWHIP, URL: d.URL, Token: d.Key})
-			// A WHIP path can hold a key of its own: show the host.
-			s := d.Name + " (" + u
-			if pu, err := url.Parse(u); err == nil && pu.Host != "" {
-				s = d.Name + " (" + pu.Scheme + "://" + pu.Host
-				if strings.Trim(pu.Path, "/") != "" {
-					s += "/…"
-				}
-			}
+			s := d.Name + " (" + secret.URL(u)
 			if d.Key != "" {
-				s += "，密钥 " + web.MaskKey(d.Key)
+				s += "，密钥 " + secret.Key(d.Key)
 			}
 			names = append(names, s+")")
 		case "rtmp":
@@ -145,7 +138,7 @@ func destinations(ds []config.Destination) (out []pipeline.Destination, shown st
 				full += "/" + d.Key
 			}
 			out = append(out, pipeline.Destination{Name: d.Name, Kind: pipeline.KindRTMP, URL: full})
-			names = append(names, d.Name+" ("+u+"/"+web.MaskKey(d.Key)+")")
+			names = append(names, d.Name+" ("+secret.URL(full)+")")
 		default: // config.Load refuses it; pipeline.New says why too
 			out = append(out, pipeline.Destination{Name: d.Name, Kind: d.Kind, URL: d.URL})
 		}

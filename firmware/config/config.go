@@ -8,11 +8,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,7 +30,8 @@ const DefaultPath = "/etc/cunbo/cunbo.toml"
 type Config struct {
 	// DeviceID names the box to the review service and in logs.
 	DeviceID string `toml:"device_id"`
-	// PIN protects the streamer's phone page: 6 to 8 digits.
+	// PIN protects the streamer's phone page: 6 to 8 digits. Empty means
+	// the box's own random one (BoxPIN).
 	PIN string `toml:"pin"`
 	// StateDir holds the box's own state (catalogue cache, upload queue).
 	StateDir  string        `toml:"state_dir"`
@@ -130,7 +134,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 func Default() Config {
 	return Config{
 		StateDir:  "/var/lib/cunbo",
-		Catalogue: "/var/lib/cunbo/catalogue.json",
+		Catalogue: "/var/lib/cunbo/catalogue.xlsx",
 		RulePack:  "/usr/share/cunbo/rules",
 		HTTP:      HTTP{Listen: ":8080"},
 		GPIO: GPIO{
@@ -146,66 +150,122 @@ func Default() Config {
 	}
 }
 
-// FieldError is one problem with one key.
+// FieldError is one problem with one key, written for the trainer who
+// fixes the file over SSH: Chinese words, the English key as it appears in
+// the file, and a line to copy.
 type FieldError struct {
 	File string
 	Line int // 0 when the key is absent from the file (a bad default combination)
 	Key  string
-	Msg  string
+	// Msg says in plain Chinese what is wrong and what was expected.
+	Msg string
+	// Example is a correct line to copy, e.g. `fps = 30`; "" when none fits.
+	Example string
+	// Default is what the box uses instead of a bad optional key ("" when
+	// the key was dropped or the error is fatal).
+	Default string
+	// Fatal means the box cannot start until the key is fixed; otherwise
+	// it runs without the key (Default, or the part dropped) and lists
+	// the problem on the phone page.
+	Fatal bool
 }
 
 func (e *FieldError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Key, e.Msg)
+		fmt.Fprintf(&b, ":%d", e.Line)
 	}
-	return fmt.Sprintf("%s: %s: %s", e.File, e.Key, e.Msg)
+	if e.Key != "" {
+		b.WriteString(": " + e.Key)
+	}
+	b.WriteString(": " + e.Chinese())
+	return b.String()
 }
 
-// Load reads and validates the file at path.
-func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+// Chinese is the message with the example and what the box does about it.
+func (e *FieldError) Chinese() string {
+	s := e.Msg
+	if e.Example != "" {
+		s += "。例如：" + e.Example
+	}
+	switch {
+	case e.Fatal:
+		s += "。改好之前盒子不会启动"
+	case e.Default != "":
+		s += "。盒子先用默认值 " + e.Default
+	}
+	return s + "。"
+}
+
+// Limits checked before the file is parsed: a config is a few kilobytes,
+// and the parser's cost grows with nesting.
+const (
+	MaxFileBytes = 64 << 10
+	maxNesting   = 8 // brackets and braces open at once
+	maxKeyDots   = 8 // dots in one line's keys
+)
+
+// Load reads and validates the file at path; see Parse.
+func Load(path string) (*Config, []*FieldError, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	return Parse(b, path)
 }
 
 // Parse decodes and validates a file's contents; name is used in errors.
-// Errors name the file, the line and the key. Several problems are all
-// reported at once (errors.Join of *FieldError).
-func Parse(data []byte, name string) (*Config, error) {
-	c := Default()
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
-	if err != nil {
+// Every problem is found in one pass and named by file, line and key.
+// A bad optional key keeps its default and comes back in warnings; the
+// box runs. When the box cannot start (syntax, a required key), err holds
+// every problem, fatal or not (errors.Join of *FieldError), and the
+// config is nil.
+func Parse(data []byte, name string) (c *Config, warnings []*FieldError, err error) {
+	fatal := func(line int, key, msg, example string) (*Config, []*FieldError, error) {
+		return nil, nil, fmt.Errorf("config: %w", &FieldError{File: name, Line: line, Key: key, Msg: msg, Example: example, Fatal: true})
+	}
+	if len(data) > MaxFileBytes {
+		return fatal(0, "", fmt.Sprintf("配置文件有 %d 字节，太大了（最多 %d KB），多半不是盒子的配置文件", len(data), MaxFileBytes>>10), "")
+	}
+	if line, msg := checkShape(data); msg != "" {
+		return fatal(line, "", msg, "")
+	}
+	raw := map[string]any{}
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			if pe.LastKey != "" {
-				return nil, fmt.Errorf("config: %w", &FieldError{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message})
-			}
-			return nil, fmt.Errorf("config: %s:%d: %s", name, pe.Position.Line, pe.Message)
+			return fatal(pe.Position.Line, pe.LastKey, "这一行的写法不对（"+pe.Message+"），每个设置写成一行：名字 = 值，文字要加英文引号",
+				`device_id = "leishan-honey-01"`)
 		}
-		// Type mismatches are plain errors naming the last key.
-		if m := lastKeyRe.FindStringSubmatch(err.Error()); m != nil {
-			return nil, fmt.Errorf("config: %w", &FieldError{File: name, Line: keyLines(data).find(m[1]), Key: m[1], Msg: m[2]})
-		}
-		return nil, fmt.Errorf("config: %s: %w", name, err)
+		return fatal(0, "", "读不懂这个文件（"+err.Error()+"）", "")
 	}
 	lines := keyLines(data)
-	var errs []error
-	for _, k := range md.Undecoded() {
-		key := k.String()
-		errs = append(errs, &FieldError{File: name, Line: lines.find(key), Key: key, Msg: "unknown key"})
-	}
-	for _, fe := range c.check() {
+	cfg := Default()
+	d := decoder{}
+	d.table(reflect.ValueOf(&cfg).Elem(), reflect.ValueOf(Default()), raw, "")
+	d.errs = append(d.errs, cfg.check()...)
+	for _, fe := range d.errs {
 		fe.File = name
 		fe.Line = lines.find(fe.Key)
-		errs = append(errs, fe)
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("config: %w", errors.Join(errs...))
+	slices.SortStableFunc(d.errs, func(a, b *FieldError) int { return a.Line - b.Line })
+	for _, fe := range d.errs {
+		if fe.Fatal {
+			all := make([]error, len(d.errs))
+			for i, fe := range d.errs {
+				all[i] = fe
+			}
+			return nil, nil, fmt.Errorf("config: %w", errors.Join(all...))
+		}
 	}
-	c.fill()
-	return &c, nil
+	cfg.fill()
+	return &cfg, d.errs, nil
 }
 
 // fill derives what the file may leave out.
@@ -218,145 +278,199 @@ func (c *Config) fill() {
 	}
 }
 
-var (
-	deviceIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
-	pinRe      = regexp.MustCompile(`^[0-9]{6,8}$`)
-	lastKeyRe  = regexp.MustCompile(`last key "([^"]+)"\): (.*)$`)
-)
+var deviceIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 
 func oneOf(v string, allowed ...string) bool {
-	for _, a := range allowed {
-		if v == a {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(allowed, v)
 }
 
-// check validates c and returns one error per bad key.
+// checker collects problems; a bad optional key goes back to its default.
+type checker struct {
+	errs []*FieldError
+	def  Config
+}
+
+func (k *checker) fatal(key, example, format string, args ...any) {
+	k.errs = append(k.errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...), Example: example, Fatal: true})
+}
+
+// dropped reports a problem whose part of the config is left out.
+func (k *checker) dropped(key, example, format string, args ...any) {
+	k.errs = append(k.errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...), Example: example})
+}
+
+// fallback resets *p to its default d and reports why.
+func fallback[T any](k *checker, p *T, d T, key, example, format string, args ...any) {
+	*p = d
+	k.errs = append(k.errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...), Example: example, Default: fmt.Sprint(d)})
+}
+
+// check validates c, putting each bad optional key back to its default,
+// and returns one problem per bad key.
 func (c *Config) check() []*FieldError {
-	var errs []*FieldError
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
-	}
+	k := &checker{def: Default()}
+	def := &k.def
 	if !deviceIDRe.MatchString(c.DeviceID) {
-		bad("device_id", "%q must be 1-32 lower-case letters, digits or '-', starting with a letter or digit", c.DeviceID)
+		what := "没有写"
+		if c.DeviceID != "" {
+			what = fmt.Sprintf("现在是 %q", c.DeviceID)
+		}
+		k.fatal("device_id", `device_id = "leishan-honey-01"`,
+			"盒子的名字必须填写：1 到 32 个小写英文字母、数字或“-”，以字母或数字开头，%s", what)
 	}
-	if !pinRe.MatchString(c.PIN) {
-		bad("pin", "must be 6 to 8 digits, written as a string (pin = \"246813\")")
+	if c.PIN != "" {
+		if msg := CheckPIN(c.PIN); msg != "" {
+			k.fatal("pin", `pin = "502817"（或者删掉这一行，盒子会自己生成密码，写在 `+filepath.Join(c.StateDir, PINFile)+`）`, "%s", msg)
+		}
 	}
-	for key, p := range map[string]string{
-		"state_dir": c.StateDir, "catalogue": c.Catalogue, "rule_pack": c.RulePack,
-		"speech.model_dir": c.Speech.ModelDir, "record.dir": c.Record.Dir,
+	for _, p := range []struct {
+		key string
+		v   *string
+		d   string
+	}{
+		{"state_dir", &c.StateDir, def.StateDir}, {"catalogue", &c.Catalogue, def.Catalogue},
+		{"rule_pack", &c.RulePack, def.RulePack}, {"speech.model_dir", &c.Speech.ModelDir, def.Speech.ModelDir},
+		{"record.dir", &c.Record.Dir, def.Record.Dir},
 	} {
-		if !filepath.IsAbs(p) {
-			bad(key, "%q must be an absolute path", p)
+		if !filepath.IsAbs(*p.v) {
+			fallback(k, p.v, p.d, p.key, fmt.Sprintf("%s = %q", lastPart(p.key), p.d), "要写以 / 开头的完整路径，现在是 %q", *p.v)
 		}
 	}
 	if host, port, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-		bad("http.listen", "%q is not host:port (e.g. \":8080\")", c.HTTP.Listen)
+		fallback(k, &c.HTTP.Listen, def.HTTP.Listen, "http.listen", `listen = ":8080"`, "要写成“地址:端口”，现在是 %q", c.HTTP.Listen)
 	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strings.ContainsAny(host, " /") {
-		bad("http.listen", "%q: port must be 1-65535", c.HTTP.Listen)
+		fallback(k, &c.HTTP.Listen, def.HTTP.Listen, "http.listen", `listen = ":8080"`, "端口要在 1 到 65535 之间，现在是 %q", c.HTTP.Listen)
 	}
 
-	g := c.GPIO
+	g, dg := &c.GPIO, def.GPIO
 	pins := []struct {
 		key string
-		n   int
+		n   *int
+		d   int
 	}{
-		{"gpio.big_button", g.BigButton}, {"gpio.next_button", g.NextButton}, {"gpio.prev_button", g.PrevButton},
-		{"gpio.light_button", g.LightButton}, {"gpio.mark_button", g.MarkButton},
-		{"gpio.led_red", g.LEDRed}, {"gpio.led_green", g.LEDGreen}, {"gpio.led_blue", g.LEDBlue},
+		{"gpio.big_button", &g.BigButton, dg.BigButton}, {"gpio.next_button", &g.NextButton, dg.NextButton},
+		{"gpio.prev_button", &g.PrevButton, dg.PrevButton}, {"gpio.light_button", &g.LightButton, dg.LightButton},
+		{"gpio.mark_button", &g.MarkButton, dg.MarkButton},
+		{"gpio.led_red", &g.LEDRed, dg.LEDRed}, {"gpio.led_green", &g.LEDGreen, dg.LEDGreen}, {"gpio.led_blue", &g.LEDBlue, dg.LEDBlue},
+	}
+	for _, p := range pins {
+		if *p.n < 0 || *p.n > 27 {
+			fallback(k, p.n, p.d, p.key, fmt.Sprintf("%s = %d", lastPart(p.key), p.d), "要写 BCM 编号 0 到 27（GPIO17 写 17，不是排针的针脚号），现在是 %d", *p.n)
+		}
 	}
 	used := map[int]string{}
 	for _, p := range pins {
-		if p.n < 0 || p.n > 27 {
-			bad(p.key, "%d is not a header GPIO (BCM 0-27)", p.n)
+		if other, dup := used[*p.n]; dup {
+			// Two parts on one line cannot both work, and which one to
+			// move is the installer's call.
+			k.fatal(p.key, fmt.Sprintf("%s = %d", lastPart(p.key), p.d), "GPIO%d 已经接了 %s，两个东西不能接同一个脚", *p.n, other)
 			continue
 		}
-		if other, dup := used[p.n]; dup {
-			bad(p.key, "GPIO%d is already used by %s", p.n, other)
-			continue
-		}
-		used[p.n] = p.key
+		used[*p.n] = p.key
 	}
 	if !filepath.IsAbs(g.RingPWMChip) {
-		bad("gpio.ring_pwm_chip", "%q must be an absolute path like /sys/class/pwm/pwmchip0", g.RingPWMChip)
+		fallback(k, &g.RingPWMChip, dg.RingPWMChip, "gpio.ring_pwm_chip", `ring_pwm_chip = "/sys/class/pwm/pwmchip0"`, "要写以 / 开头的完整路径，现在是 %q", g.RingPWMChip)
 	}
 	if g.RingPWMChannel < 0 || g.RingPWMChannel > 3 {
-		bad("gpio.ring_pwm_channel", "%d must be 0-3", g.RingPWMChannel)
+		fallback(k, &g.RingPWMChannel, dg.RingPWMChannel, "gpio.ring_pwm_channel", "ring_pwm_channel = 0", "要写 0 到 3，现在是 %d", g.RingPWMChannel)
 	}
 	if !oneOf(g.RingLevel, "off", "low", "mid", "high") {
-		bad("gpio.ring_level", "%q must be off, low, mid or high", g.RingLevel)
+		fallback(k, &g.RingLevel, dg.RingLevel, "gpio.ring_level", `ring_level = "mid"`, "要写 off（关）、low（弱）、mid（中）或 high（强），现在是 %q", g.RingLevel)
 	}
 	if g.Debounce.Duration < time.Millisecond || g.Debounce.Duration > 200*time.Millisecond {
-		bad("gpio.debounce", "%s must be 1ms-200ms", g.Debounce)
+		fallback(k, &g.Debounce, dg.Debounce, "gpio.debounce", `debounce = "30ms"`, "要在 1ms 到 200ms 之间，现在是 %s", g.Debounce)
 	}
 	if g.LongPress.Duration < time.Second || g.LongPress.Duration > 10*time.Second {
-		bad("gpio.long_press", "%s must be 1s-10s", g.LongPress)
+		fallback(k, &g.LongPress, dg.LongPress, "gpio.long_press", `long_press = "3s"`, "要在 1s 到 10s 之间，现在是 %s", g.LongPress)
 	}
 
-	v := c.Video
+	v, dv := &c.Video, def.Video
 	if !oneOf(v.Source, "rpicam", "v4l2", "test") {
-		bad("video.source", "%q must be rpicam, v4l2 or test", v.Source)
+		fallback(k, &v.Source, dv.Source, "video.source", `source = "rpicam"`, "要写 rpicam（树莓派摄像头）、v4l2（USB 摄像头）或 test（测试画面），现在是 %q", v.Source)
 	}
 	if v.Source == "v4l2" && !strings.HasPrefix(v.Device, "/dev/") {
-		bad("video.device", "%q must be a /dev/video* device", v.Device)
+		fallback(k, &v.Device, dv.Device, "video.device", `device = "/dev/video0"`, "USB 摄像头要写 /dev/video 开头的设备，现在是 %q", v.Device)
+	}
+	size := func(key, format string, args ...any) {
+		k.errs = append(k.errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...), Example: "width = 720 和 height = 1280（竖屏），或者两行都删掉",
+			Default: "按 portrait 自动定大小"})
+		v.Width, v.Height = 0, 0
 	}
 	switch {
 	case v.Width == 0 && v.Height == 0: // derived from portrait
 	case v.Width < 160 || v.Height < 160 || v.Width > 1920 || v.Height > 1920:
-		bad("video.width", "%dx%d must be between 160 and 1920 on each side", v.Width, v.Height)
+		size("video.width", "画面大小 %dx%d 不行，宽和高都要在 160 到 1920 之间", v.Width, v.Height)
 	case v.Width%2 != 0 || v.Height%2 != 0:
-		bad("video.width", "%dx%d must be even on both sides (I420)", v.Width, v.Height)
+		size("video.width", "画面大小 %dx%d 不行，宽和高都要是双数", v.Width, v.Height)
 	case v.Portrait && v.Width > v.Height:
-		bad("video.portrait", "portrait but %dx%d is landscape; swap width and height", v.Width, v.Height)
+		size("video.portrait", "设了竖屏（portrait = true），但 %dx%d 是横的；把 width 和 height 对调", v.Width, v.Height)
 	case !v.Portrait && v.Width < v.Height:
-		bad("video.portrait", "landscape but %dx%d is portrait; set portrait = true", v.Width, v.Height)
+		size("video.portrait", "设了横屏（portrait = false），但 %dx%d 是竖的；改成 portrait = true", v.Width, v.Height)
 	}
 	if v.FPS < 1 || v.FPS > 60 {
-		bad("video.fps", "%d must be 1-60", v.FPS)
+		fallback(k, &v.FPS, dv.FPS, "video.fps", "fps = 30", "每秒画面数要在 1 到 60 之间，现在是 %d", v.FPS)
 	}
 	if v.BitrateKbps < 300 || v.BitrateKbps > 8000 {
-		bad("video.bitrate_kbps", "%d must be 300-8000", v.BitrateKbps)
+		fallback(k, &v.BitrateKbps, dv.BitrateKbps, "video.bitrate_kbps", "bitrate_kbps = 2500", "码率要在 300 到 8000 之间，现在是 %d", v.BitrateKbps)
 	}
 
-	a := c.Audio
+	a, da := &c.Audio, def.Audio
 	if !oneOf(a.Source, "alsa", "test") {
-		bad("audio.source", "%q must be alsa or test", a.Source)
+		fallback(k, &a.Source, da.Source, "audio.source", `source = "alsa"`, "要写 alsa（麦克风）或 test（测试声音），现在是 %q", a.Source)
 	}
 	if a.SampleRate != 16000 && a.SampleRate != 44100 && a.SampleRate != 48000 {
-		bad("audio.sample_rate", "%d must be 16000, 44100 or 48000", a.SampleRate)
+		fallback(k, &a.SampleRate, da.SampleRate, "audio.sample_rate", "sample_rate = 48000", "要写 16000、44100 或 48000，现在是 %d", a.SampleRate)
 	}
 	if a.Channels != 1 && a.Channels != 2 {
-		bad("audio.channels", "%d must be 1 or 2", a.Channels)
+		fallback(k, &a.Channels, da.Channels, "audio.channels", "channels = 1", "要写 1（单声道）或 2（立体声），现在是 %d", a.Channels)
 	}
-	if c.Record.QuotaMB < 256 {
-		bad("record.quota_mb", "%d must be at least 256", c.Record.QuotaMB)
+	if c.Record.QuotaMB < 256 || c.Record.QuotaMB > MaxQuotaMB {
+		fallback(k, &c.Record.QuotaMB, def.Record.QuotaMB, "record.quota_mb", "quota_mb = 8192",
+			"录像最多占用的空间要在 256 到 %d（MB）之间，现在是 %d", MaxQuotaMB, c.Record.QuotaMB)
 	}
 
 	names := map[string]bool{}
+	kept := c.Dest[:0:0]
 	for i, d := range c.Dest {
-		k := func(f string) string { return fmt.Sprintf("destination[%d].%s", i, f) }
-		if d.Name == "" {
-			bad(k("name"), "required")
-		} else if names[d.Name] {
-			bad(k("name"), "%q is used twice", d.Name)
+		key := func(f string) string { return fmt.Sprintf("destination[%d].%s", i, f) }
+		u, err := url.Parse(d.URL)
+		drop := func(f, example, format string, args ...any) {
+			k.dropped(key(f), example, format+"；这个推流地址先不用，其他的照常", args...)
+		}
+		switch {
+		case d.Name == "":
+			drop("name", `name = "douyin"`, "推流地址要有名字")
+		case names[d.Name]:
+			drop("name", `name = "kuaishou"`, "名字 %q 用了两次，每个推流地址的名字要不一样", d.Name)
+		case !oneOf(d.Kind, "rtmp", "whip"):
+			drop("kind", `kind = "rtmp"`, "类型要写 rtmp 或 whip，现在是 %q", d.Kind)
+		case err != nil || u.Host == "":
+			drop("url", `url = "rtmp://push.example.com/live"`, "%q 不是网址", d.URL)
+		case d.Kind == "rtmp" && !oneOf(u.Scheme, "rtmp", "rtmps"):
+			drop("url", `url = "rtmp://push.example.com/live"`, "rtmp 推流地址要以 rtmp:// 或 rtmps:// 开头，现在是 %q", d.URL)
+		case d.Kind == "whip" && !oneOf(u.Scheme, "http", "https"):
+			drop("url", `url = "https://whip.example.com/whip/endpoint"`, "whip 推流地址要以 http:// 或 https:// 开头，现在是 %q", d.URL)
+		default:
+			kept = append(kept, d)
 		}
 		names[d.Name] = true
-		u, err := url.Parse(d.URL)
-		switch {
-		case !oneOf(d.Kind, "rtmp", "whip"):
-			bad(k("kind"), "%q must be rtmp or whip", d.Kind)
-		case err != nil || u.Host == "":
-			bad(k("url"), "%q is not a URL", d.URL)
-		case d.Kind == "rtmp" && !oneOf(u.Scheme, "rtmp", "rtmps"):
-			bad(k("url"), "%q: an rtmp destination needs rtmp:// or rtmps://", d.URL)
-		case d.Kind == "whip" && !oneOf(u.Scheme, "http", "https"):
-			bad(k("url"), "%q: a whip destination needs http:// or https://", d.URL)
-		}
 	}
-	return errs
+	if len(kept) == 0 {
+		kept = nil
+	}
+	c.Dest = kept
+	return k.errs
+}
+
+// MaxQuotaMB bounds record.quota_mb (1 TiB): the quota is used in bytes,
+// and a larger number overflowed into "no quota".
+const MaxQuotaMB = 1 << 20
+
+func lastPart(key string) string {
+	if i := strings.LastIndex(key, "."); i >= 0 {
+		return key[i+1:]
+	}
+	return key
 }
 
 // keyIndex maps a dotted key ("video.fps", "destination[1].url") to the

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cunbo/cunbo/firmware/memlimit"
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/stream"
 	"github.com/cunbo/cunbo/stream/nginxtest"
@@ -88,7 +89,7 @@ func rssBytes() int64 {
 func BenchmarkPipeline720p30(b *testing.B) {
 	d := benchDuration(b)
 	if os.Getenv("GOMEMLIMIT") == "" { // as the binary does
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(MemoryLimit))
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(memlimit.For(1 << 30))) // a 1 GB Pi
 	}
 	for range b.N {
 		ngx := nginxtest.New(b)

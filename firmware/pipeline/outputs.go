@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cunbo/cunbo/internal/secret"
 	"github.com/cunbo/cunbo/stream/adapt"
 	"github.com/cunbo/cunbo/stream/fanout"
 	"github.com/cunbo/cunbo/stream/rtmp"
@@ -143,30 +144,25 @@ func (p *Pipeline) newPublisher(d Destination, name string) (*publisher, error) 
 	return pp, nil
 }
 
-// shownURL is d's URL without its secrets: an RTMP stream key is the
-// last path element; a WHIP endpoint may carry a key anywhere in its path
-// or query, so only its scheme and host are shown.
-func (d Destination) shownURL() string {
-	if d.Kind == KindWHIP {
-		u, err := url.Parse(d.URL)
-		if err != nil || u.Host == "" {
-			return "…"
-		}
-		if u.Path == "" || u.Path == "/" {
-			return u.Scheme + "://" + u.Host
-		}
-		return u.Scheme + "://" + u.Host + "/…"
-	}
-	return redact(d.URL)
-}
+// shownURL is d's URL without its secrets (secret.URL).
+func (d Destination) shownURL() string { return secret.URL(d.URL) }
 
-// redact drops the stream key (the last path element) from an ingest URL
-// so logs and errors do not leak it.
-func redact(u string) string {
-	if i := strings.LastIndex(u, "/"); i > len("rtmps://") {
-		return u[:i+1] + "…"
+// scrub removes d's secrets from text (a library's error may quote the
+// URL, the RTMP stream key alone, or the token). A WHIP path is left to
+// the whole URL: its words ("whip") are everyone's.
+func (d Destination) scrub(text string) string {
+	secrets := []string{d.URL, d.Token}
+	if u, err := url.Parse(d.URL); err == nil {
+		if d.Kind != KindWHIP {
+			_, key, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/") // after the app
+			secrets = append(secrets, key)
+		}
+		secrets = append(secrets, u.RawQuery)
+		if u.User != nil {
+			secrets = append(secrets, u.User.String())
+		}
 	}
-	return u
+	return secret.Scrub(text, secrets...)
 }
 
 // DestinationStats is one destination's state for the status page.
@@ -191,7 +187,7 @@ func (pp *publisher) stats() DestinationStats {
 		Connected: s.connected, Connects: s.connects, SentKbps: int(s.bitrate / 1000), LastErrorAt: s.lastErrAt}
 	if s.lastErr != nil {
 		// HTTP and dial errors quote the whole URL, key and all.
-		ds.LastError = strings.ReplaceAll(s.lastErr.Error(), pp.dest.URL, ds.URL)
+		ds.LastError = pp.dest.scrub(s.lastErr.Error())
 	}
 	return ds
 }

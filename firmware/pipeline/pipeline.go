@@ -55,14 +55,6 @@ import (
 	"github.com/cunbo/cunbo/stream/whip"
 )
 
-// MemoryLimit is the soft Go memory limit the box runs the pipeline under
-// (runtime/debug.SetMemoryLimit, set by the binary unless GOMEMLIMIT is).
-// The live heap is ~45 MiB (the CJK font file alone is ~20 MiB, encoder
-// frame buffers ~16 MiB); without a limit the garbage collector lets the
-// heap grow to twice that and keeps freed pages, putting the process near
-// 100 MB resident on a Pi with 1 GB shared with ffmpeg.
-const MemoryLimit = 64 << 20
-
 // minBroadcastRate is the lowest audio rate sent as is.
 const minBroadcastRate = 32000
 
@@ -795,7 +787,7 @@ func (p *Pipeline) waitConnected(ctx context.Context, pubs []*publisher) error {
 			var why []string
 			for _, pp := range pubs {
 				if s := pp.state(); s.connects == 0 {
-					why = append(why, fmt.Sprintf("%s (%s): %v", pp.dest.Name, pp.dest.shownURL(), s.lastErr))
+					why = append(why, pp.dest.scrub(fmt.Sprintf("%s (%s): %v", pp.dest.Name, pp.dest.shownURL(), s.lastErr)))
 				}
 			}
 			if up > 0 {

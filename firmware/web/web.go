@@ -23,6 +23,7 @@ import (
 	"github.com/cunbo/cunbo/firmware"
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/internal/secret"
 )
 
 //go:embed static
@@ -54,7 +55,7 @@ type Captions struct {
 // Details are the pipeline's and the speech loop's part of the status.
 type Details struct {
 	// Destination is where the stream goes, with the key already masked
-	// (see MaskKey).
+	// (secret.URL, secret.Key).
 	Destination string
 	BitrateKbps int
 	Card        *Card
@@ -206,18 +207,10 @@ func onAir(s state.State) bool {
 	return false
 }
 
-// MaskKey hides all but the last four characters of an RTMP stream key
-// (the last path element) or of a bearer token.
-func MaskKey(key string) string {
-	if key == "" {
-		return ""
-	}
-	r := []rune(key)
-	if len(r) <= 4 {
-		return strings.Repeat("*", len(r))
-	}
-	return strings.Repeat("*", min(len(r)-4, 8)) + string(r[len(r)-4:])
-}
+// MaskKey is how a stream key or token is shown: not at all (secret.Key).
+//
+// Deprecated: use secret.Key; kept for callers being moved over.
+func MaskKey(key string) string { return secret.Key(key) }
 
 // Options configure a Server.
 type Options struct {

@@ -37,9 +37,9 @@ func TestParseTarget(t *testing.T) {
 		in, wantApp, wantKey, wantSafe string
 		wantErr                        bool
 	}{
-		{"rtmp://push.example.com/live/abc123", "/live", "abc123", "rtmp://push.example.com/live/ab***", false},
-		{"rtmps://h:443/third/stream-9?expire=1&sign=x", "/third", "stream-9?expire=1&sign=x", "rtmps://h:443/third/st***", false},
-		{"rtmp://h/app/a/b", "/app", "a/b", "rtmp://h/app/***", false},
+		{"rtmp://push.example.com/live/abc123", "/live", "abc123", "rtmp://push.example.com/live/****", false},
+		{"rtmps://h:443/third/stream-9?expire=1&sign=x", "/third", "stream-9?expire=1&sign=x", "rtmps://h:443/third/****", false},
+		{"rtmp://h/app/a/b", "/app", "a/b", "rtmp://h/app/****", false},
 		{"http://h/live/x", "", "", "", true},
 		{"rtmp:///live/x", "", "", "", true},
 		{"rtmp://h/live", "", "", "", true},

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/cunbo/cunbo/internal/secret"
 )
 
 // target is a publish URL split the way RTMP ingest services (and ffmpeg)
@@ -34,13 +36,5 @@ func parseTarget(raw string) (target, error) {
 		key += "?" + u.RawQuery
 	}
 	lib := &url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: "/" + app, Fragment: key}
-	safe := u.Scheme + "://" + u.Host + "/" + app + "/" + redact(key)
-	return target{lib: lib, safe: safe}, nil
-}
-
-func redact(key string) string {
-	if len(key) <= 4 {
-		return "***"
-	}
-	return key[:2] + "***"
+	return target{lib: lib, safe: secret.URL(raw)}, nil
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/cunbo/cunbo/internal/secret"
 	"github.com/cunbo/cunbo/stream"
 	"github.com/cunbo/cunbo/stream/bitrate"
 	"github.com/cunbo/cunbo/stream/fanout"
@@ -141,7 +142,7 @@ var ErrConfig = errors.New("whip: bad config")
 func New(cfg Config) (*Publisher, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: URL %q is not an http(s) WHIP endpoint", ErrConfig, cfg.URL)
+		return nil, fmt.Errorf("%w: URL %q is not an http(s) WHIP endpoint", ErrConfig, secret.URL(cfg.URL))
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
