@@ -9,6 +9,13 @@
 // last complete fragment. The ring is bounded by a byte quota: the oldest
 // closed segments go first, unless a Hold protects them.
 //
+// The card itself bounds it too. A quota larger than the card's free space
+// is reduced at start, and whenever the card runs full anyway (ENOSPC,
+// EDQUOT, or less free than Config.ReserveBytes) the oldest closed
+// recordings are deleted and the write retried: recording goes on, and the
+// flagged moments kept beside the ring can always be written, since
+// recordings go first. Stats says so and measures any gap.
+//
 // The Recorder is a stream.Sink: its methods only enqueue; Run does all the
 // IO in its own goroutine and never lets a failing disk stall the stream.
 package record
@@ -33,8 +40,15 @@ type Config struct {
 	// Dir holds the segment files; it is created if missing. Files in it
 	// that the recorder did not name are left alone and not counted.
 	Dir string
-	// QuotaBytes bounds the segment files' total size on disk.
+	// QuotaBytes bounds the segment files' total size on disk. New reduces
+	// it, and logs so, when the filesystem has less room (free space plus
+	// the ring's own files, less ReserveBytes).
 	QuotaBytes int64
+	// ReserveBytes is free space left on the filesystem for what must
+	// never be lost (the flagged moments written beside the ring): below
+	// it, the oldest closed recordings are deleted. Default 16 MiB, at
+	// most a quarter of the filesystem; negative means none.
+	ReserveBytes int64
 	// SegmentDuration is the target length of one file (default 60 s); a
 	// segment closes at the first keyframe after it.
 	SegmentDuration time.Duration
@@ -105,6 +119,22 @@ type Stats struct {
 	// HoldsOverridden counts held segments deleted because nothing else
 	// could make room for the live recording.
 	HoldsOverridden uint64
+	// QuotaBytes is the quota in force (Config.QuotaBytes, or less when
+	// the card had no room for it at start).
+	QuotaBytes int64
+	// DiskFull counts the times the card itself was full (ENOSPC, EDQUOT,
+	// or less free than the reserve) and old recordings were deleted for
+	// it, SegmentsEvicted those deleted, LastDiskFull the latest time.
+	DiskFull        uint64
+	SegmentsEvicted uint64
+	LastDiskFull    time.Time
+	// Gaps counts holes in the recording of a session (fragments lost to
+	// a full or failing card, units the writer fell behind on); LastGap
+	// and GapTotal are the media missing, from the end of what was
+	// written before to the start of what was written after.
+	Gaps     uint64
+	LastGap  time.Duration
+	GapTotal time.Duration
 	// LastFsync is the latency of the latest fragment's write + fdatasync.
 	LastFsync time.Duration
 	// LastError is the latest write failure ("" if none) and when.
@@ -173,6 +203,11 @@ type Recorder struct {
 
 	running atomic.Bool
 
+	// quota and reserve are the bounds in force (see Config);
+	// reserveFiles is the files left for others likewise, on a card that
+	// can run out of inodes before bytes.
+	quota, reserve, reserveFiles int64
+
 	mu       sync.Mutex
 	segs     []*segment // ascending seq
 	nextSeq  uint64
@@ -205,11 +240,50 @@ func New(cfg Config) (*Recorder, error) {
 	if err := r.recover(); err != nil {
 		return nil, err
 	}
+	r.fitCard()
 	r.mu.Lock()
 	r.makeRoomLocked(0)
 	r.mu.Unlock()
 	return r, nil
 }
+
+// fitCard sets the reserve and reduces the quota to what the filesystem
+// can hold: a 2 GiB quota on a card with 300 MB free would only be found
+// out when writes fail mid-broadcast.
+func (r *Recorder) fitCard() {
+	r.quota, r.reserve = r.cfg.QuotaBytes, max(r.cfg.ReserveBytes, 0)
+	sp, err := diskSpace(r.cfg.Dir)
+	if err != nil {
+		r.log.Warn("free space unknown: the quota alone bounds the recording", "err", err)
+		return
+	}
+	if r.cfg.ReserveBytes == 0 {
+		r.reserve = min(defaultReserve, sp.total/4)
+	}
+	if r.cfg.ReserveBytes >= 0 {
+		r.reserveFiles = min(defaultReserveFiles, sp.files/4)
+	}
+	free := sp.free
+	room := free + r.bytesLocked() - r.reserve
+	if room < r.quota {
+		r.quota = max(room, minQuota)
+		r.log.Warn("recording quota larger than the card's free space: reduced",
+			"quota_bytes", r.cfg.QuotaBytes, "reduced_to", r.quota, "free_bytes", free, "reserve_bytes", r.reserve)
+	}
+}
+
+// space is the room on a filesystem (diskSpace).
+type space struct{ free, total, freeFiles, files int64 }
+
+const (
+	defaultReserve = 16 << 20
+	// defaultReserveFiles is enough for many flagged moments (a directory
+	// and three files each).
+	defaultReserveFiles = 256
+	// minQuota keeps a quota usable on a card that was full at start: the
+	// reserve-driven eviction and the errors in Stats take it from there.
+	minQuota = 1 << 20
+)
 
 // recover indexes the segment files left in Dir and repairs torn tails.
 func (r *Recorder) recover() error {
@@ -409,6 +483,7 @@ func (r *Recorder) Stats() Stats {
 	st.UnitsDropped += r.unitsDropped.Load()
 	st.Segments = len(r.segs)
 	st.BytesOnDisk = r.bytesLocked()
+	st.QuotaBytes = r.quota
 	return st
 }
 
@@ -453,6 +528,47 @@ func (r *Recorder) heldLocked(s *segment) bool {
 // fit.
 func (r *Recorder) makeRoomLocked(need int64) bool {
 	total := r.bytesLocked()
+	return r.evictLocked(func(freed, _ int64) bool { return total-freed+need <= r.quota }, false)
+}
+
+// makeDiskRoomLocked deletes the oldest closed segments until the card has
+// need bytes (and newFiles files) free beyond the reserve. force, after
+// the card refused a write, deletes at least one: free space does not show
+// a user's disk quota. It reports whether the room is there (true when
+// free space cannot be measured: the write will tell).
+func (r *Recorder) makeDiskRoomLocked(need, newFiles int64, force bool) bool {
+	if r.cfg.ReserveBytes < 0 && !force {
+		return true
+	}
+	sp, err := diskSpace(r.cfg.Dir)
+	if err != nil {
+		return !force
+	}
+	fits := func(freed, files int64) bool {
+		return sp.free+freed >= need+r.reserve && (sp.files == 0 || sp.freeFiles+files >= newFiles+r.reserveFiles)
+	}
+	if !force && fits(0, 0) {
+		return true
+	}
+	now := r.cfg.Now()
+	quiet := now.Sub(r.stats.LastDiskFull) < errorLogEvery
+	r.stats.DiskFull++
+	r.stats.LastDiskFull = now
+	ok := r.evictLocked(func(freed, files int64) bool {
+		return (!force || files > 0) && fits(freed, files)
+	}, true)
+	if !quiet {
+		r.log.Warn("card full: deleting old recordings", "free_bytes", sp.free, "free_files", sp.freeFiles,
+			"need_bytes", need, "reserve_bytes", r.reserve, "room", ok, "evicted_so_far", r.stats.SegmentsEvicted)
+	}
+	return ok
+}
+
+// evictLocked deletes the oldest closed segments, held ones only when
+// nothing else is left, until enough(bytes, files freed) holds. It
+// reports whether it does.
+func (r *Recorder) evictLocked(enough func(freed, files int64) bool, card bool) bool {
+	var freed, files int64
 	deleted := false
 	defer func() {
 		if deleted {
@@ -461,7 +577,7 @@ func (r *Recorder) makeRoomLocked(need int64) bool {
 			}
 		}
 	}()
-	for total+need > r.cfg.QuotaBytes {
+	for !enough(freed, files) {
 		victim := -1
 		for i, s := range r.segs {
 			if !s.open && !r.heldLocked(s) {
@@ -474,7 +590,7 @@ func (r *Recorder) makeRoomLocked(need int64) bool {
 				if !s.open {
 					victim = i
 					r.stats.HoldsOverridden++
-					r.log.Warn("quota forces deleting a held segment", "file", s.name)
+					r.log.Warn("no room left but in a held segment: deleting it", "file", s.name)
 					break
 				}
 			}
@@ -489,7 +605,11 @@ func (r *Recorder) makeRoomLocked(need int64) bool {
 		}
 		r.segs = slices.Delete(r.segs, victim, victim+1)
 		r.stats.SegmentsDeleted++
-		total -= s.size
+		if card {
+			r.stats.SegmentsEvicted++
+		}
+		freed += s.size
+		files++
 		deleted = true
 	}
 	return true

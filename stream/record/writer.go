@@ -72,7 +72,16 @@ type writer struct {
 	buf         seekablebuffer.Buffer
 	partTracks  [2]fmp4.PartTrack
 	partTrackPs []*fmp4.PartTrack
+
+	// writtenEnd is the wall-clock end of the session's last fragment on
+	// disk (zero before the first): the next one starting later than
+	// gapSlack after it leaves a gap in the recording.
+	writtenEnd time.Time
 }
+
+// gapSlack is the hole between two fragments still counted as none:
+// fragment ends are rounded to the timescale and audio may trail video.
+const gapSlack = 500 * time.Millisecond
 
 func newWriter(r *Recorder) *writer { return &writer{r: r, waitKey: true} }
 
@@ -101,6 +110,7 @@ func (w *writer) handle(it item) {
 func (w *writer) startSession(s *session) {
 	w.closeSegment()
 	w.sess, w.init = s, nil
+	w.writtenEnd = time.Time{}
 	init, audioScale, err := buildInit(s.tracks)
 	if err != nil {
 		w.r.noteError(fmt.Errorf("unusable tracks: %w", err))
@@ -242,7 +252,9 @@ func (w *writer) flushFragment() {
 	base := w.cur.base
 	tracks := w.partTrackPs[:0]
 	var end time.Duration
+	start := time.Duration(1<<63 - 1)
 	if len(w.video) > 0 {
+		start = w.videoStart
 		w.partTracks[0] = fmp4.PartTrack{
 			ID:       videoTrackID,
 			BaseTime: uint64(max(0, toScale(w.videoStart-base, videoTimescale))),
@@ -259,6 +271,7 @@ func (w *writer) flushFragment() {
 		}
 		tracks = append(tracks, &w.partTracks[1])
 		end = max(end, w.aEnd)
+		start = min(start, w.audioStart)
 	}
 	w.partTrackPs = tracks
 	part := fmp4.Part{SequenceNumber: w.cur.fragSeq + 1, Tracks: tracks}
@@ -273,18 +286,23 @@ func (w *writer) flushFragment() {
 		w.r.noteError(fmt.Errorf("marshal fragment: %w", err))
 		return
 	}
-	w.writeFragment(w.buf.Bytes(), end-base, units)
+	w.writeFragment(w.buf.Bytes(), start, end, units)
 }
 
-// writeFragment appends one fragment with a single write and makes it
-// durable before counting it.
-func (w *writer) writeFragment(data []byte, end time.Duration, units int) {
+// writeFragment appends one fragment (media from start to end, pipeline
+// time) with a single write and makes it durable before counting it. A
+// full card gets old recordings deleted and the write retried once.
+func (w *writer) writeFragment(data []byte, start, end time.Duration, units int) {
 	r := w.r
+	need := int64(len(data))
 	r.mu.Lock()
-	fits := r.makeRoomLocked(int64(len(data)))
+	fits := r.makeRoomLocked(need)
 	if !fits {
 		r.stats.FragmentsDropped++
-		r.noteErrorLocked(fmt.Errorf("quota %d bytes too small for the open segment", r.cfg.QuotaBytes))
+		r.noteErrorLocked(fmt.Errorf("quota %d bytes too small for the open segment", r.quota))
+	} else if fits = r.makeDiskRoomLocked(need, 0, false); !fits {
+		r.stats.FragmentsDropped++
+		r.noteErrorLocked(errors.New("card full: no old recording left to delete but the open one"))
 	}
 	r.mu.Unlock()
 	if !fits {
@@ -293,34 +311,63 @@ func (w *writer) writeFragment(data []byte, end time.Duration, units int) {
 		return
 	}
 
-	start := time.Now()
-	_, err := w.cur.file.Write(data)
-	if err == nil {
-		err = datasync(w.cur.file)
+	t0 := time.Now()
+	err := w.appendSynced(data)
+	if err != nil && diskFull(err) {
+		r.mu.Lock()
+		room := r.makeDiskRoomLocked(need, 0, true)
+		r.mu.Unlock()
+		if room {
+			err = w.appendSynced(data)
+		}
 	}
-	latency := time.Since(start)
+	latency := time.Since(t0)
 	if err != nil {
 		r.unitsDropped.Add(uint64(units))
 		r.mu.Lock()
 		r.stats.FragmentsDropped++
 		r.noteErrorLocked(fmt.Errorf("write fragment to %s: %w", w.cur.seg.name, err))
 		r.mu.Unlock()
-		// Cut back whatever part of the fragment landed, then start a fresh
-		// file at the next keyframe: an append after a short write would
-		// land behind garbage.
-		_ = w.cur.file.Truncate(w.cur.seg.size)
+		// Start a fresh file at the next keyframe: an append after a
+		// short write would land behind garbage. A full card can then
+		// delete this one too.
 		w.abandonSegment()
 		return
 	}
 	w.cur.fragSeq++
 	w.cur.hasMedia = true
+	epoch := time.Unix(0, w.sess.epochNanos.Load())
 	r.mu.Lock()
-	w.cur.seg.size += int64(len(data))
-	w.cur.seg.dur = max(w.cur.seg.dur, end)
+	w.cur.seg.size += need
+	w.cur.seg.dur = max(w.cur.seg.dur, end-w.cur.base)
 	r.stats.FragmentsWritten++
 	r.stats.LastFsync = latency
 	r.stats.Healthy = true
+	if !w.writtenEnd.IsZero() {
+		if gap := epoch.Add(start).Sub(w.writtenEnd); gap > gapSlack {
+			r.stats.Gaps++
+			r.stats.LastGap = gap
+			r.stats.GapTotal += gap
+			r.log.Warn("recording has a gap", "gap", gap, "at", w.writtenEnd)
+		}
+	}
 	r.mu.Unlock()
+	w.writtenEnd = epoch.Add(end)
+}
+
+// appendSynced appends data to the open file and fdatasyncs it; on
+// failure it cuts back whatever part of data landed.
+func (w *writer) appendSynced(data []byte) error {
+	_, err := w.cur.file.Write(data)
+	if err == nil {
+		err = datasync(w.cur.file)
+	}
+	if err != nil {
+		if terr := w.cur.file.Truncate(w.cur.seg.size); terr != nil {
+			return errors.Join(err, fmt.Errorf("cut back: %w", terr))
+		}
+	}
+	return err
 }
 
 // openSegment creates a file whose media time zero is at pipeline time t
@@ -331,32 +378,35 @@ func (w *writer) openSegment(t time.Duration) bool {
 	start := epoch.Add(t).Truncate(time.Millisecond)
 	base := start.Sub(epoch)
 
+	need := int64(len(w.init))
 	r.mu.Lock()
 	seq := r.nextSeq
 	r.nextSeq++
-	fits := r.makeRoomLocked(int64(len(w.init)))
+	fits := r.makeRoomLocked(need)
+	if !fits {
+		r.noteErrorLocked(fmt.Errorf("quota %d bytes too small for a new segment", r.quota))
+	} else if fits = r.makeDiskRoomLocked(need, 1, false); !fits {
+		r.noteErrorLocked(errors.New("card full: no old recording left to delete for a new segment"))
+	}
 	r.mu.Unlock()
 	if !fits {
-		r.noteError(fmt.Errorf("quota %d bytes too small for a new segment", r.cfg.QuotaBytes))
 		return false
 	}
 
 	name := segmentName(start, seq)
 	path := filepath.Join(r.cfg.Dir, name)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
-	if err != nil {
-		r.noteError(fmt.Errorf("create segment: %w", err))
-		return false
-	}
-	if _, err = f.Write(w.init); err == nil {
-		if err = datasync(f); err == nil {
-			err = syncDir(r.cfg.Dir)
+	f, err := createSegment(path, w.init)
+	if err != nil && diskFull(err) {
+		// Out of space or of inodes: delete the oldest and try again.
+		r.mu.Lock()
+		room := r.makeDiskRoomLocked(need, 1, true)
+		r.mu.Unlock()
+		if room {
+			f, err = createSegment(path, w.init)
 		}
 	}
 	if err != nil {
-		f.Close()
-		os.Remove(path)
-		r.noteError(fmt.Errorf("write segment init: %w", err))
+		r.noteError(fmt.Errorf("create segment: %w", err))
 		return false
 	}
 	seg := &segment{name: name, seq: seq, start: start, size: int64(len(w.init)), open: true}
@@ -371,6 +421,26 @@ func (w *writer) openSegment(t time.Duration) bool {
 		w.aPending = nil
 	}
 	return true
+}
+
+// createSegment creates a segment file holding init, durable with its
+// directory entry; on failure nothing is left behind.
+func createSegment(path string, init []byte) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if _, err = f.Write(init); err == nil {
+		if err = datasync(f); err == nil {
+			err = syncDir(filepath.Dir(path))
+		}
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("write init: %w", err)
+	}
+	return f, nil
 }
 
 // closeSegment ends the open segment for good (session change, shutdown):
