@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cunbo/cunbo/firmware/app"
@@ -55,13 +57,34 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	limit, from := memlimit.Set(os.Getenv)
 	log.Info("memory limit", "mib", limit>>20, "from", from)
 
-	cfg, err := config.Load(*path)
+	cfg, warnings, err := config.Load(*path)
 	if err != nil {
-		log.Error("配置文件有误，盒子不会开播 (configuration error)", "err", err)
-		_ = notifier.Status("configuration error: " + err.Error())
+		// One problem a line, not slog's quoted "\n": the journal shows
+		// every line as it is, and the trainer fixes them all at once.
+		fmt.Fprintf(stderr, "配置文件 %s 有误，盒子不会开播 (configuration error):\n", *path)
+		lines := strings.Split(strings.TrimPrefix(err.Error(), "config: "), "\n")
+		for _, line := range lines {
+			fmt.Fprintln(stderr, "  "+line)
+		}
+		log.Error("配置文件有误，盒子不会开播 (configuration error)", "file", *path, "problems", len(lines))
+		_ = notifier.Status("configuration error: " + lines[0])
 		return exitConfig
 	}
-	opts, err := app.FromConfig(cfg, app.BuildOptions{VirtualPanel: *desk, HTTPAddr: *httpAddr, Logger: log})
+	for _, w := range warnings {
+		log.Warn("配置有问题，盒子照常运行 (config problem worked around)", "problem", w.Error())
+	}
+	pin, created, err := config.BoxPIN(cfg)
+	if err != nil {
+		log.Error("cannot set up the phone page's PIN", "err", err)
+		_ = notifier.Status(err.Error())
+		return 1
+	}
+	if created {
+		log.Warn("这台盒子的手机页面密码已生成，请抄到盒子的标签上 (new PIN made for this box; copy it onto the label)",
+			"file", filepath.Join(cfg.StateDir, config.PINFile))
+	}
+	cfg.PIN = pin
+	opts, err := app.FromConfig(cfg, app.BuildOptions{VirtualPanel: *desk, HTTPAddr: *httpAddr, ConfigProblems: warnings, Logger: log})
 	if err != nil {
 		log.Error("cannot build the box", "err", err)
 		_ = notifier.Status(err.Error())

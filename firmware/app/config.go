@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/firmware"
+	"github.com/cunbo/cunbo/firmware/cards"
 	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/firmware/pipeline"
+	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/internal/secret"
 	"github.com/cunbo/cunbo/overlay"
@@ -26,7 +28,10 @@ type BuildOptions struct {
 	VirtualPanel bool
 	// HTTPAddr overrides the config's [http] listen address.
 	HTTPAddr string
-	Logger   *slog.Logger
+	// ConfigProblems are the configuration's mistakes the box works around
+	// (config.Load's warnings): they are listed on the phone page.
+	ConfigProblems []*config.FieldError
+	Logger         *slog.Logger
 }
 
 // FromConfig builds the box a configuration file describes: camera and
@@ -70,10 +75,22 @@ func FromConfig(cfg *config.Config, bo BuildOptions) (Options, error) {
 		return Options{}, fmt.Errorf("app: microphone: %w", err)
 	}
 
+	problems := ConfigProblems(bo.ConfigProblems)
+	cat, catProblems, err := loadCatalog(cfg.Catalogue, cfg.RulePack, log)
+	if err != nil {
+		_ = video.Close()
+		_ = audio.Close()
+		return Options{}, err
+	}
+	problems = append(problems, catProblems...)
+	initial := 0
+	if cat.Len() == 0 {
+		initial = -1
+	}
 	dests, shown := destinations(cfg.Dest)
 	pl, err := pipeline.New(pipeline.Config{
 		Video: video, Audio: audio, Portrait: cfg.Video.Portrait,
-		Catalog: loadCatalog(cfg.Catalogue, log), InitialCard: 0,
+		Catalog: cat, InitialCard: initial,
 		Destinations: dests, RecordDir: cfg.Record.Dir, RecordQuota: int64(cfg.Record.QuotaMB) << 20,
 		VideoKbps: cfg.Video.BitrateKbps, Epoch: epoch, Logger: log.With("part", "pipeline"),
 	})
@@ -112,7 +129,7 @@ func FromConfig(cfg *config.Config, bo BuildOptions) (Options, error) {
 	}
 	return Options{
 		Pipeline: pl, Panel: panel, RingOnLevel: ring, HTTPAddr: addr, PIN: cfg.PIN,
-		Destination: shown, Compliance: caps, Logger: log,
+		Destination: shown, Compliance: caps, Problems: problems, Logger: log,
 	}, nil
 }
 
@@ -146,21 +163,42 @@ func destinations(ds []config.Destination) (out []pipeline.Destination, shown st
 	return out, strings.Join(names, "，")
 }
 
-// loadCatalog reads the catalogue CSV with its photos next to it. A box
-// without a usable catalogue still streams, without cards.
-func loadCatalog(path string, log *slog.Logger) *overlay.Catalog {
+// loadCatalog reads the catalogue with its photos next to it and keeps
+// the cards whose words pass the box's rule pack. A box without a usable
+// catalogue still streams, without cards; the problems say why. The error
+// is only for the built-in rules failing (a broken build).
+func loadCatalog(path, rulePack string, log *slog.Logger) (*overlay.Catalog, []web.SetupProblem, error) {
 	if path == "" {
-		return nil
+		return nil, nil, nil
 	}
-	cat, problems, err := overlay.LoadCatalog(path, filepath.Dir(path))
+	lt, err := compliance.LoadLinter(rulePack, log)
 	if err != nil {
-		log.Warn("no product cards", "err", err)
-		return nil
+		return nil, nil, fmt.Errorf("app: card rules: %w", err)
 	}
+	cat, problems := cards.Load(path, filepath.Dir(path), lt)
 	for _, p := range problems {
-		log.Warn("catalogue", "row", p.Row, "field", p.Field, "problem", p.Msg)
+		log.Warn("catalogue", "where", p.Where, "problem", p.Message, "hint", p.Hint)
 	}
-	return cat
+	log.Info("product cards", "catalogue", path, "cards", cat.Len(), "problems", len(problems))
+	return cat, problems, nil
+}
+
+// ConfigProblems turns the configuration's worked-around mistakes into the
+// phone page's list: file and line to find them, the English key as it is
+// written in the file, what is expected and an example.
+func ConfigProblems(fes []*config.FieldError) []web.SetupProblem {
+	out := make([]web.SetupProblem, 0, len(fes))
+	for _, fe := range fes {
+		where := filepath.Base(fe.File)
+		if fe.Line > 0 {
+			where += fmt.Sprintf(" 第%d行", fe.Line)
+		}
+		if fe.Key != "" {
+			where += " (" + fe.Key + ")"
+		}
+		out = append(out, web.SetupProblem{Source: "config", Where: where, Message: fe.Chinese(), Hint: fe.Example})
+	}
+	return out
 }
 
 // GPIOPanel opens the real buttons, status LED and ring light.
