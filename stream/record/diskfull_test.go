@@ -25,18 +25,7 @@ type fillAt struct {
 	fill func()
 }
 
-func (f *fillAt) WriteVideo(u *stream.VideoUnit) {
-	if u != nil && u.DTS >= f.at {
-		f.once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := f.barrier(ctx); err == nil {
-				f.fill()
-			}
-		})
-	}
-	f.Recorder.WriteVideo(u)
-}
+func (f *fillAt) WriteVideo(u *stream.VideoUnit) { chain{f}.WriteVideo(u) }
 
 // fillDisk writes path until the filesystem says it is full, as a runaway
 // log or a copied-in video would, and keeps the file.
@@ -150,4 +139,69 @@ func TestCardFullKeepsRecording(t *testing.T) {
 			t.Logf("%d files left, %v of holes", len(files), holes)
 		})
 	}
+}
+
+// A card full of something else, with less recording on it than the
+// reserve: recording pauses (the flagged moments keep their room) and
+// resumes within a keyframe once space is freed; the hole is measured and
+// reported.
+func TestCardFullGapReported(t *testing.T) {
+	card := tmpfstest.Mount(t, "size=20m")
+	dir := filepath.Join(card, "recording")
+	rec, stop := startRecorder(t, Config{Dir: dir, QuotaBytes: 1 << 30, ReserveBytes: 4 << 20,
+		SegmentDuration: 2 * time.Second})
+	filler := filepath.Join(card, "filler")
+	freed := &fillAt{Recorder: rec, at: 12 * time.Second, fill: func() {
+		if err := os.Remove(filler); err != nil {
+			t.Error(err)
+		}
+	}}
+	full := &fillAt{Recorder: rec, at: 6 * time.Second, fill: func() { fillDisk(t, filler) }}
+	var midGap Stats
+	sink := &fillAt{Recorder: rec, at: 10 * time.Second, fill: func() { midGap = rec.Stats() }}
+	opts := streamtest.Options{NoPace: true, GOP: time.Second, Width: 320, Height: 240, VideoKbps: 400,
+		Duration: 20 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := streamtest.Run(ctx, t, chain{freed, full, sink}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	st := rec.Stats()
+	t.Logf("mid-gap %+v\nend %+v", midGap, st)
+	if midGap.Healthy || midGap.LastError == "" || midGap.DiskFull == 0 {
+		t.Errorf("while the card is full the recorder does not say so: %+v", midGap)
+	}
+	if st.Gaps != 1 || st.LastGap < 5*time.Second || st.LastGap > 8*time.Second || !st.Healthy {
+		t.Errorf("a 6 s hole (6 s to 12 s of the stream, to the next keyframe) is reported as %d gaps, last %v, healthy %v",
+			st.Gaps, st.LastGap, st.Healthy)
+	}
+	files := segmentFiles(t, dir)
+	last := files[len(files)-1]
+	start, _, _ := parseSegmentName(filepath.Base(last))
+	wantEnd, _ := rec.WallTime(res.Last)
+	if d := wantEnd.Sub(start.Add(scanFile(t, last).duration())); d > 2*time.Second {
+		t.Errorf("recording ends %v before the stream: it did not resume", d)
+	}
+}
+
+// chain hands each video unit to every hook, then records it once.
+type chain []*fillAt
+
+func (c chain) SetTracks(tr stream.Tracks)     { c[0].SetTracks(tr) }
+func (c chain) WriteAudio(u *stream.AudioUnit) { c[0].WriteAudio(u) }
+func (c chain) WriteVideo(u *stream.VideoUnit) {
+	for _, f := range c {
+		if u != nil && u.DTS >= f.at {
+			f.once.Do(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if err := f.barrier(ctx); err == nil {
+					f.fill()
+				}
+			})
+		}
+	}
+	c[0].Recorder.WriteVideo(u)
 }
