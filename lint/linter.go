@@ -642,9 +642,16 @@ func (m *matcher) negated(nt *normText, sc *scratch, c hit, cs, ce int) bool {
 }
 
 // completed reports whether a 了 closes the negated predicate before the
-// claim (别在这里拍了去我们小程序下单): the claim is a new sentence.
+// claim (别在这里拍了去我们小程序下单): the claim is a new sentence. After
+// eating or using (吃了, 喝了) 了 only marks the action whose effect the
+// claim names, so it closes nothing.
 func completed(rs []rune, from, to int) bool {
-	return slices.Contains(rs[from:to], '了')
+	for i := from + 1; i < to; i++ {
+		if rs[i] == '了' && !strings.ContainsRune("吃喝用戴抹涂泡试穿", rs[i-1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // corrected reports whether a 不是 is answered by a 是 before the claim
