@@ -127,7 +127,7 @@ func New(opts Options) (*App, error) {
 	a := &App{opts: opts, log: log}
 	var boxPipeline firmware.Pipeline = opts.Pipeline
 	if opts.Compliance != nil {
-		boxPipeline = markToLoop{opts.Pipeline, opts.Compliance.Loop()}
+		boxPipeline = markToLoop{opts.Pipeline, opts.Compliance}
 	}
 	box, err := firmware.NewBox(firmware.Options{
 		Pipeline: boxPipeline, LED: opts.Panel.LED, Ring: opts.Panel.Ring,
@@ -167,17 +167,29 @@ func New(opts Options) (*App, error) {
 
 // markToLoop hands each mark the pipeline takes to the compliance loop,
 // which cuts the flagged segment and then releases the pipeline's hold on
-// the recording, and tells the loop when a session starts.
+// the recording, and tells the captions when she goes live and ends: the
+// microphone is heard only while she is live.
 type markToLoop struct {
 	*pipeline.Pipeline
-	loop *compliance.Loop
+	caps *compliance.Captions
 }
 
-// GoLive starts a fresh caption transcript for the session: findings never
-// join words across two sessions.
+// GoLive starts a fresh caption transcript for the session (findings never
+// join words across two sessions) and starts listening.
 func (p markToLoop) GoLive(ctx context.Context) error {
-	p.loop.NewSession()
-	return p.Pipeline.GoLive(ctx)
+	p.caps.Loop().NewSession()
+	p.caps.Listen(compliance.ListenLive)
+	err := p.Pipeline.GoLive(ctx)
+	if err != nil {
+		p.caps.Listen(compliance.ListenOff)
+	}
+	return err
+}
+
+// End stops listening at once, then ends the stream.
+func (p markToLoop) End() error {
+	p.caps.Listen(compliance.ListenOff)
+	return p.Pipeline.End()
 }
 
 func (p markToLoop) Mark() error {
@@ -194,7 +206,7 @@ func (p markToLoop) Mark() error {
 	if rec := p.Recorder(); rec != nil && m.Hold != 0 {
 		release = func() { rec.Release(m.Hold) }
 	}
-	return p.loop.MarkAt(m.At, release)
+	return p.caps.Loop().MarkAt(m.At, release)
 }
 
 func (a *App) details() web.Details {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -127,12 +128,19 @@ func TestFromConfigWiresCompliance(t *testing.T) {
 	for {
 		// Reopening reads what is on disk; an in-flight write is a hidden
 		// temp dir that Open would clean, so only look once it is whole.
+		// The segment is written at once; its clip follows once recorded.
 		if segs, _ := filepath.Glob(filepath.Join(cfg.StateDir, "flagged", "2*", flagged.JSONFile)); len(segs) == 1 {
-			if store, err = flagged.Open(flagged.Config{Dir: filepath.Join(cfg.StateDir, "flagged"), Logger: testLogger(t)}); err != nil {
+			data, err := os.ReadFile(segs[0])
+			if err != nil {
 				t.Fatal(err)
 			}
-			seg = store.List()[0]
-			break
+			if s, err := flagged.ParseSegment(data); err == nil && s.ClipPending == nil {
+				if store, err = flagged.Open(flagged.Config{Dir: filepath.Join(cfg.StateDir, "flagged"), Logger: testLogger(t)}); err != nil {
+					t.Fatal(err)
+				}
+				seg = store.List()[0]
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("no flagged segment after the mark button")
@@ -146,7 +154,7 @@ func TestFromConfigWiresCompliance(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ffprobe clip: %v", err)
 	}
-	// The clip covers go-live to ten seconds after the mark (about 12 s).
+	// The clip covers go-live to five seconds after the mark (about 7 s).
 	// A box starved by a loaded machine may change its picture size while
 	// live; the recorder shares the encoder, so the clip is then the
 	// longer side of the change and must say so.

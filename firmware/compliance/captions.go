@@ -16,6 +16,8 @@ import (
 // Captions runs the speech worker's supervisor for the box and feeds its
 // captions to a Loop. The stream never depends on it: the audio tap never
 // blocks, and without a model the box streams with captions off and says why.
+// The microphone is heard only while she is live (Listen): off air nothing
+// she says is transcribed, judged or kept.
 type Captions struct {
 	sup  *speech.Supervisor
 	loop *Loop
@@ -25,9 +27,41 @@ type Captions struct {
 	follow bool
 	conv   tapConverter
 
+	listen atomic.Int32 // a Listening
+	// Owned by the tap's goroutine: whether the last chunk was heard, and
+	// how much silence is still owed to the worker after going off air.
+	heard   bool
+	owed    time.Duration
+	silence []int16
+
 	mismatched atomic.Uint64
 	warnOnce   sync.Once
 }
+
+// Listening says when the microphone is checked.
+type Listening int32
+
+const (
+	// ListenOff: not live. Nothing is heard.
+	ListenOff Listening = iota
+	// ListenLive: live on air.
+	ListenLive
+	// ListenPractice: rehearsing off air with warnings, for a later
+	// feature; heard like ListenLive.
+	ListenPractice
+)
+
+// offAirSilence is what the worker hears after the microphone is shut:
+// more than the VAD's 0.3 s of silence, so an utterance cut off by going
+// off air ends and is judged instead of joining the next session's first.
+const offAirSilence = time.Second
+
+// Listen sets when the microphone is heard: the box calls it as she goes
+// live and ends. It never blocks.
+func (c *Captions) Listen(l Listening) { c.listen.Store(int32(l)) }
+
+// Listening is the current setting.
+func (c *Captions) Listening() Listening { return Listening(c.listen.Load()) }
 
 // tapConverter turns tap chunks of any format into 16 kHz mono with
 // timestamps that run on from the first chunk (the resampler keeps its
@@ -77,8 +111,28 @@ func (c *Captions) Run(ctx context.Context) error {
 
 // AudioTap takes the pipeline's microphone audio (pipeline.AudioTap's
 // callback). Audio in a format other than the configured input is dropped
-// and counted: the resampler was built for one format.
+// and counted: the resampler was built for one format. While not
+// listening, the audio goes nowhere.
 func (c *Captions) AudioTap(pts time.Duration, pcm []int16, rate, ch int) {
+	if c.Listening() == ListenOff {
+		if c.heard {
+			c.heard, c.owed = false, offAirSilence
+		}
+		if c.owed <= 0 || ch <= 0 || rate <= 0 {
+			return
+		}
+		c.owed -= time.Duration(len(pcm)/ch) * time.Second / time.Duration(rate)
+		if cap(c.silence) < len(pcm) {
+			c.silence = make([]int16, len(pcm))
+		}
+		pcm = c.silence[:len(pcm)]
+	} else {
+		c.heard = true
+	}
+	c.feed(pts, pcm, rate, ch)
+}
+
+func (c *Captions) feed(pts time.Duration, pcm []int16, rate, ch int) {
 	if c.follow && (rate != speechRate || ch != 1) {
 		if out, at, ok := c.conv.convert(pts, pcm, rate, ch); ok {
 			if len(out) > 0 {
@@ -115,17 +169,29 @@ type CaptionStatus struct {
 	// Family is the recogniser's model family when on.
 	Family   string `json:"family,omitempty"`
 	Restarts int    `json:"restarts"`
+	// FlaggedLost counts flagged segments never uploaded that the store's
+	// quota had to delete (flagged.Stats.PendingEvicted): the phone page
+	// should say so.
+	FlaggedLost uint64 `json:"flagged_lost,omitempty"`
 }
+
+// NotListening is the reason captions are off while she is not live.
+const NotListening = "开播后才听"
 
 // Status reports whether captions are checked, and if not, why.
 func (c *Captions) Status() CaptionStatus {
 	st := c.sup.Status()
-	out := CaptionStatus{On: st.State == speech.StateOn, Family: st.Family, Restarts: st.Restarts}
+	out := CaptionStatus{On: st.State == speech.StateOn, Family: st.Family, Restarts: st.Restarts,
+		FlaggedLost: c.loop.Stats().FlaggedLost}
 	switch st.State {
 	case speech.StateStarting:
 		out.Reason = "正在加载语音模型"
 	case speech.StateRestarting, speech.StateOff:
 		out.Reason = chineseReason(st.Reason)
+	case speech.StateOn:
+		if c.Listening() == ListenOff {
+			out.On, out.Reason = false, NotListening
+		}
 	}
 	return out
 }

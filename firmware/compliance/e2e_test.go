@@ -134,7 +134,7 @@ func newBox(t *testing.T, modelDir string) *box {
 	}
 	b.pl = pl
 	b.panel = hw.NewVirtual(nil)
-	b.fw, err = firmware.NewBox(firmware.Options{Pipeline: pl, LED: b.panel.LED, Ring: b.panel.Ring, Logger: log})
+	b.fw, err = firmware.NewBox(firmware.Options{Pipeline: listenWhileLive{pl, b}, LED: b.panel.LED, Ring: b.panel.Ring, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +212,28 @@ func newBox(t *testing.T, modelDir string) *box {
 		wg.Wait()
 	})
 	return b
+}
+
+// listenWhileLive tells the captions when she goes live and ends, as
+// firmware/app does.
+type listenWhileLive struct {
+	*pipeline.Pipeline
+	b *box
+}
+
+func (p listenWhileLive) GoLive(ctx context.Context) error {
+	p.b.loop.NewSession()
+	p.b.caps.Listen(ListenLive)
+	err := p.Pipeline.GoLive(ctx)
+	if err != nil {
+		p.b.caps.Listen(ListenOff)
+	}
+	return err
+}
+
+func (p listenWhileLive) End() error {
+	p.b.caps.Listen(ListenOff)
+	return p.Pipeline.End()
 }
 
 func (b *box) goLive(t *testing.T) {
@@ -303,8 +325,9 @@ func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	events := b.phone(t, ctx)
-	waitFor(t, 20*time.Second, "captions on", func() bool { return b.caps.Status().On })
+	waitFor(t, 20*time.Second, "worker ready", func() bool { return b.caps.Speech().State == speech.StateOn })
 	b.goLive(t)
+	waitFor(t, 5*time.Second, "captions on", func() bool { return b.caps.Status().On })
 
 	var w Warning
 	select {
@@ -327,6 +350,32 @@ func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
 	}
 	if pw.Match != "全网最低价" || pw.CategoryName != "绝对化用语" || pw.Suggest == "" || !strings.Contains(pw.Said, "全网最低价") {
 		t.Fatalf("phone page warning %+v", pw)
+	}
+
+	// Transcript and findings are on disk when she is warned, long before
+	// the clip can be cut; the moment is when she said it, before the
+	// warning, on the same clock.
+	var early *flagged.Segment
+	waitFor(t, 2*time.Second, "the segment on disk", func() bool {
+		files, _ := filepath.Glob(filepath.Join(b.store.Dir("2*"), flagged.JSONFile))
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			if s, err := flagged.ParseSegment(data); err == nil && s.Reason == flagged.ReasonFinding {
+				early = s
+				return true
+			}
+		}
+		return false
+	})
+	if early.Said(early.Findings[0]) != "全网最低价" {
+		t.Fatalf("early segment %+v", early)
+	}
+	if lead := w.At.Sub(early.Findings[0].At); lead <= 0 || lead > 8*time.Second {
+		t.Errorf("finding at %v, warning at %v: the phrase must come before its warning, by less than the utterance and the recogniser (%v)",
+			early.Findings[0].At.Format("15:04:05.000"), w.At.Format("15:04:05.000"), lead)
 	}
 
 	var seg flagged.Segment
@@ -358,11 +407,12 @@ func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
 		t.Fatalf("clip streams %+v", probe.Streams)
 	}
 	// She went live seconds before the finding, so the clip starts at go-live;
-	// it must reach 10 s past the finding.
-	if after := seg.Clip.End.Sub(disk.Findings[0].At); after < 9*time.Second {
-		t.Errorf("clip ends %v after the finding, want ~10 s", after)
+	// it must reach 2 s past the utterance.
+	c := disk.Transcript.Captions[disk.Findings[0].Caption]
+	if uEnd := c.At.Add(time.Duration((c.End - c.Start) * float64(time.Second))); seg.Clip.End.Sub(uEnd) < 1900*time.Millisecond {
+		t.Errorf("clip ends %v after the utterance, want ≥ 2 s", seg.Clip.End.Sub(uEnd))
 	}
-	if probe.Duration < 10*time.Second {
+	if probe.Duration < 5*time.Second {
 		t.Errorf("clip lasts %v", probe.Duration)
 	}
 	t.Logf("segment %s: clip %v..%v (%d bytes), finding at %v, stored %v after it",
@@ -391,12 +441,54 @@ func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
 	}
 }
 
+// TestNothingHeardOffAir checks the plumbing, not recognition (the
+// scripted model hears 今天的辣椒酱全网最低价 in any utterance): while she is
+// not live the looping speech reaches no recogniser, no warning and no
+// segment, and the phone page says captions wait for going live; live,
+// she is heard; once she ends, she is not any more.
+func TestNothingHeardOffAir(t *testing.T) {
+	b := newBox(t, testdata(t, "models/scripted-ctc"))
+	waitFor(t, 20*time.Second, "worker ready", func() bool { return b.caps.Speech().State == speech.StateOn })
+	// Two loops of the WAV: each would be a finding.
+	time.Sleep(10 * time.Second)
+	if st := b.loop.Stats(); st.Captions != 0 || st.Warnings != 0 || st.Segments != 0 {
+		t.Fatalf("off air: %+v", st)
+	}
+	if st := b.caps.Status(); st.On || st.Reason != NotListening {
+		t.Fatalf("caption status off air %+v", st)
+	}
+	if ps := b.page.Status(); ps.Captions.On || ps.Captions.Reason != NotListening {
+		t.Fatalf("phone page captions %+v", ps.Captions)
+	}
+	if segs := b.store.List(); len(segs) != 0 {
+		t.Fatalf("segments off air: %+v", segs)
+	}
+	b.goLive(t)
+	select {
+	case <-b.warnings:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no warning live; speech %+v, loop %+v", b.caps.Speech(), b.loop.Stats())
+	}
+	b.end(t)
+	// The utterance cut off by ending may still be judged; after that,
+	// nothing.
+	time.Sleep(4 * time.Second)
+	n := b.loop.Stats().Captions
+	time.Sleep(10 * time.Second)
+	if st := b.loop.Stats(); st.Captions != n {
+		t.Fatalf("%d captions after she ended", st.Captions-n)
+	}
+	if st := b.caps.Status(); st.On || st.Reason != NotListening {
+		t.Fatalf("caption status after ending %+v", st)
+	}
+}
+
 // TestKillWorkerWhileLive kills the speech worker with SIGKILL mid-stream:
 // the supervisor restarts it within 2 s and the RTMP receiver's recording
 // has no gap.
 func TestKillWorkerWhileLive(t *testing.T) {
 	b := newBox(t, testdata(t, "models/scripted-ctc"))
-	waitFor(t, 20*time.Second, "captions on", func() bool { return b.caps.Status().On })
+	waitFor(t, 20*time.Second, "worker ready", func() bool { return b.caps.Speech().State == speech.StateOn })
 	b.goLive(t)
 	time.Sleep(2 * time.Second)
 	old := b.caps.Speech().PID

@@ -107,7 +107,7 @@ type Config struct {
 	// not a copy of the whole recording.
 	MaxClip, RepeatWindow time.Duration
 	// MarkBefore and MarkAfter bound the mark button's clip around the
-	// press (defaults 15 s and 3 s): she presses it after the words.
+	// press (defaults 15 s and 5 s, what the pipeline holds): she presses it after the words.
 	MarkBefore, MarkAfter time.Duration
 	// Settle is how long past the clip's end the loop waits for the
 	// recorder to make that end durable before it cuts what there is
@@ -153,6 +153,9 @@ type Stats struct {
 	Segments        uint64
 	SegmentErrors   uint64
 	DroppedCaptions uint64
+	// FlaggedLost counts flagged segments never uploaded that the store's
+	// quota deleted.
+	FlaggedLost uint64
 	// LastWarningLatency is caption arrival → warning handed to the sinks.
 	LastWarningLatency time.Duration
 }
@@ -212,7 +215,7 @@ func New(cfg Config) (*Loop, error) {
 	def(&cfg.MaxClip, 30*time.Second)
 	def(&cfg.RepeatWindow, 2*time.Minute)
 	def(&cfg.MarkBefore, 15*time.Second)
-	def(&cfg.MarkAfter, 3*time.Second)
+	def(&cfg.MarkAfter, 5*time.Second)
 	if cfg.Before < 0 || cfg.After < 0 || cfg.Context < 0 || cfg.Settle < 0 || cfg.MaxClip < 0 ||
 		cfg.RepeatWindow < 0 || cfg.MarkBefore < 0 || cfg.MarkAfter < 0 {
 		return nil, errors.New("compliance: negative duration in Config")
@@ -289,6 +292,9 @@ func (l *Loop) Stats() Stats {
 	defer l.mu.Unlock()
 	s := l.stats
 	s.DroppedCaptions = l.dropped.Load()
+	if l.cfg.Store != nil {
+		s.FlaggedLost = l.cfg.Store.Stats().PendingEvicted
+	}
 	return s
 }
 
@@ -337,7 +343,7 @@ func (l *Loop) armTimer(t *time.Timer) {
 	next := time.Hour
 	now := l.cfg.Now()
 	for _, o := range l.segs {
-		due := o.to
+		due := o.dueAt()
 		if o.cutting {
 			due = o.to.Add(l.cfg.RepeatWindow)
 		}
@@ -362,12 +368,15 @@ func (l *Loop) caption(c speech.Caption, at time.Time) {
 			l.closeOpen()
 		}
 		l.open = &openPartial{c: c, at: at}
+		var warned []lint.Finding
 		for _, f := range l.cfg.Linter.Check(c.Text) {
 			if l.alreadyWarned(f.Category, c) {
 				continue
 			}
 			l.warn(c, f, at)
+			warned = append(warned, f)
 		}
+		l.flagPartial(c, at, warned)
 		return
 	}
 	if l.open != nil && !(l.open.c.Start < c.End && c.Start < l.open.c.End) {
@@ -401,6 +410,7 @@ func (l *Loop) push(c speech.Caption, at time.Time) {
 	l.history = append(l.history, h)
 	l.trimHistory()
 	dirty := l.heardDuring(h)
+	var hit []*openSeg
 	for _, sf := range l.stream.Push(lint.Segment{Text: c.Text, Start: c.Start, End: c.End}) {
 		if !l.alreadyWarned(sf.Category, c) {
 			said, f := l.localFinding(sf)
@@ -408,7 +418,17 @@ func (l *Loop) push(c speech.Caption, at time.Time) {
 			shown.Text = said
 			l.warn(shown, f, at)
 		}
-		if o := l.flag(sf, at); o != nil && !slices.Contains(dirty, o) {
+		if o := l.flag(sf); o != nil && !slices.Contains(hit, o) {
+			hit = append(hit, o)
+		}
+	}
+	for _, o := range hit {
+		if !slices.Contains(dirty, o) {
+			dirty = append(dirty, o)
+		}
+	}
+	for _, o := range l.settlePartials(c, hit) {
+		if !slices.Contains(dirty, o) {
 			dirty = append(dirty, o)
 		}
 	}

@@ -91,15 +91,17 @@ func newHarness(t *testing.T, opts ...func(*Config)) *harness {
 	}
 	h := &harness{rec: newFakeRecorder(), store: store, warnings: make(chan Warning, 64), segments: make(chan flagged.Segment, 16)}
 	cfg := Config{
-		Linter:   lt,
-		Sinks:    []WarningSink{SinkFunc(func(w Warning) { h.warnings <- w })},
-		Store:    store,
-		Recorder: h.rec,
-		Device:   "test-box",
-		Logger:   testLogger(),
-		Before:   300 * time.Millisecond,
-		After:    200 * time.Millisecond,
-		Settle:   100 * time.Millisecond,
+		Linter:     lt,
+		Sinks:      []WarningSink{SinkFunc(func(w Warning) { h.warnings <- w })},
+		Store:      store,
+		Recorder:   h.rec,
+		Device:     "test-box",
+		Logger:     testLogger(),
+		Before:     300 * time.Millisecond,
+		After:      200 * time.Millisecond,
+		MarkBefore: 300 * time.Millisecond,
+		MarkAfter:  200 * time.Millisecond,
+		Settle:     100 * time.Millisecond,
 		OnSegment: func(s flagged.Segment, err error) {
 			if err != nil {
 				t.Errorf("segment: %v", err)

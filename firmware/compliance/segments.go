@@ -5,11 +5,13 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/cunbo/cunbo/firmware/flagged"
 	"github.com/cunbo/cunbo/lint"
+	"github.com/cunbo/cunbo/speech"
 	"github.com/cunbo/cunbo/stream/record"
 )
 
@@ -33,7 +35,15 @@ type openSeg struct {
 	closed bool
 	// cutting: the clip is being cut or done; its range is fixed.
 	cutting bool
+	// provisional are the captions (by seq) of partials she was warned
+	// about, written at once and replaced by their final when it comes.
+	provisional []uint64
 }
+
+// maxPartialWait is how long past its range a segment waits for the
+// final of a partial it holds (the worker may have died) before its clip
+// is cut anyway.
+const maxPartialWait = 30 * time.Second
 
 type segFinding struct {
 	sf          lint.StreamFinding
@@ -94,7 +104,7 @@ func (l *Loop) heardDuring(h heard) []*openSeg {
 // (the clip stretched to cover it, up to MaxClip), as a repeat of a rule
 // that segment already has, or into a new segment. It returns the segment
 // changed.
-func (l *Loop) flag(sf lint.StreamFinding, at time.Time) *openSeg {
+func (l *Loop) flag(sf lint.StreamFinding) *openSeg {
 	if l.cfg.Store == nil {
 		return nil
 	}
@@ -111,7 +121,11 @@ func (l *Loop) flag(sf lint.StreamFinding, at time.Time) *openSeg {
 		l.log.Error("finding does not point at words heard; not flagged", "rule", sf.Rule, "start", sf.Start, "end", sf.End)
 		return nil
 	}
-	utt := l.history[first : last+1]
+	return l.file(sf, l.history[first:last+1])
+}
+
+// file puts a finding said in utt into a segment.
+func (l *Loop) file(sf lint.StreamFinding, utt []heard) *openSeg {
 	uStart, uEnd := utt[0].wall, utt[len(utt)-1].wallEnd()
 	moment, ok := l.wallTime(sf.StartTime)
 	if !ok {
@@ -143,6 +157,73 @@ func (l *Loop) flag(sf lint.StreamFinding, at time.Time) *openSeg {
 	l.hold(o)
 	l.segs = append(l.segs, o)
 	return o
+}
+
+// flagPartial writes the findings of a partial caption she was just warned
+// about: the final may come seconds later, or never (a power cut, the
+// worker dying), and what she was warned about must be on disk already.
+func (l *Loop) flagPartial(c speech.Caption, at time.Time, fs []lint.Finding) {
+	if l.cfg.Store == nil || len(fs) == 0 {
+		return
+	}
+	c.Text = strings.ReplaceAll(c.Text, flagged.CaptionSep, " ")
+	wall, ok := l.wallTime(c.Start)
+	if !ok {
+		wall = at.Add(-(c.End - c.Start))
+	}
+	l.heardSeq++
+	hp := heard{seq: l.heardSeq, c: c, wall: wall, offset: l.stream.Offset()}
+	n := int64(max(utf8.RuneCountInString(c.Text), 1))
+	var dirty []*openSeg
+	for _, f := range fs {
+		if f.End <= f.Start {
+			continue
+		}
+		sf := lint.StreamFinding{Finding: f}
+		sf.Start += hp.offset
+		sf.End += hp.offset
+		sf.StartTime = c.Start + time.Duration(int64(c.End-c.Start)*int64(f.Start)/n)
+		sf.EndTime = c.Start + time.Duration(int64(c.End-c.Start)*int64(f.End)/n)
+		o := l.file(sf, []heard{hp})
+		if !slices.Contains(o.provisional, hp.seq) {
+			o.provisional = append(o.provisional, hp.seq)
+		}
+		if !slices.Contains(dirty, o) {
+			dirty = append(dirty, o)
+		}
+	}
+	for _, o := range dirty {
+		l.write(o)
+	}
+}
+
+// settlePartials: the final caption c of an utterance arrived. A
+// segment holding a partial of it that the final's findings went to
+// (hit) drops the partial, now told better by the final; one the
+// final brought nothing to keeps the partial, what she was warned about.
+// It returns the segments changed.
+func (l *Loop) settlePartials(c speech.Caption, hit []*openSeg) []*openSeg {
+	var changed []*openSeg
+	for _, o := range l.segs {
+		keep := o.provisional[:0]
+		for _, seq := range o.provisional {
+			i := slices.IndexFunc(o.caps, func(h heard) bool { return h.seq == seq })
+			if i < 0 {
+				continue
+			}
+			if p := o.caps[i].c; !(p.Start < c.End && c.Start < p.End) {
+				keep = append(keep, seq)
+				continue
+			}
+			if slices.Contains(hit, o) {
+				o.caps = slices.Delete(o.caps, i, i+1)
+				o.finds = slices.DeleteFunc(o.finds, func(f segFinding) bool { return f.first.seq == seq || f.last.seq == seq })
+				changed = append(changed, o)
+			}
+		}
+		o.provisional = keep
+	}
+	return changed
 }
 
 func (o *openSeg) add(f segFinding, utt []heard) {
@@ -253,6 +334,13 @@ func (o *openSeg) build() (flagged.Transcript, []flagged.Finding) {
 // write puts the segment on disk as it stands: created the first time,
 // then replaced atomically.
 func (l *Loop) write(o *openSeg) {
+	// The moment is the earliest finding's: a partial's guess is replaced
+	// by its final's.
+	for i, f := range o.finds {
+		if i == 0 || f.at.Before(o.at) {
+			o.at = f.at
+		}
+	}
 	tr, findings := o.build()
 	if o.id == "" {
 		seg := flagged.Segment{Reason: o.reason, Device: l.cfg.Device, At: o.at, RulePack: l.cfg.Linter.Version(),
@@ -285,7 +373,7 @@ func (l *Loop) write(o *openSeg) {
 		return
 	}
 	_, err := l.cfg.Store.Update(o.id, func(g *flagged.Segment) error {
-		g.Transcript, g.Findings = tr, findings
+		g.At, g.Transcript, g.Findings = o.at, tr, findings
 		if g.ClipPending != nil {
 			g.ClipPending = &flagged.Range{From: o.from, To: o.to}
 		}
@@ -305,7 +393,7 @@ func (l *Loop) cutDue() {
 	now := l.cfg.Now()
 	keep := l.segs[:0]
 	for _, o := range l.segs {
-		if !o.cutting && !now.Before(o.to) {
+		if !o.cutting && !now.Before(o.dueAt()) {
 			l.cut(o, false)
 		}
 		if o.cutting && (o.closed || o.reason != flagged.ReasonFinding || !now.Before(o.to.Add(l.cfg.RepeatWindow))) {
@@ -315,6 +403,16 @@ func (l *Loop) cutDue() {
 	}
 	clear(l.segs[len(keep):])
 	l.segs = keep
+}
+
+// dueAt is when the clip is cut: at the end of its range, or, while a
+// partial waits for its final (which may stretch the range), up to
+// maxPartialWait later.
+func (o *openSeg) dueAt() time.Time {
+	if len(o.provisional) > 0 {
+		return o.to.Add(maxPartialWait)
+	}
+	return o.to
 }
 
 // cut attaches the clip in the background (it takes a moment to read and

@@ -318,3 +318,31 @@ func TestResumesClipAfterRestart(t *testing.T) {
 		t.Fatalf("clips %v", c)
 	}
 }
+
+// TestPartialWrittenWhenWarned: warned from a partial caption, the segment
+// is on disk before the final comes; the final then replaces the partial.
+func TestPartialWrittenWhenWarned(t *testing.T) {
+	clock := &fakeClock{}
+	h := newHarness(t, realMargins, withClock(clock))
+	clock.set(h.rec.origin)
+	h.say(t, speech.Caption{Start: sec(10), End: sec(11.5), Text: "今天的辣椒酱全网最低价"})
+	h.warning(t)
+	segs := h.store.List()
+	if len(segs) != 1 || len(segs[0].Findings) != 1 || segs[0].Said(segs[0].Findings[0]) != "全网最低价" || segs[0].ClipPending == nil {
+		t.Fatalf("after the partial's warning: %+v", segs)
+	}
+	h.say(t, speech.Caption{Start: sec(10), End: sec(13), Text: "今天的辣椒酱全网最低价了", Final: true})
+	g, err := h.store.Get(segs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Transcript.Text != "今天的辣椒酱全网最低价了" || len(g.Findings) != 1 || g.Said(g.Findings[0]) != "全网最低价" {
+		t.Fatalf("after the final: %q %+v", g.Transcript.Text, g.Findings)
+	}
+	if want := h.rec.origin.Add(sec(11.5)); !g.Findings[0].At.Equal(want) || !g.At.Equal(want) {
+		t.Fatalf("finding at %v, segment at %v; want the final's moment %v", g.Findings[0].At, g.At, want)
+	}
+	if want := h.rec.origin.Add(sec(15)); !g.ClipPending.To.Equal(want) {
+		t.Fatalf("clip to %v, want the final's end + 2 s %v", g.ClipPending.To, want)
+	}
+}
