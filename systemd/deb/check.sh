@@ -22,6 +22,9 @@ dpkg-deb -x "$deb" "$x"
 dpkg-deb -e "$deb" "$x/DEBIAN"
 grep -qx /etc/cunbo/cunbo.toml "$x/DEBIAN/conffiles" || fail "config is not a conffile"
 cmp -s "$x/etc/cunbo/cunbo.toml" "$(dirname "$0")/../../firmware/cunbo.example.toml" || fail "config differs from the example"
+# Every box makes its own PIN on first start (/var/lib/cunbo/pin): a PIN in
+# the package would be the same, published PIN on every box.
+! grep -qE '^[[:space:]]*pin[[:space:]]*=' "$x/etc/cunbo/cunbo.toml" || fail "the installed config sets a pin"
 grep -q '^Type=notify' "$x/usr/lib/systemd/system/cunbo.service" || fail "unit is not Type=notify"
 sh -n "$x/DEBIAN/postinst" || fail "postinst is not valid sh"
 echo "ok $deb"
