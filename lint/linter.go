@@ -96,6 +96,8 @@ const (
 	kindHead
 	kindSubject
 	kindProduct
+	kindReferral
+	kindSpeech
 )
 
 // A pattern may be several parts joined by '~': each later part must
@@ -160,6 +162,8 @@ type scratch struct {
 	head   []hit
 	subj   []hit
 	prod   []hit
+	refer  []hit
+	speech []hit
 	breaks []int
 	bounds []bool
 	segBuf []rune
@@ -270,6 +274,7 @@ func compile(p *Pack) (*matcher, error) {
 		{p.ClauseBreaks, kindBreak}, {p.OwnRange, kindOwnRange},
 		{p.Topics, kindTopic}, {p.DisclaimVerbs, kindVerb}, {p.Doubts, kindDoubt},
 		{p.Wishes, kindWish}, {p.Heads, kindHead}, {p.Subjects, kindSubject}, {p.Products, kindProduct},
+		{p.Referrals, kindReferral}, {p.SpeechVerbs, kindSpeech},
 	}
 	for _, l := range lists {
 		for _, w := range l.ph {
@@ -332,6 +337,7 @@ func (m *matcher) check(text string, pauses []int, into []Finding) []Finding {
 	sc.neg, sc.notNeg, sc.discl, sc.own = sc.neg[:0], sc.notNeg[:0], sc.discl[:0], sc.own[:0]
 	sc.topic, sc.verb, sc.doubt, sc.wish = sc.topic[:0], sc.verb[:0], sc.doubt[:0], sc.wish[:0]
 	sc.head, sc.subj, sc.prod = sc.head[:0], sc.subj[:0], sc.prod[:0]
+	sc.refer, sc.speech = sc.refer[:0], sc.speech[:0]
 	sc.breaks = append(sc.breaks[:0], nt.breaks...)
 
 	record := func(k int32, start, end int) {
@@ -371,6 +377,10 @@ func (m *matcher) check(text string, pauses []int, into []Finding) []Finding {
 			sc.subj = append(sc.subj, h)
 		case kindProduct:
 			sc.prod = append(sc.prod, h)
+		case kindReferral:
+			sc.refer = append(sc.refer, h)
+		case kindSpeech:
+			sc.speech = append(sc.speech, h)
 		}
 	}
 	m.ac.scan(nt.runes, func(k int32, end int) {
@@ -481,7 +491,7 @@ func (m *matcher) followParts(nt *normText, sc *scratch, f hit) (int, bool) {
 // cannot reports whether a verb is followed by a negated potential
 // complement (买不到, 搜不了, 找不着), which says it cannot be done.
 func cannot(rs []rune, i int) bool {
-	return i+1 < len(rs) && rs[i] == '不' && (rs[i+1] == '到' || rs[i+1] == '了' || rs[i+1] == '着')
+	return i+1 < len(rs) && rs[i] == '不' && strings.ContainsRune("到了着", rs[i+1])
 }
 
 // negatedPart reports whether a later part of a pattern is itself
@@ -605,11 +615,29 @@ const (
 // wish or plan, a disclaimer after it, or a negated speech or trade verb
 // after it with the claim as its topic (特供两个字我们不用).
 func (m *matcher) negated(nt *normText, sc *scratch, c hit, cs, ce int) bool {
+	if cannot(nt.runes, c.end) {
+		return true // 代替不了, 治不好: the claim is denied by its own verb
+	}
 	for _, ng := range sc.neg {
-		if ng.start < cs || ng.end > c.start || c.start-ng.end > negationWindow {
+		if ng.start < cs || ng.end > c.start {
+			continue
+		}
+		// a negated verb of saying reaches over the whole claim it
+		// introduces (我们不敢跟大家说吃了这个能…)
+		reach := negationWindow
+		if governsSpeech(sc, ng) {
+			reach = doubtWindow
+		}
+		if c.start-ng.end > reach {
 			continue
 		}
 		if m.realNegation(sc, ng) && !corrected(nt.runes, ng, c.start) && !completed(nt.runes, ng.end, c.start) {
+			return true
+		}
+	}
+	for _, rf := range sc.refer {
+		before := rf.start >= cs && rf.end <= c.start && c.start-rf.end <= doubtWindow
+		if (before || rf.start >= c.end) && !m.negatedBefore(sc, rf.start) {
 			return true
 		}
 	}
@@ -662,6 +690,28 @@ func corrected(rs []rune, ng hit, claim int) bool {
 	}
 	for i := ng.end + 1; i < claim; i++ {
 		if rs[i] == '是' {
+			return true
+		}
+	}
+	return false
+}
+
+// governsSpeech reports whether a negation is followed closely by a verb
+// of saying or promising (不敢说, 不会跟你们讲, 从不承诺).
+func governsSpeech(sc *scratch, ng hit) bool {
+	for _, v := range sc.speech {
+		if v.start >= ng.end && v.start-ng.end <= 4 {
+			return true
+		}
+	}
+	return false
+}
+
+// negatedBefore reports whether a real negation ends just before i
+// (不用去医院, 用不着看医生).
+func (m *matcher) negatedBefore(sc *scratch, i int) bool {
+	for _, ng := range sc.neg {
+		if ng.end <= i && i-ng.end <= 2 && m.realNegation(sc, ng) {
 			return true
 		}
 	}

@@ -62,6 +62,14 @@ type Pack struct {
 	// Wishes mark her own goals and plans (我的目标是, 争取), which are not
 	// claims about the product.
 	Wishes []Phrase
+	// Referrals send viewers to a doctor (还是得看医生); anywhere in the
+	// utterance they clear a health or medical claim, unless negated
+	// (不用去医院).
+	Referrals []Phrase
+	// SpeechVerbs are the verbs of saying and promising: a negation that
+	// governs one (我们不敢跟大家说…) reaches over the whole claim it
+	// introduces, not just the next few characters.
+	SpeechVerbs []Phrase
 	// Heads are nouns that, right after an absolute word and its 的, show
 	// that the word qualifies something other than the product (最好吃的
 	// 吃法, 最佳的冲泡温度).
@@ -259,6 +267,10 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 				p.DisclaimVerbs = append(p.DisclaimVerbs, words()...)
 			case "doubt":
 				p.Doubts = append(p.Doubts, words()...)
+			case "referral":
+				p.Referrals = append(p.Referrals, words()...)
+			case "speech-verb":
+				p.SpeechVerbs = append(p.SpeechVerbs, words()...)
 			case "wish":
 				p.Wishes = append(p.Wishes, words()...)
 			case "head":
