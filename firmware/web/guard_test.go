@@ -120,3 +120,21 @@ func TestHostGuardFollowsNewAddresses(t *testing.T) {
 		}
 	}
 }
+
+// FuzzHostAllowed: no Host header upsets the check, and a name under a
+// domain that is not the box's is never allowed however it starts.
+func FuzzHostAllowed(f *testing.F) {
+	for _, s := range []string{"127.0.0.1:8080", "[::1]:80", "localhost", "cunbo.local", "a.localhost", "[", "%00", "1.2.3.4.5", "::ffff:7f00:1"} {
+		f.Add(s)
+	}
+	g := newHostGuard([]string{"cunbo-box"}, time.Now)
+	f.Fuzz(func(t *testing.T, h string) {
+		_ = g.allowed(h)
+		if strings.ContainsAny(h, ":[]%") {
+			return
+		}
+		if evil := h + ".attacker-example.com"; g.allowed(evil) {
+			t.Fatalf("Host %q allowed", evil)
+		}
+	})
+}
