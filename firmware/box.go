@@ -133,6 +133,9 @@ type Warning struct {
 // NoticeCompliance is the Kind of a compliance warning in Status.Warnings.
 const NoticeCompliance = "compliance"
 
+// NoticeStorage is the Kind of a notice about the SD card (StorageNotice).
+const NoticeStorage = "storage"
+
 // Status is what the phone page and the simulator show.
 type Status struct {
 	State    state.State `json:"state"`
@@ -381,11 +384,21 @@ func (b *Box) handle(ctx context.Context, wg *sync.WaitGroup, p posted) {
 		if p.ev == state.ComplianceWarning {
 			nw.Kind = NoticeCompliance
 		}
-		b.status.Warnings = append(b.status.Warnings, nw)
-		if n := len(b.status.Warnings); n > maxWarnings {
-			b.status.Warnings = append([]Warning(nil), b.status.Warnings[n-maxWarnings:]...)
-		}
+		b.addWarningLocked(nw)
 	}
+	b.publishLocked()
+	b.mu.Unlock()
+}
+
+func (b *Box) addWarningLocked(w Warning) {
+	b.status.Warnings = append(b.status.Warnings, w)
+	if n := len(b.status.Warnings); n > maxWarnings {
+		b.status.Warnings = append([]Warning(nil), b.status.Warnings[n-maxWarnings:]...)
+	}
+}
+
+// publishLocked hands the status to every subscriber.
+func (b *Box) publishLocked() {
 	st := b.status
 	st.Warnings = append([]Warning(nil), st.Warnings...)
 	for _, ch := range b.subs {
@@ -395,7 +408,18 @@ func (b *Box) handle(ctx context.Context, wg *sync.WaitGroup, p posted) {
 		}
 		ch <- st
 	}
-	b.mu.Unlock()
+}
+
+// StorageNotice tells her the SD card is full or failing: the status LED
+// flashes over whatever state it shows and the text (plain Chinese) joins
+// the notices. It is no state of its own: she may be live, and the
+// recorder goes on by deleting old recordings.
+func (b *Box) StorageNotice(text string) {
+	b.flash(hw.PatternStorage)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.addWarningLocked(Warning{At: b.opts.Clock.Now(), Text: text, Kind: NoticeStorage})
+	b.publishLocked()
 }
 
 // warningText is what she reads on her phone about a transition.

@@ -62,6 +62,9 @@ const (
 	PatternWarning = "warning"
 	// PatternMark acknowledges the mark button.
 	PatternMark = "mark"
+	// PatternStorage says the SD card is full (old recordings are being
+	// deleted to go on) or failing.
+	PatternStorage = "storage"
 )
 
 const ms = time.Millisecond
@@ -84,6 +87,7 @@ func DefaultPatterns() map[string]Pattern {
 		{Name: PatternSetup, Steps: []Step{{Blue, 1000 * ms}, {White, 1000 * ms}}},
 		{Name: PatternWarning, Plays: 3, Steps: []Step{{Amber, 200 * ms}, {Off, 200 * ms}}},
 		{Name: PatternMark, Plays: 1, Steps: []Step{{White, 150 * ms}, {Off, 100 * ms}}},
+		{Name: PatternStorage, Plays: 2, Steps: []Step{{White, 300 * ms}, {Amber, 300 * ms}, {Off, 400 * ms}}},
 	}
 	m := make(map[string]Pattern, len(ps))
 	for _, p := range ps {

@@ -240,6 +240,7 @@ func (a *App) details() web.Details {
 	if a.opts.Captions != nil {
 		d.Captions = a.opts.Captions()
 	}
+	d.StorageNote = storageNote(st.Recorder, time.Now())
 	return d
 }
 
@@ -319,6 +320,7 @@ func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
 	}
 	spawn("box", a.Box.Run)
 	spawn("network", a.watchNetwork)
+	spawn("storage", a.watchStorage)
 	if a.opts.OnStatus != nil {
 		ch, stop := a.Box.Subscribe()
 		defer stop()

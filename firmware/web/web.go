@@ -67,6 +67,9 @@ type Details struct {
 	// Problems are what was set up wrong and what the box did about it
 	// (config keys, catalogue rows, cards whose words break a rule).
 	Problems []SetupProblem
+	// StorageNote is a plain sentence about the SD card when it is full
+	// or failing ("" when all is well).
+	StorageNote string
 }
 
 // SetupProblem is one thing a trainer set up wrong that the box works
@@ -169,6 +172,9 @@ type Status struct {
 	// NetworkNote is a plain sentence for the streamer about her
 	// network while live ("" when all is well).
 	NetworkNote string `json:"network_note,omitempty"`
+	// StorageNote is a plain sentence about the SD card (full, old
+	// recordings being deleted; failing) or "" when all is well.
+	StorageNote string `json:"storage_note,omitempty"`
 	// Warnings are the recent compliance warnings, newest last.
 	Warnings []Warning `json:"warnings"`
 	// Notices are the box's own messages (network trouble, failed start).
@@ -352,6 +358,7 @@ func (s *Server) Status() Status {
 		d := s.opts.Details()
 		st.Destination, st.BitrateKbps, st.Card, st.Captions = d.Destination, d.BitrateKbps, d.Card, d.Captions
 		st.Video, st.Destinations, st.Problems = d.Video, d.Destinations, d.Problems
+		st.StorageNote = d.StorageNote
 	}
 	if st.Problems == nil {
 		st.Problems = []SetupProblem{}

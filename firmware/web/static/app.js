@@ -94,6 +94,11 @@ function render(st) {
   note.textContent = live && st.network_note ? st.network_note : "";
   note.hidden = !note.textContent;
 
+  // A full or failing SD card: said whatever the state, the box keeps it.
+  const storage = $("storage-note");
+  storage.textContent = st.storage_note ? "💾 " + st.storage_note : "";
+  storage.hidden = !storage.textContent;
+
   $("destination").textContent = st.destination ? "推流到：" + st.destination : "没有设置推流地址";
   const v = st.video;
   $("bitrate").textContent = st.bitrate_kbps ? "码率 " + st.bitrate_kbps + " kbps" +

@@ -1,0 +1,70 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/cunbo/cunbo/stream/record"
+)
+
+// What she reads about the SD card: plain words, no numbers.
+const (
+	StorageFullNote   = "存储卡满了，正在删旧录像"
+	StorageFailedNote = "存储卡出问题了，录像没有存上"
+)
+
+// storageNoteFor is how long a full or failing card stays on the phone
+// page after the recorder last saw it, and how often the LED flashes it.
+const storageNoteFor = time.Minute
+
+// storageNote is the phone page's sentence about the card ("" when all is
+// well): a card that filled up in the last minute (the recorder deleted
+// old recordings to go on), or writes failing now.
+func storageNote(rs *record.Stats, now time.Time) string {
+	switch {
+	case rs == nil:
+		return ""
+	case !rs.Healthy && now.Sub(rs.LastErrorAt) < storageNoteFor:
+		return StorageFailedNote
+	case !rs.LastDiskFull.IsZero() && now.Sub(rs.LastDiskFull) < storageNoteFor:
+		return StorageFullNote
+	}
+	return ""
+}
+
+// watchStorage tells the box when the card runs full or fails, so the
+// status LED flashes it and the notices list it; at most once a minute,
+// since a card full of other files stays full.
+func (a *App) watchStorage(ctx context.Context) error {
+	rec := a.opts.Pipeline.Recorder()
+	if rec == nil {
+		return nil
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var seen record.Stats
+	var told time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		st := rec.Stats()
+		now := time.Now()
+		note := ""
+		switch {
+		case st.DiskFull > seen.DiskFull:
+			note = StorageFullNote
+		case !st.Healthy && st.WriteErrors > seen.WriteErrors:
+			note = StorageFailedNote
+		}
+		seen = st
+		if note != "" && now.Sub(told) >= storageNoteFor {
+			told = now
+			a.log.Warn("storage notice", "note", note, "last_error", st.LastError,
+				"evicted", st.SegmentsEvicted, "gaps", st.Gaps, "gap_total", st.GapTotal)
+			a.Box.StorageNotice(note)
+		}
+	}
+}
