@@ -109,11 +109,15 @@ type phone struct {
 	pl  *deskPipeline
 }
 
-// pageProbe records what the page asks of the phone's vibration motor and
+// pageProbe records what the page asks of the phone's vibration motor,
 // whether it ever makes a sound (it must not: her microphone would carry it
-// into the broadcast). It runs before the page's own script.
+// into the broadcast), and script errors and CSP violations. It runs
+// before the page's own script.
 const pageProbe = `(() => {
-  window.__vibrations = 0; window.__sounds = 0;
+  window.__vibrations = 0; window.__sounds = 0; window.__errors = [];
+  addEventListener('error', (e) => window.__errors.push(String(e.message)));
+  addEventListener('unhandledrejection', (e) => window.__errors.push('rejection: ' + String(e.reason)));
+  document.addEventListener('securitypolicyviolation', (e) => window.__errors.push('CSP: ' + e.violatedDirective + ' ' + e.blockedURI));
   Object.defineProperty(navigator, 'vibrate', {configurable: true, value: () => { window.__vibrations++; return true; }});
   for (const name of ['AudioContext', 'webkitAudioContext']) {
     if (window[name]) { const C = window[name]; window[name] = function(...a) { window.__sounds++; return new C(...a); }; }
@@ -391,7 +395,9 @@ func TestWarningsAndLayoutInChromium(t *testing.T) {
 			do(t, p.ctx, 5*time.Second, poll(`(() => { const li = document.querySelector('#warnings > li.newest');
 			  if (!li || li.dataset.id !== 'w1') return false;
 			  const r = li.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()`))
-			if d := time.Since(start); d > time.Second {
+			d := time.Since(start)
+			t.Logf("the newest warning was on screen %v after the finding", d.Round(time.Millisecond))
+			if d > time.Second {
 				t.Errorf("the newest warning was on screen %v after the finding, want within 1 s", d)
 			}
 			checkHerView(t, p.ctx, "a warning")
@@ -488,6 +494,7 @@ func TestWarningsAndLayoutInChromium(t *testing.T) {
 				t.Error("the unfolded setup problems scroll sideways")
 			}
 			screenshot(t, p.ctx, name+"-problems")
+			pageErrors(t, p.ctx)
 		})
 	}
 }
@@ -545,6 +552,15 @@ func TestEveryButtonInChromium(t *testing.T) {
 		t.Errorf("我说错了 marked %d times, want 1", n)
 	}
 	screenshot(t, p.ctx, "cunbo-phone-buttons")
+	pageErrors(t, p.ctx)
+}
+
+// pageErrors fails on script errors and CSP violations the page had.
+func pageErrors(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if errs := eval[[]string](t, ctx, `window.__errors`); len(errs) > 0 {
+		t.Errorf("the page had errors: %q", errs)
+	}
 }
 
 // The longest state words and the weak-network sentence (large type) in
