@@ -296,8 +296,10 @@ func TestIdleAndSlowConnectionsAreClosed(t *testing.T) {
 			}
 			close(lines)
 		}()
-		// Well past every timeout, a warning still arrives.
-		time.Sleep(2 * time.Second)
+		// Well past every timeout, and past the 10 s deadline of the
+		// stream's first write (a quiet box sends only pings), a warning
+		// still arrives.
+		time.Sleep(11 * time.Second)
 		srv.PublishWarning(Warning{Said: "全网最低", Category: "absolute", Explain: "绝对化用语"})
 		deadline := time.After(5 * time.Second)
 		for {

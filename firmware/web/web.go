@@ -610,7 +610,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			err = sendStatus()
 			if keepalive++; err == nil && keepalive%15 == 0 {
 				// Comment lines keep NAT and phone radios from
-				// dropping a quiet stream.
+				// dropping a quiet stream. Each write gets its own
+				// deadline: the last event's has long passed on a quiet box.
+				_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 				if _, err = fmt.Fprint(w, ": ping\n\n"); err == nil {
 					err = rc.Flush()
 				}
