@@ -1,0 +1,66 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Session is a session record: one livestream, from start to end.
+//
+// TODO(segment-move): the box does not write session records yet; this is
+// the least the service needs (which stream, when) and moves to segment/
+// with the segment types. Fields it does not know are kept as uploaded.
+type Session struct {
+	Version  int       `json:"version"`
+	ID       string    `json:"id"`
+	Device   string    `json:"device"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Segments []string  `json:"segments,omitempty"`
+}
+
+// SessionVersion is the session record version accepted.
+const SessionVersion = 1
+
+// MaxSession bounds a session record.
+const MaxSession = 1 << 20
+
+var sessionIDRe = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_.-]{0,63}$`)
+
+// ValidSessionID reports whether id is a safe session id.
+func ValidSessionID(id string) bool { return sessionIDRe.MatchString(id) }
+
+// ParseSession reads and validates a session record.
+func ParseSession(data []byte) (*Session, error) {
+	badS := func(f string, a ...any) error {
+		return fmt.Errorf("%w: session record: %s", ErrInvalid, fmt.Sprintf(f, a...))
+	}
+	if len(data) > MaxSession {
+		return nil, badS("%d bytes, over %d", len(data), MaxSession)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var s Session
+	if err := dec.Decode(&s); err != nil {
+		return nil, badS("%v", err)
+	}
+	if len(bytes.TrimSpace(data[dec.InputOffset():])) != 0 {
+		return nil, badS("trailing data")
+	}
+	switch {
+	case s.Version != SessionVersion:
+		return nil, badS("version %d, want %d", s.Version, SessionVersion)
+	case !ValidSessionID(s.ID):
+		return nil, badS("bad id %q", s.ID)
+	case s.Start.IsZero() || s.End.Before(s.Start):
+		return nil, badS("times %v..%v", s.Start, s.End)
+	}
+	for _, id := range s.Segments {
+		if !ValidSegmentID(id) {
+			return nil, badS("bad segment id %q", id)
+		}
+	}
+	return &s, nil
+}
