@@ -20,7 +20,11 @@ import (
 // take its children with it: an orphaned ffmpeg kept the Pi's camera busy,
 // so the restarted box could not open it. A whole simulated box goes live
 // with its encoder and the real speech worker, is killed, and every process
-// under it must be gone within 2 s.
+// under it must be gone within 2 s. The children are stopped first: most of
+// them would otherwise end on their own at the end of their input pipe, but
+// a child busy elsewhere (the worker loading a model, a camera tool waiting
+// on its device) does not notice that pipe, and only the kernel's death
+// signal ends it.
 func TestKilledBoxLeavesNoChildren(t *testing.T) {
 	td := sharedtest.Dir(t)
 	bin := buildCunbo(t)
@@ -104,6 +108,11 @@ func TestKilledBoxLeavesNoChildren(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	for _, p := range descendants {
+		if err := syscall.Kill(p.pid, syscall.SIGSTOP); err != nil {
+			t.Fatalf("stop %v: %v", p, err)
+		}
+	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
