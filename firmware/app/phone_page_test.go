@@ -509,8 +509,24 @@ func TestEveryButtonInChromium(t *testing.T) {
 	waitBox(t, p.box, state.Live, 10*time.Second)
 	do(t, p.ctx, 10*time.Second, poll(`document.getElementById('state-label').textContent === '直播中'`))
 
+	// A thumb sliding over a button (scrolling, or changing her mind)
+	// presses nothing.
+	from := center(t, p.ctx, "#btn-next")
+	touchAt(t, p.ctx, input.DispatchTouchEventTypeTouchStart, from)
+	for dy := 20.0; dy <= 100; dy += 20 {
+		touchAt(t, p.ctx, input.DispatchTouchEventTypeTouchMove, point{from.X, from.Y - dy})
+	}
+	touchAt(t, p.ctx, input.DispatchTouchEventTypeTouchEnd, point{})
+	time.Sleep(time.Second)
+	if n := p.box.n(state.CardNext); n != 0 {
+		t.Fatalf("a slide over 下一个 pressed it %d times", n)
+	}
+
 	tap(t, p.ctx, "#btn-next", true)
 	do(t, p.ctx, 10*time.Second, poll(`document.getElementById('card').dataset.index === '1'`))
+	if n := p.box.n(state.CardNext); n != 1 {
+		t.Errorf("one tap on 下一个 pressed it %d times", n)
+	}
 
 	tap(t, p.ctx, "#btn-hide", true)
 	do(t, p.ctx, 10*time.Second, poll(`document.getElementById('card').className === 'card-hidden'`))
