@@ -553,7 +553,8 @@ func (h *hub) broadcast(e event) {
 }
 
 // events streams "status" events (the whole status JSON, when it
-// changed) and "warning" events (one Warning each).
+// changed) and "warning" events (one card each: a new one, or an earlier
+// one counted up under its ID).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
