@@ -115,8 +115,8 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// checkVideo asserts monotonic DTS, no gaps beyond maxGap, and parameter
-// sets on every keyframe.
+// checkVideo asserts DTS rising by at least minStep, no gaps beyond
+// maxGap, and parameter sets on every keyframe.
 func checkVideo(t *testing.T, video []*stream.VideoUnit, maxGap time.Duration) {
 	t.Helper()
 	if len(video) == 0 || !video[0].Key {
@@ -125,8 +125,8 @@ func checkVideo(t *testing.T, video []*stream.VideoUnit, maxGap time.Duration) {
 	for i, u := range video {
 		if i > 0 {
 			d := u.DTS - video[i-1].DTS
-			if d <= 0 {
-				t.Fatalf("DTS not increasing at unit %d: %v after %v", i, u.DTS, video[i-1].DTS)
+			if d < minStep {
+				t.Fatalf("DTS not rising by %v at unit %d: %v after %v", minStep, i, u.DTS, video[i-1].DTS)
 			}
 			if d > maxGap {
 				t.Errorf("gap of %v at unit %d (%v)", d, i, u.DTS)
