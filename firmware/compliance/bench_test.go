@@ -51,9 +51,9 @@ func BenchmarkCaptionToWarning(b *testing.B) {
 
 // BenchmarkCaptionToFlaggedSegment measures, with a real recorder fed a
 // real encoded stream at real time, how long after the end of an utterance
-// its flagged segment (clip + JSON) is complete on disk (target ≤ 12 s; the
-// clip needs the 10 s after the finding). One iteration takes ~12 s: run with
-// -benchtime=1x (or 3x for a median).
+// its flagged segment (clip + JSON) is complete on disk (the clip needs the
+// 2 s after the utterance; its transcript and findings are on disk at once).
+// One iteration takes ~5 s: run with -benchtime=1x (or 3x for a median).
 func BenchmarkCaptionToFlaggedSegment(b *testing.B) {
 	dir := b.TempDir()
 	quiet := slog.New(slog.DiscardHandler)
@@ -77,7 +77,8 @@ func BenchmarkCaptionToFlaggedSegment(b *testing.B) {
 		b.Fatal(err)
 	}
 	segs := make(chan flagged.Segment, 1)
-	l, err := New(Config{Linter: lt, Store: store, Recorder: rec, Logger: quiet,
+	// Each iteration's phrase is its own segment, not a repeat of the last.
+	l, err := New(Config{Linter: lt, Store: store, Recorder: rec, Logger: quiet, RepeatWindow: time.Millisecond,
 		OnSegment: func(s flagged.Segment, err error) {
 			if err != nil {
 				b.Error(err)
@@ -118,11 +119,88 @@ func BenchmarkCaptionToFlaggedSegment(b *testing.B) {
 		}
 		uttEnd, _ := rec.WallTime(end)
 		after = append(after, time.Since(uttEnd))
-		if s.Clip == nil || s.Clip.End.Sub(s.Findings[0].At) < 9*time.Second {
-			b.Fatalf("segment clip %+v", s.Clip)
+		if s.Clip == nil || s.Clip.End.Sub(uttEnd) < 1900*time.Millisecond {
+			b.Fatalf("segment clip %+v, utterance ended %v", s.Clip, uttEnd)
 		}
 	}
 	b.StopTimer()
 	slices.Sort(after)
 	b.ReportMetric(after[len(after)/2].Seconds(), "s-after-utterance-median")
+}
+
+// BenchmarkRepeatedPhraseClipBytes is the soak of issue 19 item 9 in
+// short: a real recorder fed a real encoded stream at real time, and the
+// phrase 今天的辣椒酱全网最低价 said every 5 s for repeatSoak. It reports the
+// flagged clips' bytes over the recording's (target ≤ 0.5; it was 3.3 with
+// a 25 s clip per finding). One iteration takes repeatSoak: run with
+// -benchtime=1x.
+func BenchmarkRepeatedPhraseClipBytes(b *testing.B) {
+	const repeatSoak = 150 * time.Second
+	for b.Loop() {
+		dir := b.TempDir()
+		quiet := slog.New(slog.DiscardHandler)
+		rec, err := record.New(record.Config{Dir: filepath.Join(dir, "ring"), QuotaBytes: 2 << 30, Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		recDone := make(chan struct{})
+		go func() { rec.Run(ctx); close(recDone) }()
+		streamtest.Start(ctx, b, rec, streamtest.Options{Width: 640, Height: 360, VideoKbps: 800})
+		store, err := flagged.Open(flagged.Config{Dir: filepath.Join(dir, "flagged"), Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lt, err := lint.NewDefault()
+		if err != nil {
+			b.Fatal(err)
+		}
+		l, err := New(Config{Linter: lt, Store: store, Recorder: rec, Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lctx, lcancel := context.WithCancel(context.Background())
+		loopDone := make(chan struct{})
+		go func() { l.Run(lctx); close(loopDone) }()
+		var origin time.Time
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if t, ok := rec.WallTime(0); ok {
+				origin = t
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatal("recorder got no stream")
+			}
+		}
+		start := time.Now()
+		for time.Since(start) < repeatSoak {
+			time.Sleep(5 * time.Second)
+			end := time.Since(origin)
+			l.Caption(speech.Caption{Start: end - 2500*time.Millisecond, End: end, Text: "今天的辣椒酱全网最低价", Final: true})
+		}
+		time.Sleep(5 * time.Second) // the last clip's 2 s after, and durability
+		lcancel()
+		<-loopDone
+		cancel()
+		<-recDone
+		var clips int64
+		segs := store.List()
+		findings, repeats := 0, 0
+		for _, s := range segs {
+			if s.Clip != nil {
+				clips += s.Clip.Bytes
+			}
+			for _, f := range s.Findings {
+				findings++
+				if f.Repeat {
+					repeats++
+				}
+			}
+		}
+		recorded := rec.Stats().BytesOnDisk
+		b.ReportMetric(float64(clips)/float64(recorded), "clip/recording")
+		b.ReportMetric(float64(len(segs)), "segments")
+		b.Logf("%v soak: %d findings (%d repeats) in %d segments; clips %d bytes, recording %d bytes",
+			repeatSoak, findings, repeats, len(segs), clips, recorded)
+	}
 }

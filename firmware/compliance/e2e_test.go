@@ -95,6 +95,7 @@ type box struct {
 	store    *flagged.Store
 	warnings chan Warning
 	segments chan flagged.Segment
+	epoch    time.Time // the pipeline clock's zero
 }
 
 func newBox(t *testing.T, modelDir string) *box {
@@ -103,6 +104,7 @@ func newBox(t *testing.T, modelDir string) *box {
 	log := testLogger()
 	b.ngx = nginxtest.New(t)
 	epoch := time.Now()
+	b.epoch = epoch
 	video, err := hw.NewTestPattern(hw.TestPatternConfig{Format: pipeline.Format(false), Epoch: epoch})
 	if err != nil {
 		t.Fatal(err)
@@ -337,6 +339,12 @@ func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
 	}
 	if w.Category != "ABS" || w.Match != "全网最低价" || string([]rune(w.Said)[w.MatchStart:w.MatchEnd]) != "全网最低价" {
 		t.Fatalf("warning %+v", w)
+	}
+	// Caption times reach wall time through the recorder: it must be on
+	// the pipeline's clock, not late by however long the encoder took to
+	// deliver its first unit.
+	if got, ok := b.pl.Recorder().WallTime(0); !ok || !got.Equal(b.epoch) {
+		t.Errorf("recorder puts pipeline time 0 at %v, %v after the pipeline's epoch", got, got.Sub(b.epoch))
 	}
 	if lat := w.At.Sub(w.CaptionAt); lat < 0 || lat > 300*time.Millisecond {
 		t.Errorf("caption → warning took %v, target ≤ 300 ms", lat)

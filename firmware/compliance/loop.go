@@ -343,7 +343,7 @@ func (l *Loop) armTimer(t *time.Timer) {
 	next := time.Hour
 	now := l.cfg.Now()
 	for _, o := range l.segs {
-		due := o.dueAt()
+		due := l.due(o)
 		if o.cutting {
 			due = o.to.Add(l.cfg.RepeatWindow)
 		}

@@ -393,7 +393,7 @@ func (l *Loop) cutDue() {
 	now := l.cfg.Now()
 	keep := l.segs[:0]
 	for _, o := range l.segs {
-		if !o.cutting && !now.Before(o.dueAt()) {
+		if !o.cutting && !now.Before(l.due(o)) {
 			l.cut(o, false)
 		}
 		if o.cutting && (o.closed || o.reason != flagged.ReasonFinding || !now.Before(o.to.Add(l.cfg.RepeatWindow))) {
@@ -405,14 +405,21 @@ func (l *Loop) cutDue() {
 	l.segs = keep
 }
 
-// dueAt is when the clip is cut: at the end of its range, or, while a
-// partial waits for its final (which may stretch the range), up to
-// maxPartialWait later.
-func (o *openSeg) dueAt() time.Time {
-	if len(o.provisional) > 0 {
-		return o.to.Add(maxPartialWait)
+// due is when the clip is cut. A findings segment waits Before past its
+// range: an utterance starting by then would have a clip overlapping this
+// one, and its final caption (after she stops) usually arrives by then, so
+// it joins instead of copying the same seconds again. While a partial
+// waits for its final (which may stretch the range), up to maxPartialWait
+// longer.
+func (l *Loop) due(o *openSeg) time.Time {
+	d := o.to
+	if o.reason == flagged.ReasonFinding && !o.closed {
+		d = d.Add(l.cfg.Before)
 	}
-	return o.to
+	if len(o.provisional) > 0 {
+		d = d.Add(maxPartialWait)
+	}
+	return d
 }
 
 // cut attaches the clip in the background (it takes a moment to read and
