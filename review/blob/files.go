@@ -1,0 +1,139 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Files keeps blobs as files under a root directory.
+type Files struct {
+	root string
+}
+
+// NewFiles returns a Files rooted at root, creating it.
+func NewFiles(root string) (*Files, error) {
+	if err := os.MkdirAll(root, 0o750); err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	return &Files{root: root}, nil
+}
+
+func (f *Files) path(key string) string { return filepath.Join(f.root, filepath.FromSlash(key)) }
+
+// tmpPrefix marks files being written; they are never a key (keys do not
+// start with a dot).
+const tmpPrefix = ".tmp-"
+
+// Put writes a temp file beside the target, fsyncs it, renames it into
+// place and fsyncs the directory, so a power cut leaves the old blob or the
+// new one.
+func (f *Files) Put(ctx context.Context, key string, r io.Reader, size int64) (err error) {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	dst := f.path(key)
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	tmp, err := os.CreateTemp(dir, tmpPrefix+"*")
+	if err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	cr := &countReader{r: io.LimitReader(r, size+1)}
+	if _, err := io.Copy(tmp, ctxReader{ctx, cr}); err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	if cr.n != size {
+		return fmt.Errorf("blob: put %s: %d bytes, want %d", key, cr.n, size)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Open opens a blob for reading.
+func (f *Files) Open(_ context.Context, key string) (io.ReadCloser, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	r, err := os.Open(f.path(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("blob: %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	return r, nil
+}
+
+// Delete removes a blob.
+func (f *Files) Delete(_ context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := os.Remove(f.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blob: delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// Ping writes and removes a small file: a full or read-only disk fails it.
+func (f *Files) Ping(context.Context) error {
+	tmp, err := os.CreateTemp(f.root, tmpPrefix+"ping-*")
+	if err != nil {
+		return fmt.Errorf("blob: ping: %w", err)
+	}
+	_, werr := tmp.WriteString(strings.Repeat("x", 512))
+	serr := tmp.Sync()
+	tmp.Close()
+	os.Remove(tmp.Name())
+	if err := errors.Join(werr, serr); err != nil {
+		return fmt.Errorf("blob: ping: %w", err)
+	}
+	return nil
+}
+
+// ctxReader stops a long copy when the request is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

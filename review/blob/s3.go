@@ -1,0 +1,151 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// S3 keeps blobs in an S3 bucket (AWS, MinIO, SeaweedFS, Ceph...).
+type S3 struct {
+	client *s3.Client
+	bucket string
+	prefix string
+	tmpDir string // where non-seekable bodies are spooled
+}
+
+// NewS3 opens s3://bucket/prefix?endpoint=URL&region=R. Credentials come
+// from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, never from the URL,
+// which ends up in logs and process lists.
+func NewS3(_ context.Context, u *url.URL, tmpDir string) (*S3, error) {
+	if u.Host == "" {
+		return nil, fmt.Errorf("blob: s3 URL %q has no bucket", u.Redacted())
+	}
+	q := u.Query()
+	region := q.Get("region")
+	if region == "" {
+		region = "us-east-1"
+	}
+	id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	if id == "" || secret == "" {
+		return nil, errors.New("blob: s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment")
+	}
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, Source: "environment"}, nil
+	})
+	client := s3.New(s3.Options{
+		Region:      region,
+		Credentials: aws.NewCredentialsCache(creds),
+		// Checksums only where S3 requires them: servers other than AWS
+		// do not all speak the streaming trailer that the default adds.
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	}, func(o *s3.Options) {
+		if ep := q.Get("endpoint"); ep != "" {
+			o.BaseEndpoint = aws.String(ep)
+			// A self-hosted server names buckets in the path.
+			o.UsePathStyle = true
+		}
+	})
+	return &S3{client: client, bucket: u.Host, prefix: strings.Trim(u.Path, "/"), tmpDir: tmpDir}, nil
+}
+
+func (s *S3) key(k string) string {
+	if s.prefix == "" {
+		return k
+	}
+	return s.prefix + "/" + k
+}
+
+// Put uploads with one PutObject, which S3 makes visible only whole. The
+// request is signed over its body, so a body that cannot seek is spooled to
+// a temp file first.
+func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	body, ok := r.(io.ReadSeeker)
+	if ok {
+		// The SDK rewinds the body to sign it and to retry; that is only
+		// right for a body that starts at its beginning.
+		if cur, err := body.Seek(0, io.SeekCurrent); err != nil || cur != 0 {
+			ok = false
+		}
+	}
+	if !ok {
+		tmp, err := os.CreateTemp(s.tmpDir, ".s3spool-*")
+		if err != nil {
+			return fmt.Errorf("blob: put %s: %w", key, err)
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		if _, err := io.Copy(tmp, io.LimitReader(ctxReader{ctx, r}, size+1)); err != nil {
+			return fmt.Errorf("blob: put %s: %w", key, err)
+		}
+		body = tmp
+	}
+	// The length is checked here, not left to the server: a short body
+	// must fail before anything is sent.
+	end, err := body.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	if end != size {
+		return fmt.Errorf("blob: put %s: %d bytes, want %d", key, end, size)
+	}
+	if _, err := body.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(s.key(key)), Body: body, ContentLength: aws.Int64(size),
+	})
+	if err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	return nil
+}
+
+// Open reads a blob.
+func (s *S3) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.key(key))})
+	if err != nil {
+		var nsk *types.NoSuchKey
+		var api smithy.APIError
+		if errors.As(err, &nsk) || (errors.As(err, &api) && api.ErrorCode() == "NotFound") {
+			return nil, fmt.Errorf("blob: %s: %w", key, ErrNotFound)
+		}
+		return nil, fmt.Errorf("blob: open %s: %w", key, err)
+	}
+	return out.Body, nil
+}
+
+// Delete removes a blob (S3 answers success for an absent key).
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.key(key))}); err != nil {
+		return fmt.Errorf("blob: delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// Ping checks that the bucket is there and the credentials work.
+func (s *S3) Ping(ctx context.Context) error {
+	if _, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)}); err != nil {
+		return fmt.Errorf("blob: ping s3://%s: %w", s.bucket, err)
+	}
+	return nil
+}
