@@ -32,7 +32,9 @@ import (
 // common Android one.
 var phoneSizes = []struct{ w, h int64 }{{360, 640}, {412, 915}}
 
-// deskPipeline counts the box's calls; GoLive and End succeed at once.
+// deskPipeline counts the box's calls. GoLive succeeds at once; End takes
+// a moment like the publishers' polite close, so the page shows 正在下播
+// (its big button disabled) while her finger is still on it.
 type deskPipeline struct {
 	mu      sync.Mutex
 	calls   map[string]int
@@ -48,8 +50,12 @@ func (p *deskPipeline) count(name string) {
 	p.calls[name]++
 }
 func (p *deskPipeline) GoLive(context.Context) error { p.count("golive"); return nil }
-func (p *deskPipeline) End() error                   { p.count("end"); return nil }
-func (p *deskPipeline) Mark() error                  { p.count("mark"); return nil }
+func (p *deskPipeline) End() error {
+	p.count("end")
+	time.Sleep(1500 * time.Millisecond)
+	return nil
+}
+func (p *deskPipeline) Mark() error { p.count("mark"); return nil }
 func (p *deskPipeline) NextCard() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -280,6 +286,13 @@ func TestBigButtonGesturesInChromium(t *testing.T) {
 				}
 				if got := text(t, p.ctx, "#state-label"); got != "未开播" {
 					t.Errorf("page shows %q after ending", got)
+				}
+
+				// And she can go live again with one tap.
+				tap(t, p.ctx, "#btn-big", touch)
+				waitBox(t, p.box, state.Live, 10*time.Second)
+				if n := p.box.n(state.BigShort); n != 2 {
+					t.Errorf("going live again took %d presses in all, want 2", n)
 				}
 			})
 		}

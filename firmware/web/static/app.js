@@ -344,8 +344,9 @@ function gesture(el, o) {
     g = null;
   };
   el.addEventListener("pointerdown", (e) => {
-    if (!e.isPrimary || e.button !== 0 || el.disabled || g) return;
+    if (!e.isPrimary || e.button !== 0 || el.disabled) return;
     e.preventDefault();
+    end(); // a gesture whose release never reached the button is over
     const hold = o.holdMs && o.holdWanted();
     g = { id: e.pointerId, hold, fired: false, timer: 0, raf: 0 };
     if (!hold) return;
@@ -380,7 +381,12 @@ function gesture(el, o) {
     if (cur.hold) o.onShortHold && o.onShortHold();
     else o.onTap();
   });
-  el.addEventListener("pointercancel", (e) => { if (g && e.pointerId === g.id) end(); });
+  // Released or lost elsewhere (the mouse slid off, the button was
+  // disabled while 正在下播): the gesture is over, with no action.
+  for (const type of ["pointercancel", "pointerleave"]) {
+    el.addEventListener(type, (e) => { if (g && e.pointerId === g.id) end(); });
+  }
+  window.addEventListener("pointerup", (e) => { if (g && e.pointerId === g.id) end(); });
   el.addEventListener("click", (e) => {
     e.preventDefault();
     if (e.detail === 0 && !g && !el.disabled) {
