@@ -130,7 +130,12 @@ type matcher struct {
 	pats  []compiledPattern
 	parts []partRef
 	seg   segmenter
-	pool  sync.Pool
+	model *catModel // nil unless the pack asks for the category model
+	// pending holds every proper prefix (two runes or more) of a rule
+	// pattern's first part: an utterance ending in one may be a partial
+	// caption the rules will judge once it is whole.
+	pending map[string]bool
+	pool    sync.Pool
 	// compileScratch and phraseWords are used only while compiling.
 	compileScratch normalizeScratch
 	phraseWords    []string
@@ -180,7 +185,7 @@ func compile(p *Pack) (*matcher, error) {
 	if p == nil {
 		return nil, fmt.Errorf("compile rule pack: nil pack")
 	}
-	m := &matcher{pack: p, rules: p.Rules}
+	m := &matcher{pack: p, rules: p.Rules, pending: map[string]bool{}}
 	m.pool.New = func() any { return &scratch{} }
 
 	// The normaliser itself is built first: every pattern and phrase is
@@ -226,6 +231,11 @@ func compile(p *Pack) (*matcher, error) {
 			norm := m.normalizePhrase(a)
 			if kind == kindPattern && len(norm) >= 2 && len(norm) <= 4 && !slices.Contains(norm, '#') && ai < 64 {
 				m.phraseWords = append(m.phraseWords, string(norm))
+			}
+			if kind == kindPattern {
+				for k := 2; k < len(norm); k++ {
+					m.pending[string(norm[:k])] = true
+				}
 			}
 			if kept := m.normalizePhraseKeepFillers(a); string(kept) != string(norm) {
 				problems = append(problems, LineError{line, fmt.Sprintf("%q contains a filler word that is removed from speech before matching (it would match as %q); leave the filler out", a, string(norm))})
@@ -303,6 +313,17 @@ func compile(p *Pack) (*matcher, error) {
 		return nil, fmt.Errorf("rule pack %s: %w", p.Source, err)
 	}
 	m.seg = seg
+	switch p.Model {
+	case "":
+	case "category":
+		cm, err := defaultModel()
+		if err != nil {
+			return nil, fmt.Errorf("rule pack %s: %w", p.Source, err)
+		}
+		m.model = cm
+	default:
+		return nil, fmt.Errorf("rule pack %s: unknown model %q (want category)", p.Source, p.Model)
+	}
 	return m, nil
 }
 
@@ -397,7 +418,7 @@ func (m *matcher) check(text string, pauses []int, into []Finding) []Finding {
 		})
 	}
 	if len(sc.first) == 0 {
-		return into
+		return m.modelFindings(nt, sc, into)
 	}
 	for _, p := range pauses {
 		// a pause at original offset p starts a clause at the first
@@ -417,6 +438,10 @@ func (m *matcher) check(text string, pauses []int, into []Finding) []Finding {
 		out = append(out, Finding{Category: r.Category, Rule: r.ID, Start: c.start, End: c.end})
 	}
 	out = mergeOverlaps(out)
+	if len(out) == 0 {
+		sc.out = out
+		return m.modelFindings(nt, sc, into)
+	}
 	for _, f := range out {
 		r := m.ruleByID(f.Rule)
 		s := nt.spanOf(f.Start, f.End)

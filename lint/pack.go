@@ -40,6 +40,9 @@ type Pack struct {
 	Source  string // file name used in error messages
 	Version string
 	Name    string
+	// Model names the built-in model that catches claims in words no
+	// pattern lists ("category"), or is empty for rules alone.
+	Model string
 
 	Fillers      []Phrase
 	Folds        []Fold
@@ -232,8 +235,13 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 				p.Version = val
 			case "name":
 				p.Name = val
+			case "model":
+				if val != "category" {
+					fail(line, "model: want category, got %q", val)
+				}
+				p.Model = val
 			default:
-				fail(line, "unknown key %q before the first section (want version or name)", key)
+				fail(line, "unknown key %q before the first section (want version, name or model)", key)
 			}
 		case "normalize":
 			switch key {
