@@ -28,7 +28,7 @@ func ID(n int) string {
 func Clip(t testing.TB) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "clip.mp4")
-	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
 		"-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-y", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("wiretest: ffmpeg: %v\n%s", err, b)
