@@ -224,6 +224,30 @@ func press(t testing.TB, ctx context.Context, css string, touch bool, hold time.
 		chromedp.MouseEvent(chromedp.MouseReleased, p.X, p.Y, chromedp.ButtonLeft, chromedp.ClickCount(1)))
 }
 
+// slideOff puts a finger (or the mouse) on the element, slides it well
+// off, keeps it there for hold and lifts it.
+func slideOff(t testing.TB, ctx context.Context, css string, touch bool, hold time.Duration) {
+	t.Helper()
+	p := center(t, ctx, css)
+	off := point{p.X, p.Y + 150}
+	if touch {
+		touchAt(t, ctx, input.DispatchTouchEventTypeTouchStart, p)
+		for dy := 30.0; dy <= 150; dy += 30 {
+			touchAt(t, ctx, input.DispatchTouchEventTypeTouchMove, point{p.X, p.Y + dy})
+		}
+		time.Sleep(hold)
+		touchAt(t, ctx, input.DispatchTouchEventTypeTouchEnd, off)
+		return
+	}
+	do(t, ctx, 10*time.Second,
+		chromedp.MouseEvent(chromedp.MouseMoved, p.X, p.Y),
+		chromedp.MouseEvent(chromedp.MousePressed, p.X, p.Y, chromedp.ButtonLeft, chromedp.ClickCount(1)),
+		chromedp.MouseEvent(chromedp.MouseMoved, off.X, off.Y, chromedp.ButtonLeft))
+	time.Sleep(hold)
+	do(t, ctx, 10*time.Second,
+		chromedp.MouseEvent(chromedp.MouseReleased, off.X, off.Y, chromedp.ButtonLeft, chromedp.ClickCount(1)))
+}
+
 func tap(t testing.TB, ctx context.Context, css string, touch bool) {
 	t.Helper()
 	press(t, ctx, css, touch, 80*time.Millisecond)
@@ -267,6 +291,14 @@ func TestBigButtonGesturesInChromium(t *testing.T) {
 				}
 				if st := p.box.Status().State; st != state.Live || p.box.n(state.BigLong) != 0 {
 					t.Fatalf("a tap while live: box %s, %d long presses", st, p.box.n(state.BigLong))
+				}
+
+				// A thumb that slides off the button during the hold lets go
+				// of it: nothing ends.
+				slideOff(t, p.ctx, "#btn-big", touch, 3500*time.Millisecond)
+				time.Sleep(500 * time.Millisecond)
+				if st, n := p.box.Status().State, p.box.n(state.BigLong); st != state.Live || n != 0 {
+					t.Fatalf("after sliding off 下播: box %s, %d long presses", st, n)
 				}
 
 				press(t, p.ctx, "#btn-big", touch, 3500*time.Millisecond)
