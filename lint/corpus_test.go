@@ -168,6 +168,16 @@ func TestSecondCorpusAccuracy(t *testing.T) {
 }
 
 func checkCorpus(t *testing.T, path string, minRecall, maxFalseAlarm float64) {
+	checkCorpusOpt(t, path, minRecall, maxFalseAlarm, true)
+}
+
+// checkCorpusQuiet never prints a line of the set, for sets nobody may
+// tune on.
+func checkCorpusQuiet(t *testing.T, path string, minRecall, maxFalseAlarm float64) {
+	checkCorpusOpt(t, path, minRecall, maxFalseAlarm, false)
+}
+
+func checkCorpusOpt(t *testing.T, path string, minRecall, maxFalseAlarm float64, lines bool) {
 	corpus := readCorpusFile(t, path)
 	l, err := NewDefault()
 	if err != nil {
@@ -178,7 +188,7 @@ func checkCorpus(t *testing.T, path string, minRecall, maxFalseAlarm float64) {
 	fa := float64(s.falseAlarms) / float64(s.clean)
 	t.Logf("%s: %d utterances (%d violating, %d clean); recall %.3f (%d/%d); false-alarm rate %.3f (%d/%d)",
 		path, len(corpus), s.violating, s.clean, recall, s.foundPairs, s.wantPairs, fa, s.falseAlarms, s.clean)
-	if recall < minRecall || fa > maxFalseAlarm || testing.Verbose() {
+	if lines && (recall < minRecall || fa > maxFalseAlarm || testing.Verbose()) {
 		for _, m := range s.misses {
 			t.Log("MISS  ", m)
 		}
@@ -187,18 +197,20 @@ func checkCorpus(t *testing.T, path string, minRecall, maxFalseAlarm float64) {
 		}
 	}
 	if recall < minRecall {
-		t.Errorf("recall %.3f below the floor %.2f", recall, minRecall)
+		t.Errorf("recall %.3f below the floor %.3f", recall, minRecall)
 	}
 	if fa > maxFalseAlarm {
-		t.Errorf("false-alarm rate %.3f above the ceiling %.2f", fa, maxFalseAlarm)
+		t.Errorf("false-alarm rate %.3f above the ceiling %.3f", fa, maxFalseAlarm)
 	}
 }
 
 // TestFinalHeldoutAccuracy measures the linter on testdata/final.tsv,
 // written independently of the rule pack and never used to tune it, so
 // its figures estimate accuracy on speech nobody tuned for. Its floors sit
-// below the targets on purpose: the point of the set is to report
-// the honest number, and a floor here only catches regressions.
+// a little below what it reaches (recall 0.943, false alarms 0.000 on
+// 2026-12-06; 0.894 and 0.011 before scope and paraphrase handling): a
+// floor here only catches regressions. It prints aggregate figures only
+// (TestCorpusSets reports every set).
 func TestFinalHeldoutAccuracy(t *testing.T) {
-	checkCorpus(t, "testdata/final.tsv", 0.80, 0.08)
+	checkCorpusQuiet(t, "testdata/final.tsv", 0.93, 0.015)
 }

@@ -710,10 +710,14 @@ func completed(rs []rune, from, to int) bool {
 // corrected reports whether a 不是 is answered by a 是 before the claim
 // (这个不是药是食疗补肾的): the claim is what it is, not what it is not.
 func corrected(rs []rune, ng hit, claim int) bool {
-	if ng.end < 1 || rs[ng.end-1] != '是' {
-		return false
+	shi := ng.end - 1 // the 是 of 不是 / 并不是
+	if shi < 0 || rs[shi] != '是' {
+		shi = ng.end // the negation hit was just 不
+		if shi >= len(rs) || rs[shi] != '是' {
+			return false
+		}
 	}
-	for i := ng.end + 1; i < claim; i++ {
+	for i := shi + 2; i < claim; i++ {
 		if rs[i] == '是' {
 			return true
 		}

@@ -138,9 +138,11 @@ func neverTuneSets(t *testing.T) []string {
 // a little below what the linter reaches, so a regression fails.
 func TestCorpusSets(t *testing.T) {
 	const (
-		minRecall      = 0.0 // set below what the linter reaches
-		maxFalseAlarm  = 1.0
-		minCatRecall   = 0.0
+		// a little below what the linter reaches (0.838, 0.050, 0.74 on
+		// 2026-12-06); before this work it scored 0.729, 0.062 and 0.63
+		minRecall      = 0.82
+		maxFalseAlarm  = 0.055
+		minCatRecall   = 0.72
 		minCatExamples = 10
 	)
 	l, err := NewDefault()
@@ -254,7 +256,8 @@ const asrSeed = 20261206
 // rate move when the never-tune sets are rewritten the way a recogniser
 // hears them. It prints aggregate figures only.
 func TestASRShapedNeverTuneSets(t *testing.T) {
-	const maxRecallDrop, maxFARise = 1.0, 1.0
+	// measured 0.066 and 0.002 on 2026-12-06
+	const maxRecallDrop, maxFARise = 0.08, 0.01
 	l, err := NewDefault()
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,139 @@
+package lint
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestScopeAndQualification covers the ways a risky word is not a claim
+// (and the ways a claim hides without one). Every line is written for
+// this test, not taken from a labelled set; each "none" line was flagged
+// by the rules before the scope and qualification checks existed.
+func TestScopeAndQualification(t *testing.T) {
+	l, err := NewDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, text string
+		want       []string // categories, sorted; nil means clean
+	}{
+		// negation after the word: the phrase becomes a topic, then a
+		// negated verb of saying or trade disowns it
+		{"topic then negated verb", "开光这种说法我们不用的", nil},
+		{"two characters never said", "特供这两个字我们从来不讲", nil},
+		{"disclaimer far after", "全网最低价这种话我们说不出口", nil},
+		// negation before, over a whole reported claim or a verb of saying
+		{"doubt over a quote", "别信那些说吃了蜂蜜就能治好胃病的", nil},
+		{"negated saying reaches far", "我们不敢跟大家说吃了这个能降血压", nil},
+		{"emphatic not-negation", "不是我夸我们家的腊肉就是最好吃的", []string{"ABS"}},
+		{"negation closed by 了", "别在直播间拍了去我们公众号下单", []string{"OFFPLAT"}},
+		{"不是…是 corrects", "这不是药是补肾的好东西", []string{"HEALTH"}},
+		// her own goals, a doctor's referral, the doctor on her own health
+		{"goal", "我们的目标是今年卖出一万罐", nil},
+		{"doctor referral in another clause", "姜茶暖身子可以但是生病了还是要去医院", nil},
+		{"negated referral is a claim", "喝这个茶就不用去医院了", []string{"MED"}},
+		{"doctor about herself", "医生说我血糖高叫我少吃甜的", nil},
+		// who or what the absolute word qualifies
+		{"head noun: a method", "最好吃的做法是蒸着吃", nil},
+		{"subject: her son", "我儿子考试拿了全班第一名", nil},
+		{"subject is the product again", "我儿子说我们的腊肉是全网最好", []string{"ABS"}},
+		// platform named while selling only here
+		{"negated later part", "拼多多上没有我们的店", nil},
+		{"cannot find us there", "淘宝上搜不到我们", nil},
+		{"redirect", "拼多多上有我们的店", []string{"OFFPLAT"}},
+		// paraphrases without a listed word
+		{"no one better", "找不出比我们家更香的腊肉", []string{"ABS"}},
+		{"medicine compared", "比天天吃降压药强多了", []string{"MED"}},
+		{"officials drink it", "军区首长都在喝这个茶", []string{"STATE"}},
+		{"likes for a lottery", "满一千个赞我就抽五个人送蜂蜜", []string{"INDUCE"}},
+		{"redirect as instruction", "去我的公众号里下单更便宜", []string{"OFFPLAT"}},
+		{"price superlative", "全国都找不到比这更便宜的了", []string{"ABS", "PRICE"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			for _, f := range l.Check(c.text) {
+				if !slices.Contains(got, f.Category) {
+					got = append(got, f.Category)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, c.want) {
+				t.Errorf("Check(%q) categories %v, want %v (%+v)", c.text, got, c.want, l.Check(c.text))
+			}
+		})
+	}
+}
+
+// TestCategoryModelSpeaksOnlyWhereRulesCannotDecide drives the model
+// plumbing with a model that is sure of HEALTH on any text: it must stay
+// silent on short and partial captions, on hedged lines and where a rule
+// already found something, and otherwise report the whole utterance with
+// the category's law, explanation and suggestion.
+func TestCategoryModelSpeaksOnlyWhereRulesCannotDecide(t *testing.T) {
+	p, err := DefaultPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := l.m.Load()
+	sure := &catModel{logit: 1}
+	for _, cat := range Categories() {
+		w := make([]int8, modelDim)
+		if cat == "HEALTH" {
+			for i := range w {
+				w[i] = 1
+			}
+		}
+		sure.cats = append(sure.cats, cat)
+		sure.bias = append(sure.bias, -5)
+		sure.scale = append(sure.scale, 1)
+		sure.w = append(sure.w, w)
+	}
+	m.model = sure
+	first := m.firstRule("HEALTH")
+	cases := []struct {
+		name, text string
+		model      bool
+	}{
+		{"whole claim", "这个蜂蜜喝下去整个人精气神都回来了", true},
+		{"too short", "精气神回来了", false},
+		{"ends in the start of a pattern", "今天的辣椒酱呢全网", false},
+		{"hedged by a negation", "这个蜂蜜喝下去精气神不会回来", false},
+		{"hedged by a referral", "精气神不好的话还是去医院看看吧", false},
+		{"rules found something", "今天的辣椒酱全网最低价", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fs := l.Check(c.text)
+			var mf *Finding
+			for i := range fs {
+				if fs[i].Rule == "model-HEALTH" {
+					mf = &fs[i]
+				}
+			}
+			if (mf != nil) != c.model {
+				t.Fatalf("Check(%q) = %+v, model finding wanted: %v", c.text, fs, c.model)
+			}
+			if mf == nil {
+				return
+			}
+			n := len([]rune(c.text))
+			if mf.Start != 0 || mf.End != n || mf.Match != c.text || mf.Law != first.Law || mf.Explain != first.Explain || mf.Suggest != first.Suggest {
+				t.Errorf("model finding %+v, want the whole utterance [0,%d) with rule %s's law, explanation and suggestion", *mf, n, first.ID)
+			}
+		})
+	}
+	// the built-in model decodes and names every category once
+	cm, err := defaultModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cm.cats, Categories()) {
+		t.Errorf("built-in model categories %v", cm.cats)
+	}
+}
