@@ -407,6 +407,11 @@ func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
 	if len(disk.Findings) == 0 || disk.Said(disk.Findings[0]) != "全网最低价" || disk.Findings[0].Category != "ABS" || disk.Findings[0].Law == "" {
 		t.Fatalf("segment.json findings %+v in %q", disk.Findings, disk.Transcript.Text)
 	}
+	// The final caption replaced the partial that warned her; the moment
+	// is still no later than the warning.
+	if disk.Findings[0].At.After(w.At) {
+		t.Errorf("finding at %v, after the warning at %v", disk.Findings[0].At.Format("15:04:05.000"), w.At.Format("15:04:05.000"))
+	}
 	probe, err := nginxtest.Probe(b.store.ClipPath(seg.ID))
 	if err != nil {
 		t.Fatalf("ffprobe clip: %v", err)

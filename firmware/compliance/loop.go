@@ -196,6 +196,9 @@ func (h heard) has(i int) bool { return i >= h.offset && i < h.offset+utf8.RuneC
 type warned struct {
 	category   string
 	start, end time.Duration
+	at         time.Time // when she was warned
+	// bounded: a final finding's moment was already held to at.
+	bounded bool
 }
 
 // New checks cfg and returns a Loop.
@@ -477,13 +480,14 @@ func (l *Loop) alreadyWarned(category string, c speech.Caption) bool {
 }
 
 func (l *Loop) warn(c speech.Caption, f lint.Finding, at time.Time) {
-	l.warnedAt = append(l.warnedAt, warned{category: f.Category, start: c.Start, end: c.End})
+	now := l.cfg.Now()
+	l.warnedAt = append(l.warnedAt, warned{category: f.Category, start: c.Start, end: c.End, at: now})
 	if len(l.warnedAt) > 64 {
 		l.warnedAt = l.warnedAt[len(l.warnedAt)-64:]
 	}
 	w := Warning{
 		ID:           fmt.Sprintf("w%d-%d", at.UnixNano(), l.seq.Add(1)),
-		At:           l.cfg.Now(),
+		At:           now,
 		Said:         c.Text,
 		MatchStart:   f.Start,
 		MatchEnd:     f.End,

@@ -77,6 +77,7 @@ type harness struct {
 	store    *flagged.Store
 	warnings chan Warning
 	segments chan flagged.Segment
+	clock    *fakeClock // if set, say moves it to each caption's end
 }
 
 func newHarness(t *testing.T, opts ...func(*Config)) *harness {

@@ -121,17 +121,35 @@ func (l *Loop) flag(sf lint.StreamFinding) *openSeg {
 		l.log.Error("finding does not point at words heard; not flagged", "rule", sf.Rule, "start", sf.Start, "end", sf.End)
 		return nil
 	}
-	return l.file(sf, l.history[first:last+1])
+	utt := l.history[first : last+1]
+	// The words were said before she was warned about them. A final
+	// caption's timing puts a phrase in proportion to where it stands in
+	// the text: in a long utterance (the VAD joins sentences said without
+	// a pause) that can be seconds after the partial that warned her. The
+	// first such finding of the utterance is the one she was warned about.
+	var notAfter time.Time
+	for i := range l.warnedAt {
+		w := &l.warnedAt[i]
+		if !w.bounded && w.category == sf.Category && w.start < utt[len(utt)-1].c.End && utt[0].c.Start < w.end {
+			notAfter, w.bounded = w.at, true
+			break
+		}
+	}
+	return l.file(sf, utt, notAfter)
 }
 
-// file puts a finding said in utt into a segment.
-func (l *Loop) file(sf lint.StreamFinding, utt []heard) *openSeg {
+// file puts a finding said in utt into a segment; its moment is not after
+// notAfter unless that is zero.
+func (l *Loop) file(sf lint.StreamFinding, utt []heard, notAfter time.Time) *openSeg {
 	uStart, uEnd := utt[0].wall, utt[len(utt)-1].wallEnd()
 	moment, ok := l.wallTime(sf.StartTime)
 	if !ok {
 		moment = uStart.Add(sf.StartTime - utt[0].c.Start)
 	}
 	moment = earliest(latest(moment, uStart), uEnd)
+	if !notAfter.IsZero() {
+		moment = latest(earliest(moment, notAfter), uStart)
+	}
 	from, to := uStart.Add(-l.cfg.Before), uEnd.Add(l.cfg.After)
 	f := segFinding{sf: sf, at: moment, first: utt[0], last: utt[len(utt)-1]}
 
@@ -184,7 +202,7 @@ func (l *Loop) flagPartial(c speech.Caption, at time.Time, fs []lint.Finding) {
 		sf.End += hp.offset
 		sf.StartTime = c.Start + time.Duration(int64(c.End-c.Start)*int64(f.Start)/n)
 		sf.EndTime = c.Start + time.Duration(int64(c.End-c.Start)*int64(f.End)/n)
-		o := l.file(sf, []heard{hp})
+		o := l.file(sf, []heard{hp}, time.Time{})
 		if !slices.Contains(o.provisional, hp.seq) {
 			o.provisional = append(o.provisional, hp.seq)
 		}

@@ -29,6 +29,10 @@ func realMargins(cfg *Config) { cfg.Before, cfg.After = 0, 0 }
 // test's clock moves only between captions.
 func (h *harness) say(t *testing.T, c speech.Caption) {
 	t.Helper()
+	if h.clock != nil {
+		// A caption arrives when its words have been said.
+		h.clock.set(h.rec.origin.Add(c.End))
+	}
 	n := h.loop.Stats().Captions
 	h.loop.Caption(c)
 	deadline := time.Now().Add(5 * time.Second)
@@ -69,6 +73,7 @@ func TestClipCoversFlaggedUtterance(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{}
 			h := newHarness(t, realMargins, withClock(clock))
+			h.clock = clock
 			clock.set(h.rec.origin)
 			for _, c := range tc.caps {
 				c.Final = true
@@ -120,6 +125,7 @@ func TestSpansPointAtWords(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{}
 			h := newHarness(t, withClock(clock))
+			h.clock = clock
 			clock.set(h.rec.origin)
 			for _, c := range tc.caps {
 				h.say(t, c)
@@ -151,6 +157,7 @@ func TestSpansPointAtWords(t *testing.T) {
 func TestTranscriptKeepsUtterancesWithTimes(t *testing.T) {
 	clock := &fakeClock{}
 	h := newHarness(t, withClock(clock))
+	h.clock = clock
 	clock.set(h.rec.origin)
 	in := []speech.Caption{
 		{Start: sec(1), End: sec(2), Text: "大家好", Final: true},
@@ -187,6 +194,7 @@ func abs(f float64) float64 {
 func TestOverlappingFindingsMerge(t *testing.T) {
 	clock := &fakeClock{}
 	h := newHarness(t, realMargins, withClock(clock))
+	h.clock = clock
 	clock.set(h.rec.origin)
 	for i := range 4 {
 		at := sec(10 + 5*float64(i))
@@ -219,6 +227,7 @@ func TestOverlappingFindingsMerge(t *testing.T) {
 func TestRepeatedPhraseClipsLittle(t *testing.T) {
 	clock := &fakeClock{}
 	h := newHarness(t, realMargins, withClock(clock))
+	h.clock = clock
 	clock.set(h.rec.origin)
 	const n = 48
 	for i := range n {
@@ -265,6 +274,7 @@ func TestRepeatedPhraseClipsLittle(t *testing.T) {
 func TestWrittenWhenWarned(t *testing.T) {
 	clock := &fakeClock{}
 	h := newHarness(t, realMargins, withClock(clock))
+	h.clock = clock
 	clock.set(h.rec.origin)
 	h.say(t, speech.Caption{Start: sec(10), End: sec(12), Text: "今天的辣椒酱全网最低价", Final: true})
 	h.warning(t)
@@ -324,6 +334,7 @@ func TestResumesClipAfterRestart(t *testing.T) {
 func TestPartialWrittenWhenWarned(t *testing.T) {
 	clock := &fakeClock{}
 	h := newHarness(t, realMargins, withClock(clock))
+	h.clock = clock
 	clock.set(h.rec.origin)
 	h.say(t, speech.Caption{Start: sec(10), End: sec(11.5), Text: "今天的辣椒酱全网最低价"})
 	h.warning(t)
@@ -344,5 +355,30 @@ func TestPartialWrittenWhenWarned(t *testing.T) {
 	}
 	if want := h.rec.origin.Add(sec(15)); !g.ClipPending.To.Equal(want) {
 		t.Fatalf("clip to %v, want the final's end + 2 s %v", g.ClipPending.To, want)
+	}
+}
+
+// TestMomentNotAfterWarning: a final caption of a long utterance places
+// the phrase in proportion to the text, seconds after the partial that
+// warned her; the moment stays where she was warned at the latest.
+func TestMomentNotAfterWarning(t *testing.T) {
+	clock := &fakeClock{}
+	h := newHarness(t, realMargins, withClock(clock))
+	h.clock = clock
+	clock.set(h.rec.origin)
+	h.say(t, speech.Caption{Start: sec(10), End: sec(11.2), Text: "今天的辣椒酱全网最低价"})
+	w := h.warning(t)
+	h.say(t, speech.Caption{Start: sec(10), End: sec(19.5), Text: "今天的辣椒酱全网最低价今天的辣椒酱全网最低价", Final: true})
+	h.settle(t, clock, sec(40))
+	seg := h.segment(t)
+	if len(seg.Findings) != 2 {
+		t.Fatalf("findings %+v", seg.Findings)
+	}
+	if first := seg.Findings[0].At; first.After(w.At) || !seg.At.Equal(first) {
+		t.Errorf("first finding at %v, segment at %v, warned at %v", first, seg.At, w.At)
+	}
+	// The second was never warned about on its own: its place in the text.
+	if want := h.rec.origin.Add(sec(10) + sec(9.5)*17/22); !seg.Findings[1].At.Equal(want) {
+		t.Errorf("second finding at %v, want %v", seg.Findings[1].At, want)
 	}
 }
