@@ -15,7 +15,7 @@ DEB_PKGS := ffmpeg nginx libnginx-mod-rtmp curl git sox espeak-ng fonts-noto-cjk
 # dictionary (~200 MiB heap) is compiled out.
 GOTAGS := ne
 GOFLAGS_BUILD := -tags $(GOTAGS) -trimpath
-PURE_CMDS := ./cmd/cunbo
+PURE_CMDS := ./cmd/cunbo ./cmd/cunbo-review
 FUZZTIME ?= 15s
 
 .PHONY: test-vuln bench-weaklink deps-demo test-demo all build build-arm64 build-armv7 build-speech build-speech-arm64 models deps test test-unit test-fuzz bench demo clean

@@ -13,7 +13,7 @@ import (
 
 	"github.com/cunbo/cunbo/internal/tmpfstest"
 	"github.com/cunbo/cunbo/review/blob"
-	"github.com/cunbo/cunbo/review/internal/s3test"
+	"github.com/cunbo/cunbo/review/s3test"
 )
 
 func backends(t *testing.T) map[string]func(t *testing.T) blob.Store {

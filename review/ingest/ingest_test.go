@@ -27,8 +27,8 @@ import (
 	"github.com/cunbo/cunbo/review/blob"
 	"github.com/cunbo/cunbo/review/boxauth"
 	"github.com/cunbo/cunbo/review/ingest"
-	"github.com/cunbo/cunbo/review/internal/pgtest"
-	"github.com/cunbo/cunbo/review/internal/wiretest"
+	"github.com/cunbo/cunbo/review/pgtest"
+	"github.com/cunbo/cunbo/review/wiretest"
 	"github.com/cunbo/cunbo/review/store"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cunbo/cunbo/review/internal/pgtest"
+	"github.com/cunbo/cunbo/review/pgtest"
 	"github.com/cunbo/cunbo/review/store"
 )
 

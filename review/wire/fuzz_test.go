@@ -7,7 +7,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/cunbo/cunbo/review/internal/wiretest"
+	"github.com/cunbo/cunbo/review/wiretest"
 	"github.com/cunbo/cunbo/review/wire"
 )
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cunbo/cunbo/review/internal/wiretest"
+	"github.com/cunbo/cunbo/review/wiretest"
 	"github.com/cunbo/cunbo/review/wire"
 )
 

@@ -1,0 +1,110 @@
+// Package server composes the review service: storage, blobs, box sign-in
+// and uploads behind one http.Handler, with the health endpoints an
+// orchestrator probes.
+//
+//	/healthz  the process is up (always 200)
+//	/readyz   the database and the blob store answer (200, else 503)
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/cunbo/cunbo/review/blob"
+	"github.com/cunbo/cunbo/review/boxauth"
+	"github.com/cunbo/cunbo/review/ingest"
+	"github.com/cunbo/cunbo/review/store"
+)
+
+// Config says where the service keeps things.
+type Config struct {
+	DataDir   string // SQLite file, blob files, uploads in progress
+	DB        string // "" or postgres://...
+	Blobs     string // "" or s3://bucket?endpoint=...
+	MaxUpload int64  // 0: ingest.DefaultMaxSize
+	Log       *slog.Logger
+}
+
+// Server is the composed service.
+type Server struct {
+	store   store.Store
+	blobs   blob.Store
+	handler http.Handler
+	log     *slog.Logger
+}
+
+// Open opens storage (running migrations) and builds the handler.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: a data directory is required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	st, err := store.Open(ctx, cfg.DB, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	blobs, err := blob.OpenURL(ctx, cfg.Blobs, cfg.DataDir)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	auth := boxauth.New(st, nil, cfg.Log)
+	up, err := ingest.New(ingest.Config{Store: st, Blobs: blobs, Auth: auth, UploadDir: filepath.Join(cfg.DataDir, "uploads"),
+		MaxSize: cfg.MaxUpload, Log: cfg.Log})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{store: st, blobs: blobs, log: cfg.Log}
+	mux := http.NewServeMux()
+	auth.Register(mux)
+	mux.Handle(ingest.BasePath, up)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", s.ready)
+	s.handler = mux
+	return s, nil
+}
+
+// Handler serves the service.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store is the service's store (for the command line's box subcommands).
+func (s *Server) Store() store.Store { return s.store }
+
+// Close closes the database.
+func (s *Server) Close() error { return s.store.Close() }
+
+// readyTimeout bounds the probe, so a hung database reads as not ready
+// instead of hanging the orchestrator's check.
+const readyTimeout = 5 * time.Second
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	status := map[string]string{"database": "ok", "blobs": "ok"}
+	code := http.StatusOK
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("server: not ready", "err", err)
+		status["database"], code = "unreachable", http.StatusServiceUnavailable
+	}
+	if err := s.blobs.Ping(ctx); err != nil {
+		s.log.Warn("server: not ready", "err", err)
+		status["blobs"], code = "unreachable", http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, status)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
