@@ -241,4 +241,8 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-var _ = filepath.Join
+
+
+func writeFileForTest(dir, name, content string) error {
+	return os.WriteFile(filepath.Join(dir, name), []byte(content), 0o640)
+}
