@@ -241,8 +241,6 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-
-
 func writeFileForTest(dir, name, content string) error {
 	return os.WriteFile(filepath.Join(dir, name), []byte(content), 0o640)
 }
