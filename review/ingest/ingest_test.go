@@ -28,8 +28,8 @@ import (
 	"github.com/cunbo/cunbo/review/boxauth"
 	"github.com/cunbo/cunbo/review/ingest"
 	"github.com/cunbo/cunbo/review/pgtest"
-	"github.com/cunbo/cunbo/review/wiretest"
 	"github.com/cunbo/cunbo/review/store"
+	"github.com/cunbo/cunbo/review/wiretest"
 )
 
 type env struct {
@@ -40,9 +40,10 @@ type env struct {
 }
 
 type opts struct {
-	st      store.Store // nil: SQLite in a temp dir
-	blobDir string      // "": a temp dir
-	maxSize int64
+	st        store.Store // nil: SQLite in a temp dir
+	blobDir   string      // "": a temp dir
+	uploadDir string      // "": a temp dir
+	maxSize   int64
 }
 
 func newEnv(t *testing.T, o opts) *env {
@@ -64,7 +65,10 @@ func newEnv(t *testing.T, o opts) *env {
 		t.Fatal(err)
 	}
 	auth := boxauth.New(o.st, nil, nil)
-	up := filepath.Join(dir, "uploads")
+	up := o.uploadDir
+	if up == "" {
+		up = filepath.Join(dir, "uploads")
+	}
 	h, err := ingest.New(ingest.Config{Store: o.st, Blobs: blobs, Auth: auth, UploadDir: up, MaxSize: o.maxSize})
 	if err != nil {
 		t.Fatal(err)
@@ -577,5 +581,44 @@ func TestDatabaseDown(t *testing.T) {
 	}
 	if row, err := st.Segment(context.Background(), boxID, id); err != nil || row.SHA256 != sum(body) {
 		t.Fatalf("after restart: %+v %v", row, err)
+	}
+}
+
+// TestUploadDiskFull: the disk holding uploads in progress (a real, tiny
+// tmpfs) fills during a PATCH: 503 (retry), not 500; once there is room the
+// box resumes from the offset HEAD reports and the segment arrives whole.
+func TestUploadDiskFull(t *testing.T) {
+	dir := tmpfstest.Mount(t, "size=64k")
+	e := newEnv(t, opts{uploadDir: filepath.Join(dir, "uploads")})
+	boxID, tok := e.box(t)
+	clip := wiretest.Clip(t)
+	id := wiretest.ID(8)
+	body := wiretest.SegmentTar(t, id, clip)
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 64<<10-12<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loc, r := e.create(t, tok, meta("kind", "segment", "id", id, "sha256", sum(body)), len(body))
+	if r.code != http.StatusCreated {
+		t.Fatalf("create: %d %s %s", r.code, r.Err, r.Msg)
+	}
+	r = patch(t, loc, tok, 0, body)
+	if r.code != http.StatusServiceUnavailable || r.Err != "unavailable" {
+		t.Fatalf("PATCH onto a full disk: %d %s %s", r.code, r.Err, r.Msg)
+	}
+	if _, err := e.st.Segment(context.Background(), boxID, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("stored from a failed PATCH: %v", err)
+	}
+	os.Remove(filler)
+	h := do(t, "HEAD", loc, tok, nil, nil)
+	off, err := strconv.Atoi(h.header.Get("Upload-Offset"))
+	if h.code != http.StatusOK || err != nil || off >= len(body) {
+		t.Fatalf("HEAD after the full disk: %d offset %q", h.code, h.header.Get("Upload-Offset"))
+	}
+	if r := patch(t, loc, tok, off, body[off:]); r.code != http.StatusNoContent || r.header.Get("Cunbo-Stored") != "created" {
+		t.Fatalf("resumed PATCH from %d: %d %s %s", off, r.code, r.Err, r.Msg)
+	}
+	if row, err := e.st.Segment(context.Background(), boxID, id); err != nil || row.SHA256 != sum(body) {
+		t.Fatalf("segment after resume: %+v %v", row, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,6 +56,7 @@ func TestContract(t *testing.T) {
 		{"sessions", testSessions},
 		{"audit", testAudit},
 		{"concurrent segment puts", testConcurrentPuts},
+		{"audit is append-only", testAuditAppendOnly},
 		{"migrate twice", nil},
 	}
 	for name, open := range backends(t) {
@@ -311,5 +313,23 @@ func testConcurrentPuts(t *testing.T, s store.Store) {
 	wg.Wait()
 	if created != 1 || len(errs) != 0 {
 		t.Fatalf("%d created, errors %v; want exactly 1 created, no errors", created, errs)
+	}
+}
+
+// testAuditAppendOnly: the database itself refuses to change or remove an
+// audit entry, whatever code runs against it.
+func testAuditAppendOnly(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.AppendAudit(ctx, store.AuditEntry{At: t0, Actor: "cli", Action: "box.add", Subject: "aa"}); err != nil {
+		t.Fatal(err)
+	}
+	db := store.DB(s)
+	for _, q := range []string{"UPDATE audit SET actor = 'someone else'", "DELETE FROM audit"} {
+		if _, err := db.ExecContext(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v, want the append-only refusal", q, err)
+		}
+	}
+	if got, _ := s.Audit(ctx, 10); len(got) != 1 || got[0].Actor != "cli" {
+		t.Fatalf("audit = %+v", got)
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"io"
 	"testing"
 
-	"github.com/cunbo/cunbo/review/wiretest"
 	"github.com/cunbo/cunbo/review/wire"
+	"github.com/cunbo/cunbo/review/wiretest"
 )
 
 // FuzzParseSegment: any input is either refused with ErrInvalid or is a

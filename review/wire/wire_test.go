@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cunbo/cunbo/review/wiretest"
 	"github.com/cunbo/cunbo/review/wire"
+	"github.com/cunbo/cunbo/review/wiretest"
 )
 
 // v1 is a version 1 segment.json as firmware/flagged's fuzz corpus has it.
