@@ -43,7 +43,14 @@ type Config struct {
 	Audio     Audio         `toml:"audio"`
 	Speech    Speech        `toml:"speech"`
 	Record    Record        `toml:"record"`
+	Review    Review        `toml:"review"`
 	Dest      []Destination `toml:"destination"`
+}
+
+// Review is the review service the box uploads flagged segments to; with
+// no URL they stay on the box.
+type Review struct {
+	URL string `toml:"url"`
 }
 
 // HTTP is the local web server for the phone page and the API.
@@ -459,6 +466,12 @@ func (c *Config) check() []*FieldError {
 		kept = nil
 	}
 	c.Dest = kept
+	if r := c.Review.URL; r != "" {
+		if u, err := url.Parse(r); err != nil || !oneOf(u.Scheme, "http", "https") || u.Host == "" {
+			fallback(k, &c.Review.URL, "", "review.url", `url = "https://review.example.org/"`,
+				"审核服务的网址要以 http:// 或 https:// 开头，现在是 %q；录下的片段先留在盒子里", r)
+		}
+	}
 	return k.errs
 }
 
