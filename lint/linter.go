@@ -237,7 +237,9 @@ func compile(p *Pack) (*matcher, error) {
 					m.pending[string(norm[:k])] = true
 				}
 			}
-			if kept := m.normalizePhraseKeepFillers(a); string(kept) != string(norm) {
+			if !m.hasFiller(a) {
+				// nothing for the speech normaliser to drop
+			} else if kept := m.normalizePhraseKeepFillers(a); string(kept) != string(norm) {
 				problems = append(problems, LineError{line, fmt.Sprintf("%q contains a filler word that is removed from speech before matching (it would match as %q); leave the filler out", a, string(norm))})
 				continue
 			}
@@ -325,6 +327,20 @@ func compile(p *Pack) (*matcher, error) {
 		return nil, fmt.Errorf("rule pack %s: unknown model %q (want category)", p.Source, p.Model)
 	}
 	return m, nil
+}
+
+// hasFiller reports whether a filler word occurs anywhere in s (after
+// width and case folding, as speech is folded), so only such phrases pay
+// for the second normalisation that checks them.
+func (m *matcher) hasFiller(s string) bool {
+	if m.norm.fillers == nil {
+		return false
+	}
+	var t normText
+	m.norm.foldWidth([]rune(s), &t)
+	found := false
+	m.norm.fillers.scan(t.runes, func(int32, int) { found = true })
+	return found
 }
 
 // normalizePhrase rewrites a pattern piece by piece around its # signs.

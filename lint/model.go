@@ -44,7 +44,9 @@ type catModel struct {
 	cats  []string
 	bias  []float32
 	scale []float32
-	w     [][]int8
+	// w holds the weights feature-major, w[f*len(cats)+k], so the
+	// categories of one n-gram share a cache line.
+	w []int8
 	// logit is the score a category must exceed to be reported.
 	logit float32
 }
@@ -63,7 +65,7 @@ func decodeModel(b []byte) (*catModel, error) {
 	if dim != modelDim || ncat == 0 || ncat > 64 {
 		return nil, fmt.Errorf("category model: dimension %d, %d categories", dim, ncat)
 	}
-	cm := &catModel{logit: logit}
+	cm := &catModel{logit: logit, w: make([]int8, int(dim)*int(ncat))}
 	p := 16
 	for range ncat {
 		if p+1 > len(b) {
@@ -83,11 +85,10 @@ func decodeModel(b []byte) (*catModel, error) {
 		cm.bias = append(cm.bias, math.Float32frombits(binary.LittleEndian.Uint32(b[p:])))
 		cm.scale = append(cm.scale, math.Float32frombits(binary.LittleEndian.Uint32(b[p+4:])))
 		p += 8
-		w := make([]int8, dim)
-		for i := range w {
-			w[i] = int8(b[p+i])
+		k := len(cm.cats) - 1
+		for f := range int(dim) {
+			cm.w[f*int(ncat)+k] = int8(b[p+f])
 		}
-		cm.w = append(cm.w, w)
 		p += int(dim)
 	}
 	if p != len(b) {
@@ -132,12 +133,14 @@ func modelFeatures(rs []rune, emit func(uint32)) {
 // scores writes each category's logit for the normalised runes rs.
 func (cm *catModel) scores(rs []rune, out []float32) {
 	var sums [64]int32
+	n := len(cm.cats)
 	modelFeatures(rs, func(f uint32) {
-		for k := range cm.w {
-			sums[k] += int32(cm.w[k][f])
+		row := cm.w[int(f)*n : int(f)*n+n]
+		for k, v := range row {
+			sums[k] += int32(v)
 		}
 	})
-	for k := range cm.w {
+	for k := range n {
 		out[k] = cm.bias[k] + cm.scale[k]*float32(sums[k])
 	}
 }

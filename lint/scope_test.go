@@ -81,18 +81,15 @@ func TestCategoryModelSpeaksOnlyWhereRulesCannotDecide(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := l.m.Load()
-	sure := &catModel{logit: 1}
-	for _, cat := range Categories() {
-		w := make([]int8, modelDim)
-		if cat == "HEALTH" {
-			for i := range w {
-				w[i] = 1
-			}
-		}
-		sure.cats = append(sure.cats, cat)
+	cats := Categories()
+	sure := &catModel{logit: 1, cats: cats, w: make([]int8, modelDim*len(cats))}
+	health := slices.Index(cats, "HEALTH")
+	for range cats {
 		sure.bias = append(sure.bias, -5)
 		sure.scale = append(sure.scale, 1)
-		sure.w = append(sure.w, w)
+	}
+	for f := range modelDim {
+		sure.w[f*len(cats)+health] = 1
 	}
 	m.model = sure
 	first := m.firstRule("HEALTH")
