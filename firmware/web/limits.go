@@ -153,12 +153,6 @@ func (l *connLimiter) connState(c net.Conn, s http.ConnState) {
 	}
 }
 
-func (l *connLimiter) open() (total int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.total
-}
-
 type limitedConn struct {
 	net.Conn
 	l        *connLimiter
