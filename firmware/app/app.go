@@ -19,6 +19,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/pipeline"
 	"github.com/cunbo/cunbo/firmware/sdnotify"
+	"github.com/cunbo/cunbo/firmware/upload"
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/stream/whep"
@@ -78,6 +79,11 @@ type Options struct {
 	// Problems are the setup mistakes the box works around (config keys,
 	// catalogue rows, cards that break a rule), listed on the phone page.
 	Problems []web.SetupProblem
+	// Uploader sends flagged segments and session records to the review
+	// service while the box is off air; nil keeps them on the box.
+	Uploader *upload.Uploader
+	// DeviceID names the box in its session records.
+	DeviceID string
 
 	// OnStatus is called with every status change (the simulator prints
 	// them); it must not block.
@@ -241,6 +247,9 @@ func (a *App) details() web.Details {
 		d.Captions = a.opts.Captions()
 	}
 	d.StorageNote = storageNote(st.Recorder, time.Now())
+	if u := a.opts.Uploader; u != nil {
+		d.UploadNote = u.Status().Summary()
+	}
 	return d
 }
 
@@ -321,6 +330,10 @@ func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
 	spawn("box", a.Box.Run)
 	spawn("network", a.watchNetwork)
 	spawn("storage", a.watchStorage)
+	if a.opts.Uploader != nil {
+		spawn("upload", a.opts.Uploader.Run)
+		spawn("upload pause", a.driveUploads)
+	}
 	if a.opts.OnStatus != nil {
 		ch, stop := a.Box.Subscribe()
 		defer stop()

@@ -276,11 +276,19 @@ func NewSessionID(start time.Time) string {
 }
 
 // AddSession queues a session record (written atomically into the queue;
-// sent when the box is idle).
+// sent when the box is idle). Without an ID it gets one; without Segments,
+// the flagged segments of its time span.
 func (u *Uploader) AddSession(rec Session) error {
 	rec.Version = SessionVersion
 	if rec.ID == "" {
 		rec.ID = NewSessionID(rec.Start)
+	}
+	if rec.Segments == nil && u.cfg.Source != nil {
+		for _, s := range u.cfg.Source.List() {
+			if !s.At.Before(rec.Start) && !s.At.After(rec.End) {
+				rec.Segments = append(rec.Segments, s.ID)
+			}
+		}
 	}
 	if !sessionIDRe.MatchString(rec.ID) {
 		return fmt.Errorf("upload: bad session id %q", rec.ID)

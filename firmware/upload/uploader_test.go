@@ -140,7 +140,8 @@ func TestUploadsSegmentsAndSessions(t *testing.T) {
 		t.Fatal("a segment still waiting for its clip was sent")
 	}
 	var rec Session
-	if err := json.Unmarshal(f.srv.body(KindSession, "s1"), &rec); err != nil || rec.Version != 1 || rec.Findings != 2 {
+	if err := json.Unmarshal(f.srv.body(KindSession, "s1"), &rec); err != nil || rec.Version != 1 || rec.Findings != 2 ||
+		strings.Join(rec.Segments, ",") != withClip.ID+","+noClip.ID+","+waiting.ID {
 		t.Fatalf("session record %+v, %v", rec, err)
 	}
 	if fileExists(u.q.sessionPath("s1")) {

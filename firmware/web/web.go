@@ -70,6 +70,9 @@ type Details struct {
 	// StorageNote is a plain sentence about the SD card when it is full
 	// or failing ("" when all is well).
 	StorageNote string
+	// UploadNote says what waits to go to the review service and why
+	// (e.g. 有 3 段等上传（网络不通）); "" when nothing waits.
+	UploadNote string
 }
 
 // SetupProblem is one thing a trainer set up wrong that the box works
@@ -175,6 +178,9 @@ type Status struct {
 	// StorageNote is a plain sentence about the SD card (full, old
 	// recordings being deleted; failing) or "" when all is well.
 	StorageNote string `json:"storage_note,omitempty"`
+	// UploadNote is what waits for the review service, in plain words
+	// ("" when nothing waits).
+	UploadNote string `json:"upload_note,omitempty"`
 	// Warnings are the recent compliance warnings, newest last.
 	Warnings []Warning `json:"warnings"`
 	// Notices are the box's own messages (network trouble, failed start).
@@ -358,7 +364,7 @@ func (s *Server) Status() Status {
 		d := s.opts.Details()
 		st.Destination, st.BitrateKbps, st.Card, st.Captions = d.Destination, d.BitrateKbps, d.Card, d.Captions
 		st.Video, st.Destinations, st.Problems = d.Video, d.Destinations, d.Problems
-		st.StorageNote = d.StorageNote
+		st.StorageNote, st.UploadNote = d.StorageNote, d.UploadNote
 	}
 	if st.Problems == nil {
 		st.Problems = []SetupProblem{}

@@ -99,6 +99,9 @@ function render(st) {
   storage.textContent = st.storage_note ? "💾 " + st.storage_note : "";
   storage.hidden = !storage.textContent;
 
+  // Flagged moments waiting for the review service: a quiet line, below.
+  $("upload-note").textContent = st.upload_note ? "📤 " + st.upload_note : "";
+
   $("destination").textContent = st.destination ? "推流到：" + st.destination : "没有设置推流地址";
   const v = st.video;
   $("bitrate").textContent = st.bitrate_kbps ? "码率 " + st.bitrate_kbps + " kbps" +

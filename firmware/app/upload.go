@@ -1,0 +1,71 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/cunbo/cunbo/firmware/state"
+	"github.com/cunbo/cunbo/firmware/upload"
+)
+
+// uploadsWait reports whether uploads must wait: from the press of the big
+// button until the stream has ended, reconnects included. The stream
+// comes first.
+func uploadsWait(s state.State) bool {
+	switch s {
+	case state.Idle, state.Setup, state.Fault:
+		return false
+	}
+	return true
+}
+
+// session is what the box knows about the live session under way.
+type session struct {
+	start    time.Time
+	warnings uint64 // the compliance loop's count at the start
+	stalls   int
+}
+
+// driveUploads pauses the uploader while the box is on air and, when a
+// session ends, queues its record.
+func (a *App) driveUploads(ctx context.Context) error {
+	u := a.opts.Uploader
+	ch, stop := a.Box.Subscribe()
+	defer stop()
+	var cur *session
+	last := state.Idle
+	for {
+		var st state.State
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case s, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			st = s.State
+		}
+		u.SetLive(uploadsWait(st))
+		switch {
+		case uploadsWait(st) && cur == nil:
+			cur = &session{start: time.Now(), warnings: a.warnings()}
+		case st == state.Reconnecting && last != state.Reconnecting && cur != nil:
+			cur.stalls++
+		case !uploadsWait(st) && cur != nil:
+			rec := upload.Session{Device: a.opts.DeviceID, Start: cur.start, End: time.Now(),
+				Findings: int(a.warnings() - cur.warnings), Stalls: cur.stalls}
+			if err := u.AddSession(rec); err != nil {
+				a.log.Error("session record not queued", "err", err)
+			}
+			cur = nil
+		}
+		last = st
+	}
+}
+
+func (a *App) warnings() uint64 {
+	if c := a.opts.Compliance; c != nil {
+		return c.Loop().Stats().Warnings
+	}
+	return 0
+}
