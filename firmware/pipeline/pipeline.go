@@ -615,8 +615,7 @@ func (p *Pipeline) captureAudio(ctx context.Context) {
 	af := p.cfg.Audio.Format()
 	buf := make([]int16, af.SampleRate/50*af.Channels) // 20 ms reads
 	var up []int16                                     // upsampled for the encoder
-	var samples int64                                  // sample frames since the first read
-	var base time.Duration
+	clock := audioClock{rate: af.SampleRate}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		if p.paused.Load() && !p.hasTaps() {
@@ -631,7 +630,7 @@ func (p *Pipeline) captureAudio(ctx context.Context) {
 			// What the source buffered meanwhile is stale: drop what
 			// comes without waiting, and start the clock over.
 			p.drainAudio(ctx, buf)
-			samples = 0
+			clock.reset()
 			if p.upsample != nil {
 				p.upsample.Reset()
 			}
@@ -649,18 +648,14 @@ func (p *Pipeline) captureAudio(ctx context.Context) {
 			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, 5*time.Second)
-			samples = 0
+			clock.reset()
 			if p.upsample != nil {
 				p.upsample.Reset()
 			}
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		if samples == 0 {
-			base = time.Since(p.cfg.Epoch) - time.Duration(n/af.Channels)*time.Second/time.Duration(af.SampleRate)
-		}
-		pts := base + time.Duration(samples)*time.Second/time.Duration(af.SampleRate)
-		samples += int64(n / af.Channels)
+		pts := clock.stamp(time.Since(p.cfg.Epoch), n/af.Channels)
 		if p.paused.Load() {
 			// Nothing to encode for.
 		} else if p.upsample != nil {
