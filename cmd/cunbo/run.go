@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/firmware/memlimit"
 	"github.com/cunbo/cunbo/firmware/sdnotify"
+	"github.com/cunbo/cunbo/firmware/upload"
 )
 
 // exitConfig is sysexits' EX_CONFIG: the unit restarts the service anyway,
@@ -33,8 +36,9 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	desk := fs.Bool("desk", false, "no GPIO board: use a virtual panel (buttons on the phone page only)")
 	httpAddr := fs.String("http", "", "override the phone page's listen address from the config")
 	verbose := fs.Bool("v", false, "debug logging")
+	printKey := fs.Bool("print-key", false, "print the box's public key and id (made on first use) for cunbo-review box add, then exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cunbo run [--config /etc/cunbo/cunbo.toml] [--desk] [--http ADDR]")
+		fmt.Fprintln(stderr, "usage: cunbo run [--config /etc/cunbo/cunbo.toml] [--desk] [--http ADDR] [--print-key]")
 		fmt.Fprintln(stderr, "运行直播盒子（由 systemd 启动）。Runs the box daemon (started by systemd).")
 		fs.PrintDefaults()
 	}
@@ -72,6 +76,16 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	}
 	for _, w := range warnings {
 		log.Warn("配置有问题，盒子照常运行 (config problem worked around)", "problem", w.Error())
+	}
+	if *printKey {
+		key, err := upload.LoadOrCreateKey(cfg.StateDir)
+		if err != nil {
+			fmt.Fprintf(stderr, "cunbo run: %v\n", err)
+			return 1
+		}
+		pub := key.Public().(ed25519.PublicKey)
+		fmt.Fprintf(stdout, "公钥 (public key): %s\n盒子编号 (box id): %s\n", hex.EncodeToString(pub), upload.BoxID(pub))
+		return 0
 	}
 	pin, created, err := config.BoxPIN(cfg)
 	if err != nil {

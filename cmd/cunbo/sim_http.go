@@ -18,6 +18,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/app"
 	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/pipeline"
+	"github.com/cunbo/cunbo/firmware/upload"
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/internal/secret"
@@ -29,6 +30,7 @@ type simHTTPFlags struct {
 	addr     string
 	pin      string
 	open     bool
+	review   string
 	captions *simCaptionFlags
 }
 
@@ -37,6 +39,7 @@ func addSimHTTPFlags(fs *flag.FlagSet) *simHTTPFlags {
 	fs.StringVar(&f.addr, "http", "", "serve the phone page and API on this address (e.g. 127.0.0.1:8080); the box then starts idle")
 	fs.StringVar(&f.pin, "pin", "", "the phone page's PIN, 6 to 8 random digits (default: a random one, printed)")
 	fs.BoolVar(&f.open, "open", false, "with --http: open the phone page in the desktop's browser")
+	fs.StringVar(&f.review, "review", "", "with --http: upload flagged moments to the review service at this `URL` while idle (the box's key is made in --data; enrol it with cunbo-review box add)")
 	f.captions = addSimCaptionFlags(fs)
 	return f
 }
@@ -62,7 +65,16 @@ func runSimHTTP(ctx context.Context, p *pipeline.Pipeline, cfg simConfig, hf *si
 	if caps != nil {
 		caps.Loop().AddSink(warningPrinter(out))
 	}
+	var up *upload.Uploader
+	if hf.review != "" {
+		if up, err = app.NewUploader(hf.review, cfg.DataDir, caps, cfg.Logger.With("part", "upload")); err != nil {
+			fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+			return 2
+		}
+		out.printf("审核服务 (review): %s   盒子编号 (box id): %s\n", hf.review, up.BoxID())
+	}
 	a, err := app.New(app.Options{
+		Uploader: up, DeviceID: "sim",
 		Compliance: caps,
 		Pipeline:   p, Panel: panel, HTTPAddr: hf.addr, PIN: pin,
 		Destination: simDestination(cfg.RTMP), Problems: cfg.Problems,

@@ -127,10 +127,18 @@ func FromConfig(cfg *config.Config, bo BuildOptions) (Options, error) {
 	if bo.HTTPAddr != "" {
 		addr = bo.HTTPAddr
 	}
-	return Options{
+	opts := Options{
 		Pipeline: pl, Panel: panel, RingOnLevel: ring, HTTPAddr: addr, PIN: cfg.PIN,
-		Destination: shown, Compliance: caps, Problems: problems, Logger: log,
-	}, nil
+		Destination: shown, Compliance: caps, Problems: problems, Logger: log, DeviceID: cfg.DeviceID,
+	}
+	if cfg.Review.URL != "" {
+		// Uploads are not worth a box that cannot stream: without them
+		// the segments stay on the SD card.
+		if opts.Uploader, err = NewUploader(cfg.Review.URL, cfg.StateDir, caps, log.With("part", "upload")); err != nil {
+			log.Error("no uploads to the review service; flagged moments stay on the box", "err", err)
+		}
+	}
+	return opts, nil
 }
 
 // destinations maps the configured destinations onto the pipeline's, and

@@ -2,11 +2,35 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
 	"time"
 
+	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/firmware/upload"
 )
+
+// NewUploader sets up uploads to the review service at url: the box's key
+// in stateDir (made on first start), the queue in stateDir/upload, the
+// flagged segments of caps (session records only when it keeps none).
+func NewUploader(url, stateDir string, caps *compliance.Captions, log *slog.Logger) (*upload.Uploader, error) {
+	key, err := upload.LoadOrCreateKey(stateDir)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	cfg := upload.Config{URL: url, Key: key, Dir: filepath.Join(stateDir, "upload"), Logger: log}
+	// A nil *flagged.Store in the interface would not be a nil Source.
+	if caps != nil && caps.Loop().Store() != nil {
+		cfg.Source = caps.Loop().Store()
+	}
+	u, err := upload.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	return u, nil
+}
 
 // uploadsWait reports whether uploads must wait: from the press of the big
 // button until the stream has ended, reconnects included. The stream

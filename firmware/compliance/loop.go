@@ -275,6 +275,9 @@ func (l *Loop) MarkAt(at time.Time, release func()) error {
 	return nil
 }
 
+// Store is where the loop keeps flagged segments; nil when it keeps none.
+func (l *Loop) Store() *flagged.Store { return l.cfg.Store }
+
 // NewSession starts a fresh transcript: call it when she goes live (the
 // pipeline clock restarts with each session).
 func (l *Loop) NewSession() { l.send(input{kind: inSession, at: l.cfg.Now()}) }
