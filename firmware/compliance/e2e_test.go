@@ -381,6 +381,13 @@ func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
 	if early.Said(early.Findings[0]) != "全网最低价" {
 		t.Fatalf("early segment %+v", early)
 	}
+	// Its caption (the partial that warned her) cannot end after it
+	// reached the loop: the pipeline clock, the speech worker's and the
+	// recorder's wall clock agree.
+	pc := early.Transcript.Captions[early.Findings[0].Caption]
+	if end := pc.At.Add(time.Duration((pc.End - pc.Start) * float64(time.Second))); end.After(w.CaptionAt.Add(100 * time.Millisecond)) {
+		t.Errorf("the partial's words end at %v, %v after it arrived", end.Format("15:04:05.000"), end.Sub(w.CaptionAt))
+	}
 	if lead := w.At.Sub(early.Findings[0].At); lead <= 0 || lead > 8*time.Second {
 		t.Errorf("finding at %v, warning at %v: the phrase must come before its warning, by less than the utterance and the recogniser (%v)",
 			early.Findings[0].At.Format("15:04:05.000"), w.At.Format("15:04:05.000"), lead)
