@@ -18,16 +18,17 @@ const (
 const storageNoteFor = time.Minute
 
 // storageNote is the phone page's sentence about the card ("" when all is
-// well): a card that filled up in the last minute (the recorder deleted
-// old recordings to go on), or writes failing now.
+// well): a card that ran full in the last minute (the recorder deleted
+// old recordings to go on), else writes failing now.
 func storageNote(rs *record.Stats, now time.Time) string {
 	switch {
 	case rs == nil:
 		return ""
+	case !rs.LastDiskFull.IsZero() && now.Sub(rs.LastDiskFull) < storageNoteFor:
+		// A full card is the likelier cause of failing writes too.
+		return StorageFullNote
 	case !rs.Healthy && now.Sub(rs.LastErrorAt) < storageNoteFor:
 		return StorageFailedNote
-	case !rs.LastDiskFull.IsZero() && now.Sub(rs.LastDiskFull) < storageNoteFor:
-		return StorageFullNote
 	}
 	return ""
 }

@@ -19,7 +19,7 @@ func TestStorageNote(t *testing.T) {
 		{"full just now", &record.Stats{Healthy: true, DiskFull: 3, LastDiskFull: now.Add(-5 * time.Second)}, StorageFullNote},
 		{"full long ago", &record.Stats{Healthy: true, DiskFull: 3, LastDiskFull: now.Add(-2 * time.Minute)}, ""},
 		{"failing", &record.Stats{Healthy: false, LastError: "input/output error", LastErrorAt: now.Add(-time.Second)}, StorageFailedNote},
-		{"failing and full", &record.Stats{LastErrorAt: now, LastDiskFull: now}, StorageFailedNote},
+		{"failing because full", &record.Stats{LastErrorAt: now, LastDiskFull: now}, StorageFullNote},
 		{"failed long ago, not since", &record.Stats{LastErrorAt: now.Add(-time.Hour)}, ""},
 	} {
 		if got := storageNote(tc.st, now); got != tc.want {

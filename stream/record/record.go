@@ -46,8 +46,10 @@ type Config struct {
 	QuotaBytes int64
 	// ReserveBytes is free space left on the filesystem for what must
 	// never be lost (the flagged moments written beside the ring): below
-	// it, the oldest closed recordings are deleted. Default 16 MiB, at
-	// most a quarter of the filesystem; negative means none.
+	// it, the oldest closed recordings are deleted. With none left to
+	// delete, the open segment may use the reserve down to a quarter of
+	// it before it is closed. Default 16 MiB, at most a quarter of the
+	// filesystem; negative means none.
 	ReserveBytes int64
 	// SegmentDuration is the target length of one file (default 60 s); a
 	// segment closes at the first keyframe after it.
@@ -557,6 +559,15 @@ func (r *Recorder) makeDiskRoomLocked(need, newFiles int64, force bool) bool {
 	ok := r.evictLocked(func(freed, files int64) bool {
 		return (!force || files > 0) && fits(freed, files)
 	}, true)
+	if !ok {
+		// Nothing closed is left to delete. The open segment may still
+		// take most of the reserve (flagged moments are small) rather
+		// than stop the recording: down to a quarter of it, then it is
+		// closed and the next one deletes it.
+		if sp, err = diskSpace(r.cfg.Dir); err == nil {
+			ok = sp.free >= need+r.reserve/4 && (sp.files == 0 || sp.freeFiles >= newFiles+r.reserveFiles/4)
+		}
+	}
 	if !quiet {
 		r.log.Warn("card full: deleting old recordings", "free_bytes", sp.free, "free_files", sp.freeFiles,
 			"need_bytes", need, "reserve_bytes", r.reserve, "room", ok, "evicted_so_far", r.stats.SegmentsEvicted)
