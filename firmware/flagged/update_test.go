@@ -175,3 +175,30 @@ func TestQuotaCountsPendingEvicted(t *testing.T) {
 		t.Fatalf("oldest pending kept: %v", err)
 	}
 }
+
+// TestOpenAfterClipCutShort: a power cut while the clip was being written
+// (its temp file) or while segment.json was being replaced leaves the
+// segment as it was, waiting for its clip, and nothing else.
+func TestOpenAfterClipCutShort(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, 0)
+	in := findingSegment(t0)
+	in.ClipPending = &Range{From: t0.Add(-6 * time.Second), To: t0.Add(4 * time.Second)}
+	seg, err := s.Create(in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{".clip-123.tmp", "." + JSONFile + ".tmp-456"} {
+		if err := os.WriteFile(filepath.Join(s.Dir(seg.ID), name), []byte("half"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := open(t, dir, 0).Get(seg.ID)
+	if err != nil || got.ClipPending == nil || got.Clip != nil || len(got.Findings) != 1 {
+		t.Fatalf("after the cut: %+v %v", got, err)
+	}
+	des, _ := os.ReadDir(s.Dir(seg.ID))
+	if len(des) != 1 || des[0].Name() != JSONFile {
+		t.Fatalf("left in the segment: %v", des)
+	}
+}
