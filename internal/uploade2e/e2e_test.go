@@ -122,9 +122,14 @@ var t0 = time.Date(2026, 12, 6, 9, 30, 0, 0, time.UTC)
 
 func (b *box) segment(t *testing.T, clip []byte) flagged.Segment {
 	t.Helper()
-	seg, err := b.store.Create(flagged.Segment{Reason: flagged.ReasonMark, Device: "box", At: t0},
+	return b.segmentAt(t, t0, clip)
+}
+
+func (b *box) segmentAt(t *testing.T, at time.Time, clip []byte) flagged.Segment {
+	t.Helper()
+	seg, err := b.store.Create(flagged.Segment{Reason: flagged.ReasonMark, Device: "box", At: at},
 		func(path string) (*flagged.Clip, error) {
-			return &flagged.Clip{Start: t0.Add(-5 * time.Second), End: t0.Add(5 * time.Second), Bytes: int64(len(clip))},
+			return &flagged.Clip{Start: at.Add(-5 * time.Second), End: at.Add(5 * time.Second), Bytes: int64(len(clip))},
 				os.WriteFile(path, clip, 0o644)
 		})
 	if err != nil {
