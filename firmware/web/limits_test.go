@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -115,11 +116,13 @@ func pageAnswers(base, src string) (time.Duration, error) {
 	return time.Since(start), nil
 }
 
-// flood opens n idle connections to addr from the loopback addresses in
-// srcs, round robin, and holds each until the server closes it (then
-// closes it too, as an attacker with endless descriptors would). It
-// returns when all were dialled; stop closes whatever is still open.
-func flood(t *testing.T, addr string, n int, srcs []string) (dialErrs int64, stop func()) {
+// flood opens n connections to addr from the loopback addresses in srcs,
+// round robin; each sends one request and then sits idle, kept alive,
+// until the server closes it (then the attacker closes it too, as one with
+// endless descriptors would). It
+// returns when all were dialled; held counts those still open, stop
+// closes them.
+func flood(t *testing.T, addr string, n int, srcs []string) (dialErrs int64, held func() int, stop func()) {
 	t.Helper()
 	var (
 		mu    sync.Mutex
@@ -147,9 +150,9 @@ func flood(t *testing.T, addr string, n int, srcs []string) (dialErrs int64, sto
 				mu.Lock()
 				conns[c] = true
 				mu.Unlock()
+				_, _ = fmt.Fprintf(c, "GET /api/status HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
 				go func() {
-					var b [1]byte
-					_, _ = c.Read(b[:]) // returns when the server closes it
+					_, _ = io.Copy(io.Discard, c) // the answer, then idle until the server closes it
 					mu.Lock()
 					delete(conns, c)
 					mu.Unlock()
@@ -159,7 +162,12 @@ func flood(t *testing.T, addr string, n int, srcs []string) (dialErrs int64, sto
 		}()
 	}
 	wg.Wait()
-	return errs.Load(), func() {
+	held = func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(conns)
+	}
+	return errs.Load(), held, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		for c := range conns {
@@ -192,12 +200,26 @@ func TestConnectionFloodLeavesPageAndFiles(t *testing.T) {
 			srv := newServer(t, runningBox(t))
 			addr := serve(t, srv, DefaultLimits())
 			base := "http://" + addr
-			errs, stop := flood(t, addr, 20000, tc.srcs)
+			before := liveHeap()
+			errs, held, stop := flood(t, addr, 20000, tc.srcs)
 			defer stop()
-			t.Logf("flood dialled; %d dial errors", errs)
+			// The attacker now holds what the server left open; the
+			// server may still be closing the last ones it accepted.
+			settle := time.Now().Add(30 * time.Second)
+			for held() > DefaultLimits().MaxConns+64 && time.Now().Before(settle) {
+				time.Sleep(50 * time.Millisecond)
+			}
 			took, err := pageAnswers(base, "127.0.0.2")
 			if err != nil || took > time.Second {
 				t.Fatalf("phone page during the flood: %v after %v, want an answer within 1 s", err, took)
+			}
+			// Held connections cost the server memory too (3000 of them
+			// once added 38-51 MB, test side included here).
+			grew := int64(liveHeap()) - int64(before)
+			t.Logf("flood dialled (%d dial errors, %d held); the page answered in %v; live heap %+d MiB",
+				errs, held(), took.Round(time.Millisecond), grew>>20)
+			if grew > 24<<20 {
+				t.Fatalf("live heap grew %d MiB during the flood", grew>>20)
 			}
 			// The recorder and the flagged store still find descriptors.
 			dir := t.TempDir()
@@ -401,4 +423,14 @@ func (r repeatReader) Read(p []byte) (int, error) {
 		p[i] = byte(r)
 	}
 	return len(p), nil
+}
+
+// liveHeap is the heap still reachable: two collections, so buffers
+// net/http pooled (sync.Pool keeps them one extra cycle) do not count.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
