@@ -81,7 +81,7 @@ func (c *client) signIn(ctx context.Context) error {
 	var ch struct {
 		Nonce string `json:"nonce"`
 	}
-	if err := c.postJSON(ctx, "api/box/challenge", nil, &ch); err != nil {
+	if _, err := c.postJSON(ctx, "api/box/challenge", nil, &ch); err != nil {
 		return err
 	}
 	nonce, err := base64.StdEncoding.DecodeString(ch.Nonce)
@@ -94,7 +94,9 @@ func (c *client) signIn(ctx context.Context) error {
 		Token     string    `json:"token"`
 		ExpiresAt time.Time `json:"expires_at"`
 	}
-	if err := c.postJSON(ctx, "api/box/token", req, &tok); err != nil {
+	sent := c.now()
+	hdr, err := c.postJSON(ctx, "api/box/token", req, &tok)
+	if err != nil {
 		if re := (*reqError)(nil); errors.As(err, &re) && (re.status == http.StatusUnauthorized || re.status == http.StatusForbidden) {
 			re.kind = errSignIn
 		}
@@ -103,7 +105,14 @@ func (c *client) signIn(ctx context.Context) error {
 	if tok.Token == "" {
 		return &reqError{kind: errRetry, err: errors.New("upload: sign-in answered no token")}
 	}
-	c.token, c.expires = tok.Token, tok.ExpiresAt
+	// The box may have no real-time clock (a Pi before NTP has synced):
+	// the token's lifetime is measured on the service's clock (its Date
+	// header) and counted from the request on the box's own.
+	life := tok.ExpiresAt.Sub(sent)
+	if at, err := http.ParseTime(hdr.Get("Date")); err == nil {
+		life = tok.ExpiresAt.Sub(at)
+	}
+	c.token, c.expires = tok.Token, sent.Add(life)
 	return nil
 }
 
@@ -115,32 +124,34 @@ func (c *client) ensureToken(ctx context.Context) error {
 	return c.signIn(ctx)
 }
 
-func (c *client) postJSON(ctx context.Context, path string, in, out any) error {
+func (c *client) postJSON(ctx context.Context, path string, in, out any) (http.Header, error) {
 	var body io.Reader = http.NoBody
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body = bytes.NewReader(b)
 	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base.JoinPath(path).String(), body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return &reqError{kind: errRetry, err: fmt.Errorf("upload: %s: %w", path, err)}
+		return nil, &reqError{kind: errRetry, err: fmt.Errorf("upload: %s: %w", path, err)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return statusError(resp)
+		return nil, statusError(resp)
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(out); err != nil {
-		return &reqError{kind: errRetry, err: fmt.Errorf("upload: %s: %w", path, err)}
+		return nil, &reqError{kind: errRetry, err: fmt.Errorf("upload: %s: %w", path, err)}
 	}
-	return nil
+	return resp.Header, nil
 }
 
 // statusChecksumMismatch is tus's status for a body whose checksum is not
@@ -181,22 +192,32 @@ func statusError(resp *http.Response) *reqError {
 	return re
 }
 
-func (c *client) tusRequest(ctx context.Context, method, target string, body io.Reader) (*http.Request, error) {
+// requestTimeout bounds one request: a link that stalls without closing
+// (a mountain mast losing power) must not hold an upload for the quarter
+// hour TCP takes to give up. A 1 MiB chunk needs only 3.5 KB/s to fit.
+const requestTimeout = 5 * time.Minute
+
+// tusRequest makes a tus request; cancel must be called once its response
+// is read.
+func (c *client) tusRequest(ctx context.Context, method, target string, body io.Reader) (*http.Request, context.CancelFunc, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
-		return nil, err
+		cancel()
+		return nil, nil, err
 	}
 	req.Header.Set("Tus-Resumable", "1.0.0")
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	return req, nil
+	return req, cancel, nil
 }
 
 // create starts an upload and returns its absolute URL.
 func (c *client) create(ctx context.Context, it *item) (string, error) {
-	req, err := c.tusRequest(ctx, http.MethodPost, c.base.JoinPath("api/uploads/").String(), http.NoBody)
+	req, cancel, err := c.tusRequest(ctx, http.MethodPost, c.base.JoinPath("api/uploads/").String(), http.NoBody)
 	if err != nil {
 		return "", err
 	}
+	defer cancel()
 	req.Header.Set("Upload-Length", strconv.FormatInt(it.Size, 10))
 	req.Header.Set("Upload-Metadata", metadata("kind", it.Kind, "id", it.ID, "sha256", it.SHA256))
 	resp, err := c.http.Do(req)
@@ -225,10 +246,11 @@ func metadata(kv ...string) string {
 
 // offset asks the server how much of an upload it has.
 func (c *client) offset(ctx context.Context, loc string) (int64, error) {
-	req, err := c.tusRequest(ctx, http.MethodHead, loc, nil)
+	req, cancel, err := c.tusRequest(ctx, http.MethodHead, loc, nil)
 	if err != nil {
 		return 0, err
 	}
+	defer cancel()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, &reqError{kind: errRetry, err: fmt.Errorf("upload: head: %w", err)}
@@ -246,10 +268,11 @@ func (c *client) offset(ctx context.Context, loc string) (int64, error) {
 
 // patch sends n bytes of r at off and returns the server's new offset.
 func (c *client) patch(ctx context.Context, loc string, off int64, r io.Reader, n int64) (int64, error) {
-	req, err := c.tusRequest(ctx, http.MethodPatch, loc, io.LimitReader(r, n))
+	req, cancel, err := c.tusRequest(ctx, http.MethodPatch, loc, io.LimitReader(r, n))
 	if err != nil {
 		return 0, err
 	}
+	defer cancel()
 	req.ContentLength = n
 	req.Header.Set("Upload-Offset", strconv.FormatInt(off, 10))
 	req.Header.Set("Content-Type", "application/offset+octet-stream")

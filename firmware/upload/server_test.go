@@ -41,6 +41,7 @@ type tusServer struct {
 	bodies   map[string][]byte // kind/id → body
 	log      []string          // "METHOD offset" per upload request
 	signIns  int
+	refused  int // upload requests answered 401
 	tokenTTL time.Duration
 	// fault, if set, may answer a request itself (return true).
 	fault func(w http.ResponseWriter, r *http.Request) bool
@@ -117,6 +118,9 @@ func (s *tusServer) auth(next http.Handler) http.Handler {
 		fault := s.fault
 		s.mu.Unlock()
 		if !ok || time.Now().After(exp) {
+			s.mu.Lock()
+			s.refused++
+			s.mu.Unlock()
 			w.WriteHeader(http.StatusUnauthorized)
 			io.WriteString(w, `{"error":"token_expired","message":"token expired; sign in again"}`)
 			return

@@ -609,6 +609,11 @@ func (u *Uploader) push(ctx context.Context, it *item, b *body) error {
 			}
 			at = off
 		}
+		// A slow link can outlast a token: renew it between chunks
+		// rather than lose a chunk to a 401.
+		if err := c.ensureToken(ctx); err != nil {
+			return err
+		}
 		n := min(u.cfg.Chunk, b.size-off)
 		got, err := c.patch(ctx, it.Location, off, r, n)
 		at += n

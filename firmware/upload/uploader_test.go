@@ -285,6 +285,45 @@ func TestExpiredTokenSignsInAgain(t *testing.T) {
 	}
 }
 
+// A token about to expire is renewed between chunks, before the service
+// has to refuse it; the box's own clock may be years off (no real-time
+// clock before NTP) without making it sign in for every chunk.
+func TestTokenRenewal(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		start, jump time.Duration // the box's clock against the service's; the jump comes after the 2nd chunk
+		signIns     int
+	}{
+		{"clock right", 0, 0, 1},
+		{"clock years behind", -20 * 365 * 24 * time.Hour, 0, 1},
+		{"clock a year ahead", 365 * 24 * time.Hour, 0, 1},
+		{"token nearly expired mid-upload", 0, 14 * time.Minute, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			seg := f.segment(t0, 256<<10)
+			var skew atomic.Int64
+			skew.Store(int64(tc.start))
+			var patches atomic.Int32
+			f.srv.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method == http.MethodPatch && patches.Add(1) == 2 {
+					skew.Add(int64(tc.jump))
+				}
+				return false
+			})
+			u := f.uploader(func(c *Config) { c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) } })
+			run(t, u)
+			waitFor(t, 20*time.Second, "segment uploaded", func() bool { return f.status(seg.ID) == flagged.StatusUploaded })
+			f.srv.mu.Lock()
+			signIns, refused := f.srv.signIns, f.srv.refused
+			f.srv.mu.Unlock()
+			if signIns != tc.signIns || refused != 0 {
+				t.Fatalf("%d sign-ins and %d refusals, want %d and none", signIns, refused, tc.signIns)
+			}
+		})
+	}
+}
+
 // 409: the service already has this id with other content. The segment
 // stays on the box, marked failed in the queue, and is not sent again.
 func TestConflictIsPermanent(t *testing.T) {
