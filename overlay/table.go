@@ -129,13 +129,23 @@ func readDelimited(data []byte) (*table, error) {
 // readXLSX reads the first worksheet of an .xlsx. Cells are read raw
 // (39.9, not a currency format's "￥39.90"), and a float Excel stored with
 // binary noise (39.899999999999999) is written back the short way.
-func readXLSX(data []byte) (*table, []Problem, error) {
+func readXLSX(data []byte) (t *table, problems []Problem, err error) {
+	// A third-party parser sees untrusted bytes here: a panic in it is a
+	// bad file, never a box that does not start.
+	defer func() {
+		if r := recover(); r != nil {
+			t, err = nil, fmt.Errorf("overlay: 商品表像是 Excel 表格但已损坏，请在 Excel/WPS 里重新保存为 .xlsx (workbook parser failed: %v)", r)
+		}
+	}()
 	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
 		RawCellValue:   true,
 		UnzipSizeLimit: maxXLSXUnzipBytes,
 		// Never spill worksheets to temporary files on the SD card.
 		UnzipXMLSizeLimit: maxXLSXUnzipBytes,
 	})
+	if err != nil && strings.Contains(err.Error(), "unzip size exceeds") {
+		return nil, nil, fmt.Errorf("overlay: 商品表解压后超过 %d MB，商品表用不着这么大，请检查文件 (workbook unpacks too large): %w", maxXLSXUnzipBytes>>20, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("overlay: 商品表像是 Excel 表格但打不开，请在 Excel/WPS 里重新保存为 .xlsx (cannot open workbook): %w", err)
 	}
@@ -144,7 +154,6 @@ func readXLSX(data []byte) (*table, []Problem, error) {
 	if len(sheets) == 0 {
 		return nil, nil, errors.New("overlay: Excel 表格里没有工作表 (workbook has no sheet)")
 	}
-	var problems []Problem
 	if len(sheets) > 1 {
 		problems = append(problems, Problem{Msg: fmt.Sprintf("表格有 %d 张工作表，只读了第一张“%s”", len(sheets), sheets[0])})
 	}
@@ -153,7 +162,7 @@ func readXLSX(data []byte) (*table, []Problem, error) {
 		return nil, problems, fmt.Errorf("overlay: 读不出工作表“%s” (cannot read sheet): %w", sheets[0], err)
 	}
 	defer rows.Close()
-	t := &table{kind: kindXLSX}
+	t = &table{kind: kindXLSX}
 	for n := 1; n <= maxTableRows && rows.Next(); n++ {
 		rec, err := rows.Columns()
 		if err != nil {

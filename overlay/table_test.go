@@ -1,11 +1,13 @@
 package overlay
 
 import (
+	"archive/zip"
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
 	"hash/crc32"
 	"image/color"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -305,4 +307,55 @@ func TestFIFOsNeverBlock(t *testing.T) {
 	if r := load(filepath.Join(dir, "catalog.csv.fifo")); r.err == nil || !strings.Contains(r.err.Error(), "not a regular file") {
 		t.Fatalf("FIFO as catalogue: %+v", r)
 	}
+}
+
+// TestXLSXBombIsRefused: an .xlsx is a zip; one that unpacks to more than
+// a catalogue ever needs is refused without unpacking it into memory.
+func TestXLSXBombIsRefused(t *testing.T) {
+	seed := xlsxBytes(t, map[string][][]any{"Sheet1": {{"名称", "价格"}, {"蜂蜜", 12}}}, "Sheet1")
+	zr, err := zip.NewReader(bytes.NewReader(seed), int64(len(seed)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	for _, f := range zr.File {
+		w, err := zw.Create(f.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(rc)
+		rc.Close()
+		if strings.HasPrefix(f.Name, "xl/worksheets/") {
+			// 200 MB of blanks inside the sheet, a few hundred KB zipped.
+			i := bytes.Index(body, []byte("<sheetData>"))
+			w.Write(body[:i])
+			blank := bytes.Repeat([]byte(" "), 1<<20)
+			for range 200 {
+				w.Write(blank)
+			}
+			body = body[i:]
+		}
+		w.Write(body)
+	}
+	zw.Close()
+	if out.Len() > 2<<20 {
+		t.Fatalf("bomb is %d bytes", out.Len())
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, _, err = ParseCatalog(bytes.NewReader(out.Bytes()), nil)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "解压后超过") {
+		t.Fatalf("a 200 MB sheet: %v", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+		t.Errorf("refusing it allocated %d MB", alloc>>20)
+	}
+	t.Logf("%d KB file: %v", out.Len()>>10, err)
 }
