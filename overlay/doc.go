@@ -10,12 +10,22 @@
 //	comp.Show(); comp.Next()  // from the button goroutine; renders the card (~20 ms) if new
 //	comp.Apply(frame)         // every frame: blending only, no allocation
 //
-// The catalogue is CSV (UTF-8 with or without BOM, or GBK as Chinese Excel
-// saves it; CRLF fine) with a header row naming, in any order and in
-// Chinese or English: 编号/id, 名称/name, 价格/price, 规格/unit, 链接号/link,
-// 图片/photo and 卖点/tagline. Only name and price are required. A bad row is
-// reported with its row number and skipped; a missing or broken photo is
-// reported and the card is drawn with a placeholder instead. DemoCatalog
+// The catalogue is whatever a trainer's spreadsheet program saves,
+// recognised by its content, not its name: .xlsx (first sheet; a zip
+// unpacking past 32 MB is refused), CSV or TSV in UTF-8 with or without
+// BOM, UTF-16 (Excel's "Unicode text") or GBK as Chinese Excel saves it
+// (CRLF fine); an old .xls or a JSON file gets a clear error. A header row
+// (after any title rows) names, in any order and in Chinese or English:
+// 编号/id, 名称/name, 价格/price, 规格/unit, 链接号/link, 图片/photo and
+// 卖点/tagline. Only name and price are required; prices are read the way
+// sellers type them (39.9, ￥38, 38元/瓶, 1,280). A bad row is reported with
+// its row number and skipped; a missing, broken or oversized photo (more
+// than 4096×4096, checked from its header before decoding) is reported and
+// the card is drawn with a placeholder instead. Files are opened only when
+// regular, so a
+// FIFO never blocks start-up. Checking a card's words against the
+// advertising rules is not this package's job: overlay and lint are
+// siblings, and firmware/cards composes them. DemoCatalog
 // returns an embedded catalogue of Rongjiang products for the simulator.
 //
 // A card is rendered once per change into RGBA, then converted once into
