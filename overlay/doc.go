@@ -22,11 +22,10 @@
 // its row number and skipped; a missing, broken or oversized photo (more
 // than 4096×4096, checked from its header before decoding) is reported and
 // the card is drawn with a placeholder instead. Files are opened only when
-// regular, so a
-// FIFO never blocks start-up. Checking a card's words against the
-// advertising rules is not this package's job: overlay and lint are
-// siblings, and firmware/cards composes them. DemoCatalog
-// returns an embedded catalogue of Rongjiang products for the simulator.
+// regular, so a FIFO never blocks start-up. Checking a card's words against
+// the advertising rules is not this package's job: overlay and lint are
+// siblings, and firmware/cards composes them. DemoCatalog returns an
+// embedded catalogue of Rongjiang products for the simulator.
 //
 // A card is rendered once per change into RGBA, then converted once into
 // I420 planes with alpha (chroma alpha averaged over 2×2), and cut into
