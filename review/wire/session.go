@@ -10,9 +10,9 @@ import (
 
 // Session is a session record: one livestream, from start to end.
 //
-// TODO(segment-move): the box does not write session records yet; this is
-// the least the service needs (which stream, when) and moves to segment/
-// with the segment types. Fields it does not know are kept as uploaded.
+// TODO(segment-move): a copy of firmware/upload.Session's JSON shape; it
+// moves to segment/ with the segment types. Fields it does not know are
+// accepted and kept as uploaded, so a newer box is not refused.
 type Session struct {
 	Version  int       `json:"version"`
 	ID       string    `json:"id"`
@@ -20,6 +20,10 @@ type Session struct {
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
 	Segments []string  `json:"segments,omitempty"`
+	// Findings counts the warnings she was shown, Stalls the times the
+	// stream was lost and reconnected (firmware/upload.Session).
+	Findings int `json:"findings"`
+	Stalls   int `json:"stalls"`
 }
 
 // SessionVersion is the session record version accepted.
@@ -56,6 +60,8 @@ func ParseSession(data []byte) (*Session, error) {
 		return nil, badS("bad id %q", s.ID)
 	case s.Start.IsZero() || s.End.Before(s.Start):
 		return nil, badS("times %v..%v", s.Start, s.End)
+	case s.Findings < 0 || s.Stalls < 0:
+		return nil, badS("negative counts")
 	}
 	for _, id := range s.Segments {
 		if !ValidSegmentID(id) {

@@ -145,6 +145,8 @@ func TestParseSession(t *testing.T) {
 		name, data, want string
 	}{
 		{"good", `{"version":1,"id":"s-20261128-1","device":"box-1","start":"2026-11-28T09:00:00Z","end":"2026-11-28T10:00:00Z","segments":["20261128T093000000Z-0a1b2c3d"],"viewers":12}`, ""},
+		{"as the box writes it", `{"version":1,"id":"20261128T090000Z-0a1b2c3d","device":"box-1","start":"2026-11-28T09:00:00.123456789+08:00","end":"2026-11-28T10:00:00+08:00","segments":["20261128T093000000Z-0a1b2c3d"],"findings":3,"stalls":1}`, ""},
+		{"negative count", `{"version":1,"id":"s1","start":"2026-11-28T09:00:00Z","end":"2026-11-28T10:00:00Z","stalls":-1}`, "negative"},
 		{"live (no end yet)", `{"version":1,"id":"s1","start":"2026-11-28T09:00:00Z","end":"2026-11-28T09:00:00Z"}`, ""},
 		{"version", `{"version":2,"id":"s1","start":"2026-11-28T09:00:00Z","end":"2026-11-28T10:00:00Z"}`, "version"},
 		{"bad id", `{"version":1,"id":"../s1","start":"2026-11-28T09:00:00Z","end":"2026-11-28T10:00:00Z"}`, "bad id"},
