@@ -39,7 +39,7 @@ type simConfig struct {
 	// Problems is filled by buildSim: the catalogue's rows and cards that
 	// were left out, for the phone page.
 	Problems []web.SetupProblem
-	FontPath             string
+	FontPath string
 	// AudioWAV is looped as the microphone; empty means the shared test
 	// speech when it can be found, else a test tone.
 	AudioWAV  string
