@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"golang.org/x/time/rate"
 
 	"github.com/cunbo/cunbo/review/store"
 )
@@ -78,6 +79,15 @@ var (
 	ErrBadToken     = &Error{http.StatusUnauthorized, "bad_token", "token is not known; sign in again"}
 	ErrTokenExpired = &Error{http.StatusUnauthorized, "token_expired", "token expired; sign in again"}
 	ErrUnavailable  = &Error{http.StatusServiceUnavailable, "unavailable", "storage is unavailable; retry later"}
+	ErrTooMany      = &Error{http.StatusTooManyRequests, "too_many_requests", "too many sign-ins; retry later"}
+)
+
+// Challenges are written to the database before anyone is known, so their
+// rate is bounded for the whole service: a fleet signs in a few times an
+// hour per box, far below this.
+const (
+	challengeRate  = 50 // per second
+	challengeBurst = 200
 )
 
 // WriteError writes e as JSON.
@@ -90,9 +100,10 @@ func WriteError(w http.ResponseWriter, e *Error) {
 
 // Service issues challenges and tokens and checks tokens.
 type Service struct {
-	store store.Store
-	clock clockwork.Clock
-	log   *slog.Logger
+	store      store.Store
+	clock      clockwork.Clock
+	log        *slog.Logger
+	challenges *rate.Limiter
 }
 
 // New returns a Service over st. clock may be nil (the real clock).
@@ -103,7 +114,7 @@ func New(st store.Store, clock clockwork.Clock, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: st, clock: clock, log: log}
+	return &Service{store: st, clock: clock, log: log, challenges: rate.NewLimiter(challengeRate, challengeBurst)}
 }
 
 // Register adds the sign-in endpoints to mux.
@@ -118,6 +129,11 @@ type challengeResp struct {
 }
 
 func (s *Service) challenge(w http.ResponseWriter, r *http.Request) {
+	if !s.challenges.AllowN(s.clock.Now(), 1) {
+		w.Header().Set("Retry-After", "5")
+		WriteError(w, ErrTooMany)
+		return
+	}
 	var raw [32]byte
 	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails
 	nonce := base64.StdEncoding.EncodeToString(raw[:])

@@ -282,3 +282,29 @@ func otherToken(tok string) string {
 	}
 	return "x" + tok[1:]
 }
+
+// TestChallengeFlood: nonces are stored before anyone is known, so a flood
+// of challenges is refused (429) instead of filling the database, and a
+// moment later boxes can sign in again.
+func TestChallengeFlood(t *testing.T) {
+	e := newEnv(t)
+	id, priv := e.enrol(t)
+	refused := 0
+	for range 300 {
+		code, r := e.post(t, "/api/box/challenge", nil)
+		switch {
+		case code == 429 && r["error"] == "too_many_requests":
+			refused++
+		case code != 200:
+			t.Fatalf("challenge: %d %v", code, r)
+		}
+	}
+	if refused != 100 { // the fake clock stands still: exactly the burst passes
+		t.Fatalf("%d of 300 refused, want 100", refused)
+	}
+	e.clock.Advance(time.Second)
+	n := e.nonce(t)
+	if code, r := e.post(t, "/api/box/token", map[string]string{"box_id": id, "nonce": n, "signature": sign(priv, n)}); code != 200 {
+		t.Fatalf("sign in after the flood: %d %v", code, r)
+	}
+}
