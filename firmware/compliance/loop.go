@@ -374,15 +374,19 @@ func (l *Loop) caption(c speech.Caption, at time.Time) {
 			l.closeOpen()
 		}
 		l.open = &openPartial{c: c, at: at}
-		var warned []lint.Finding
+		var fresh []lint.Finding
 		for _, f := range l.cfg.Linter.Check(c.Text) {
-			if l.alreadyWarned(f.Category, c) {
+			if l.alreadyWarned(f.Category, c) || slices.ContainsFunc(fresh, func(g lint.Finding) bool { return g.Category == f.Category }) {
 				continue
 			}
-			l.warn(c, f, at)
-			warned = append(warned, f)
+			fresh = append(fresh, f)
 		}
-		l.flagPartial(c, at, warned)
+		// On disk before she sees it: every warning shown has its segment,
+		// whatever happens to the box a moment later.
+		l.flagPartial(c, at, fresh)
+		for _, f := range fresh {
+			l.warn(c, f, at)
+		}
 		return
 	}
 	if l.open != nil && !(l.open.c.Start < c.End && c.Start < l.open.c.End) {
@@ -417,13 +421,8 @@ func (l *Loop) push(c speech.Caption, at time.Time) {
 	l.trimHistory()
 	dirty := l.heardDuring(h)
 	var hit []*openSeg
-	for _, sf := range l.stream.Push(lint.Segment{Text: c.Text, Start: c.Start, End: c.End}) {
-		if !l.alreadyWarned(sf.Category, c) {
-			said, f := l.localFinding(sf)
-			shown := c
-			shown.Text = said
-			l.warn(shown, f, at)
-		}
+	found := l.stream.Push(lint.Segment{Text: c.Text, Start: c.Start, End: c.End})
+	for _, sf := range found {
 		if o := l.flag(sf); o != nil && !slices.Contains(hit, o) {
 			hit = append(hit, o)
 		}
@@ -438,10 +437,19 @@ func (l *Loop) push(c speech.Caption, at time.Time) {
 			dirty = append(dirty, o)
 		}
 	}
-	// Written now, the moment she is warned: a power cut a second later
-	// still leaves what she said and why it was flagged.
+	// Written before she is warned (a few milliseconds): every warning
+	// shown has its segment on disk, whatever happens to the box a moment
+	// later.
 	for _, o := range dirty {
 		l.write(o)
+	}
+	for _, sf := range found {
+		if !l.alreadyWarned(sf.Category, c) {
+			said, f := l.localFinding(sf)
+			shown := c
+			shown.Text = said
+			l.warn(shown, f, at)
+		}
 	}
 }
 

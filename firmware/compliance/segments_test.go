@@ -1,7 +1,11 @@
 package compliance
 
 import (
+	"bufio"
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -9,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/firmware/flagged"
+	"github.com/cunbo/cunbo/lint"
 	"github.com/cunbo/cunbo/speech"
 )
 
@@ -278,7 +283,8 @@ func TestWrittenWhenWarned(t *testing.T) {
 	clock.set(h.rec.origin)
 	h.say(t, speech.Caption{Start: sec(10), End: sec(12), Text: "今天的辣椒酱全网最低价", Final: true})
 	h.warning(t)
-	deadline := time.Now().Add(2 * time.Second)
+	// Written before the warning was handed out: there at once.
+	deadline := time.Now()
 	for {
 		// What a box restarted now would find (read, not Open: Open
 		// removes writes in progress).
@@ -295,7 +301,7 @@ func TestWrittenWhenWarned(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no segment on disk 2 s after the warning")
+			t.Fatal("no segment on disk when the warning came")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -381,4 +387,84 @@ func TestMomentNotAfterWarning(t *testing.T) {
 	if want := h.rec.origin.Add(sec(10) + sec(9.5)*17/22); !seg.Findings[1].At.Equal(want) {
 		t.Errorf("second finding at %v, want %v", seg.Findings[1].At, want)
 	}
+}
+
+// TestKilledRightAfterWarning kills the box's process (SIGKILL) the moment
+// a warning reaches the phone page: what she was warned about is on disk,
+// waiting for its clip, every time.
+func TestKilledRightAfterWarning(t *testing.T) {
+	if os.Getenv("COMPLIANCE_KILL_DIR") != "" {
+		t.Skip("child")
+	}
+	for _, partial := range []bool{true, false} {
+		for run := range 3 {
+			dir := t.TempDir()
+			args := []string{"-test.run=^TestKillChild$", "-test.v"}
+			cmd := exec.Command(os.Args[0], args...)
+			// Under qemu-user (make test-arm64) the child runs through the
+			// same emulator.
+			if emu := os.Getenv("CUNBO_TEST_EMULATOR"); emu != "" {
+				cmd = exec.Command(emu, append([]string{os.Args[0]}, args...)...)
+			}
+			cmd.Env = append(os.Environ(), "COMPLIANCE_KILL_DIR="+dir, fmt.Sprintf("COMPLIANCE_KILL_PARTIAL=%v", partial))
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(out)
+			warned := false
+			for sc.Scan() {
+				if sc.Text() == "WARNED" {
+					warned = true
+					break
+				}
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			if !warned {
+				t.Fatalf("partial %v, run %d: the child never warned", partial, run)
+			}
+			store, err := flagged.Open(flagged.Config{Dir: dir, Logger: testLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			segs := store.List()
+			if len(segs) != 1 || len(segs[0].Findings) != 1 || segs[0].Said(segs[0].Findings[0]) != "全网最低价" || segs[0].ClipPending == nil {
+				t.Fatalf("partial %v, run %d: after the kill %+v", partial, run, segs)
+			}
+		}
+	}
+}
+
+// TestKillChild is the child half of TestKilledRightAfterWarning.
+func TestKillChild(t *testing.T) {
+	dir := os.Getenv("COMPLIANCE_KILL_DIR")
+	if dir == "" {
+		t.Skip("only run as TestKilledRightAfterWarning's child")
+	}
+	lt, err := lint.NewDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := flagged.Open(flagged.Config{Dir: dir, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newFakeRecorder()
+	rec.origin = time.Now() // the clip is not due for seconds
+	l, err := New(Config{Linter: lt, Store: store, Recorder: rec, Logger: testLogger(),
+		Sinks: []WarningSink{SinkFunc(func(Warning) {
+			fmt.Println("WARNED")
+			os.Stdout.Sync()
+			time.Sleep(time.Hour) // wait for the kill
+		})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Run(context.Background())
+	l.Caption(speech.Caption{Start: sec(1), End: sec(3), Text: "今天的辣椒酱全网最低价", Final: os.Getenv("COMPLIANCE_KILL_PARTIAL") != "true"})
+	time.Sleep(time.Hour)
 }
