@@ -240,7 +240,7 @@ key = %q
 
 func TestRunConfigErrorExitsWithExConfig(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "cunbo.toml")
-	if err := os.WriteFile(conf, []byte("device_id = \"Bad Name\"\npin = \"12\"\n"), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte("device_id = \"Bad Name\"\npin = 12\n[video]\nfps = 0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr strings.Builder
@@ -248,10 +248,16 @@ func TestRunConfigErrorExitsWithExConfig(t *testing.T) {
 	if code != exitConfig {
 		t.Fatalf("exit %d, want %d\n%s", code, exitConfig, stderr.String())
 	}
-	for _, want := range []string{"device_id", "pin"} {
+	// Every problem at once, each on a line of its own (slog used to
+	// print them on one line with a literal \n), in Chinese with the key.
+	for _, want := range []string{"\n  " + conf + ":1: device_id: 盒子的名字", "\n  " + conf + ":2: pin: 密码要用英文引号括起来",
+		"\n  " + conf + ":4: video.fps: 每秒画面数要在 1 到 60 之间"} {
 		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("error output does not name %s:\n%s", want, stderr.String())
+			t.Errorf("error output lacks %q:\n%s", want, stderr.String())
 		}
+	}
+	if strings.Contains(stderr.String(), `\n`) {
+		t.Errorf("a literal \\n in the output:\n%s", stderr.String())
 	}
 }
 
