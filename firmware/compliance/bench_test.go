@@ -19,13 +19,26 @@ import (
 // the sinks (target ≤ 300 ms), through the loop's queue, the lint stream and
 // the warning's construction. ns/op is the latency of one warning.
 func BenchmarkCaptionToWarning(b *testing.B) {
+	b.Run("no-store", func(b *testing.B) { benchCaptionToWarning(b, nil) })
+	// With the store, the segment is written (fsynced) before the warning
+	// goes out.
+	b.Run("store", func(b *testing.B) {
+		store, err := flagged.Open(flagged.Config{Dir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchCaptionToWarning(b, store)
+	})
+}
+
+func benchCaptionToWarning(b *testing.B, store *flagged.Store) {
 	lt, err := lint.NewDefault()
 	if err != nil {
 		b.Fatal(err)
 	}
 	got := make(chan Warning, 1)
 	l, err := New(Config{Linter: lt, Sinks: []WarningSink{SinkFunc(func(w Warning) { got <- w })},
-		Logger: slog.New(slog.DiscardHandler)})
+		Store: store, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
