@@ -52,6 +52,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		IdleTimeout: 2 * time.Minute,
 	}
 	log.Info("cunbo-review: listening", "addr", ln.Addr().String(), "data", sf.data, "db", dbKind(sf.db), "blobs", blobKind(*blobs))
+	jctx, stopJanitor := context.WithCancel(ctx)
+	defer stopJanitor()
+	go srv.RunJanitor(jctx)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

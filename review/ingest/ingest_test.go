@@ -33,6 +33,7 @@ import (
 )
 
 type env struct {
+	h         *ingest.Handler
 	st        store.Store
 	blobDir   string
 	uploadDir string
@@ -78,7 +79,7 @@ func newEnv(t *testing.T, o opts) *env {
 	mux.Handle(ingest.BasePath, h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{st: o.st, blobDir: o.blobDir, uploadDir: up, srv: srv}
+	return &env{h: h, st: o.st, blobDir: o.blobDir, uploadDir: up, srv: srv}
 }
 
 // box enrols a new box and signs it in over HTTP as a box would.
@@ -629,4 +630,38 @@ func otherToken(tok string) string {
 		return "y" + tok[1:]
 	}
 	return "x" + tok[1:]
+}
+
+// TestSweep: an upload a box abandoned (nothing written for a week) is
+// removed; one still being written is kept and can be finished.
+func TestSweep(t *testing.T) {
+	e := newEnv(t, opts{})
+	_, tok := e.box(t)
+	body := wiretest.SegmentTar(t, wiretest.ID(9), nil)
+	md := meta("kind", "segment", "id", wiretest.ID(9), "sha256", sum(body))
+	old, _ := e.create(t, tok, md, len(body))
+	if r := patch(t, old, tok, 0, body[:100]); r.code != http.StatusNoContent {
+		t.Fatalf("PATCH: %d", r.code)
+	}
+	fresh, _ := e.create(t, tok, md, len(body))
+	oldID := old[strings.LastIndex(old, "/")+1:]
+	long := time.Now().Add(-8 * 24 * time.Hour)
+	for _, f := range []string{oldID, oldID + ".info"} {
+		if err := os.Chtimes(filepath.Join(e.uploadDir, f), long, long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := e.h.Sweep(context.Background(), ingest.DefaultAbandonAfter)
+	if err != nil || n != 1 {
+		t.Fatalf("Sweep: %d %v, want 1 removed", n, err)
+	}
+	if h := do(t, "HEAD", old, tok, nil, nil); h.code != http.StatusNotFound {
+		t.Fatalf("abandoned upload: HEAD %d, want 404", h.code)
+	}
+	if r := patch(t, fresh, tok, 0, body); r.code != http.StatusNoContent {
+		t.Fatalf("fresh upload after the sweep: %d %s %s", r.code, r.Err, r.Msg)
+	}
+	if left := e.uploadsLeft(t); len(left) != 0 {
+		t.Fatalf("left: %v", left)
+	}
 }

@@ -33,6 +33,7 @@ type Config struct {
 
 // Server is the composed service.
 type Server struct {
+	uploads *ingest.Handler
 	store   store.Store
 	blobs   blob.Store
 	handler http.Handler
@@ -63,7 +64,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{store: st, blobs: blobs, log: cfg.Log}
+	s := &Server{uploads: up, store: st, blobs: blobs, log: cfg.Log}
 	mux := http.NewServeMux()
 	auth.Register(mux)
 	mux.Handle(ingest.BasePath, up)
@@ -78,6 +79,26 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Store is the service's store (for the command line's box subcommands).
 func (s *Server) Store() store.Store { return s.store }
+
+// sweepEvery is how often abandoned uploads are looked for.
+const sweepEvery = time.Hour
+
+// RunJanitor removes abandoned uploads at start and then hourly, until ctx
+// is done.
+func (s *Server) RunJanitor(ctx context.Context) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		if _, err := s.uploads.Sweep(ctx, ingest.DefaultAbandonAfter); err != nil {
+			s.log.Error("server: sweep uploads", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // Close closes the database.
 func (s *Server) Close() error { return s.store.Close() }

@@ -1,0 +1,62 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	tus "github.com/tus/tusd/v2/pkg/handler"
+)
+
+// DefaultAbandonAfter is how long an unfinished upload is kept without a
+// byte arriving: a box off the network for a week starts its upload again.
+const DefaultAbandonAfter = 7 * 24 * time.Hour
+
+// Sweep removes unfinished uploads nothing was written to for olderThan,
+// so uploads that boxes gave up on (a new upload after an error, a box
+// revoked or replaced) do not fill the disk. It returns how many it removed.
+func (h *Handler) Sweep(ctx context.Context, olderThan time.Duration) (int, error) {
+	ents, err := os.ReadDir(h.cfg.UploadDir)
+	if err != nil {
+		return 0, fmt.Errorf("ingest: sweep: %w", err)
+	}
+	cutoff := h.cfg.Clock.Now().Add(-olderThan)
+	removed := 0
+	var errs []error
+	for _, d := range ents {
+		id, ok := strings.CutSuffix(d.Name(), ".info")
+		if !ok || !uploadIDRe.MatchString(id) {
+			continue
+		}
+		// The data file changes with every PATCH; the .info file only at
+		// creation.
+		fi, err := os.Stat(filepath.Join(h.cfg.UploadDir, id))
+		if err != nil {
+			fi, err = d.Info()
+		}
+		if err != nil || fi.ModTime().After(cutoff) {
+			continue
+		}
+		up, err := h.files.GetUpload(ctx, id)
+		if errors.Is(err, tus.ErrNotFound) {
+			continue
+		}
+		if err == nil {
+			err = h.files.AsTerminatableUpload(up).Terminate(ctx)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		h.cfg.Log.Info("ingest: abandoned upload removed", "upload", id, "last_write", fi.ModTime())
+		removed++
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("ingest: sweep: %w", err)
+	}
+	return removed, nil
+}
