@@ -183,7 +183,9 @@ func TestPhonePageInChromium(t *testing.T) {
 	// Ending takes a 3 s hold, like the physical button: a tap does not.
 	do(t, ctx, 5*time.Second, chromedp.Click(chromedp.CSS("#btn-big")))
 	time.Sleep(500 * time.Millisecond)
-	if st := b.app.Box.Status().State; st != state.Live {
+	// Still on air (a loaded machine may have made the link degraded
+	// meanwhile: that is the pipeline, not the tap).
+	if st := b.app.Box.Status().State; st != state.Live && st != state.Degraded && st != state.Reconnecting {
 		t.Fatalf("a tap while live changed the box to %s", st)
 	}
 	// Held with the mouse for 3.5 s, released; the release must not

@@ -45,7 +45,9 @@ func TestWeakNetworkNoteInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
-	defer hs.Close()
+	// Closed after the browser (cleanups run last first): the page's
+	// events stream stays open as long as the page does.
+	t.Cleanup(hs.Close)
 	ctx := chromium(t)
 	do(t, ctx, 20*time.Second,
 		chromedp.Navigate(hs.URL+"/"),
