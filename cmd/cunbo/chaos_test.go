@@ -649,7 +649,8 @@ func fullCard(t *testing.T, bin, data string, args []string) {
 	if len(times) == 0 {
 		t.Fatal("nothing recorded on the last run")
 	}
-	if h := holes(times, connsFrom, connsTo, 500*time.Millisecond); len(h) > 0 {
+	// A second without a frame is a hole; less is a loaded machine's jitter.
+	if h := holes(times, connsFrom, connsTo, time.Second); len(h) > 0 {
 		t.Errorf("the recording has holes while 20 000 connections were open: %v", h)
 	}
 	if h := holes(times, fullAt.Add(-time.Second), stoppedAt, 3*time.Second); len(h) > 0 {
