@@ -38,6 +38,13 @@ var postgresQueries = queries{
 	audit:       `SELECT seq, at, actor, action, subject, detail FROM audit ORDER BY seq DESC LIMIT $1`,
 	segmentSHA:  `SELECT sha256 FROM segments WHERE box_id = $1 AND id = $2`,
 	sessionSHA:  `SELECT sha256 FROM sessions WHERE box_id = $1 AND id = $2`,
+	expired: `SELECT box_id, id, sha256, size, reason, at, json, json_key, clip_key, received
+		FROM segments WHERE received < $1 ORDER BY received, box_id, id LIMIT $2`,
+	expiredClips: `SELECT box_id, id, sha256, size, reason, at, json, json_key, clip_key, received
+		FROM segments WHERE received < $1 AND clip_key <> '' ORDER BY received, box_id, id LIMIT $2`,
+	dropClip:    `UPDATE segments SET clip_key = '' WHERE box_id = $1 AND id = $2 AND clip_key <> ''`,
+	delSegment:  `DELETE FROM segments WHERE box_id = $1 AND id = $2`,
+	delSessions: `DELETE FROM sessions WHERE ($1::text = '' OR box_id = $1) AND ($2::bigint = 0 OR received < $2)`,
 }
 
 // OpenPostgres connects to the PostgreSQL database at dsn (a postgres://

@@ -33,6 +33,11 @@ type queries struct {
 	audit        string // limit
 	segmentSHA   string // box_id, id -> sha256
 	sessionSHA   string // box_id, id -> sha256
+	expired      string // received before, limit -> segment columns
+	expiredClips string // received before, limit -> segment columns; clip_key <> ''
+	dropClip     string // box_id, id
+	delSegment   string // box_id, id
+	delSessions  string // box_id ('' for any), before (0 for any)
 }
 
 // sqlStore is Store over database/sql with a backend's queries.
@@ -288,6 +293,92 @@ func (s *sqlStore) Session(ctx context.Context, boxID, id string) (Session, erro
 	}
 	x.Received = fromMicros(received)
 	return x, nil
+}
+
+func (s *sqlStore) ExpiredSegments(ctx context.Context, before time.Time, clipsOnly bool, limit int) ([]Segment, error) {
+	q := s.q.expired
+	if clipsOnly {
+		q = s.q.expiredClips
+	}
+	rows, err := s.db.QueryContext(ctx, q, micros(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: expired segments: %w", err)
+	}
+	defer rows.Close()
+	var out []Segment
+	for rows.Next() {
+		g, err := scanSegment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: expired segments: %w", err)
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: expired segments: %w", err)
+	}
+	return out, nil
+}
+
+// inTx runs change and then the audit entry for the count it returns, in
+// one transaction, so a deletion is never without its audit line.
+func (s *sqlStore) inTx(ctx context.Context, what string, change func(tx *sql.Tx) (int, error), audit func(n int) *AuditEntry) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("store: %s: begin: %w", what, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	n, err := change(tx)
+	if err != nil {
+		return 0, fmt.Errorf("store: %s: %w", what, err)
+	}
+	if audit != nil {
+		if e := audit(n); e != nil {
+			if _, err := tx.ExecContext(ctx, s.q.appendAudit, micros(e.At), e.Actor, e.Action, e.Subject, e.Detail); err != nil {
+				return 0, fmt.Errorf("store: %s: audit: %w", what, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: %s: commit: %w", what, err)
+	}
+	return n, nil
+}
+
+func (s *sqlStore) eachRef(ctx context.Context, what, query string, refs []SegmentRef, audit func(n int) *AuditEntry) (int, error) {
+	return s.inTx(ctx, what, func(tx *sql.Tx) (int, error) {
+		total := 0
+		for _, r := range refs {
+			res, err := tx.ExecContext(ctx, query, r.BoxID, r.ID)
+			if err != nil {
+				return 0, err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return 0, err
+			}
+			total += int(n)
+		}
+		return total, nil
+	}, audit)
+}
+
+func (s *sqlStore) DropClips(ctx context.Context, refs []SegmentRef, audit func(n int) *AuditEntry) (int, error) {
+	return s.eachRef(ctx, "drop clips", s.q.dropClip, refs, audit)
+}
+
+func (s *sqlStore) DeleteSegments(ctx context.Context, refs []SegmentRef, audit func(n int) *AuditEntry) (int, error) {
+	return s.eachRef(ctx, "delete segments", s.q.delSegment, refs, audit)
+}
+
+func (s *sqlStore) DeleteSessions(ctx context.Context, boxID string, before time.Time, audit func(n int) *AuditEntry) (int, error) {
+	return s.inTx(ctx, "delete sessions", func(tx *sql.Tx) (int, error) {
+		res, err := tx.ExecContext(ctx, s.q.delSessions, boxID, micros(before))
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		return int(n), err
+	}, audit)
 }
 
 func (s *sqlStore) AppendAudit(ctx context.Context, e AuditEntry) error {

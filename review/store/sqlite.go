@@ -39,6 +39,13 @@ var sqliteQueries = queries{
 	audit:       `SELECT seq, at, actor, action, subject, detail FROM audit ORDER BY seq DESC LIMIT ?`,
 	segmentSHA:  `SELECT sha256 FROM segments WHERE box_id = ? AND id = ?`,
 	sessionSHA:  `SELECT sha256 FROM sessions WHERE box_id = ? AND id = ?`,
+	expired: `SELECT box_id, id, sha256, size, reason, at, json, json_key, clip_key, received
+		FROM segments WHERE received < ? ORDER BY received, box_id, id LIMIT ?`,
+	expiredClips: `SELECT box_id, id, sha256, size, reason, at, json, json_key, clip_key, received
+		FROM segments WHERE received < ? AND clip_key <> '' ORDER BY received, box_id, id LIMIT ?`,
+	dropClip:    `UPDATE segments SET clip_key = '' WHERE box_id = ? AND id = ? AND clip_key <> ''`,
+	delSegment:  `DELETE FROM segments WHERE box_id = ? AND id = ?`,
+	delSessions: `DELETE FROM sessions WHERE (?1 = '' OR box_id = ?1) AND (?2 = 0 OR received < ?2)`,
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path and

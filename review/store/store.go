@@ -62,6 +62,12 @@ type Segment struct {
 	Received time.Time
 }
 
+// SegmentRef names one segment.
+type SegmentRef struct{ BoxID, ID string }
+
+// Ref names s.
+func (s Segment) Ref() SegmentRef { return SegmentRef{BoxID: s.BoxID, ID: s.ID} }
+
 // Session is one session record received from a box.
 type Session struct {
 	BoxID    string
@@ -113,6 +119,20 @@ type Store interface {
 	// PutSession is PutSegment for session records.
 	PutSession(ctx context.Context, s Session) (created bool, err error)
 	Session(ctx context.Context, boxID, id string) (Session, error)
+
+	// ExpiredSegments lists at most limit segments received before
+	// before, oldest first; with clipsOnly, only those whose clip is kept.
+	ExpiredSegments(ctx context.Context, before time.Time, clipsOnly bool, limit int) ([]Segment, error)
+	// DropClips forgets the clips of refs (their blobs removed by the
+	// caller first), keeping the rest of each segment; DeleteSegments
+	// removes the segments' rows. Each runs in one transaction with the
+	// audit entry audit returns for the count changed (none when nil).
+	DropClips(ctx context.Context, refs []SegmentRef, audit func(n int) *AuditEntry) (int, error)
+	DeleteSegments(ctx context.Context, refs []SegmentRef, audit func(n int) *AuditEntry) (int, error)
+	// DeleteSessions removes session records of boxID (any box when
+	// empty) received before before (any time when zero), with its audit
+	// entry as above.
+	DeleteSessions(ctx context.Context, boxID string, before time.Time, audit func(n int) *AuditEntry) (int, error)
 
 	AppendAudit(ctx context.Context, e AuditEntry) error
 	// Audit returns the newest entries first, at most limit.

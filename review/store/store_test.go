@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -57,6 +58,7 @@ func TestContract(t *testing.T) {
 		{"audit", testAudit},
 		{"concurrent segment puts", testConcurrentPuts},
 		{"audit is append-only", testAuditAppendOnly},
+		{"expiry and deletion", testDeletion},
 		{"migrate twice", nil},
 	}
 	for name, open := range backends(t) {
@@ -331,5 +333,82 @@ func testAuditAppendOnly(t *testing.T, s store.Store) {
 	}
 	if got, _ := s.Audit(ctx, 10); len(got) != 1 || got[0].Actor != "cli" {
 		t.Fatalf("audit = %+v", got)
+	}
+}
+
+// testDeletion: expired rows are found oldest first, clips and rows go
+// with one audit entry each, and other boxes' rows stay.
+func testDeletion(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, id := range []string{"aa", "bb"} {
+		if err := s.AddBox(ctx, box(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, g := range []store.Segment{seg("aa", "s1", "h1"), seg("aa", "s2", "h2"), seg("bb", "s1", "h3")} {
+		g.Received = t0.Add(time.Duration(i) * time.Hour)
+		if _, err := s.PutSegment(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PutSession(ctx, store.Session{BoxID: g.BoxID, ID: g.ID, SHA256: g.SHA256, Record: []byte("{}"), Received: g.Received}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := s.ExpiredSegments(ctx, t0.Add(90*time.Minute), true, 10)
+	if err != nil || len(old) != 2 || old[0].ID != "s1" || old[1].ID != "s2" {
+		t.Fatalf("expired = %+v, %v; want aa/s1, aa/s2", old, err)
+	}
+	if got, _ := s.ExpiredSegments(ctx, t0.Add(90*time.Minute), true, 1); len(got) != 1 {
+		t.Fatalf("limit 1 gave %d", len(got))
+	}
+	entry := func(action string) func(int) *store.AuditEntry {
+		return func(n int) *store.AuditEntry {
+			return &store.AuditEntry{At: t0, Actor: "test", Action: action, Subject: "aa", Detail: fmt.Sprintf("count=%d", n)}
+		}
+	}
+	if n, err := s.DropClips(ctx, []store.SegmentRef{old[0].Ref()}, entry("clips")); err != nil || n != 1 {
+		t.Fatalf("drop clips: %d, %v", n, err)
+	}
+	if g, _ := s.Segment(ctx, "aa", "s1"); g.ClipKey != "" || g.JSONKey == "" {
+		t.Fatalf("after dropping the clip: %+v", g)
+	}
+	if got, _ := s.ExpiredSegments(ctx, t0.Add(90*time.Minute), true, 10); len(got) != 1 || got[0].ID != "s2" {
+		t.Fatalf("clips still kept = %+v", got)
+	}
+	if n, err := s.DeleteSegments(ctx, []store.SegmentRef{{BoxID: "aa", ID: "s1"}, {BoxID: "aa", ID: "s2"}, {BoxID: "aa", ID: "nope"}}, entry("segments")); err != nil || n != 2 {
+		t.Fatalf("delete segments: %d, %v", n, err)
+	}
+	if list, _ := s.Segments(ctx, "aa"); len(list) != 0 {
+		t.Fatalf("aa's segments after deletion: %+v", list)
+	}
+	if n, err := s.DeleteSessions(ctx, "", t0.Add(30*time.Minute), entry("old sessions")); err != nil || n != 1 {
+		t.Fatalf("delete sessions before: %d, %v", n, err)
+	}
+	if n, err := s.DeleteSessions(ctx, "aa", time.Time{}, nil); err != nil || n != 1 {
+		t.Fatalf("delete aa's sessions: %d, %v", n, err)
+	}
+	if _, err := s.Session(ctx, "bb", "s1"); err != nil {
+		t.Fatalf("bb's session: %v", err)
+	}
+	if _, err := s.Segment(ctx, "bb", "s1"); err != nil {
+		t.Fatalf("bb's segment: %v", err)
+	}
+	audit, _ := s.Audit(ctx, 100)
+	for action, want := range map[string]string{"clips": "count=1", "segments": "count=2", "old sessions": "count=1"} {
+		if n := countAction(audit, action); n != 1 {
+			t.Errorf("%d %q audit entries, want 1", n, action)
+		}
+		for _, e := range audit {
+			if e.Action == action && e.Detail != want {
+				t.Errorf("%q audit detail %q, want %q", action, e.Detail, want)
+			}
+		}
+	}
+	// No entry when the callback declines (a sweep that found nothing).
+	if _, err := s.DeleteSessions(ctx, "", t0, func(int) *store.AuditEntry { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := s.Audit(ctx, 100); len(after) != len(audit) {
+		t.Fatalf("audit grew from %d to %d", len(audit), len(after))
 	}
 }
