@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,5 +226,38 @@ func TestOpenURL(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	if _, err := blob.OpenURL(context.Background(), "s3://b", t.TempDir()); err == nil || !strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY") {
 		t.Errorf("s3 without credentials: %v", err)
+	}
+}
+
+// TestFilesDeleteLeavesNoNames: the directories named after a box and its
+// segments go with their last blob; a sibling keeps its own.
+func TestFilesDeleteLeavesNoNames(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	f, err := blob.NewFiles(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"segments/box1/s1/h/clip.mp4", "segments/box1/s1/h/segment.json", "segments/box1/s2/h/segment.json"} {
+		if err := f.Put(ctx, k, strings.NewReader("x"), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"segments/box1/s1/h/clip.mp4", "segments/box1/s1/h/segment.json"} {
+		if err := f.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "segments/box1/s1")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("segment directory after its last blob went: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "segments/box1/s2/h/segment.json")); err != nil {
+		t.Fatalf("sibling: %v", err)
+	}
+	if err := f.Delete(ctx, "segments/box1/s2/h/segment.json"); err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(root); err != nil || len(ents) != 0 {
+		t.Fatalf("root after every blob went: %v %v", ents, err)
 	}
 }

@@ -21,7 +21,7 @@ func NewFiles(root string) (*Files, error) {
 	if err := os.MkdirAll(root, 0o750); err != nil {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
-	return &Files{root: root}, nil
+	return &Files{root: filepath.Clean(root)}, nil
 }
 
 func (f *Files) path(key string) string { return filepath.Join(f.root, filepath.FromSlash(key)) }
@@ -39,12 +39,20 @@ func (f *Files) Put(ctx context.Context, key string, r io.Reader, size int64) (e
 	}
 	dst := f.path(key)
 	dir := filepath.Dir(dst)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
-	}
-	tmp, err := os.CreateTemp(dir, tmpPrefix+"*")
-	if err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
+	var tmp *os.File
+	// A Delete emptying this directory at the same moment may remove it
+	// between MkdirAll and CreateTemp; once more is then enough.
+	for try := 0; ; try++ {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("blob: put %s: %w", key, err)
+		}
+		tmp, err = os.CreateTemp(dir, tmpPrefix+"*")
+		if err == nil {
+			break
+		}
+		if try > 0 || !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("blob: put %s: %w", key, err)
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -98,13 +106,23 @@ func (f *Files) Open(_ context.Context, key string) (io.ReadCloser, error) {
 	return r, nil
 }
 
-// Delete removes a blob.
+// Delete removes a blob, and the directories it leaves empty: their names
+// (box and segment ids) are the owner's data too, and must go with a
+// deletion on her request.
 func (f *Files) Delete(_ context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	if err := os.Remove(f.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	p := f.path(key)
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("blob: delete %s: %w", key, err)
+	}
+	// Removing a directory fails while it holds anything, so a blob
+	// written beside this one at the same time keeps its directory.
+	for dir := filepath.Dir(p); dir != f.root && strings.HasPrefix(dir, f.root+string(filepath.Separator)); dir = filepath.Dir(dir) {
+		if err := os.Remove(dir); err != nil {
+			break
+		}
 	}
 	return nil
 }
