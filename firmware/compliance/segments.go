@@ -452,14 +452,14 @@ func (l *Loop) cut(o *openSeg, now bool) {
 		l.unhold(o)
 		return
 	}
-	id, from, to := o.id, o.from, o.to
+	id, from, to, focus := o.id, o.from, o.to, o.at
 	hold, held, release := o.hold, o.held, o.release
 	o.held, o.release = false, nil
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		out, err := l.cfg.Store.AttachClip(id, func(path string) (*flagged.Clip, error) {
-			return l.writeClip(from, to, path, now)
+			return l.writeClip(from, to, focus, path, now)
 		})
 		if held {
 			l.cfg.Recorder.Release(hold)
@@ -492,7 +492,7 @@ func clipBytes(c *flagged.Clip) int64 {
 // Whether it has is asked with a cheap probe (the last second, read and
 // discarded) every 100 ms, so the SD card writes the clip once; after
 // Settle the clip is cut with what there is.
-func (l *Loop) writeClip(from, to time.Time, path string, now bool) (*flagged.Clip, error) {
+func (l *Loop) writeClip(from, to, focus time.Time, path string, now bool) (*flagged.Clip, error) {
 	deadline := to.Add(l.cfg.Settle)
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Settle+30*time.Second)
 	defer cancel()
@@ -503,13 +503,28 @@ func (l *Loop) writeClip(from, to time.Time, path string, now bool) (*flagged.Cl
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	info, err := l.cfg.Recorder.ClipFile(ctx, from, to, path)
+	var info record.ClipInfo
+	var err error
+	if fc, ok := l.cfg.Recorder.(focusClipper); ok {
+		info, err = fc.ClipFileAround(ctx, from, to, focus, path)
+	} else {
+		info, err = l.cfg.Recorder.ClipFile(ctx, from, to, path)
+	}
 	l.log.Debug("clip", "from", from, "to", to, "end", info.End, "err", err)
 	if err != nil {
 		return nil, err
 	}
 	return &flagged.Clip{Start: info.Start, End: info.End, Bytes: info.Bytes, Truncated: info.Truncated}, nil
 }
+
+// focusClipper is a Recorder that keeps, of a range split by a
+// picture-size change (the box adapting to a weak link), the part holding
+// the flagged moment rather than the longer one (*record.Recorder).
+type focusClipper interface {
+	ClipFileAround(ctx context.Context, from, to, focus time.Time, path string) (record.ClipInfo, error)
+}
+
+var _ focusClipper = (*record.Recorder)(nil)
 
 // resumeClips picks up the segments a restart (a power cut, a crash) left
 // waiting for their clip: the recording ring survives restarts, so the

@@ -45,6 +45,14 @@ type ClipInfo struct {
 // keyframe at or before from. It works across segment boundaries and on
 // the segment still being written (up to its last durable fragment).
 func (r *Recorder) Clip(ctx context.Context, from, to time.Time, out io.Writer) (ClipInfo, error) {
+	return r.ClipAround(ctx, from, to, time.Time{}, out)
+}
+
+// ClipAround is Clip for a range around one moment, focus: when the
+// range is split by a picture-size change, the clip is the part holding
+// focus, so a flagged moment is never left out for the sake of a longer
+// part beside it. A zero focus, or one no part holds, means Clip's rule.
+func (r *Recorder) ClipAround(ctx context.Context, from, to, focus time.Time, out io.Writer) (ClipInfo, error) {
 	switch {
 	case !to.After(from):
 		return ClipInfo{}, fmt.Errorf("record: clip end %v is not after start %v", to, from)
@@ -94,6 +102,14 @@ func (r *Recorder) Clip(ctx context.Context, from, to time.Time, out io.Writer) 
 			best = c
 		}
 	}
+	if !focus.IsZero() && len(parts) > 1 {
+		for _, c := range parts {
+			if c.holds(focus) {
+				best = c
+				break
+			}
+		}
+	}
 	best.truncated = len(parts) > 1
 	return best.write(ctx, from, to, out)
 }
@@ -101,6 +117,12 @@ func (r *Recorder) Clip(ctx context.Context, from, to time.Time, out io.Writer) 
 // ClipFile writes a clip to path atomically: a temp file in the same
 // directory, fsync, rename, directory fsync.
 func (r *Recorder) ClipFile(ctx context.Context, from, to time.Time, path string) (ClipInfo, error) {
+	return r.ClipFileAround(ctx, from, to, time.Time{}, path)
+}
+
+// ClipFileAround is ClipFile keeping the part that holds focus (see
+// ClipAround).
+func (r *Recorder) ClipFileAround(ctx context.Context, from, to, focus time.Time, path string) (ClipInfo, error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".clip-*.tmp")
 	if err != nil {
@@ -108,7 +130,7 @@ func (r *Recorder) ClipFile(ctx context.Context, from, to time.Time, path string
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	bw := bufio.NewWriterSize(tmp, 256<<10)
-	info, err := r.Clip(ctx, from, to, bw)
+	info, err := r.ClipAround(ctx, from, to, focus, bw)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -173,6 +195,15 @@ func (c *clipBuilder) overlap(from, to time.Time) time.Duration {
 		end = to
 	}
 	return max(0, end.Sub(start))
+}
+
+// holds reports whether the builder's video spans t.
+func (c *clipBuilder) holds(t time.Time) bool {
+	if len(c.vs) == 0 {
+		return false
+	}
+	last := c.vs[len(c.vs)-1]
+	return !t.Before(c.vs[0].at) && !t.After(last.at.Add(last.duration))
 }
 
 // addSegment indexes one segment; same is false (and nothing is added)

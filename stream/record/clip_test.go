@@ -222,3 +222,60 @@ func TestClipAtCodecChange(t *testing.T) {
 		})
 	}
 }
+
+// TestClipAroundKeepsTheMoment: a flagged moment in the shorter part of a
+// range split by a picture-size change: ClipFileAround keeps that part,
+// where ClipFile keeps the longer one without it.
+func TestClipAroundKeepsTheMoment(t *testing.T) {
+	dir := t.TempDir()
+	rec, stop := startRecorder(t, Config{Dir: dir})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Paced, so the two sessions follow each other on the wall clock.
+	for _, ss := range []struct {
+		w, h int
+		dur  time.Duration
+	}{{320, 240, 3 * time.Second}, {240, 320, 1500 * time.Millisecond}} {
+		opts := streamtest.Options{Duration: ss.dur, GOP: 500 * time.Millisecond, Width: ss.w, Height: ss.h, VideoKbps: 300}
+		if _, err := streamtest.Run(ctx, t, rec, opts); err != nil {
+			t.Fatal(err)
+		}
+		if err := rec.barrier(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop()
+	files := segmentFiles(t, dir)
+	if len(files) != 2 {
+		t.Fatalf("%d segments, want one per session", len(files))
+	}
+	first, _, _ := parseSegmentName(filepath.Base(files[0]))
+	second, _, _ := parseSegmentName(filepath.Base(files[1]))
+	from, to := first, second.Add(time.Minute)
+	for _, tc := range []struct {
+		name  string
+		focus time.Time
+		wantW int
+	}{
+		{"no moment: the longer part", time.Time{}, 320},
+		{"moment in the shorter part", second.Add(700 * time.Millisecond), 240},
+		{"moment in the longer part", first.Add(time.Second), 320},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "clip.mp4")
+			info, err := rec.ClipFileAround(ctx, from, to, tc.focus, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !info.Truncated {
+				t.Errorf("clip info %+v, want truncated", info)
+			}
+			if !tc.focus.IsZero() && (tc.focus.Before(info.Start) || tc.focus.After(info.End)) {
+				t.Errorf("clip %v..%v leaves out the moment %v", info.Start, info.End, tc.focus)
+			}
+			if w := ffprobe(t, out).width(); w != tc.wantW {
+				t.Errorf("clip is %d wide, want %d", w, tc.wantW)
+			}
+		})
+	}
+}
