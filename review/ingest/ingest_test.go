@@ -665,3 +665,31 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("left: %v", left)
 	}
 }
+
+// TestRemoveBoxUploads: forgetting a box removes its half-sent uploads and
+// leaves another box's.
+func TestRemoveBoxUploads(t *testing.T) {
+	e := newEnv(t, opts{})
+	herID, her := e.box(t)
+	_, other := e.box(t)
+	body := wiretest.SegmentTar(t, wiretest.ID(5), nil)
+	md := meta("kind", "segment", "id", wiretest.ID(5), "sha256", sum(body))
+	hers, _ := e.create(t, her, md, len(body))
+	if r := patch(t, hers, her, 0, body[:100]); r.code != http.StatusNoContent {
+		t.Fatalf("PATCH: %d", r.code)
+	}
+	theirs, _ := e.create(t, other, md, len(body))
+	n, err := ingest.RemoveBoxUploads(context.Background(), e.uploadDir, herID)
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveBoxUploads: %d %v, want 1", n, err)
+	}
+	if h := do(t, "HEAD", hers, her, nil, nil); h.code != http.StatusNotFound {
+		t.Fatalf("her upload: HEAD %d, want 404", h.code)
+	}
+	if r := patch(t, theirs, other, 0, body); r.code != http.StatusNoContent {
+		t.Fatalf("other box's upload: %d %s %s", r.code, r.Err, r.Msg)
+	}
+	if n, err := ingest.RemoveBoxUploads(context.Background(), filepath.Join(t.TempDir(), "none"), herID); err != nil || n != 0 {
+		t.Fatalf("no upload directory: %d %v", n, err)
+	}
+}

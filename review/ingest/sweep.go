@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tus/tusd/v2/pkg/filestore"
 	tus "github.com/tus/tusd/v2/pkg/handler"
 )
 
@@ -57,6 +58,55 @@ func (h *Handler) Sweep(ctx context.Context, olderThan time.Duration) (int, erro
 	}
 	if err := errors.Join(errs...); err != nil {
 		return removed, fmt.Errorf("ingest: sweep: %w", err)
+	}
+	return removed, nil
+}
+
+// RemoveBoxUploads removes the unfinished uploads of one box in uploadDir
+// (a forget on her request: a half-sent clip is hers too). It works on
+// the directory alone, so the command line can run it beside a serving
+// process; an upload being written at that moment fails and the box, if
+// it still runs, starts it again.
+func RemoveBoxUploads(ctx context.Context, uploadDir, boxID string) (int, error) {
+	ents, err := os.ReadDir(uploadDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("ingest: remove uploads: %w", err)
+	}
+	files := filestore.New(uploadDir)
+	removed := 0
+	var errs []error
+	for _, d := range ents {
+		id, ok := strings.CutSuffix(d.Name(), ".info")
+		if !ok || !uploadIDRe.MatchString(id) {
+			continue
+		}
+		up, err := files.GetUpload(ctx, id)
+		if errors.Is(err, tus.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		info, err := up.GetInfo(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if info.MetaData[metaBox] != boxID {
+			continue
+		}
+		if err := files.AsTerminatableUpload(up).Terminate(ctx); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed++
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("ingest: remove uploads: %w", err)
 	}
 	return removed, nil
 }
