@@ -3,6 +3,7 @@ package upload
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -23,13 +24,14 @@ type body struct {
 	open func() (io.ReadCloser, error)
 }
 
-// reader returns the body from off on.
-func (b *body) reader(off int64) (io.ReadCloser, error) {
+// reader returns the body from off on. Skipping to off reads the bytes
+// before it again (the tar is built as it streams), stopping when ctx ends.
+func (b *body) reader(ctx context.Context, off int64) (io.ReadCloser, error) {
 	r, err := b.open()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := io.CopyN(io.Discard, r, off); err != nil {
+	if _, err := io.CopyN(io.Discard, ctxReader{ctx, r}, off); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("upload: skip to %d: %w", off, err)
 	}
@@ -50,7 +52,7 @@ var tarEpoch = time.Unix(0, 0).UTC()
 // then clip.mp4 when segment.json describes one. segment.json is read once
 // here, so a change to it on disk (the status set after the upload) never
 // makes two reads of one upload differ.
-func segmentBody(dir string) (*body, *flagged.Segment, error) {
+func segmentBody(ctx context.Context, dir string) (*body, *flagged.Segment, error) {
 	js, err := os.ReadFile(filepath.Join(dir, flagged.JSONFile))
 	if err != nil {
 		return nil, nil, fmt.Errorf("upload: %w", err)
@@ -103,11 +105,25 @@ func segmentBody(dir string) (*body, *flagged.Segment, error) {
 	}
 	defer r.Close()
 	h := sha256.New()
-	if b.size, err = io.Copy(h, r); err != nil {
+	if b.size, err = io.Copy(h, ctxReader{ctx, r}); err != nil {
 		return nil, nil, fmt.Errorf("upload: segment %s: %w", seg.ID, err)
 	}
 	b.sum = hex.EncodeToString(h.Sum(nil))
 	return b, seg, nil
+}
+
+// ctxReader stops a long read (hashing a clip) once ctx ends: going live
+// must not wait for a pass over a large clip on the SD card.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 func writeTar(w io.Writer, js []byte, clip io.Reader, clipSize int64) error {

@@ -310,7 +310,7 @@ func (u *Uploader) AddSession(rec Session) error {
 // work is one thing to send.
 type work struct {
 	kind, id string
-	build    func() (*body, error)
+	build    func(context.Context) (*body, error)
 }
 
 // errPaused ends an attempt cut off because the box went live.
@@ -422,8 +422,8 @@ func (u *Uploader) next() *work {
 				continue
 			}
 			dir := src.Dir(s.ID)
-			first = &work{kind: KindSegment, id: s.ID, build: func() (*body, error) {
-				b, _, err := segmentBody(dir)
+			first = &work{kind: KindSegment, id: s.ID, build: func(ctx context.Context) (*body, error) {
+				b, _, err := segmentBody(ctx, dir)
 				return b, err
 			}}
 		}
@@ -442,7 +442,7 @@ func (u *Uploader) next() *work {
 			continue
 		}
 		path := u.q.sessionPath(id)
-		first = &work{kind: KindSession, id: id, build: func() (*body, error) {
+		first = &work{kind: KindSession, id: id, build: func(context.Context) (*body, error) {
 			data, err := os.ReadFile(path)
 			if err != nil {
 				return nil, fmt.Errorf("upload: %w", err)
@@ -493,7 +493,7 @@ func (u *Uploader) attempt(ctx context.Context, w *work) error {
 // outcome: sent (the store says uploaded), refused for good (kept, not
 // resent), or an error to retry.
 func (u *Uploader) send(ctx context.Context, w *work) error {
-	b, err := w.build()
+	b, err := w.build(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -604,7 +604,7 @@ func (u *Uploader) push(ctx context.Context, it *item, b *body) error {
 				r.Close()
 			}
 			var err error
-			if r, err = b.reader(off); err != nil {
+			if r, err = b.reader(ctx, off); err != nil {
 				return err
 			}
 			at = off

@@ -3,6 +3,7 @@ package upload
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -166,21 +167,21 @@ func TestUploadsSegmentsAndSessions(t *testing.T) {
 func TestSegmentBodyDeterministic(t *testing.T) {
 	f := newFixture(t)
 	seg := f.segment(t0, 100<<10)
-	a, _, err := segmentBody(f.store.Dir(seg.ID))
+	a, _, err := segmentBody(context.Background(), f.store.Dir(seg.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Touch the files: mtimes must not matter.
 	later := time.Now().Add(time.Hour)
 	os.Chtimes(f.store.ClipPath(seg.ID), later, later)
-	b, _, err := segmentBody(f.store.Dir(seg.ID))
+	b, _, err := segmentBody(context.Background(), f.store.Dir(seg.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.sum != b.sum || a.size != b.size {
 		t.Fatalf("two builds differ: %s/%d vs %s/%d", a.sum, a.size, b.sum, b.size)
 	}
-	r, _ := a.reader(a.size - 700)
+	r, _ := a.reader(context.Background(), a.size-700)
 	rest, _ := io.ReadAll(r)
 	if int64(len(rest)) != 700 {
 		t.Fatalf("reader from an offset gave %d bytes, want 700", len(rest))
