@@ -147,8 +147,13 @@ func (cm *catModel) scores(rs []rune, out []float32) {
 
 // hedged reports whether the utterance holds any word that makes a bag of
 // characters unreliable (see the comment on categoryModelBin).
-func hedged(sc *scratch) bool {
-	return len(sc.neg) > 0 || len(sc.discl) > 0 || len(sc.doubt) > 0 || len(sc.wish) > 0 ||
+func (m *matcher) hedged(sc *scratch) bool {
+	for _, ng := range sc.neg {
+		if m.realNegation(sc, ng) {
+			return true
+		}
+	}
+	return len(sc.discl) > 0 || len(sc.doubt) > 0 || len(sc.wish) > 0 ||
 		len(sc.refer) > 0 || len(sc.allow) > 0 || len(sc.own) > 0 || len(sc.head) > 0 || len(sc.subj) > 0
 }
 
@@ -157,7 +162,7 @@ func hedged(sc *scratch) bool {
 // category. It runs only when the rules found nothing.
 func (m *matcher) modelFindings(nt *normText, sc *scratch, into []Finding) []Finding {
 	cm := m.model
-	if cm == nil || len(nt.runes) < modelMinRunes || hedged(sc) || m.endsPending(nt.runes) {
+	if cm == nil || len(nt.runes) < modelMinRunes || m.hedged(sc) || m.endsPending(nt.runes) {
 		return into
 	}
 	var s [64]float32
