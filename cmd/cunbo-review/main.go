@@ -7,6 +7,7 @@
 //	cunbo-review box add --key PUBKEYFILE | --key-hex HEX [--name NAME]
 //	cunbo-review box revoke ID
 //	cunbo-review box list
+//	cunbo-review forget --box ID [--segment ID]... --by WHO
 //
 // Each subcommand is one file.
 package main
@@ -40,6 +41,7 @@ func commands() map[string]command {
 		"box add":    {"enrol a box by its ed25519 public key", runBoxAdd},
 		"box revoke": {"stop a box from uploading, at once", runBoxRevoke},
 		"box list":   {"list enrolled boxes", runBoxList},
+		"forget":     {"delete a streamer's clips, transcripts and records on her request", runForget},
 	}
 }
 

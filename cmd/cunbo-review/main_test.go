@@ -28,6 +28,7 @@ import (
 	"github.com/cunbo/cunbo/review/boxauth"
 	"github.com/cunbo/cunbo/review/pgtest"
 	"github.com/cunbo/cunbo/review/s3test"
+	"github.com/cunbo/cunbo/review/store"
 	"github.com/cunbo/cunbo/review/wiretest"
 )
 
@@ -314,6 +315,12 @@ func TestArgs(t *testing.T) {
 		{[]string{"serve"}, 2, "--data is required"},
 		{[]string{"serve", "--data", t.TempDir(), "--db", "mysql://x"}, 1, "postgres://"},
 		{[]string{"serve", "--data", t.TempDir(), "--blobs", "ftp://x"}, 1, "s3://"},
+		{[]string{"serve", "--data", t.TempDir(), "--keep-clips", "0d"}, 2, "days"},
+		{[]string{"serve", "--data", t.TempDir(), "--keep-records", "3 years"}, 2, "180d"},
+		{[]string{"serve", "--data", t.TempDir(), "--keep-transcripts", "2h"}, 1, "at least one day"},
+		{[]string{"forget", "--data", t.TempDir(), "--box", "aa"}, 2, "--by"},
+		{[]string{"forget", "--box", "aa", "--by", "x"}, 2, "--data is required"},
+		{[]string{"forget", "--data", t.TempDir(), "--box", "aa", "--by", "x"}, 1, "not found"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -351,5 +358,90 @@ func TestImports(t *testing.T) {
 	}
 	if !strings.Contains(review, "modernc.org/sqlite") {
 		t.Error("go list saw no SQLite driver: the check is not looking at the right thing")
+	}
+}
+
+// TestForget: her data deleted on request while the service runs: the
+// clip, the transcript row, her unfinished upload and the directories named
+// after her box all go, another box's stay, and the audit log says who
+// asked and how many.
+func TestForget(t *testing.T) {
+	data := t.TempDir()
+	var ids []string
+	var keys []ed25519.PrivateKey
+	for range 2 {
+		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+		if code, _, errOut := run(t, "box", "add", "--data", data, "--key-hex", hex.EncodeToString(pub)); code != 0 {
+			t.Fatalf("box add: %s", errOut)
+		}
+		ids, keys = append(ids, boxauth.BoxID(pub)), append(keys, priv)
+	}
+	base, _, log := serve(t, "--data", data)
+	clip := wiretest.Clip(t)
+	for i, id := range ids {
+		_, tok := signIn(t, base, id, keys[i])
+		for n := range 2 {
+			segID := wiretest.ID(i*2 + n)
+			if c, _ := upload(t, base, tok, segID, wiretest.SegmentTar(t, segID, clip)); c != 204 {
+				t.Fatalf("upload: %d\n%s", c, log.String())
+			}
+		}
+	}
+	// A half-sent upload of hers.
+	_, tok := signIn(t, base, ids[0], keys[0])
+	req, _ := http.NewRequest("POST", base+"/api/uploads/", nil)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Upload-Length", "1000")
+	req.Header.Set("Upload-Metadata", "kind c2VnbWVudA==,id "+base64.StdEncoding.EncodeToString([]byte(wiretest.ID(9)))+",sha256 "+base64.StdEncoding.EncodeToString([]byte(strings.Repeat("a", 64))))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	code, out, errOut := run(t, "forget", "--data", data, "--box", ids[0], "--by", "王社工")
+	if code != 0 || !strings.Contains(out, "removed 2 segments (2 with clips), 0 session records, 1 unfinished uploads") {
+		t.Fatalf("forget: %d %q %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(data, "blobs", "segments", ids[0])); !os.IsNotExist(err) {
+		t.Fatalf("her blob directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "blobs", "segments", ids[1])); err != nil {
+		t.Fatalf("other box's blobs: %v", err)
+	}
+	filepath.Walk(filepath.Join(data, "uploads"), func(p string, fi os.FileInfo, _ error) error {
+		if fi != nil && !fi.IsDir() && strings.HasSuffix(p, ".info") {
+			if b, _ := os.ReadFile(p); strings.Contains(string(b), ids[0]) {
+				t.Errorf("her unfinished upload remains: %s", p)
+			}
+		}
+		return nil
+	})
+	code, out, _ = run(t, "forget", "--data", data, "--box", ids[1], "--segment", wiretest.ID(2), "--by", "李")
+	if code != 0 || !strings.Contains(out, "removed 1 segments") {
+		t.Fatalf("forget one segment: %d %q", code, out)
+	}
+	st, err := store.Open(context.Background(), "", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if segs, _ := st.Segments(context.Background(), ids[0]); len(segs) != 0 {
+		t.Fatalf("her segments remain: %d", len(segs))
+	}
+	if segs, _ := st.Segments(context.Background(), ids[1]); len(segs) != 1 || segs[0].ID != wiretest.ID(3) {
+		t.Fatalf("other box's segments: %+v", segs)
+	}
+	audit, _ := st.Audit(context.Background(), 20)
+	var got []string
+	for _, e := range audit {
+		if strings.HasPrefix(e.Action, "forget.") {
+			got = append(got, e.Actor+" "+e.Action+" "+e.Detail)
+		}
+	}
+	want := "cli:李 forget.segments count=1|cli:王社工 forget.sessions count=0|cli:王社工 forget.segments count=2"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("audit: %q, want %q", strings.Join(got, "|"), want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/review/ingest"
+	"github.com/cunbo/cunbo/review/retention"
 	"github.com/cunbo/cunbo/review/server"
 )
 
@@ -25,6 +26,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8090", "address to listen on")
 	blobs := fs.String("blobs", "", "blob store: empty for files under --data, or s3://bucket?endpoint=URL (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
 	maxUpload := fs.Int64("max-upload", ingest.DefaultMaxSize, "largest upload accepted, in bytes")
+	keep := retention.DefaultPolicy()
+	keep.Register(fs)
 	if code, ok := parse(fs, args, 0, stderr); !ok {
 		return code
 	}
@@ -33,7 +36,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cunbo-review serve: --data is required (uploads in progress are kept there)")
 		return 2
 	}
-	srv, err := server.Open(ctx, server.Config{DataDir: sf.data, DB: sf.db, Blobs: *blobs, MaxUpload: *maxUpload, Log: log})
+	srv, err := server.Open(ctx, server.Config{DataDir: sf.data, DB: sf.db, Blobs: *blobs, MaxUpload: *maxUpload, Retention: keep, Log: log})
 	if err != nil {
 		log.Error("cunbo-review serve", "err", err)
 		return 1
@@ -51,7 +54,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		// has its own idle timeout per read.
 		IdleTimeout: 2 * time.Minute,
 	}
-	log.Info("cunbo-review: listening", "addr", ln.Addr().String(), "data", sf.data, "db", dbKind(sf.db), "blobs", blobKind(*blobs))
+	log.Info("cunbo-review: listening", "addr", ln.Addr().String(), "data", sf.data, "db", dbKind(sf.db), "blobs", blobKind(*blobs),
+		"keep_clips", keep.Clips, "keep_transcripts", keep.Transcripts, "keep_records", keep.Sessions)
 	jctx, stopJanitor := context.WithCancel(ctx)
 	defer stopJanitor()
 	go srv.RunJanitor(jctx)

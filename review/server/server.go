@@ -19,15 +19,17 @@ import (
 	"github.com/cunbo/cunbo/review/blob"
 	"github.com/cunbo/cunbo/review/boxauth"
 	"github.com/cunbo/cunbo/review/ingest"
+	"github.com/cunbo/cunbo/review/retention"
 	"github.com/cunbo/cunbo/review/store"
 )
 
 // Config says where the service keeps things.
 type Config struct {
-	DataDir   string // SQLite file, blob files, uploads in progress
-	DB        string // "" or postgres://...
-	Blobs     string // "" or s3://bucket?endpoint=...
-	MaxUpload int64  // 0: ingest.DefaultMaxSize
+	DataDir   string           // SQLite file, blob files, uploads in progress
+	DB        string           // "" or postgres://...
+	Blobs     string           // "" or s3://bucket?endpoint=...
+	MaxUpload int64            // 0: ingest.DefaultMaxSize
+	Retention retention.Policy // zero: retention.DefaultPolicy
 	Log       *slog.Logger
 }
 
@@ -37,6 +39,7 @@ type Server struct {
 	store   store.Store
 	blobs   blob.Store
 	handler http.Handler
+	keep    retention.Policy
 	log     *slog.Logger
 }
 
@@ -47,6 +50,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.Retention == (retention.Policy{}) {
+		cfg.Retention = retention.DefaultPolicy()
+	}
+	if err := cfg.Retention.Validate(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	st, err := store.Open(ctx, cfg.DB, cfg.DataDir)
 	if err != nil {
@@ -64,7 +73,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{uploads: up, store: st, blobs: blobs, log: cfg.Log}
+	s := &Server{uploads: up, store: st, blobs: blobs, keep: cfg.Retention, log: cfg.Log}
 	mux := http.NewServeMux()
 	auth.Register(mux)
 	mux.Handle(ingest.BasePath, up)
@@ -80,23 +89,34 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Store is the service's store (for the command line's box subcommands).
 func (s *Server) Store() store.Store { return s.store }
 
-// sweepEvery is how often abandoned uploads are looked for.
+// sweepEvery is how often abandoned uploads and expired data are looked
+// for.
 const sweepEvery = time.Hour
 
-// RunJanitor removes abandoned uploads at start and then hourly, until ctx
-// is done.
+// RunJanitor removes abandoned uploads and what is past its retention time
+// at start and then hourly, until ctx is done.
 func (s *Server) RunJanitor(ctx context.Context) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
 	for {
-		if _, err := s.uploads.Sweep(ctx, ingest.DefaultAbandonAfter); err != nil {
-			s.log.Error("server: sweep uploads", "err", err)
-		}
+		s.Sweep(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// Sweep runs the janitor's work once: abandoned uploads, then retention.
+// Several servers on one database may sweep at once; each deletion is
+// idempotent, so the worst case is a second, empty pass.
+func (s *Server) Sweep(ctx context.Context) {
+	if _, err := s.uploads.Sweep(ctx, ingest.DefaultAbandonAfter); err != nil {
+		s.log.Error("server: sweep uploads", "err", err)
+	}
+	if _, err := retention.Sweep(ctx, s.store, s.blobs, s.keep, time.Now(), s.log); err != nil {
+		s.log.Error("server: retention", "err", err)
 	}
 }
 
