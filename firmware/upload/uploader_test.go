@@ -429,7 +429,7 @@ func TestLivePausesUploads(t *testing.T) {
 	u.SetLive(true)
 	select {
 	case at := <-paused:
-		if d := at.Sub(live); d > time.Second {
+		if d := at.Sub(live); d > 2*time.Second {
 			t.Fatalf("the upload in flight stopped %v after going live", d)
 		}
 	case <-time.After(5 * time.Second):
