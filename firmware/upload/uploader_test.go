@@ -429,6 +429,7 @@ func TestLivePausesUploads(t *testing.T) {
 	u.SetLive(true)
 	select {
 	case at := <-paused:
+		t.Logf("going live stopped the upload in flight in %v", at.Sub(live))
 		if d := at.Sub(live); d > 2*time.Second {
 			t.Fatalf("the upload in flight stopped %v after going live", d)
 		}
