@@ -240,66 +240,15 @@ func (b *chaosBox) kill(t *testing.T) time.Time {
 }
 
 // children lists every process under the box now.
-func (b *chaosBox) children() []chaosProc {
-	parent := map[int]int{}
-	procs := map[int]chaosProc{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		p, ppid, ok := readChaosProc(pid)
-		if ok {
-			parent[pid], procs[pid] = ppid, p
-		}
-	}
-	var out []chaosProc
-	for pid, p := range procs {
-		for q := parent[pid]; q > 1; q = parent[q] {
-			if q == b.cmd.Process.Pid {
-				out = append(out, p)
-				break
-			}
-		}
-	}
-	return out
-}
+func (b *chaosBox) children() []process { return descendantsOf(b.cmd.Process.Pid) }
 
-// chaosProc is a process told apart from a later one with its pid by its
-// start time.
-type chaosProc struct {
-	pid         int
-	comm, start string
-}
-
-func (p chaosProc) String() string { return fmt.Sprintf("%s[%d]", p.comm, p.pid) }
-
-func readChaosProc(pid int) (p chaosProc, ppid int, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return p, 0, false
-	}
-	s := string(b)
-	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || closing < open {
-		return p, 0, false
-	}
-	f := strings.Fields(s[closing+1:])
-	if len(f) < 20 || f[0] == "Z" { // a zombie has exited
-		return p, 0, false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	return chaosProc{pid: pid, comm: s[open+1 : closing], start: f[19]}, ppid, true
-}
-
-func checkNoOrphans(t *testing.T, children []chaosProc) {
+func checkNoOrphans(t *testing.T, children []process) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		var left []chaosProc
+		var left []process
 		for _, c := range children {
-			if q, _, ok := readChaosProc(c.pid); ok && q.start == c.start {
+			if c.alive() {
 				left = append(left, c)
 			}
 		}
