@@ -138,10 +138,10 @@ func neverTuneSets(t *testing.T) []string {
 // a little below what the linter reaches, so a regression fails.
 func TestCorpusSets(t *testing.T) {
 	const (
-		// a little below what the linter reaches (0.838, 0.050, 0.74 on
+		// a little below what the linter reaches (0.843, 0.048, 0.74 on
 		// 2026-12-06); before this work it scored 0.729, 0.062 and 0.63
-		minRecall      = 0.82
-		maxFalseAlarm  = 0.055
+		minRecall      = 0.83
+		maxFalseAlarm  = 0.052
 		minCatRecall   = 0.72
 		minCatExamples = 10
 	)
@@ -256,7 +256,7 @@ const asrSeed = 20261206
 // rate move when the never-tune sets are rewritten the way a recogniser
 // hears them. It prints aggregate figures only.
 func TestASRShapedNeverTuneSets(t *testing.T) {
-	// measured 0.066 and 0.002 on 2026-12-06
+	// measured 0.067 and 0.004 on 2026-12-06
 	const maxRecallDrop, maxFARise = 0.08, 0.01
 	l, err := NewDefault()
 	if err != nil {

@@ -147,3 +147,17 @@ func TestCategoryModelIsReproducible(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// FuzzDecodeModel: a damaged model file is refused with an error, never a
+// panic.
+func FuzzDecodeModel(f *testing.F) {
+	f.Add(categoryModelBin)
+	f.Add(categoryModelBin[:64])
+	f.Add([]byte(modelMagic))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cm, err := decodeModel(b)
+		if err == nil && len(cm.w) != modelDim*len(cm.cats) {
+			t.Fatalf("decoded %d weights for %d categories", len(cm.w), len(cm.cats))
+		}
+	})
+}
