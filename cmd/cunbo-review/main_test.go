@@ -126,12 +126,21 @@ func signIn(t *testing.T, base, id string, priv ed25519.PrivateKey) (int, string
 }
 
 // upload is a tus creation POST and one PATCH; it returns the final status.
-func upload(t *testing.T, base, token, id string, body []byte) (int, http.Header) {
+// hdr are more header name, value pairs for the creation.
+func upload(t *testing.T, base, token, id string, body []byte, hdr ...string) (int, http.Header) {
 	t.Helper()
 	sum := sha256.Sum256(body)
+	return uploadSum(t, base, token, id, hex.EncodeToString(sum[:]), body, hdr...)
+}
+
+func uploadSum(t *testing.T, base, token, id, sum string, body []byte, hdr ...string) (int, http.Header) {
+	t.Helper()
 	md := "kind " + base64.StdEncoding.EncodeToString([]byte("segment")) + ",id " + base64.StdEncoding.EncodeToString([]byte(id)) +
-		",sha256 " + base64.StdEncoding.EncodeToString([]byte(hex.EncodeToString(sum[:])))
+		",sha256 " + base64.StdEncoding.EncodeToString([]byte(sum))
 	req, _ := http.NewRequest("POST", base+"/api/uploads/", nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
 	req.Header.Set("Tus-Resumable", "1.0.0")
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Upload-Length", strconv.Itoa(len(body)))
@@ -443,5 +452,79 @@ func TestForget(t *testing.T) {
 	want := "cli:李 forget.segments count=1|cli:王社工 forget.sessions count=0|cli:王社工 forget.segments count=2"
 	if strings.Join(got, "|") != want {
 		t.Fatalf("audit: %q, want %q", strings.Join(got, "|"), want)
+	}
+}
+
+// scrape reads /metrics into sample name{labels} -> value lines.
+func scrape(t *testing.T, base string) map[string]string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d", resp.StatusCode)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if i := strings.LastIndexByte(line, ' '); i > 0 && !strings.HasPrefix(line, "#") {
+			out[line[:i]] = line[i+1:]
+		}
+	}
+	return out
+}
+
+// TestMetrics: the counters move with real uploads and refusals, the
+// queue age a box reports is recorded, and requests are timed by route.
+func TestMetrics(t *testing.T) {
+	data := t.TempDir()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	if code, _, errOut := run(t, "box", "add", "--data", data, "--key-hex", hex.EncodeToString(pub)); code != 0 {
+		t.Fatal(errOut)
+	}
+	base, _, log := serve(t, "--data", data)
+	_, tok := signIn(t, base, boxauth.BoxID(pub), priv)
+	body := wiretest.SegmentTar(t, wiretest.ID(1), wiretest.Clip(t))
+	if c, _ := upload(t, base, tok, wiretest.ID(1), body, "Cunbo-Queue-Age", "7200"); c != 204 {
+		t.Fatalf("upload: %d\n%s", c, log.String())
+	}
+	if c, _ := upload(t, base, tok, wiretest.ID(1), body, "Cunbo-Queue-Age", "not a number"); c != 204 {
+		t.Fatalf("upload again: %d", c)
+	}
+	if c, _ := uploadSum(t, base, tok, wiretest.ID(2), strings.Repeat("0", 64), body); c != 460 {
+		t.Fatalf("wrong hash: %d", c)
+	}
+	if c, _ := upload(t, base, "not-a-token", wiretest.ID(3), body); c != 401 {
+		t.Fatalf("bad token: %d", c)
+	}
+	m := scrape(t, base)
+	want := map[string]string{
+		`cunbo_review_uploads_started_total{kind="segment"}`:                                                "3",
+		`cunbo_review_uploads_completed_total{kind="segment",stored="created"}`:                             "1",
+		`cunbo_review_uploads_completed_total{kind="segment",stored="existing"}`:                            "1",
+		`cunbo_review_received_bytes_total`:                                                                 strconv.Itoa(3 * len(body)),
+		`cunbo_review_failures_total{reason="hash_mismatch"}`:                                               "1",
+		`cunbo_review_failures_total{reason="bad_token"}`:                                                   "1",
+		`cunbo_review_box_queue_age_seconds_count`:                                                          "1",
+		`cunbo_review_box_queue_age_seconds_sum`:                                                            "7200",
+		`cunbo_review_box_queue_age_seconds_bucket{le="3600"}`:                                              "0",
+		`cunbo_review_box_queue_age_seconds_bucket{le="21600"}`:                                             "1",
+		`cunbo_review_request_duration_seconds_count{code="201",method="POST",route="/api/uploads/"}`:       "3",
+		`cunbo_review_request_duration_seconds_count{code="200",method="POST",route="POST /api/box/token"}`: "1",
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %q, want %q", k, m[k], v)
+		}
+	}
+	if _, ok := m["process_resident_memory_bytes"]; !ok {
+		t.Error("no process_resident_memory_bytes")
+	}
+	for k := range m {
+		if strings.Contains(k, wiretest.ID(1)) || strings.Contains(k, "/api/uploads/0") || strings.Contains(k, "/api/uploads/a") {
+			t.Errorf("an id became a label: %s", k)
+		}
 	}
 }

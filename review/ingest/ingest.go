@@ -28,8 +28,10 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/tus/tusd/v2/pkg/filelocker"
@@ -70,7 +72,32 @@ type Config struct {
 	MaxSize   int64  // 0: DefaultMaxSize
 	Clock     clockwork.Clock
 	Log       *slog.Logger
+	Observer  Observer // nil: nothing observed
 }
+
+// Observer is told what uploads do, for the service's metrics.
+type Observer interface {
+	UploadStarted(kind string)
+	UploadCompleted(kind, stored string)
+	BytesReceived(n int64)
+	QueueAge(d time.Duration)
+}
+
+type noObserver struct{}
+
+func (noObserver) UploadStarted(string)           {}
+func (noObserver) UploadCompleted(string, string) {}
+func (noObserver) BytesReceived(int64)            {}
+func (noObserver) QueueAge(time.Duration)         {}
+
+// QueueAgeHeader carries, on upload creation, how long the box's oldest
+// pending segment has waited, in whole seconds. It is telemetry: a missing
+// or malformed value is ignored, never refused.
+const QueueAgeHeader = "Cunbo-Queue-Age"
+
+// maxQueueAge bounds a reported age: a box with a wrong clock must not
+// report centuries.
+const maxQueueAge = 10 * 365 * 24 * time.Hour
 
 // Handler serves the tus endpoint.
 type Handler struct {
@@ -93,12 +120,15 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
+	}
 	if err := os.MkdirAll(cfg.UploadDir, 0o750); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	h := &Handler{cfg: cfg, files: filestore.New(cfg.UploadDir)}
 	composer := tus.NewStoreComposer()
-	composer.UseCore(diskErrors{h.files, cfg.Log})
+	composer.UseCore(diskErrors{h.files, cfg.Log, cfg.Observer})
 	filelocker.New(cfg.UploadDir).UseIn(composer)
 	t, err := tus.NewHandler(tus.Config{
 		StoreComposer:             composer,
@@ -196,6 +226,9 @@ func (h *Handler) preCreate(ev tus.HookEvent) (tus.HTTPResponse, tus.FileInfoCha
 	if info.SizeIsDeferred {
 		return tus.HTTPResponse{}, tus.FileInfoChanges{}, newErr(http.StatusBadRequest, "bad_length", "Upload-Length is required (no deferred length)")
 	}
+	if age, err := strconv.ParseInt(ev.HTTPRequest.Header.Get(QueueAgeHeader), 10, 64); err == nil && age >= 0 && age <= int64(maxQueueAge/time.Second) {
+		h.cfg.Observer.QueueAge(time.Duration(age) * time.Second)
+	}
 	if err := checkMeta(m); err != nil {
 		return tus.HTTPResponse{}, tus.FileInfoChanges{}, err
 	}
@@ -257,6 +290,7 @@ func (h *Handler) preFinish(ev tus.HookEvent) (tus.HTTPResponse, error) {
 		state = "created"
 	}
 	log.Info("ingest: upload stored", "state", state)
+	h.cfg.Observer.UploadCompleted(info.MetaData[MetaKind], state)
 	return tus.HTTPResponse{Header: tus.HTTPHeader{"Cunbo-Stored": state}}, nil
 }
 
@@ -441,6 +475,7 @@ func writeErr(w http.ResponseWriter, r *http.Request, e tus.Error) {
 type diskErrors struct {
 	tus.DataStore
 	log *slog.Logger
+	obs Observer
 }
 
 func (d diskErrors) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Upload, error) {
@@ -448,6 +483,7 @@ func (d diskErrors) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Uploa
 	if err != nil {
 		return nil, d.diskErr(err)
 	}
+	d.obs.UploadStarted(info.MetaData[MetaKind])
 	return diskUpload{up, d}, nil
 }
 
@@ -466,6 +502,7 @@ type diskUpload struct {
 
 func (u diskUpload) WriteChunk(ctx context.Context, off int64, src io.Reader) (int64, error) {
 	n, err := u.Upload.WriteChunk(ctx, off, src)
+	u.d.obs.BytesReceived(n)
 	return n, u.d.diskErr(err)
 }
 

@@ -4,6 +4,7 @@
 //
 //	/healthz  the process is up (always 200)
 //	/readyz   the database and the blob store answer (200, else 503)
+//	/metrics  Prometheus metrics (review/metrics)
 package server
 
 import (
@@ -14,11 +15,13 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cunbo/cunbo/review/blob"
 	"github.com/cunbo/cunbo/review/boxauth"
 	"github.com/cunbo/cunbo/review/ingest"
+	"github.com/cunbo/cunbo/review/metrics"
 	"github.com/cunbo/cunbo/review/retention"
 	"github.com/cunbo/cunbo/review/store"
 )
@@ -67,8 +70,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	auth := boxauth.New(st, nil, cfg.Log)
+	met := metrics.New()
 	up, err := ingest.New(ingest.Config{Store: st, Blobs: blobs, Auth: auth, UploadDir: filepath.Join(cfg.DataDir, "uploads"),
-		MaxSize: cfg.MaxUpload, Log: cfg.Log})
+		MaxSize: cfg.MaxUpload, Log: cfg.Log, Observer: met})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: %w", err)
@@ -79,7 +83,18 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle(ingest.BasePath, up)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.ready)
-	s.handler = mux
+	mux.Handle("GET /metrics", met.Handler())
+	s.handler = met.Instrument(func(r *http.Request) (string, bool) {
+		_, pattern := mux.Handler(r)
+		if pattern == "" {
+			return "unmatched", false
+		}
+		_, path, _ := strings.Cut(pattern, " ")
+		if path == "" {
+			path = pattern
+		}
+		return pattern, strings.HasPrefix(path, "/api/")
+	}, mux)
 	return s, nil
 }
 
