@@ -188,21 +188,31 @@ bench-weaklink: deps
 	$(SUDO) $(BIN)/weaklink -profiles '$(PROFILES)' -runs $(RUNS) -steady-runs $(STEADY_RUNS) \
 		-baseline-runs $(BASELINE_RUNS) -scale $(SCALE) -out bench/out
 
-# The simulated box with its phone page: idle until the big button (on the
+# The simulated box with its phone page, beside the review service
+# (embedded default: SQLite and files under DEMO_DATA/review) that receives
+# its flagged moments when it is idle: idle until the big button (on the
 # page, or key b in this terminal); the PIN and URLs are printed.
 DEMO_HTTP ?= 127.0.0.1:8080
+DEMO_REVIEW ?= 127.0.0.1:8091
 # When the shared test models are present, the demo runs the real speech
 # worker with Silero VAD and the scripted plumbing model (it always "hears"
 # the demo clip's sentence, 今天的辣椒酱全网最低价), so a newcomer sees the
 # whole warning loop; real Mandarin models come from `make models`.
 DEMO_MODELS := ../shared/testdata/models
 DEMO_SPEECH := $(if $(wildcard $(DEMO_MODELS)/scripted-ctc/model.onnx),--speech-model $(DEMO_MODELS)/scripted-ctc --speech-vad $(DEMO_MODELS)/silero-vad/silero_vad.onnx --speech-worker $(BIN)/cunbo-speech)
-# DEMO_DATA, when set, is where the demo keeps its recording, flagged
-# moments and log (default: ~/.local/state/cunbo-sim); DEMO_ARGS adds flags.
-DEMO_DATA ?=
+# DEMO_DATA is where the demo keeps its recording, flagged moments, the
+# review service's data and the logs; DEMO_ARGS adds flags to cunbo sim.
+DEMO_DATA ?= $(or $(XDG_STATE_HOME),$(HOME)/.local/state)/cunbo-sim
 DEMO_ARGS ?=
 demo: deps-demo build
-	./$(BIN)/cunbo sim --portrait --http $(DEMO_HTTP) --open $(DEMO_SPEECH) $(if $(DEMO_DATA),--data $(DEMO_DATA)) $(DEMO_ARGS)
+	@set -e; data='$(DEMO_DATA)'; mkdir -p "$$data/review"; \
+	key=$$(./$(BIN)/cunbo sim --data "$$data" --print-key); \
+	pub=$$(echo "$$key" | sed -n 's/.*(public key): //p'); id=$$(echo "$$key" | sed -n 's/.*(box id): //p'); \
+	./$(BIN)/cunbo-review box list --data "$$data/review" | grep -q "$$id" || \
+		./$(BIN)/cunbo-review box add --data "$$data/review" --key-hex "$$pub" --name 演示盒子 >/dev/null; \
+	./$(BIN)/cunbo-review serve --data "$$data/review" --listen $(DEMO_REVIEW) 2>>"$$data/review.log" & review=$$!; \
+	trap 'kill $$review 2>/dev/null; wait $$review 2>/dev/null || true' EXIT; \
+	./$(BIN)/cunbo sim --portrait --http $(DEMO_HTTP) --open $(DEMO_SPEECH) --data "$$data" --review http://$(DEMO_REVIEW) $(DEMO_ARGS)
 
 # test-demo runs `make demo` as a newcomer would — a clean clone beside this
 # one, an empty Go module cache — presses the big button through the API and

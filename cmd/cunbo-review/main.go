@@ -37,11 +37,12 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":      {"run the review service", runServe},
-		"box add":    {"enrol a box by its ed25519 public key", runBoxAdd},
-		"box revoke": {"stop a box from uploading, at once", runBoxRevoke},
-		"box list":   {"list enrolled boxes", runBoxList},
-		"forget":     {"delete a streamer's clips, transcripts and records on her request", runForget},
+		"serve":        {"run the review service", runServe},
+		"box add":      {"enrol a box by its ed25519 public key", runBoxAdd},
+		"box revoke":   {"stop a box from uploading, at once", runBoxRevoke},
+		"box list":     {"list enrolled boxes", runBoxList},
+		"segment list": {"list the segments boxes have sent (metadata only)", runSegmentList},
+		"forget":       {"delete a streamer's clips, transcripts and records on her request", runForget},
 	}
 }
 

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,7 +16,6 @@ import (
 	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/firmware/memlimit"
 	"github.com/cunbo/cunbo/firmware/sdnotify"
-	"github.com/cunbo/cunbo/firmware/upload"
 )
 
 // exitConfig is sysexits' EX_CONFIG: the unit restarts the service anyway,
@@ -78,13 +75,10 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		log.Warn("配置有问题，盒子照常运行 (config problem worked around)", "problem", w.Error())
 	}
 	if *printKey {
-		key, err := upload.LoadOrCreateKey(cfg.StateDir)
-		if err != nil {
+		if err := printBoxKey(cfg.StateDir, stdout); err != nil {
 			fmt.Fprintf(stderr, "cunbo run: %v\n", err)
 			return 1
 		}
-		pub := key.Public().(ed25519.PublicKey)
-		fmt.Fprintf(stdout, "公钥 (public key): %s\n盒子编号 (box id): %s\n", hex.EncodeToString(pub), upload.BoxID(pub))
 		return 0
 	}
 	pin, created, err := config.BoxPIN(cfg)

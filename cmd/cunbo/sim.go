@@ -45,6 +45,7 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.StringVar(&cfg.AudioWAV, "audio", "", "16-bit PCM WAV looped as the microphone (default: the shared test speech, else a tone)")
 	fs.IntVar(&cfg.VideoKbps, "kbps", 1500, "video bitrate in kbit/s")
 	verbose := fs.Bool("v", false, "log everything the pipeline does")
+	printKey := fs.Bool("print-key", false, "print the simulated box's public key and id (made in --data on first use) for cunbo-review box add, then exit")
 	httpFlags := addSimHTTPFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cunbo sim [--rtmp-file FILE | --rtmp URL]... [--duration D] [--portrait] [--card N] [--data DIR] [--record DIR] [--preview ADDR] [--catalog CSV --photos DIR]")
@@ -75,6 +76,13 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return 1
 	}
 	cfg.DataDir = *dataDir
+	if *printKey {
+		if err := printBoxKey(cfg.DataDir, stdout); err != nil {
+			fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if cfg.RecordDir == "" {
 		cfg.RecordDir = filepath.Join(*dataDir, "recording")
 	}
