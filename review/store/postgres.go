@@ -67,5 +67,5 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &sqlStore{db: db, q: postgresQueries}, nil
+	return &sqlStore{db: db, q: postgresQueries, c: postgresConsole}, nil
 }

@@ -44,6 +44,7 @@ type queries struct {
 type sqlStore struct {
 	db *sql.DB
 	q  queries
+	c  consoleQueries
 }
 
 // migrate runs the embedded goose migrations up.

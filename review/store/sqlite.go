@@ -73,5 +73,5 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &sqlStore{db: db, q: sqliteQueries}, nil
+	return &sqlStore{db: db, q: sqliteQueries, c: sqliteConsole}, nil
 }

@@ -89,6 +89,8 @@ type AuditEntry struct {
 
 // Store is the review service's storage. Methods are safe for concurrent use.
 type Store interface {
+	Console
+
 	// AddBox enrols a box; ErrExists if its id is already enrolled.
 	AddBox(ctx context.Context, b Box) error
 	// RevokeBox stops a box from signing in and voids its tokens at once;

@@ -1,0 +1,403 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Roles a console user may hold; a user holds one or more.
+const (
+	RoleSocial  = "social"  // reviews the segments of her caseload
+	RoleTrainer = "trainer" // boxes, catalogues, rule packs; no clips unless also social
+	RoleAdmin   = "admin"   // accounts
+)
+
+// Segment states in the console's queue. A segment nobody decided on is
+// StateNew; any decision can be reopened (back to StateNew).
+const (
+	StateNew     = "new"
+	StateReal    = "real"  // a real problem
+	StateFalse   = "false" // a false alarm
+	StateCoached = "coached"
+)
+
+// ValidState reports whether s is a state a decision may set.
+func ValidState(s string) bool {
+	switch s {
+	case StateNew, StateReal, StateFalse, StateCoached:
+		return true
+	}
+	return false
+}
+
+// User is one person who signs in to the console.
+type User struct {
+	Name    string
+	Roles   []string
+	Hash    string // argon2id, PHC string (review/accounts)
+	Created time.Time
+}
+
+// Has reports whether u holds role.
+func (u User) Has(role string) bool {
+	for _, r := range u.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// WebSession is a signed-in browser, kept as the hash of its cookie.
+type WebSession struct {
+	Hash    string // hex SHA-256 of the cookie value
+	User    string
+	CSRF    string // the token its forms carry
+	Created time.Time
+	Expires time.Time
+}
+
+// Decision is one row of a segment's decision history.
+type Decision struct {
+	Seq    int64 // assigned by the store
+	Ref    SegmentRef
+	State  string
+	Prev   string // the state before
+	Undoes int64  // the Seq this row takes back, 0 for a decision
+	Actor  string // "user:<name>"
+	At     time.Time
+}
+
+// QueueItem is a segment of a caseload with its current state.
+type QueueItem struct {
+	Segment
+	State string
+}
+
+// Console is the storage of the social workers' console.
+type Console interface {
+	// AddUser adds a user; ErrExists if the name is taken.
+	AddUser(ctx context.Context, u User, audit AuditEntry) error
+	// User returns a user by name; ErrNotFound.
+	User(ctx context.Context, name string) (User, error)
+
+	PutWebSession(ctx context.Context, w WebSession) error
+	// WebSession returns a session (by hash) and its user: ErrNotFound,
+	// ErrExpired.
+	WebSession(ctx context.Context, hash string, now time.Time) (WebSession, User, error)
+	DeleteWebSession(ctx context.Context, hash string) error
+
+	// AssignBox gives a box (a woman) to a social worker, replacing any
+	// earlier one; ErrNotFound for an unknown box or user.
+	AssignBox(ctx context.Context, boxID, user string, audit AuditEntry) error
+	// Caseload lists the ids of the boxes assigned to user.
+	Caseload(ctx context.Context, user string) ([]string, error)
+	// Worker returns the social worker a box is assigned to; ErrNotFound.
+	Worker(ctx context.Context, boxID string) (string, error)
+
+	// Queue lists the segments of user's caseload with their states,
+	// newest moment first, at most limit.
+	Queue(ctx context.Context, user string, limit int) ([]QueueItem, error)
+	// State returns a segment's current state (StateNew when undecided).
+	State(ctx context.Context, ref SegmentRef) (string, error)
+	// Decide sets a segment's state, appending the decision and its
+	// audit entry in one transaction; ErrNotFound for an unknown segment.
+	// It returns the decision as stored.
+	Decide(ctx context.Context, d Decision, audit AuditEntry) (Decision, error)
+	// Undo takes back actor's newest decision not yet taken back,
+	// appending a decision that restores the state before it;
+	// ErrNotFound when there is none.
+	Undo(ctx context.Context, actor string, at time.Time, audit func(Decision) AuditEntry) (Decision, error)
+}
+
+// consoleQueries is one backend's SQL for Console.
+type consoleQueries struct {
+	addUser       string // name, roles, hash, created
+	user          string // name
+	putSession    string // hash, user_name, csrf, created, expires
+	pruneSessions string // before
+	session       string // hash -> session columns, user columns
+	delSession    string // hash
+	assign        string // box_id, user_name, assigned (upsert)
+	caseload      string // user_name
+	worker        string // box_id
+	queue         string // user_name, limit
+	state         string // box_id, segment_id
+	decide        string // box_id, segment_id, state, prev, undoes, actor, at -> seq
+	lastDecision  string // actor -> decision columns
+}
+
+var sqliteConsole = consoleQueries{
+	addUser:       `INSERT INTO users (name, roles, hash, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	user:          `SELECT name, roles, hash, created FROM users WHERE name = ?`,
+	putSession:    `INSERT INTO web_sessions (hash, user_name, csrf, created, expires) VALUES (?, ?, ?, ?, ?)`,
+	pruneSessions: `DELETE FROM web_sessions WHERE expires < ?`,
+	session: `SELECT w.hash, w.user_name, w.csrf, w.created, w.expires, u.name, u.roles, u.hash, u.created
+		FROM web_sessions w JOIN users u ON u.name = w.user_name WHERE w.hash = ?`,
+	delSession: `DELETE FROM web_sessions WHERE hash = ?`,
+	assign: `INSERT INTO caseload (box_id, user_name, assigned) VALUES (?, ?, ?)
+		ON CONFLICT (box_id) DO UPDATE SET user_name = excluded.user_name, assigned = excluded.assigned`,
+	caseload: `SELECT box_id FROM caseload WHERE user_name = ? ORDER BY box_id`,
+	worker:   `SELECT user_name FROM caseload WHERE box_id = ?`,
+	queue: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received,
+		COALESCE((SELECT d.state FROM decisions d WHERE d.box_id = s.box_id AND d.segment_id = s.id ORDER BY d.seq DESC LIMIT 1), 'new')
+		FROM segments s JOIN caseload c ON c.box_id = s.box_id WHERE c.user_name = ? ORDER BY s.at DESC, s.id DESC LIMIT ?`,
+	state:  `SELECT state FROM decisions WHERE box_id = ? AND segment_id = ? ORDER BY seq DESC LIMIT 1`,
+	decide: `INSERT INTO decisions (box_id, segment_id, state, prev, undoes, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+	lastDecision: `SELECT d.seq, d.box_id, d.segment_id, d.state, d.prev, d.undoes, d.actor, d.at FROM decisions d
+		WHERE d.actor = ? AND d.undoes = 0 AND NOT EXISTS (SELECT 1 FROM decisions u WHERE u.undoes = d.seq)
+		ORDER BY d.seq DESC LIMIT 1`,
+}
+
+var postgresConsole = consoleQueries{
+	addUser:       `INSERT INTO users (name, roles, hash, created) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+	user:          `SELECT name, roles, hash, created FROM users WHERE name = $1`,
+	putSession:    `INSERT INTO web_sessions (hash, user_name, csrf, created, expires) VALUES ($1, $2, $3, $4, $5)`,
+	pruneSessions: `DELETE FROM web_sessions WHERE expires < $1`,
+	session: `SELECT w.hash, w.user_name, w.csrf, w.created, w.expires, u.name, u.roles, u.hash, u.created
+		FROM web_sessions w JOIN users u ON u.name = w.user_name WHERE w.hash = $1`,
+	delSession: `DELETE FROM web_sessions WHERE hash = $1`,
+	assign: `INSERT INTO caseload (box_id, user_name, assigned) VALUES ($1, $2, $3)
+		ON CONFLICT (box_id) DO UPDATE SET user_name = excluded.user_name, assigned = excluded.assigned`,
+	caseload: `SELECT box_id FROM caseload WHERE user_name = $1 ORDER BY box_id`,
+	worker:   `SELECT user_name FROM caseload WHERE box_id = $1`,
+	queue: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received,
+		COALESCE((SELECT d.state FROM decisions d WHERE d.box_id = s.box_id AND d.segment_id = s.id ORDER BY d.seq DESC LIMIT 1), 'new')
+		FROM segments s JOIN caseload c ON c.box_id = s.box_id WHERE c.user_name = $1 ORDER BY s.at DESC, s.id DESC LIMIT $2`,
+	state:  `SELECT state FROM decisions WHERE box_id = $1 AND segment_id = $2 ORDER BY seq DESC LIMIT 1`,
+	decide: `INSERT INTO decisions (box_id, segment_id, state, prev, undoes, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq`,
+	lastDecision: `SELECT d.seq, d.box_id, d.segment_id, d.state, d.prev, d.undoes, d.actor, d.at FROM decisions d
+		WHERE d.actor = $1 AND d.undoes = 0 AND NOT EXISTS (SELECT 1 FROM decisions u WHERE u.undoes = d.seq)
+		ORDER BY d.seq DESC LIMIT 1`,
+}
+
+func (s *sqlStore) audit(ctx context.Context, tx *sql.Tx, e AuditEntry) error {
+	if _, err := tx.ExecContext(ctx, s.q.appendAudit, micros(e.At), e.Actor, e.Action, e.Subject, e.Detail); err != nil {
+		return fmt.Errorf("store: audit: %w", err)
+	}
+	return nil
+}
+
+// withTx runs f in a transaction and commits.
+func (s *sqlStore) withTx(ctx context.Context, what string, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: %s: begin: %w", what, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if err := f(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: %s: commit: %w", what, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) AddUser(ctx context.Context, u User, audit AuditEntry) error {
+	return s.withTx(ctx, "add user", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.c.addUser, u.Name, strings.Join(u.Roles, ","), u.Hash, micros(u.Created))
+		if err != nil {
+			return fmt.Errorf("store: add user: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("store: add user: %w", err)
+		} else if n == 0 {
+			return fmt.Errorf("store: user %s: %w", u.Name, ErrExists)
+		}
+		return s.audit(ctx, tx, audit)
+	})
+}
+
+func splitRoles(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+func (s *sqlStore) User(ctx context.Context, name string) (User, error) {
+	var u User
+	var roles string
+	var created int64
+	if err := s.db.QueryRowContext(ctx, s.c.user, name).Scan(&u.Name, &roles, &u.Hash, &created); err != nil {
+		return User{}, notFound(err, "user "+name)
+	}
+	u.Roles, u.Created = splitRoles(roles), fromMicros(created)
+	return u, nil
+}
+
+func (s *sqlStore) PutWebSession(ctx context.Context, w WebSession) error {
+	// Sessions past their time are pruned here, as challenges are.
+	if _, err := s.db.ExecContext(ctx, s.c.pruneSessions, micros(w.Created)); err != nil {
+		return fmt.Errorf("store: prune web sessions: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, s.c.putSession, w.Hash, w.User, w.CSRF, micros(w.Created), micros(w.Expires)); err != nil {
+		return fmt.Errorf("store: put web session: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) WebSession(ctx context.Context, hash string, now time.Time) (WebSession, User, error) {
+	var w WebSession
+	var u User
+	var wc, we, uc int64
+	var roles string
+	err := s.db.QueryRowContext(ctx, s.c.session, hash).Scan(&w.Hash, &w.User, &w.CSRF, &wc, &we, &u.Name, &roles, &u.Hash, &uc)
+	if err != nil {
+		return WebSession{}, User{}, notFound(err, "web session")
+	}
+	w.Created, w.Expires = fromMicros(wc), fromMicros(we)
+	u.Roles, u.Created = splitRoles(roles), fromMicros(uc)
+	if !now.Before(w.Expires) {
+		return WebSession{}, User{}, fmt.Errorf("store: web session: %w", ErrExpired)
+	}
+	return w, u, nil
+}
+
+func (s *sqlStore) DeleteWebSession(ctx context.Context, hash string) error {
+	if _, err := s.db.ExecContext(ctx, s.c.delSession, hash); err != nil {
+		return fmt.Errorf("store: delete web session: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) AssignBox(ctx context.Context, boxID, user string, audit AuditEntry) error {
+	if _, err := s.Box(ctx, boxID); err != nil {
+		return err
+	}
+	if _, err := s.User(ctx, user); err != nil {
+		return err
+	}
+	return s.withTx(ctx, "assign box", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.c.assign, boxID, user, micros(audit.At)); err != nil {
+			return fmt.Errorf("store: assign box: %w", err)
+		}
+		return s.audit(ctx, tx, audit)
+	})
+}
+
+func (s *sqlStore) Caseload(ctx context.Context, user string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.c.caseload, user)
+	if err != nil {
+		return nil, fmt.Errorf("store: caseload: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: caseload: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: caseload: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) Worker(ctx context.Context, boxID string) (string, error) {
+	var u string
+	if err := s.db.QueryRowContext(ctx, s.c.worker, boxID).Scan(&u); err != nil {
+		return "", notFound(err, "caseload of box "+boxID)
+	}
+	return u, nil
+}
+
+func (s *sqlStore) Queue(ctx context.Context, user string, limit int) ([]QueueItem, error) {
+	rows, err := s.db.QueryContext(ctx, s.c.queue, user, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: queue: %w", err)
+	}
+	defer rows.Close()
+	var out []QueueItem
+	for rows.Next() {
+		var q QueueItem
+		var at, received int64
+		g := &q.Segment
+		if err := rows.Scan(&g.BoxID, &g.ID, &g.SHA256, &g.Size, &g.Reason, &at, &g.JSON, &g.JSONKey, &g.ClipKey, &received, &q.State); err != nil {
+			return nil, fmt.Errorf("store: queue: %w", err)
+		}
+		g.At, g.Received = fromMicros(at), fromMicros(received)
+		out = append(out, q)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: queue: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) stateIn(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, ref SegmentRef) (string, error) {
+	var st string
+	err := q.QueryRowContext(ctx, s.c.state, ref.BoxID, ref.ID).Scan(&st)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return StateNew, nil
+	case err != nil:
+		return "", fmt.Errorf("store: state: %w", err)
+	}
+	return st, nil
+}
+
+func (s *sqlStore) State(ctx context.Context, ref SegmentRef) (string, error) {
+	return s.stateIn(ctx, s.db, ref)
+}
+
+func (s *sqlStore) insertDecision(ctx context.Context, tx *sql.Tx, d *Decision) error {
+	err := tx.QueryRowContext(ctx, s.c.decide, d.Ref.BoxID, d.Ref.ID, d.State, d.Prev, d.Undoes, d.Actor, micros(d.At)).Scan(&d.Seq)
+	if err != nil {
+		return fmt.Errorf("store: decide: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Decide(ctx context.Context, d Decision, audit AuditEntry) (Decision, error) {
+	if !ValidState(d.State) {
+		return Decision{}, fmt.Errorf("store: decide: state %q", d.State)
+	}
+	if _, err := s.Segment(ctx, d.Ref.BoxID, d.Ref.ID); err != nil {
+		return Decision{}, err
+	}
+	d.Undoes = 0
+	err := s.withTx(ctx, "decide", func(tx *sql.Tx) error {
+		prev, err := s.stateIn(ctx, tx, d.Ref)
+		if err != nil {
+			return err
+		}
+		d.Prev = prev
+		if err := s.insertDecision(ctx, tx, &d); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, audit)
+	})
+	return d, err
+}
+
+func (s *sqlStore) Undo(ctx context.Context, actor string, at time.Time, audit func(Decision) AuditEntry) (Decision, error) {
+	var d Decision
+	err := s.withTx(ctx, "undo", func(tx *sql.Tx) error {
+		var last Decision
+		var lat int64
+		err := tx.QueryRowContext(ctx, s.c.lastDecision, actor).Scan(&last.Seq, &last.Ref.BoxID, &last.Ref.ID, &last.State, &last.Prev, &last.Undoes, &last.Actor, &lat)
+		if err != nil {
+			return notFound(err, "decision to undo")
+		}
+		cur, err := s.stateIn(ctx, tx, last.Ref)
+		if err != nil {
+			return err
+		}
+		d = Decision{Ref: last.Ref, State: last.Prev, Prev: cur, Undoes: last.Seq, Actor: actor, At: at}
+		if err := s.insertDecision(ctx, tx, &d); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, audit(d))
+	})
+	return d, err
+}
