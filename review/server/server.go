@@ -4,6 +4,7 @@
 //
 //	/healthz  the process is up (always 200)
 //	/readyz   the database and the blob store answer (200, else 503)
+//	/console/ the social workers' console (review/console)
 //	/metrics  Prometheus metrics (review/metrics)
 package server
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/cunbo/cunbo/review/blob"
 	"github.com/cunbo/cunbo/review/boxauth"
+	"github.com/cunbo/cunbo/review/console"
 	"github.com/cunbo/cunbo/review/ingest"
 	"github.com/cunbo/cunbo/review/metrics"
 	"github.com/cunbo/cunbo/review/retention"
@@ -80,6 +82,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{uploads: up, store: st, blobs: blobs, keep: cfg.Retention, log: cfg.Log}
 	mux := http.NewServeMux()
 	auth.Register(mux)
+	con, err := console.New(console.Config{Store: st, Blobs: blobs, Log: cfg.Log})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	con.Register(mux)
 	mux.Handle(ingest.BasePath, up)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.ready)
