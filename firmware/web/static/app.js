@@ -282,11 +282,25 @@ function openEvents() {
     const w = JSON.parse(e.data);
     renderWarnings(cards.filter((c) => c.id !== w.id).concat([w]));
   });
+  const es = events;
   events.onerror = async () => {
-    // The stream reconnects by itself; a lost session needs the PIN.
-    try { await api("/api/status"); } catch (_) { /* showLogin done */ }
+    // The stream reconnects by itself after a network error, but not
+    // after an HTTP error (the box restarting, busy): then open it again
+    // a little later. A lost session needs the PIN.
+    try {
+      const r = await api("/api/status");
+      if (r.ok && events === es && es.readyState === EventSource.CLOSED) {
+        render(await r.json());
+        setTimeout(() => { if (events === es) openEvents(); }, 3000);
+      }
+    } catch (_) { /* showLogin done */ }
   };
 }
+
+// A phone that slept may have lost the stream: look again on waking.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && events && events.readyState === EventSource.CLOSED) openEvents();
+});
 
 // ---- toast: a plain sentence confirming what the box did ----
 let toastTimer = null;
@@ -315,7 +329,11 @@ async function press(button, kind) {
     }
     const said = DONE_WORDS[button + " " + kind];
     if (said) toast(said);
-    refresh();
+    // The events stream brings the change (the server nudges it after a
+    // press). A status fetched now could answer after a newer one from the
+    // stream and leave the page showing a state long gone (正在下播 after
+    // the box is idle again), so fetch only without a stream.
+    if (!events || events.readyState !== EventSource.OPEN) refresh();
     return true;
   } catch (_) {
     if (!$("app").hidden) toast("❗ 连不上盒子，请再按一次", "bad");
