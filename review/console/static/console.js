@@ -46,8 +46,12 @@
     current = now;
     if (now) {
       now.classList.add('now');
-      var r = now.getBoundingClientRect();
-      if (r.top < 0 || r.bottom > window.innerHeight) now.scrollIntoView({ block: 'nearest' });
+      // Scroll the transcript box only, never the page: the clip stays in
+      // sight on a phone.
+      var box = now.parentNode, top = now.offsetTop; // the list is the offset parent (position: relative)
+      if (top < box.scrollTop || top + now.offsetHeight > box.scrollTop + box.clientHeight) {
+        box.scrollTop = Math.max(top - box.clientHeight / 3, 0);
+      }
     }
   }
   v.addEventListener('timeupdate', follow);
