@@ -8,6 +8,8 @@
 //	cunbo-review box revoke ID
 //	cunbo-review box list
 //	cunbo-review forget --box ID [--segment ID]... --by WHO
+//	cunbo-review user add --role ROLE [--password-stdin] NAME
+//	cunbo-review box assign BOXID USER
 //
 // Each subcommand is one file.
 package main
@@ -43,6 +45,8 @@ func commands() map[string]command {
 		"box list":     {"list enrolled boxes", runBoxList},
 		"segment list": {"list the segments boxes have sent (metadata only)", runSegmentList},
 		"forget":       {"delete a streamer's clips, transcripts and records on her request", runForget},
+		"user add":     {"add a console user (--role social|trainer|admin)", runUserAdd},
+		"box assign":   {"put a box (a woman) in a social worker's caseload", runBoxAssign},
 	}
 }
 
