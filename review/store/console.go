@@ -78,6 +78,15 @@ type QueueItem struct {
 	State string
 }
 
+// Note is a coaching note from a social worker to a woman (her box).
+type Note struct {
+	Seq    int64 // assigned by the store, increasing
+	BoxID  string
+	Text   string
+	Author string // the user's name
+	At     time.Time
+}
+
 // Console is the storage of the social workers' console.
 type Console interface {
 	// AddUser adds a user; ErrExists if the name is taken.
@@ -112,6 +121,15 @@ type Console interface {
 	// appending a decision that restores the state before it;
 	// ErrNotFound when there is none.
 	Undo(ctx context.Context, actor string, at time.Time, audit func(Decision) AuditEntry) (Decision, error)
+
+	// AddNote appends a note with its audit entry; ErrNotFound for an
+	// unknown box. It returns the note as stored.
+	AddNote(ctx context.Context, n Note, audit AuditEntry) (Note, error)
+	// Notes lists a box's notes after seq after, oldest first, at most
+	// limit.
+	Notes(ctx context.Context, boxID string, after int64, limit int) ([]Note, error)
+	// LastNote returns a box's newest note; ErrNotFound when none.
+	LastNote(ctx context.Context, boxID string) (Note, error)
 }
 
 // consoleQueries is one backend's SQL for Console.
@@ -129,6 +147,9 @@ type consoleQueries struct {
 	state         string // box_id, segment_id
 	decide        string // box_id, segment_id, state, prev, undoes, actor, at -> seq
 	lastDecision  string // actor -> decision columns
+	addNote       string // box_id, text, author, at -> seq
+	notes         string // box_id, after, limit
+	lastNote      string // box_id
 }
 
 var sqliteConsole = consoleQueries{
@@ -151,6 +172,9 @@ var sqliteConsole = consoleQueries{
 	lastDecision: `SELECT d.seq, d.box_id, d.segment_id, d.state, d.prev, d.undoes, d.actor, d.at FROM decisions d
 		WHERE d.actor = ? AND d.undoes = 0 AND NOT EXISTS (SELECT 1 FROM decisions u WHERE u.undoes = d.seq)
 		ORDER BY d.seq DESC LIMIT 1`,
+	addNote:  `INSERT INTO notes (box_id, text, author, at) VALUES (?, ?, ?, ?) RETURNING seq`,
+	notes:    `SELECT seq, box_id, text, author, at FROM notes WHERE box_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+	lastNote: `SELECT seq, box_id, text, author, at FROM notes WHERE box_id = ? ORDER BY seq DESC LIMIT 1`,
 }
 
 var postgresConsole = consoleQueries{
@@ -173,6 +197,9 @@ var postgresConsole = consoleQueries{
 	lastDecision: `SELECT d.seq, d.box_id, d.segment_id, d.state, d.prev, d.undoes, d.actor, d.at FROM decisions d
 		WHERE d.actor = $1 AND d.undoes = 0 AND NOT EXISTS (SELECT 1 FROM decisions u WHERE u.undoes = d.seq)
 		ORDER BY d.seq DESC LIMIT 1`,
+	addNote:  `INSERT INTO notes (box_id, text, author, at) VALUES ($1, $2, $3, $4) RETURNING seq`,
+	notes:    `SELECT seq, box_id, text, author, at FROM notes WHERE box_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+	lastNote: `SELECT seq, box_id, text, author, at FROM notes WHERE box_id = $1 ORDER BY seq DESC LIMIT 1`,
 }
 
 func (s *sqlStore) audit(ctx context.Context, tx *sql.Tx, e AuditEntry) error {
@@ -400,4 +427,55 @@ func (s *sqlStore) Undo(ctx context.Context, actor string, at time.Time, audit f
 		return s.audit(ctx, tx, audit(d))
 	})
 	return d, err
+}
+
+func (s *sqlStore) AddNote(ctx context.Context, n Note, audit AuditEntry) (Note, error) {
+	if _, err := s.Box(ctx, n.BoxID); err != nil {
+		return Note{}, err
+	}
+	err := s.withTx(ctx, "add note", func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, s.c.addNote, n.BoxID, n.Text, n.Author, micros(n.At)).Scan(&n.Seq); err != nil {
+			return fmt.Errorf("store: add note: %w", err)
+		}
+		return s.audit(ctx, tx, audit)
+	})
+	return n, err
+}
+
+func scanNote(r scanner) (Note, error) {
+	var n Note
+	var at int64
+	if err := r.Scan(&n.Seq, &n.BoxID, &n.Text, &n.Author, &at); err != nil {
+		return Note{}, err
+	}
+	n.At = fromMicros(at)
+	return n, nil
+}
+
+func (s *sqlStore) Notes(ctx context.Context, boxID string, after int64, limit int) ([]Note, error) {
+	rows, err := s.db.QueryContext(ctx, s.c.notes, boxID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: notes: %w", err)
+	}
+	defer rows.Close()
+	var out []Note
+	for rows.Next() {
+		n, err := scanNote(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: notes: %w", err)
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: notes: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) LastNote(ctx context.Context, boxID string) (Note, error) {
+	n, err := scanNote(s.db.QueryRowContext(ctx, s.c.lastNote, boxID))
+	if err != nil {
+		return Note{}, notFound(err, "note of box "+boxID)
+	}
+	return n, nil
 }

@@ -18,6 +18,7 @@ func TestConsoleContract(t *testing.T) {
 		{"users and sessions", testUsersSessions},
 		{"caseload and queue", testCaseloadQueue},
 		{"decide and undo", testDecideUndo},
+		{"notes", testNotes},
 	}
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
@@ -218,4 +219,39 @@ func mustAudit(t *testing.T, s store.Store) []store.AuditEntry {
 		t.Fatal(err)
 	}
 	return es
+}
+
+func testNotes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedCaseload(t, s)
+	if _, err := s.LastNote(ctx, "1111"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no note yet: %v", err)
+	}
+	if _, err := s.AddNote(ctx, store.Note{BoxID: "9999", Text: "x", Author: "a", At: t0}, audit("note.add")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("note to an unknown box: %v", err)
+	}
+	var seqs []int64
+	for i, text := range []string{"说“很实在”就好", "第二句", "第三句"} {
+		n, err := s.AddNote(ctx, store.Note{BoxID: "1111", Text: text, Author: "a", At: t0.Add(time.Duration(i) * time.Minute)}, audit("note.add"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, n.Seq)
+	}
+	if _, err := s.AddNote(ctx, store.Note{BoxID: "2222", Text: "给 B", Author: "b", At: t0}, audit("note.add")); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Notes(ctx, "1111", 0, 10)
+	if err != nil || len(all) != 3 || all[0].Text != "说“很实在”就好" || all[2].Seq != seqs[2] || !all[1].At.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("notes: %+v %v", all, err)
+	}
+	if after, err := s.Notes(ctx, "1111", seqs[0], 1); err != nil || len(after) != 1 || after[0].Text != "第二句" {
+		t.Fatalf("notes after the first, limit 1: %+v %v", after, err)
+	}
+	if last, err := s.LastNote(ctx, "1111"); err != nil || last.Text != "第三句" {
+		t.Fatalf("last note: %+v %v", last, err)
+	}
+	if n := countAction(mustAudit(t, s), "note.add"); n != 4 {
+		t.Fatalf("%d note audit entries, want 4", n)
+	}
 }
