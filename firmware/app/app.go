@@ -246,7 +246,11 @@ func (a *App) details() web.Details {
 	if a.opts.Captions != nil {
 		d.Captions = a.opts.Captions()
 	}
-	d.StorageNote = storageNote(st.Recorder, time.Now())
+	var lost uint64
+	if a.opts.Compliance != nil {
+		lost = a.opts.Compliance.Status().FlaggedLost
+	}
+	d.StorageNote = storageNote(st.Recorder, lost, time.Now())
 	if u := a.opts.Uploader; u != nil {
 		d.UploadNote = u.Status().Summary()
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/cunbo/cunbo/stream/record"
@@ -11,6 +12,10 @@ import (
 const (
 	StorageFullNote   = "存储卡满了，正在删旧录像"
 	StorageFailedNote = "存储卡出问题了，录像没有存上"
+	// StorageLostNote counts flagged moments deleted before her social
+	// worker got them (the store keeps them before recordings, so this
+	// means the card is far too small or full of other files).
+	StorageLostNote = "卡太满，有 %d 段要给社工看的片段没保住"
 )
 
 // storageNoteFor is how long a full or failing card stays on the phone
@@ -19,18 +24,26 @@ const storageNoteFor = time.Minute
 
 // storageNote is the phone page's sentence about the card ("" when all is
 // well): a card that ran full in the last minute (the recorder deleted
-// old recordings to go on), else writes failing now.
-func storageNote(rs *record.Stats, now time.Time) string {
+// old recordings to go on), else writes failing now; and, for as long as
+// it is true, that flagged moments her social worker never received had
+// to be deleted (lost: the flagged store's count).
+func storageNote(rs *record.Stats, lost uint64, now time.Time) string {
+	var note string
 	switch {
 	case rs == nil:
-		return ""
 	case !rs.LastDiskFull.IsZero() && now.Sub(rs.LastDiskFull) < storageNoteFor:
 		// A full card is the likelier cause of failing writes too.
-		return StorageFullNote
+		note = StorageFullNote
 	case !rs.Healthy && now.Sub(rs.LastErrorAt) < storageNoteFor:
-		return StorageFailedNote
+		note = StorageFailedNote
 	}
-	return ""
+	if lost > 0 {
+		if note != "" {
+			note += "；"
+		}
+		note += fmt.Sprintf(StorageLostNote, lost)
+	}
+	return note
 }
 
 // watchStorage tells the box when the card runs full or fails, so the
