@@ -47,6 +47,9 @@ var postgresQueries = queries{
 	delSessions: `DELETE FROM sessions WHERE ($1::text = '' OR box_id = $1) AND ($2::bigint = 0 OR received < $2)`,
 }
 
+// postgresConns bounds one process's pool.
+const postgresConns = 16
+
 // OpenPostgres connects to the PostgreSQL database at dsn (a postgres://
 // URL or key=value string) and migrates it.
 func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
@@ -54,6 +57,12 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
+	// Unbounded, 300 boxes uploading at once opened a connection each and
+	// ran the server out of them (FATAL: too many clients); bounded,
+	// requests queue for a connection. Several servers share the server's
+	// max_connections (100 by default).
+	db.SetMaxOpenConns(postgresConns)
+	db.SetMaxIdleConns(postgresConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: connect postgres: %w", err)

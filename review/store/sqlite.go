@@ -48,6 +48,9 @@ var sqliteQueries = queries{
 	delSessions: `DELETE FROM sessions WHERE (?1 = '' OR box_id = ?1) AND (?2 = 0 OR received < ?2)`,
 }
 
+// sqliteConns bounds the pool: enough for readers (WAL) beside the writer.
+const sqliteConns = 8
+
 // OpenSQLite opens (creating if needed) the SQLite database file at path and
 // migrates it.
 func OpenSQLite(ctx context.Context, path string) (Store, error) {
@@ -64,6 +67,12 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
+	// SQLite has one writer at a time. Many connections each waiting in
+	// its busy handler (sleep and retry, unfair) gave 503s past the busy
+	// timeout with 300 boxes uploading; a small pool queues the waiters in
+	// Go instead, in order and without a deadline of their own.
+	db.SetMaxOpenConns(sqliteConns)
+	db.SetMaxIdleConns(sqliteConns)
 	sub, err := fs.Sub(sqliteMigrations, "migrations/sqlite")
 	if err != nil {
 		db.Close()

@@ -59,6 +59,7 @@ func TestContract(t *testing.T) {
 		{"concurrent segment puts", testConcurrentPuts},
 		{"audit is append-only", testAuditAppendOnly},
 		{"expiry and deletion", testDeletion},
+		{"more requests than connections", testManyAtOnce},
 		{"migrate twice", nil},
 	}
 	for name, open := range backends(t) {
@@ -410,5 +411,35 @@ func testDeletion(t *testing.T, s store.Store) {
 	}
 	if after, _ := s.Audit(ctx, 100); len(after) != len(audit) {
 		t.Fatalf("audit grew from %d to %d", len(audit), len(after))
+	}
+}
+
+// testManyAtOnce: more requests at once than the database has connections
+// (the test cluster allows 50) wait for one instead of failing.
+func testManyAtOnce(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.AddBox(ctx, box("aa")); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 150)
+	for i := range 150 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := seg("aa", fmt.Sprintf("s%d", i), "h")
+			if _, err := s.PutSegment(ctx, g); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := s.Segment(ctx, "aa", g.ID); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
