@@ -68,6 +68,8 @@ func TestAccess(t *testing.T) {
 		{"clip path with ..", "GET", "/console/clip/" + boxA + "/..%2F..%2F..%2Freview.db", nil, []int{404, 404, 403, 403, 404, 401}},
 		{"clip path with encoded slash", "GET", clipA + "%2F..%2F..%2Fsegment.json", nil, []int{404, 404, 403, 403, 404, 401}},
 		{"clip box with ..", "GET", "/console/clip/..%2F..%2Fblobs/" + idA, nil, []int{404, 404, 403, 403, 404, 401}},
+		{"note to A", "POST", "/console/note", url.Values{"box": {boxA}, "id": {idA}, "text": {"说“很实在”就好"}}, []int{303, 404, 403, 403, 404, 401}},
+		{"notes as a box, with a session", "GET", "/api/box/notes", nil, []int{401, 401, 401, 401, 401, 401}},
 		{"logout", "POST", "/console/logout", url.Values{}, []int{303, 303, 303, 303, 303, 401}},
 	}
 	for _, tc := range tests {
@@ -186,7 +188,7 @@ func TestAccess(t *testing.T) {
 	}
 	for k, want := range map[string]int{"user:sw-a clip.view": 1, "user:sw-a segment.view": 1, "user:sw-b segment.view": 1,
 		"user:sw-a segment.decide": 2, "user:sw-a segment.undo": 1, "user:sw-b clip.view": 0, "user:sw-b segment.decide": 0,
-		"user:sw-a user.login": 2, "user:sw-a user.logout": 1} {
+		"user:sw-a user.login": 2, "user:sw-a user.logout": 1, "user:sw-a note.add": 1, "user:sw-b note.add": 0} {
 		if count[k] != want {
 			t.Errorf("audit %q: %d entries, want %d", k, count[k], want)
 		}

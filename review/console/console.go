@@ -58,12 +58,15 @@ type Config struct {
 	Blobs blob.Store
 	Log   *slog.Logger
 	Now   func() time.Time // nil: time.Now
+	// Auth checks boxes' tokens for NotesPath; nil: no notes endpoint.
+	Auth BoxAuth
 }
 
 // Console is the console's http.Handler.
 type Console struct {
 	st       store.Store
 	blobs    blob.Store
+	auth     BoxAuth
 	log      *slog.Logger
 	now      func() time.Time
 	pages    *template.Template
@@ -93,7 +96,7 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
-	c := &Console{st: cfg.Store, blobs: cfg.Blobs, log: cfg.Log, now: cfg.Now, pages: pages,
+	c := &Console{st: cfg.Store, blobs: cfg.Blobs, auth: cfg.Auth, log: cfg.Log, now: cfg.Now, pages: pages,
 		byName: accounts.NewThrottle(5, 15*time.Minute), byAddr: accounts.NewThrottle(30, 15*time.Minute), fakeHash: fake}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -109,6 +112,7 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("GET "+Prefix+"clip/{box}/{id}", c.social(c.clip))
 	mux.HandleFunc("POST "+Prefix+"decide", c.social(c.decide))
 	mux.HandleFunc("POST "+Prefix+"undo", c.social(c.undo))
+	mux.HandleFunc("POST "+Prefix+"note", c.social(c.note))
 	c.mux = mux
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -136,9 +140,13 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.handler.ServeHTTP(w, r)
 }
 
-// Register mounts the console on mux.
+// Register mounts the console on mux, and the boxes' notes endpoint when
+// the console has an Auth.
 func (c *Console) Register(mux *http.ServeMux) {
 	mux.Handle(Prefix, c)
+	if c.auth != nil {
+		mux.HandleFunc("GET "+NotesPath, c.boxNotes)
+	}
 }
 
 // who is the signed-in user of a request.

@@ -37,10 +37,13 @@ type momentData struct {
 	Pos, Total int // among the undecided, 1-based; 0 when this one is decided
 	Next, Prev string
 	Msg        string
+	Note       *store.Note // the newest note to her
+	MaxNote    int
 }
 
 var momentMessages = map[string]string{
 	"undone": "↩ 已撤销上一步。",
+	"noted":  "📨 留言已存好，她的盒子下次空闲时会收到。",
 }
 
 func momentURL(ref store.SegmentRef) string { return Prefix + "m/" + ref.BoxID + "/" + ref.ID }
@@ -77,7 +80,13 @@ func (c *Console) moment(w http.ResponseWriter, r *http.Request, u who) {
 	if err != nil {
 		c.log.Error("console: moment", "box", box, "segment", id, "err", err)
 	}
-	d := momentData{moment: m, Msg: momentMessages[r.URL.Query().Get("msg")]}
+	d := momentData{moment: m, Msg: momentMessages[r.URL.Query().Get("msg")], MaxNote: MaxNote}
+	if n, err := c.st.LastNote(r.Context(), box); err == nil {
+		d.Note = &n
+	} else if !isNotFound(err) {
+		c.internal(w, r, err)
+		return
+	}
 	if at >= 0 {
 		if at+1 < len(items) {
 			d.Next = momentURL(items[at+1].Ref())

@@ -82,7 +82,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{uploads: up, store: st, blobs: blobs, keep: cfg.Retention, log: cfg.Log}
 	mux := http.NewServeMux()
 	auth.Register(mux)
-	con, err := console.New(console.Config{Store: st, Blobs: blobs, Log: cfg.Log})
+	con, err := console.New(console.Config{Store: st, Blobs: blobs, Log: cfg.Log, Auth: auth})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: %w", err)
