@@ -149,3 +149,13 @@ func (s *S3) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Client, Bucket and ObjectKey let the uploads in progress (tusd's S3
+// store) share this bucket, its credentials and its prefix.
+func (s *S3) Client() *s3.Client { return s.client }
+
+// Bucket is the bucket's name.
+func (s *S3) Bucket() string { return s.bucket }
+
+// ObjectKey is the object name of key under the store's prefix.
+func (s *S3) ObjectKey(key string) string { return s.key(key) }

@@ -68,11 +68,16 @@ type Config struct {
 	Store     store.Store
 	Blobs     blob.Store
 	Auth      *boxauth.Service
-	UploadDir string // tus uploads in progress
-	MaxSize   int64  // 0: DefaultMaxSize
-	Clock     clockwork.Clock
-	Log       *slog.Logger
-	Observer  Observer // nil: nothing observed
+	UploadDir string // tus uploads in progress, unless Uploads is set
+	// Uploads, when set, keeps uploads in progress instead of UploadDir
+	// (tusd's S3 store, so that several servers share them), and Locker
+	// keeps two servers from writing one upload at once (pglock).
+	Uploads  UploadStore
+	Locker   tus.Locker
+	MaxSize  int64 // 0: DefaultMaxSize
+	Clock    clockwork.Clock
+	Log      *slog.Logger
+	Observer Observer // nil: nothing observed
 }
 
 // Observer is told what uploads do, for the service's metrics.
@@ -99,17 +104,30 @@ const QueueAgeHeader = "Cunbo-Queue-Age"
 // report centuries.
 const maxQueueAge = 10 * 365 * 24 * time.Hour
 
+// UploadStore keeps tus uploads in progress (tusd's filestore and s3store
+// both are one).
+type UploadStore interface {
+	tus.DataStore
+	AsTerminatableUpload(tus.Upload) tus.TerminatableUpload
+}
+
 // Handler serves the tus endpoint.
 type Handler struct {
 	cfg   Config
-	files filestore.FileStore
-	tus   *tus.Handler
+	files UploadStore
+	// onDisk: uploads are files under UploadDir, which Sweep and
+	// RemoveBoxUploads walk.
+	onDisk bool
+	tus    *tus.Handler
 }
 
 // New returns a Handler; cfg.UploadDir is created if needed.
 func New(cfg Config) (*Handler, error) {
-	if cfg.Store == nil || cfg.Blobs == nil || cfg.Auth == nil || cfg.UploadDir == "" {
-		return nil, errors.New("ingest: Store, Blobs, Auth and UploadDir are required")
+	if cfg.Store == nil || cfg.Blobs == nil || cfg.Auth == nil || (cfg.UploadDir == "" && cfg.Uploads == nil) {
+		return nil, errors.New("ingest: Store, Blobs, Auth and UploadDir or Uploads are required")
+	}
+	if (cfg.Uploads == nil) != (cfg.Locker == nil) {
+		return nil, errors.New("ingest: Uploads and Locker go together")
 	}
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = DefaultMaxSize
@@ -123,13 +141,18 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = noObserver{}
 	}
-	if err := os.MkdirAll(cfg.UploadDir, 0o750); err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
-	}
-	h := &Handler{cfg: cfg, files: filestore.New(cfg.UploadDir)}
+	h := &Handler{cfg: cfg, files: cfg.Uploads}
 	composer := tus.NewStoreComposer()
+	if cfg.Uploads == nil {
+		if err := os.MkdirAll(cfg.UploadDir, 0o750); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		h.files, h.onDisk = filestore.New(cfg.UploadDir), true
+		filelocker.New(cfg.UploadDir).UseIn(composer)
+	} else {
+		composer.UseLocker(cfg.Locker)
+	}
 	composer.UseCore(diskErrors{h.files, cfg.Log, cfg.Observer})
-	filelocker.New(cfg.UploadDir).UseIn(composer)
 	t, err := tus.NewHandler(tus.Config{
 		StoreComposer:             composer,
 		BasePath:                  BasePath,
@@ -157,6 +180,10 @@ type boxKey struct{}
 // file store, so a path cannot name a file outside it.
 var uploadIDRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
+// s3UploadIDRe: tusd's S3 store names an upload by its object id and the
+// bucket's multipart upload id.
+var s3UploadIDRe = regexp.MustCompile(`^[0-9a-f]{32}\+[0-9A-Za-z._~=+-]+$`)
+
 // ServeHTTP checks the box's token and the upload's owner, then hands the
 // request to tusd.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -168,7 +195,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(BasePath, "/"))
 	rest = strings.TrimPrefix(rest, "/")
 	if rest != "" {
-		if !uploadIDRe.MatchString(rest) {
+		if len(rest) > 1024 || (h.onDisk && !uploadIDRe.MatchString(rest)) || (!h.onDisk && !s3UploadIDRe.MatchString(rest)) {
 			writeErr(w, r, newErr(http.StatusNotFound, "no_upload", "no such upload"))
 			return
 		}

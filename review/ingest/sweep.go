@@ -20,7 +20,14 @@ const DefaultAbandonAfter = 7 * 24 * time.Hour
 // Sweep removes unfinished uploads nothing was written to for olderThan,
 // so uploads that boxes gave up on (a new upload after an error, a box
 // revoked or replaced) do not fill the disk. It returns how many it removed.
+//
+// Uploads kept in S3 are not swept here: a bucket lifecycle rule
+// (AbortIncompleteMultipartUpload, and expiry under the uploads/ prefix)
+// does it there.
 func (h *Handler) Sweep(ctx context.Context, olderThan time.Duration) (int, error) {
+	if !h.onDisk {
+		return 0, nil
+	}
 	ents, err := os.ReadDir(h.cfg.UploadDir)
 	if err != nil {
 		return 0, fmt.Errorf("ingest: sweep: %w", err)

@@ -214,7 +214,7 @@ func rss() uint64 {
 	return 0
 }
 
-func benchSignIn(b *testing.B, c *http.Client, base, id string, priv ed25519.PrivateKey) string {
+func benchSignIn(b testing.TB, c *http.Client, base, id string, priv ed25519.PrivateKey) string {
 	b.Helper()
 	for {
 		resp, err := c.Post(base+"/api/box/challenge", "application/json", nil)

@@ -10,6 +10,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,11 +20,16 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx", for the upload locks' pool
+	"github.com/tus/tusd/v2/pkg/memorylocker"
+	"github.com/tus/tusd/v2/pkg/s3store"
+
 	"github.com/cunbo/cunbo/review/blob"
 	"github.com/cunbo/cunbo/review/boxauth"
 	"github.com/cunbo/cunbo/review/console"
 	"github.com/cunbo/cunbo/review/ingest"
 	"github.com/cunbo/cunbo/review/metrics"
+	"github.com/cunbo/cunbo/review/pglock"
 	"github.com/cunbo/cunbo/review/retention"
 	"github.com/cunbo/cunbo/review/store"
 )
@@ -45,7 +51,39 @@ type Server struct {
 	blobs   blob.Store
 	handler http.Handler
 	keep    retention.Policy
+	lockDB  *sql.DB // upload locks' pool, with S3 and PostgreSQL
 	log     *slog.Logger
+}
+
+// uploadPart is the S3 part size of uploads in progress: S3's least (5
+// MiB), so a segment (a few MiB) is one part and a server buffers little.
+const uploadPart = 5 << 20
+
+// lockConns bounds the connections upload locks hold: one per upload being
+// written on this server.
+const lockConns = 64
+
+// sharedUploads keeps uploads in progress in the blob bucket (under
+// uploads/) instead of on this server's disk, so that any server can take
+// an upload on, with PostgreSQL advisory locks between servers. With
+// SQLite there is one server: an in-process lock is enough.
+func sharedUploads(icfg *ingest.Config, b *blob.S3, db string) (*sql.DB, error) {
+	us := s3store.New(b.Bucket(), b.Client())
+	us.ObjectPrefix = b.ObjectKey("uploads")
+	us.MinPartSize, us.PreferredPartSize = uploadPart, uploadPart
+	icfg.Uploads = us
+	if db == "" {
+		icfg.Locker = memorylocker.New()
+		return nil, nil
+	}
+	lockDB, err := sql.Open("pgx", db)
+	if err != nil {
+		return nil, fmt.Errorf("upload locks: %w", err)
+	}
+	lockDB.SetMaxOpenConns(lockConns)
+	lockDB.SetMaxIdleConns(lockConns / 4)
+	icfg.Locker = pglock.New(lockDB)
+	return lockDB, nil
 }
 
 // Open opens storage (running migrations) and builds the handler.
@@ -73,13 +111,21 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	auth := boxauth.New(st, nil, cfg.Log)
 	met := metrics.New()
-	up, err := ingest.New(ingest.Config{Store: st, Blobs: blobs, Auth: auth, UploadDir: filepath.Join(cfg.DataDir, "uploads"),
-		MaxSize: cfg.MaxUpload, Log: cfg.Log, Observer: met})
+	icfg := ingest.Config{Store: st, Blobs: blobs, Auth: auth, UploadDir: filepath.Join(cfg.DataDir, "uploads"),
+		MaxSize: cfg.MaxUpload, Log: cfg.Log, Observer: met}
+	var lockDB *sql.DB
+	if b, ok := blobs.(*blob.S3); ok {
+		if lockDB, err = sharedUploads(&icfg, b, cfg.DB); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
+	up, err := ingest.New(icfg)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{uploads: up, store: st, blobs: blobs, keep: cfg.Retention, log: cfg.Log}
+	s := &Server{uploads: up, store: st, blobs: blobs, keep: cfg.Retention, lockDB: lockDB, log: cfg.Log}
 	mux := http.NewServeMux()
 	auth.Register(mux)
 	con, err := console.New(console.Config{Store: st, Blobs: blobs, Log: cfg.Log, Auth: auth})
@@ -144,7 +190,12 @@ func (s *Server) Sweep(ctx context.Context) {
 }
 
 // Close closes the database.
-func (s *Server) Close() error { return s.store.Close() }
+func (s *Server) Close() error {
+	if s.lockDB != nil {
+		s.lockDB.Close()
+	}
+	return s.store.Close()
+}
 
 // readyTimeout bounds the probe, so a hung database reads as not ready
 // instead of hanging the orchestrator's check.
