@@ -32,6 +32,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/internal/tmpfstest"
+	"github.com/cunbo/cunbo/segment"
 )
 
 // The "done when" of issue 19, on a real `cunbo sim --http` with the real
@@ -286,7 +287,7 @@ func flaggedSegments(t *testing.T, data string) map[string]*flagged.Segment {
 			t.Errorf("flagged/%s is visible but has no readable %s: %v", e.Name(), flagged.JSONFile, err)
 			continue
 		}
-		seg, err := flagged.ParseSegment(raw)
+		seg, err := segment.Parse(raw)
 		if err != nil {
 			t.Errorf("flagged/%s/%s is half-written: %v", e.Name(), flagged.JSONFile, err)
 			continue

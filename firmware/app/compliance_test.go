@@ -13,6 +13,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/firmware/flagged"
 	"github.com/cunbo/cunbo/firmware/state"
+	"github.com/cunbo/cunbo/segment"
 	"github.com/cunbo/cunbo/stream/nginxtest"
 )
 
@@ -134,7 +135,7 @@ func TestFromConfigWiresCompliance(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s, err := flagged.ParseSegment(data); err == nil && s.ClipPending == nil {
+			if s, err := segment.Parse(data); err == nil && s.ClipPending == nil {
 				if store, err = flagged.Open(flagged.Config{Dir: filepath.Join(cfg.StateDir, "flagged"), Logger: testLogger(t)}); err != nil {
 					t.Fatal(err)
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/firmware/upload"
+	"github.com/cunbo/cunbo/segment"
 )
 
 // NewUploader sets up uploads to the review service at url: the box's key
@@ -76,7 +77,7 @@ func (a *App) driveUploads(ctx context.Context) error {
 		case st == state.Reconnecting && last != state.Reconnecting && cur != nil:
 			cur.stalls++
 		case !uploadsWait(st) && cur != nil:
-			rec := upload.Session{Device: a.opts.DeviceID, Start: cur.start, End: time.Now(),
+			rec := segment.Session{Device: a.opts.DeviceID, Start: cur.start, End: time.Now(),
 				Findings: int(a.warnings() - cur.warnings), Stalls: cur.stalls}
 			if err := u.AddSession(rec); err != nil {
 				a.log.Error("session record not queued", "err", err)

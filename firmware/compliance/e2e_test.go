@@ -26,6 +26,7 @@ import (
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/lint"
+	"github.com/cunbo/cunbo/segment"
 	"github.com/cunbo/cunbo/speech"
 	"github.com/cunbo/cunbo/stream/nginxtest"
 	"github.com/cunbo/cunbo/stream/rtmp"
@@ -371,7 +372,7 @@ func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
 			if err != nil {
 				continue
 			}
-			if s, err := flagged.ParseSegment(data); err == nil && s.Reason == flagged.ReasonFinding {
+			if s, err := segment.Parse(data); err == nil && s.Reason == flagged.ReasonFinding {
 				early = s
 				return true
 			}
@@ -410,7 +411,7 @@ func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	disk, err := flagged.ParseSegment(raw)
+	disk, err := segment.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cunbo/cunbo/firmware/flagged"
 	"github.com/cunbo/cunbo/lint"
+	"github.com/cunbo/cunbo/segment"
 	"github.com/cunbo/cunbo/speech"
 )
 
@@ -294,7 +295,7 @@ func TestWrittenWhenWarned(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g, err := flagged.ParseSegment(data)
+			g, err := segment.Parse(data)
 			if err != nil || len(g.Findings) != 1 || g.Said(g.Findings[0]) != "全网最低价" || g.ClipPending == nil || g.Clip != nil {
 				t.Fatalf("segment on disk %+v %v", g, err)
 			}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/firmware/atomicfile"
+	"github.com/cunbo/cunbo/segment"
 )
 
 // ErrNotFound means no segment has the given id.
@@ -108,7 +109,7 @@ func Open(cfg Config) (*Store, error) {
 			cleaned = true
 			continue
 		}
-		if !de.IsDir() || !ValidID(name) {
+		if !de.IsDir() || !segment.ValidID(name) {
 			continue
 		}
 		// A status or clip update interrupted by a power cut leaves
@@ -149,7 +150,7 @@ func readSegment(dir string) (*Segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flagged: %w", err)
 	}
-	return ParseSegment(data)
+	return segment.Parse(data)
 }
 
 func dirSize(dir string) int64 {
@@ -449,7 +450,7 @@ func (s *Store) Stats() Stats {
 // SetStatus records that a segment was uploaded or reviewed. segment.json
 // is replaced atomically.
 func (s *Store) SetStatus(id string, st Status) error {
-	if !st.valid() {
+	if !st.Valid() {
 		return fmt.Errorf("flagged: unknown status %q", st)
 	}
 	s.mu.Lock()

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cunbo/cunbo/segment"
 )
 
 var t0 = time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
@@ -52,7 +54,7 @@ func TestCreateReopenRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ValidID(seg.ID) || seg.Status != StatusPending || seg.Clip == nil || seg.Clip.File != ClipFile {
+	if !segment.ValidID(seg.ID) || seg.Status != StatusPending || seg.Clip == nil || seg.Clip.File != ClipFile {
 		t.Fatalf("created %+v", seg)
 	}
 	if got := seg.Said(seg.Findings[0]); got != "全网最低价" {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/firmware/flagged"
+	"github.com/cunbo/cunbo/segment"
 )
 
 // body is what one upload sends: a segment tar or a session record. It
@@ -57,7 +58,7 @@ func segmentBody(ctx context.Context, dir string) (*body, *flagged.Segment, erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("upload: %w", err)
 	}
-	seg, err := flagged.ParseSegment(js)
+	seg, err := segment.Parse(js)
 	if err != nil {
 		return nil, nil, fmt.Errorf("upload: %w", err)
 	}

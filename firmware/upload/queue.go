@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/cunbo/cunbo/firmware/atomicfile"
-	"github.com/cunbo/cunbo/firmware/flagged"
+	"github.com/cunbo/cunbo/segment"
 )
 
 // Upload kinds (the kind metadata of a tus upload).
@@ -57,8 +57,7 @@ type state struct {
 }
 
 var (
-	shaRe       = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	sessionIDRe = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_.-]{0,63}$`)
+	shaRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // parseState reads queue.json. Anything it accepts is safe to act on: ids
@@ -101,9 +100,9 @@ func (it *item) key() string { return it.Kind + "/" + it.ID }
 
 func (it *item) validate() error {
 	switch {
-	case it.Kind == KindSegment && !flagged.ValidID(it.ID):
+	case it.Kind == KindSegment && !segment.ValidID(it.ID):
 		return fmt.Errorf("bad segment id %q", it.ID)
-	case it.Kind == KindSession && !sessionIDRe.MatchString(it.ID):
+	case it.Kind == KindSession && !segment.ValidSessionID(it.ID):
 		return fmt.Errorf("bad session id %q", it.ID)
 	case it.Kind != KindSegment && it.Kind != KindSession:
 		return fmt.Errorf("unknown kind %q", it.Kind)
@@ -202,7 +201,7 @@ func (q *queue) sessions() ([]string, error) {
 	for _, e := range ents {
 		name := e.Name()
 		id, ok := strings.CutSuffix(name, ".json")
-		if ok && e.Type().IsRegular() && sessionIDRe.MatchString(id) {
+		if ok && e.Type().IsRegular() && segment.ValidSessionID(id) {
 			ids = append(ids, id)
 		}
 	}

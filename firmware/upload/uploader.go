@@ -34,6 +34,7 @@ import (
 
 	"github.com/cunbo/cunbo/firmware/atomicfile"
 	"github.com/cunbo/cunbo/firmware/flagged"
+	"github.com/cunbo/cunbo/segment"
 )
 
 // Source is the flagged store as the uploader uses it (*flagged.Store).
@@ -253,35 +254,13 @@ func (u *Uploader) Status() Status {
 	return st
 }
 
-// Session is a short record of one live session for the review service.
-type Session struct {
-	Version  int       `json:"version"`
-	ID       string    `json:"id"`
-	Device   string    `json:"device"`
-	Start    time.Time `json:"start"`
-	End      time.Time `json:"end"`
-	Segments []string  `json:"segments,omitempty"`
-	// Findings counts the warnings she was shown, Stalls the times the
-	// stream was lost and reconnected.
-	Findings int `json:"findings"`
-	Stalls   int `json:"stalls"`
-}
-
-// SessionVersion is the session record format.
-const SessionVersion = 1
-
-// NewSessionID names a session by its start (UTC) and 4 random bytes.
-func NewSessionID(start time.Time) string {
-	return start.UTC().Format("20060102T150405Z") + fmt.Sprintf("-%08x", rand.Uint32())
-}
-
 // AddSession queues a session record (written atomically into the queue;
 // sent when the box is idle). Without an ID it gets one; without Segments,
 // the flagged segments of its time span.
-func (u *Uploader) AddSession(rec Session) error {
-	rec.Version = SessionVersion
+func (u *Uploader) AddSession(rec segment.Session) error {
+	rec.Version = segment.SessionVersion
 	if rec.ID == "" {
-		rec.ID = NewSessionID(rec.Start)
+		rec.ID = segment.NewSessionID(rec.Start)
 	}
 	if rec.Segments == nil && u.cfg.Source != nil {
 		for _, s := range u.cfg.Source.List() {
@@ -290,7 +269,7 @@ func (u *Uploader) AddSession(rec Session) error {
 			}
 		}
 	}
-	if !sessionIDRe.MatchString(rec.ID) {
+	if !segment.ValidSessionID(rec.ID) {
 		return fmt.Errorf("upload: bad session id %q", rec.ID)
 	}
 	data, err := json.Marshal(&rec)

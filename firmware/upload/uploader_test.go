@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/firmware/flagged"
+	"github.com/cunbo/cunbo/segment"
 )
 
 type fixture struct {
@@ -129,7 +130,7 @@ func TestUploadsSegmentsAndSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := f.uploader(nil)
-	if err := u.AddSession(Session{ID: "s1", Device: "box-1", Start: t0, End: t0.Add(time.Hour), Findings: 2}); err != nil {
+	if err := u.AddSession(segment.Session{ID: "s1", Device: "box-1", Start: t0, End: t0.Add(time.Hour), Findings: 2}); err != nil {
 		t.Fatal(err)
 	}
 	run(t, u)
@@ -141,7 +142,7 @@ func TestUploadsSegmentsAndSessions(t *testing.T) {
 	if f.status(waiting.ID) != flagged.StatusPending || f.srv.body(KindSegment, waiting.ID) != nil {
 		t.Fatal("a segment still waiting for its clip was sent")
 	}
-	var rec Session
+	var rec segment.Session
 	if err := json.Unmarshal(f.srv.body(KindSession, "s1"), &rec); err != nil || rec.Version != 1 || rec.Findings != 2 ||
 		strings.Join(rec.Segments, ",") != withClip.ID+","+noClip.ID+","+waiting.ID {
 		t.Fatalf("session record %+v, %v", rec, err)

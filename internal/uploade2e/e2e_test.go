@@ -28,6 +28,7 @@ import (
 	"github.com/cunbo/cunbo/review/boxauth"
 	"github.com/cunbo/cunbo/review/server"
 	"github.com/cunbo/cunbo/review/wire"
+	"github.com/cunbo/cunbo/segment"
 )
 
 type service struct {
@@ -206,7 +207,7 @@ func TestSegmentArrivesByteExactAndOnce(t *testing.T) {
 	}
 
 	u := b.run(t, s, filepath.Join(b.state, "upload"))
-	if err := u.AddSession(upload.Session{Device: "box", Start: t0, End: t0.Add(time.Hour), Segments: []string{seg.ID}, Findings: 1}); err != nil {
+	if err := u.AddSession(segment.Session{Device: "box", Start: t0, End: t0.Add(time.Hour), Segments: []string{seg.ID}, Findings: 1}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "segment uploaded", func() bool { return b.status(t, seg.ID) == flagged.StatusUploaded })
@@ -295,7 +296,7 @@ func TestSessionRecord(t *testing.T) {
 	b := newBox(t)
 	s.enrol(t, b)
 	u := b.run(t, s, filepath.Join(b.state, "upload"))
-	rec := upload.Session{ID: upload.NewSessionID(t0), Device: "box", Start: t0, End: t0.Add(40 * time.Minute), Findings: 3, Stalls: 1}
+	rec := segment.Session{ID: segment.NewSessionID(t0), Device: "box", Start: t0, End: t0.Add(40 * time.Minute), Findings: 3, Stalls: 1}
 	if err := u.AddSession(rec); err != nil {
 		t.Fatal(err)
 	}

@@ -1,72 +1,21 @@
 package wire
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"regexp"
-	"time"
+import "github.com/cunbo/cunbo/segment"
+
+// Session is a session record (package segment): one livestream, from
+// start to end. Fields it does not know are accepted and kept as
+// uploaded, so a newer box is not refused.
+type Session = segment.Session
+
+// SessionVersion is the session record version accepted; MaxSession bounds
+// a record.
+const (
+	SessionVersion = segment.SessionVersion
+	MaxSession     = segment.MaxSession
 )
 
-// Session is a session record: one livestream, from start to end.
-//
-// TODO(segment-move): a copy of firmware/upload.Session's JSON shape; it
-// moves to segment/ with the segment types. Fields it does not know are
-// accepted and kept as uploaded, so a newer box is not refused.
-type Session struct {
-	Version  int       `json:"version"`
-	ID       string    `json:"id"`
-	Device   string    `json:"device"`
-	Start    time.Time `json:"start"`
-	End      time.Time `json:"end"`
-	Segments []string  `json:"segments,omitempty"`
-	// Findings counts the warnings she was shown, Stalls the times the
-	// stream was lost and reconnected (firmware/upload.Session).
-	Findings int `json:"findings"`
-	Stalls   int `json:"stalls"`
-}
-
-// SessionVersion is the session record version accepted.
-const SessionVersion = 1
-
-// MaxSession bounds a session record.
-const MaxSession = 1 << 20
-
-var sessionIDRe = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_.-]{0,63}$`)
-
 // ValidSessionID reports whether id is a safe session id.
-func ValidSessionID(id string) bool { return sessionIDRe.MatchString(id) }
+func ValidSessionID(id string) bool { return segment.ValidSessionID(id) }
 
 // ParseSession reads and validates a session record.
-func ParseSession(data []byte) (*Session, error) {
-	badS := func(f string, a ...any) error {
-		return fmt.Errorf("%w: session record: %s", ErrInvalid, fmt.Sprintf(f, a...))
-	}
-	if len(data) > MaxSession {
-		return nil, badS("%d bytes, over %d", len(data), MaxSession)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var s Session
-	if err := dec.Decode(&s); err != nil {
-		return nil, badS("%v", err)
-	}
-	if len(bytes.TrimSpace(data[dec.InputOffset():])) != 0 {
-		return nil, badS("trailing data")
-	}
-	switch {
-	case s.Version != SessionVersion:
-		return nil, badS("version %d, want %d", s.Version, SessionVersion)
-	case !ValidSessionID(s.ID):
-		return nil, badS("bad id %q", s.ID)
-	case s.Start.IsZero() || s.End.Before(s.Start):
-		return nil, badS("times %v..%v", s.Start, s.End)
-	case s.Findings < 0 || s.Stalls < 0:
-		return nil, badS("negative counts")
-	}
-	for _, id := range s.Segments {
-		if !ValidSegmentID(id) {
-			return nil, badS("bad segment id %q", id)
-		}
-	}
-	return &s, nil
-}
+func ParseSession(data []byte) (*Session, error) { return segment.ParseSession(data) }
