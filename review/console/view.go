@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"regexp"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -25,7 +24,6 @@ func funcMap() template.FuncMap {
 		"stateName": stateName,
 		"stateIcon": stateIcon,
 		"secs":      func(f float64) string { return fmt.Sprintf("%.2f", f) },
-		"inc":       func(i int) int { return i + 1 },
 	}
 }
 
@@ -171,14 +169,6 @@ func short(spans []span, max int) []span {
 		out = append(out, s)
 	}
 	return out
-}
-
-func joinSpans(spans []span) string {
-	var b strings.Builder
-	for _, s := range spans {
-		b.WriteString(s.Text)
-	}
-	return b.String()
 }
 
 // button is a decision button's data.
