@@ -15,6 +15,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/cunbo/cunbo/firmware/pipeline"
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/stream"
 	"github.com/cunbo/cunbo/stream/adapt"
@@ -191,7 +192,7 @@ func StartBox(n *Net, rx *Receivers, clip, dir, name string, log *slog.Logger) (
 			Ladder: adapt.DefaultLadder(Picture.Width, Picture.Height, Picture.FPS)}),
 		Encoder: enc,
 		Sources: func() []adapt.Source {
-			return []adapt.Source{adapt.RTMP("rtmp", b.RTMP), adapt.WHIP("whip", b.WHIP)}
+			return []adapt.Source{pipeline.RTMPSource("rtmp", b.RTMP), pipeline.WHIPSource("whip", b.WHIP)}
 		},
 		Base:   encode.Output{Width: Picture.Width, Height: Picture.Height, FPS: Picture.FPS, VideoKbps: startKbps},
 		Logger: log,

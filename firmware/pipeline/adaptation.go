@@ -9,7 +9,44 @@ import (
 	"github.com/cunbo/cunbo/stream/adapt"
 	"github.com/cunbo/cunbo/stream/encode"
 	"github.com/cunbo/cunbo/stream/linkwatch"
+	"github.com/cunbo/cunbo/stream/rtmp"
+	"github.com/cunbo/cunbo/stream/whip"
 )
+
+// RTMPSource reads an RTMP publisher's signal for the controller: its
+// queue plus the socket's unacknowledged bytes as backlog, the
+// acknowledged rate as throughput. It lives where the outputs are built so
+// that stream/adapt knows signals, not the publishers that give them.
+func RTMPSource(name string, p *rtmp.Publisher) adapt.Source {
+	return adapt.SourceFunc(func() adapt.Signal {
+		s := p.Stats()
+		return adapt.Signal{
+			Name:          name,
+			Connected:     s.Connected,
+			ThroughputBps: int(s.AckedBitrate),
+			SentBps:       int(s.Bitrate),
+			BacklogBytes:  s.BacklogBytes + s.SocketPending,
+			RTT:           s.RTT,
+			Since:         s.ConnectedSince,
+		}
+	})
+}
+
+// WHIPSource reads a WHIP publisher's signal for the controller: GCC's
+// estimate and its queue.
+func WHIPSource(name string, p *whip.Publisher) adapt.Source {
+	return adapt.SourceFunc(func() adapt.Signal {
+		s := p.Stats()
+		return adapt.Signal{
+			Name:         name,
+			Connected:    s.Connected,
+			EstimateBps:  s.TargetBitrate,
+			SentBps:      int(s.Bitrate),
+			BacklogBytes: s.BacklogBytes,
+			Since:        s.ConnectedSince,
+		}
+	})
+}
 
 // AdaptConfig tunes bitrate adaptation while live.
 type AdaptConfig struct {

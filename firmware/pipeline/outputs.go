@@ -103,7 +103,7 @@ func (p *Pipeline) newPublisher(d Destination, name string) (*publisher, error) 
 			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 		}
 		pp.rtmp, pp.sink, pp.run, pp.kick = pub, pub, pub.Run, pub.Kick
-		pp.source = adapt.RTMP(name, pub)
+		pp.source = RTMPSource(name, pub)
 		pp.state = func() publisherState {
 			s := pub.Stats()
 			return publisherState{connected: s.Connected, connects: s.Connects, bitrate: s.Bitrate,
@@ -132,7 +132,7 @@ func (p *Pipeline) newPublisher(d Destination, name string) (*publisher, error) 
 			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 		}
 		pp.whip, pp.sink, pp.run, pp.kick = pub, pub, pub.Run, pub.Kick
-		pp.source = adapt.WHIP(name, pub)
+		pp.source = WHIPSource(name, pub)
 		pp.state = func() publisherState {
 			s := pub.Stats()
 			return publisherState{connected: s.Connected, connects: s.Connects, bitrate: s.Bitrate,
