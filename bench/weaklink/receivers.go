@@ -17,7 +17,7 @@ import (
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/message"
 
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/cunbo/cunbo/stream/whip/whiptest"
 )
 
@@ -105,7 +105,7 @@ const whipPort = 8089
 
 // StartReceivers starts nginx and the WHIP endpoint inside n.Rx.
 func StartReceivers(n *Net, dir string) (*Receivers, error) {
-	mod, err := nginxtest.FindModule()
+	mod, err := rtmptest.FindModule()
 	if err != nil {
 		return nil, err
 	}

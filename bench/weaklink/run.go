@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/cunbo/cunbo/stream/whip/whiptest"
 )
 
@@ -419,7 +419,7 @@ func RecordingGaps(ctx context.Context, dir string) (int, []string, error) {
 		if err != nil {
 			continue
 		}
-		pr, err := nginxtest.ProbeContext(ctx, filepath.Join(dir, name), true)
+		pr, err := rtmptest.ProbeContext(ctx, filepath.Join(dir, name), true)
 		if err != nil {
 			return 0, nil, fmt.Errorf("weaklink: probing %s: %w", name, err)
 		}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/firmware/config"
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -26,7 +26,7 @@ import (
 // item 4).
 func TestRunWorksAroundSetupMistakes(t *testing.T) {
 	bin := buildCunbo(t)
-	ngx := nginxtest.New(t)
+	ngx := rtmptest.New(t)
 	dir := t.TempDir()
 	httpAddr := freeTCPAddr(t)
 

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 )
 
 func buildCunbo(t *testing.T) string {
@@ -131,7 +131,7 @@ func apiState(t *testing.T, c *http.Client, base string) string {
 // SIGTERM.
 func TestRunDaemonUnderSystemdProtocol(t *testing.T) {
 	bin := buildCunbo(t)
-	ngx := nginxtest.New(t)
+	ngx := rtmptest.New(t)
 	dir := t.TempDir()
 	httpAddr := freeTCPAddr(t)
 	conf := filepath.Join(dir, "cunbo.toml")

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 )
 
 // TestSimProcessPushesToNginx runs `cunbo sim --rtmp … --duration 5s` as a
@@ -22,7 +22,7 @@ func TestSimProcessPushesToNginx(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	ngx := nginxtest.New(t)
+	ngx := rtmptest.New(t)
 	rec := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -42,7 +42,7 @@ func TestSimProcessPushesToNginx(t *testing.T) {
 	if err := ngx.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	res, err := nginxtest.Probe(ngx.RecordingPath("sim"))
+	res, err := rtmptest.Probe(ngx.RecordingPath("sim"))
 	if err != nil {
 		t.Fatalf("ffprobe: %v\n%s", err, ngx.ErrorLog())
 	}

@@ -24,8 +24,8 @@ import (
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/overlay"
-	"github.com/cunbo/cunbo/stream/nginxtest"
 	"github.com/cunbo/cunbo/stream/rtmp"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/cunbo/cunbo/stream/whep"
 )
 
@@ -34,7 +34,7 @@ const testPIN = "246813"
 type box struct {
 	app  *app.App
 	pl   *pipeline.Pipeline
-	ngx  *nginxtest.Server
+	ngx  *rtmptest.Server
 	base string
 	done chan error
 }
@@ -50,7 +50,7 @@ func testLogger(t testing.TB) *slog.Logger {
 // catalogue, virtual panel) publishing to a real nginx-rtmp.
 func startBox(t *testing.T) *box {
 	t.Helper()
-	ngx := nginxtest.New(t)
+	ngx := rtmptest.New(t)
 	epoch := time.Now()
 	format := pipeline.Format(true)
 	video, err := hw.NewTestPattern(hw.TestPatternConfig{Format: format, Epoch: epoch})
@@ -208,7 +208,7 @@ func TestBigButtonGoesLiveAndHoldEnds(t *testing.T) {
 	if err := politeUnpublish(b.ngx.ErrorLog(), "box"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := nginxtest.Probe(rec)
+	res, err := rtmptest.Probe(rec)
 	if err != nil {
 		t.Fatalf("probe recording: %v", err)
 	}

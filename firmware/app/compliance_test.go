@@ -14,7 +14,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/flagged"
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/segment"
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 )
 
 // TestFromConfigWiresCompliance builds the box exactly as `cunbo run`
@@ -23,7 +23,7 @@ import (
 // virtual panel) leaves a flagged segment with a playable clip under the
 // state dir.
 func TestFromConfigWiresCompliance(t *testing.T) {
-	ngx := nginxtest.New(t)
+	ngx := rtmptest.New(t)
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.DeviceID = "desk-1"
@@ -151,7 +151,7 @@ func TestFromConfigWiresCompliance(t *testing.T) {
 	if seg.Reason != flagged.ReasonMark || seg.Device != "desk-1" || seg.Clip == nil {
 		t.Fatalf("segment %+v", seg)
 	}
-	probe, err := nginxtest.Probe(store.ClipPath(seg.ID))
+	probe, err := rtmptest.Probe(store.ClipPath(seg.ID))
 	if err != nil {
 		t.Fatalf("ffprobe clip: %v", err)
 	}

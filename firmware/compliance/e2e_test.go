@@ -28,8 +28,8 @@ import (
 	"github.com/cunbo/cunbo/lint"
 	"github.com/cunbo/cunbo/segment"
 	"github.com/cunbo/cunbo/speech"
-	"github.com/cunbo/cunbo/stream/nginxtest"
 	"github.com/cunbo/cunbo/stream/rtmp"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 )
 
 var (
@@ -85,7 +85,7 @@ const pin = "246813"
 // real nginx-rtmp, the real firmware.Box with a virtual LED, the phone
 // page's server, the speech worker under its supervisor, and the loop.
 type box struct {
-	ngx      *nginxtest.Server
+	ngx      *rtmptest.Server
 	pl       *pipeline.Pipeline
 	fw       *firmware.Box
 	panel    *hw.Virtual
@@ -103,7 +103,7 @@ func newBox(t *testing.T, modelDir string) *box {
 	t.Helper()
 	b := &box{warnings: make(chan Warning, 64), segments: make(chan flagged.Segment, 16)}
 	log := testLogger()
-	b.ngx = nginxtest.New(t)
+	b.ngx = rtmptest.New(t)
 	epoch := time.Now()
 	b.epoch = epoch
 	video, err := hw.NewTestPattern(hw.TestPatternConfig{Format: pipeline.Format(false), Epoch: epoch})
@@ -423,7 +423,7 @@ func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
 	if disk.Findings[0].At.After(w.At) {
 		t.Errorf("finding at %v, after the warning at %v", disk.Findings[0].At.Format("15:04:05.000"), w.At.Format("15:04:05.000"))
 	}
-	probe, err := nginxtest.Probe(b.store.ClipPath(seg.ID))
+	probe, err := rtmptest.Probe(b.store.ClipPath(seg.ID))
 	if err != nil {
 		t.Fatalf("ffprobe clip: %v", err)
 	}
@@ -461,7 +461,7 @@ func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
 			if len(s.Findings) != 0 || s.Clip == nil {
 				t.Fatalf("mark segment %+v", s)
 			}
-			if _, err := nginxtest.Probe(b.store.ClipPath(s.ID)); err != nil {
+			if _, err := rtmptest.Probe(b.store.ClipPath(s.ID)); err != nil {
 				t.Fatalf("ffprobe mark clip: %v", err)
 			}
 			return
@@ -573,7 +573,7 @@ func TestNoModelCaptionsOffStreamingWorks(t *testing.T) {
 // rising, no jump between packets longer than maxGap.
 func checkNoGap(t *testing.T, path string, maxGap time.Duration) {
 	t.Helper()
-	res, err := nginxtest.Probe(path)
+	res, err := rtmptest.Probe(path)
 	if err != nil {
 		t.Fatalf("ffprobe %s: %v", path, err)
 	}
@@ -581,7 +581,7 @@ func checkNoGap(t *testing.T, path string, maxGap time.Duration) {
 	if v == nil || a == nil {
 		t.Fatalf("recording streams %+v", res.Streams)
 	}
-	for _, s := range []*nginxtest.ProbeStream{v, a} {
+	for _, s := range []*rtmptest.ProbeStream{v, a} {
 		if err := res.CheckMonotonic(s.Index); err != nil {
 			t.Errorf("%s: %v", s.CodecType, err)
 		}

@@ -15,8 +15,8 @@ import (
 	"github.com/cunbo/cunbo/stream/adapt"
 	"github.com/cunbo/cunbo/stream/encode"
 	"github.com/cunbo/cunbo/stream/linkwatch"
-	"github.com/cunbo/cunbo/stream/nginxtest"
 	"github.com/cunbo/cunbo/stream/rtmp"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/cunbo/cunbo/stream/whip"
 	"github.com/cunbo/cunbo/stream/whip/whiptest"
 	"github.com/pion/webrtc/v4"
@@ -61,7 +61,7 @@ func weakLink(congested *atomic.Bool, est int) func() []adapt.Source {
 // what nginx got, and WHIP keeps receiving. End puts the encoder back at
 // the configured output.
 func TestLiveToRTMPAndWHIPAdapts(t *testing.T) {
-	ngx := nginxtest.New(t)
+	ngx := rtmptest.New(t)
 	wsrv := startWHIP(t, "whip-token-5678")
 	var congested atomic.Bool
 	p := start(t, Config{
@@ -127,7 +127,7 @@ func TestLiveToRTMPAndWHIPAdapts(t *testing.T) {
 
 	// A viewer joining nginx now gets the small picture.
 	pctx, pcancel := context.WithTimeout(ctx, 20*time.Second)
-	live, err := nginxtest.ProbeContext(pctx, ngx.URL("box"), false)
+	live, err := rtmptest.ProbeContext(pctx, ngx.URL("box"), false)
 	pcancel()
 	if err != nil {
 		t.Fatalf("probe nginx live: %v", err)
@@ -160,7 +160,7 @@ func TestLiveToRTMPAndWHIPAdapts(t *testing.T) {
 	}
 
 	rec := ngx.RecordingPath("box")
-	res, err := nginxtest.Probe(rec)
+	res, err := rtmptest.Probe(rec)
 	if err != nil {
 		t.Fatalf("ffprobe %s: %v", rec, err)
 	}

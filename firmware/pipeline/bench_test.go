@@ -19,7 +19,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/memlimit"
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/stream"
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 )
 
 // latencyProbe is a self-queued (inline) fan-out output, so it sees each
@@ -92,7 +92,7 @@ func BenchmarkPipeline720p30(b *testing.B) {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(memlimit.For(1 << 30))) // a 1 GB Pi
 	}
 	for range b.N {
-		ngx := nginxtest.New(b)
+		ngx := rtmptest.New(b)
 		epoch := time.Now()
 		video, err := hw.NewTestPattern(hw.TestPatternConfig{Format: Format(false), Epoch: epoch})
 		if err != nil {
@@ -188,7 +188,7 @@ func firstVideoTag(path string) bool {
 // video frame of the stream into its recording, with the pipeline already
 // running (the box is on and previewing before she presses the button).
 func BenchmarkGoLive(b *testing.B) {
-	ngx := nginxtest.New(b)
+	ngx := rtmptest.New(b)
 	p := start(b, Config{Catalog: demoCatalog(b), InitialCard: 0, RTMP: []string{ngx.URL("golive")}})
 	path := ngx.RecordingPath("golive")
 	var samples []time.Duration
@@ -227,7 +227,7 @@ func BenchmarkGoLive(b *testing.B) {
 // capture and encoder paused (nobody watching): GoLive restarts ffmpeg,
 // so this is the go-live figure of a box left alone (target ≤ 2 s).
 func BenchmarkGoLiveFromPause(b *testing.B) {
-	ngx := nginxtest.New(b)
+	ngx := rtmptest.New(b)
 	p := start(b, Config{Catalog: demoCatalog(b), InitialCard: 0, RTMP: []string{ngx.URL("golive")},
 		IdleAfter: 300 * time.Millisecond})
 	path := ngx.RecordingPath("golive")

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/firmware"
-	"github.com/cunbo/cunbo/stream/nginxtest"
 	"github.com/cunbo/cunbo/stream/rtmp"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 )
 
 var _ firmware.Pipeline = (*Pipeline)(nil)
@@ -26,7 +26,7 @@ func TestPushToNginx(t *testing.T) {
 		{"portrait", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ngx := nginxtest.New(t)
+			ngx := rtmptest.New(t)
 			p := start(t, Config{
 				Portrait:    tc.portrait,
 				Catalog:     demoCatalog(t),
@@ -67,7 +67,7 @@ func TestPushToNginx(t *testing.T) {
 			}
 
 			rec := ngx.RecordingPath("box")
-			res, err := nginxtest.Probe(rec)
+			res, err := rtmptest.Probe(rec)
 			if err != nil {
 				t.Fatalf("ffprobe %s: %v\n%s", rec, err, ngx.ErrorLog())
 			}
@@ -171,7 +171,7 @@ func TestPreviewAndClip(t *testing.T) {
 	// The preview works before going live: she frames herself first.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	res, err := nginxtest.ProbeContext(ctx, "rtsp://"+addr+"/live", false, "-rtsp_transport", "tcp")
+	res, err := rtmptest.ProbeContext(ctx, "rtsp://"+addr+"/live", false, "-rtsp_transport", "tcp")
 	if err != nil {
 		t.Fatalf("ffprobe preview: %v", err)
 	}
@@ -198,7 +198,7 @@ func TestPreviewAndClip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("clip: %v (recorder %+v)", err, p.Recorder().Stats())
 	}
-	cr, err := nginxtest.Probe(clip)
+	cr, err := rtmptest.Probe(clip)
 	if err != nil {
 		t.Fatalf("ffprobe clip: %v", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/hw"
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/cunbo/cunbo/stream/streamtest"
 )
 
@@ -55,7 +55,7 @@ func assertStill(t *testing.T, p *Pipeline, mic *countedAudio, what string) {
 // pictures back, and when they leave the pipeline pauses again.
 func TestPausesWhenIdleAndWakes(t *testing.T) {
 	const idle = 600 * time.Millisecond
-	ngx := nginxtest.New(t)
+	ngx := rtmptest.New(t)
 	addr := freeAddr(t)
 	epoch := time.Now()
 	video, audio := sources(t, false, epoch)
@@ -83,7 +83,7 @@ func TestPausesWhenIdleAndWakes(t *testing.T) {
 	// An RTSP reader: its DESCRIBE wakes the pipeline and it gets a picture.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := nginxtest.ProbeContext(ctx, "rtsp://"+addr+"/live", true, "-read_intervals", "%+#10", "-rtsp_transport", "tcp")
+	res, err := rtmptest.ProbeContext(ctx, "rtsp://"+addr+"/live", true, "-read_intervals", "%+#10", "-rtsp_transport", "tcp")
 	if err != nil {
 		t.Fatalf("ffprobe the preview of a paused pipeline: %v", err)
 	}

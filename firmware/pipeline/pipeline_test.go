@@ -16,8 +16,8 @@ import (
 	"github.com/cunbo/cunbo/firmware"
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/hw"
-	"github.com/cunbo/cunbo/stream/nginxtest"
 	"github.com/cunbo/cunbo/stream/rtmp"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/cunbo/cunbo/stream/streamtest"
 )
 
@@ -332,7 +332,7 @@ func TestCaptureStepAllocatesNothing(t *testing.T) {
 // pipeline and nginx: the big button goes live, the card buttons switch
 // cards, a long press ends the stream.
 func TestBoxDrivesTheRealPipeline(t *testing.T) {
-	ngx := nginxtest.New(t)
+	ngx := rtmptest.New(t)
 	p := start(t, Config{Catalog: demoCatalog(t), InitialCard: 0, RTMP: []string{ngx.URL("box")}})
 	panel := hw.NewVirtual(nil)
 	buttons := make(chan hw.ButtonEvent)

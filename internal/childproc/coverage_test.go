@@ -14,7 +14,7 @@ import (
 
 // notChildren are the non-test files that may run a program without
 // childproc, each with the reason. Test-support packages (a directory
-// named *test, such as stream/nginxtest) run only under go test and are
+// named *test, such as stream/rtmp/rtmptest) run only under go test and are
 // not checked.
 var notChildren = map[string]string{
 	"cmd/cunbo/sim_http.go":       "xdg-open: the browser it opens must outlive cunbo sim; stty: returns at once",

@@ -17,7 +17,7 @@ import (
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/overlay"
 	"github.com/cunbo/cunbo/review/wire"
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/cunbo/cunbo/stream/whep"
 )
 
@@ -33,7 +33,7 @@ func TestBoxUploadsOnlyOffAir(t *testing.T) {
 	clip := mp4(t)
 	before := b.segment(t, clip)
 
-	ngx := nginxtest.New(t)
+	ngx := rtmptest.New(t)
 	epoch := time.Now()
 	video, err := hw.NewTestPattern(hw.TestPatternConfig{Format: pipeline.Format(true), Epoch: epoch})
 	if err != nil {

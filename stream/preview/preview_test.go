@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/stream/fanout"
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/cunbo/cunbo/stream/streamtest"
 )
 
@@ -39,7 +39,7 @@ func TestNotFoundBeforeTracksAndOnWrongPath(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for _, u := range []string{url, url + "x"} {
-		if _, err := nginxtest.ProbeContext(ctx, u, false, "-rtsp_transport", "tcp"); err == nil {
+		if _, err := rtmptest.ProbeContext(ctx, u, false, "-rtsp_transport", "tcp"); err == nil {
 			t.Errorf("%s: ffprobe succeeded without a stream", u)
 		}
 	}
@@ -61,11 +61,11 @@ func TestFFprobeReadsPreview(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond) // mid-GOP
 
 	var wg sync.WaitGroup
-	results := make([]*nginxtest.ProbeResult, 2)
+	results := make([]*rtmptest.ProbeResult, 2)
 	errs := make([]error, 2)
 	for i := range results {
 		wg.Go(func() {
-			results[i], errs[i] = nginxtest.ProbeContext(ctx, url, true,
+			results[i], errs[i] = rtmptest.ProbeContext(ctx, url, true,
 				"-rtsp_transport", "tcp", "-read_intervals", "%+4")
 		})
 	}
@@ -118,7 +118,7 @@ func TestOnReaderOnDescribe(t *testing.T) {
 	url := "rtsp://" + addr + "/live"
 	for _, u := range []string{url, url + "x"} {
 		// No tracks yet: both fail, but the right path was asked for.
-		_, _ = nginxtest.ProbeContext(ctx, u, false, "-rtsp_transport", "tcp")
+		_, _ = rtmptest.ProbeContext(ctx, u, false, "-rtsp_transport", "tcp")
 	}
 	mu.Lock()
 	defer mu.Unlock()

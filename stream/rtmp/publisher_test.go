@@ -20,7 +20,7 @@ import (
 
 	"github.com/cunbo/cunbo/stream"
 	"github.com/cunbo/cunbo/stream/fanout"
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/cunbo/cunbo/stream/streamtest"
 )
 
@@ -129,7 +129,7 @@ func startPublisher(t *testing.T, p *Publisher) (stop func()) {
 // TestPushToNginx: streamtest → fan-out → RTMP → nginx, checked by ffprobe
 // on nginx's recording.
 func TestPushToNginx(t *testing.T) {
-	srv := nginxtest.New(t)
+	srv := rtmptest.New(t)
 	p, err := New(Config{URL: srv.URL("push"), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestPushToNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r, err := nginxtest.Probe(srv.RecordingPath("push"))
+	r, err := rtmptest.Probe(srv.RecordingPath("push"))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, srv.ErrorLog())
 	}
@@ -178,7 +178,7 @@ func TestPushToNginx(t *testing.T) {
 	if d := r.Duration - dur; d < -500*time.Millisecond || d > 500*time.Millisecond {
 		t.Errorf("duration %v, want %v ± 0.5 s", r.Duration, dur)
 	}
-	for _, s := range []*nginxtest.ProbeStream{v, a} {
+	for _, s := range []*rtmptest.ProbeStream{v, a} {
 		if err := r.CheckMonotonic(s.Index); err != nil {
 			t.Error(err)
 		}
@@ -192,7 +192,7 @@ func TestPushToNginx(t *testing.T) {
 // TestReconnectAfterNginxRestart kills the ingest server mid-stream and
 // brings it back on the same port.
 func TestReconnectAfterNginxRestart(t *testing.T) {
-	srv := nginxtest.New(t)
+	srv := rtmptest.New(t)
 	p, err := New(Config{URL: srv.URL("again"), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +233,7 @@ func TestReconnectAfterNginxRestart(t *testing.T) {
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := nginxtest.Probe(srv.RecordingPath("again"))
+	r, err := rtmptest.Probe(srv.RecordingPath("again"))
 	if err != nil {
 		t.Fatal(err)
 	}

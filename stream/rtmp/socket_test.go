@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/stream"
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/cunbo/cunbo/stream/streamtest"
 )
 
@@ -19,7 +19,7 @@ func TestSocketSignals(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("TCP_INFO is Linux-only")
 	}
-	srv := nginxtest.New(t)
+	srv := rtmptest.New(t)
 	p, err := New(Config{URL: srv.URL("sock")})
 	if err != nil {
 		t.Fatal(err)

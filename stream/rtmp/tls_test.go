@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/stream/fanout"
-	"github.com/cunbo/cunbo/stream/nginxtest"
+	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/cunbo/cunbo/stream/streamtest"
 )
 
@@ -93,7 +93,7 @@ func tlsTerminator(t *testing.T, backend string) (addr string, roots *x509.CertP
 // certificate is verified (a wrong name is refused) and that the stream
 // arrives intact behind the terminator.
 func TestPushOverRTMPS(t *testing.T) {
-	srv := nginxtest.New(t)
+	srv := rtmptest.New(t)
 	plain, err := url.Parse(srv.URL("secure"))
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +141,7 @@ func TestPushOverRTMPS(t *testing.T) {
 	if handshakes() == 0 {
 		t.Fatal("no TLS handshake completed")
 	}
-	r, err := nginxtest.Probe(srv.RecordingPath("secure"))
+	r, err := rtmptest.Probe(srv.RecordingPath("secure"))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, srv.ErrorLog())
 	}

@@ -1,10 +1,10 @@
-// Package nginxtest runs a real nginx with the RTMP module as a test peer:
+// Package rtmptest runs a real nginx with the RTMP module as a test peer:
 // a private instance on a free loopback port, configured in a temp dir, that
 // records every published stream to FLV so tests can ffprobe what arrived.
 //
 // It needs Debian's nginx and libnginx-mod-rtmp (installed by `make deps`).
 // It works both as root and as an ordinary user.
-package nginxtest
+package rtmptest
 
 import (
 	"bytes"
@@ -64,7 +64,7 @@ func FindModule() (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("nginxtest: ngx_rtmp_module.so not found in %v (install libnginx-mod-rtmp)", modulePaths)
+	return "", fmt.Errorf("rtmptest: ngx_rtmp_module.so not found in %v (install libnginx-mod-rtmp)", modulePaths)
 }
 
 func findNginx(p string) (string, error) {
@@ -77,14 +77,14 @@ func findNginx(p string) (string, error) {
 	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
 		return "/usr/sbin/nginx", nil
 	}
-	return "", errors.New("nginxtest: nginx binary not found (install nginx)")
+	return "", errors.New("rtmptest: nginx binary not found (install nginx)")
 }
 
 // Start writes the configuration and starts nginx, returning once it
 // accepts connections. ctx bounds only the start-up.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Dir == "" {
-		return nil, errors.New("nginxtest: Config.Dir is required")
+		return nil, errors.New("rtmptest: Config.Dir is required")
 	}
 	bin, err := findNginx(cfg.NginxPath)
 	if err != nil {
@@ -103,7 +103,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		errLogPath: filepath.Join(cfg.Dir, "error.log"),
 	}
 	if err := os.MkdirAll(s.recordDir, 0o755); err != nil {
-		return nil, fmt.Errorf("nginxtest: %w", err)
+		return nil, fmt.Errorf("rtmptest: %w", err)
 	}
 	// A port picked by the kernel can be taken by someone else before nginx
 	// binds it; pick again a few times rather than fail the test.
@@ -142,7 +142,7 @@ func New(t testing.TB) *Server {
 	}
 	t.Cleanup(func() {
 		if err := s.Stop(); err != nil {
-			t.Errorf("nginxtest: stop: %v", err)
+			t.Errorf("rtmptest: stop: %v", err)
 		}
 	})
 	return s
@@ -151,7 +151,7 @@ func New(t testing.TB) *Server {
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("nginxtest: find free port: %w", err)
+		return 0, fmt.Errorf("rtmptest: find free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
@@ -165,11 +165,11 @@ func (s *Server) writeConfig() error {
 	if os.Geteuid() == 0 {
 		u, err := user.Current()
 		if err != nil {
-			return fmt.Errorf("nginxtest: %w", err)
+			return fmt.Errorf("rtmptest: %w", err)
 		}
 		g, err := user.LookupGroupId(u.Gid)
 		if err != nil {
-			return fmt.Errorf("nginxtest: %w", err)
+			return fmt.Errorf("rtmptest: %w", err)
 		}
 		fmt.Fprintf(&b, "user %s %s;\n", u.Username, g.Name)
 	}
@@ -196,7 +196,7 @@ func (s *Server) writeConfig() error {
 }
 `, filepath.Join(s.cfg.Dir, "access.log"), s.addr, s.recordDir)
 	if err := os.WriteFile(s.confPath, b.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("nginxtest: write config: %w", err)
+		return fmt.Errorf("rtmptest: write config: %w", err)
 	}
 	return nil
 }
@@ -207,13 +207,13 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		return errors.New("nginxtest: already running")
+		return errors.New("rtmptest: already running")
 	}
 	cmd := exec.Command(s.nginx, "-e", s.errLogPath, "-p", s.cfg.Dir+"/", "-c", s.confPath)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("nginxtest: start nginx: %w", err)
+		return fmt.Errorf("rtmptest: start nginx: %w", err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -229,11 +229,11 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		select {
 		case <-done:
-			return fmt.Errorf("nginxtest: nginx exited at start-up: %s %s", out.String(), s.tailLog())
+			return fmt.Errorf("rtmptest: nginx exited at start-up: %s %s", out.String(), s.tailLog())
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
 			<-done
-			return fmt.Errorf("nginxtest: nginx not accepting on %s: %w %s", s.addr, ctx.Err(), s.tailLog())
+			return fmt.Errorf("rtmptest: nginx not accepting on %s: %w %s", s.addr, ctx.Err(), s.tailLog())
 		case <-tick.C:
 		}
 	}
@@ -273,7 +273,7 @@ func (s *Server) signal(sig syscall.Signal, wait time.Duration) error {
 	case <-time.After(wait):
 		_ = cmd.Process.Kill()
 		<-done
-		return fmt.Errorf("nginxtest: nginx ignored %v for %v, killed", sig, wait)
+		return fmt.Errorf("rtmptest: nginx ignored %v for %v, killed", sig, wait)
 	}
 }
 
