@@ -1,7 +1,6 @@
 package speech
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,41 +18,8 @@ import (
 
 const scriptedText = "今天的辣椒酱全网最低价"
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtBin != "" {
-		os.RemoveAll(filepath.Dir(builtBin))
-	}
-	os.Exit(code)
-}
-
-// workerBinary builds the real cgo worker once per test run.
-func workerBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "speech-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "cunbo-speech")
-		cmd := exec.Command("go", "build", "-tags", "ne", "-o", builtBin, "github.com/cunbo/cunbo/cmd/cunbo-speech")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build worker: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
+// TestMain removes the speech worker the tests built.
+func TestMain(m *testing.M) { os.Exit(sharedtest.Main(m)) }
 
 // sharedTestdata is ../shared/testdata (see internal/sharedtest).
 func sharedTestdata(t testing.TB) string { return sharedtest.Dir(t) }
@@ -62,7 +27,7 @@ func sharedTestdata(t testing.TB) string { return sharedtest.Dir(t) }
 func scriptedConfig(t *testing.T) Config {
 	td := sharedTestdata(t)
 	return Config{
-		WorkerPath: workerBinary(t),
+		WorkerPath: sharedtest.SpeechWorker(t),
 		VADModel:   filepath.Join(td, "models", "silero-vad", "silero_vad.onnx"),
 		ModelDir:   filepath.Join(td, "models", "scripted-ctc"),
 		Input:      hw.AudioFormat{SampleRate: 48000, Channels: 2},
@@ -76,20 +41,7 @@ func start(t *testing.T, cfg Config) *Supervisor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	sharedtest.Run(t, "Run", 10*time.Second, s.Run)
 	return s
 }
 
@@ -245,16 +197,16 @@ func TestCaptionsOff(t *testing.T) {
 		want []string
 	}{
 		{"no model installed", func(t *testing.T) Config {
-			return Config{WorkerPath: workerBinary(t), VADModel: vad, ModelDir: t.TempDir()}
+			return Config{WorkerPath: sharedtest.SpeechWorker(t), VADModel: vad, ModelDir: t.TempDir()}
 		}, []string{"字幕已关闭", "没有安装语音识别模型", "no speech model installed"}},
 		{"model directory absent", func(t *testing.T) Config {
-			return Config{WorkerPath: workerBinary(t), VADModel: vad, ModelDir: filepath.Join(t.TempDir(), "models")}
+			return Config{WorkerPath: sharedtest.SpeechWorker(t), VADModel: vad, ModelDir: filepath.Join(t.TempDir(), "models")}
 		}, []string{"字幕已关闭", "no speech model installed"}},
 		{"worker binary missing", func(t *testing.T) Config {
 			return Config{WorkerPath: filepath.Join(t.TempDir(), "cunbo-speech"), VADModel: vad, ModelDir: filepath.Join(td, "models", "scripted-ctc")}
 		}, []string{"字幕已关闭", "找不到语音程序", "missing"}},
 		{"VAD model missing", func(t *testing.T) Config {
-			return Config{WorkerPath: workerBinary(t), VADModel: filepath.Join(t.TempDir(), "vad.onnx"), ModelDir: filepath.Join(td, "models", "scripted-ctc")}
+			return Config{WorkerPath: sharedtest.SpeechWorker(t), VADModel: filepath.Join(t.TempDir(), "vad.onnx"), ModelDir: filepath.Join(td, "models", "scripted-ctc")}
 		}, []string{"字幕已关闭", "VAD model"}},
 	}
 	for _, tc := range tests {

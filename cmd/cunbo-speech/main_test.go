@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,44 +22,11 @@ import (
 
 const scriptedText = "今天的辣椒酱全网最低价"
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// workerBinary builds this command with cgo once per test run.
-func workerBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "cunbo-speech-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "cunbo-speech")
-		cmd := exec.Command("go", "build", "-tags", "ne", "-o", builtBin, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtBin != "" {
-		os.RemoveAll(filepath.Dir(builtBin))
-	}
-	os.Exit(code)
-}
-
 // sharedTestdata is ../shared/testdata (see internal/sharedtest).
 func sharedTestdata(t testing.TB) string { return sharedtest.Dir(t) }
+
+// TestMain removes the speech worker the tests built.
+func TestMain(m *testing.M) { os.Exit(sharedtest.Main(m)) }
 
 func vadModel(t testing.TB) string {
 	return filepath.Join(sharedTestdata(t), "models", "silero-vad", "silero_vad.onnx")
@@ -86,7 +52,7 @@ func runWAVMode(t *testing.T, wav string, extra ...string) []segment {
 	defer cancel()
 	args := append([]string{"--vad", vadModel(t), "--wav", wav}, extra...)
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, workerBinary(t), args...)
+	cmd := exec.CommandContext(ctx, sharedtest.SpeechWorker(t), args...)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -214,7 +180,7 @@ func TestBadInvocations(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(workerBinary(t), tc.args...)
+			cmd := exec.Command(sharedtest.SpeechWorker(t), tc.args...)
 			out, err := cmd.CombinedOutput()
 			if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != tc.code {
 				t.Fatalf("exit %v (%v), want %d\n%s", cmd.ProcessState, err, tc.code, out)
@@ -230,7 +196,7 @@ func TestScriptedCTCPlumbingPipe(t *testing.T) {
 	td := sharedTestdata(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, workerBinary(t), "--vad", vadModel(t), "--model", filepath.Join(td, "models", "scripted-ctc"), "--pipe")
+	cmd := exec.CommandContext(ctx, sharedtest.SpeechWorker(t), "--vad", vadModel(t), "--model", filepath.Join(td, "models", "scripted-ctc"), "--pipe")
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
@@ -351,7 +317,7 @@ func BenchmarkWorkerRSSVADOnly(b *testing.B) {
 	}
 	var peak float64
 	for n := 0; n < b.N; n++ {
-		cmd := exec.Command(workerBinary(b), "--vad", vadModel(b), "--pipe")
+		cmd := exec.Command(sharedtest.SpeechWorker(b), "--vad", vadModel(b), "--pipe")
 		stdin, _ := cmd.StdinPipe()
 		stdout, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
