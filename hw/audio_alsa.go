@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/internal/childproc"
+	"github.com/cunbo/cunbo/internal/linelog"
 )
 
 // ALSAConfig configures an ALSA microphone.
@@ -34,7 +35,7 @@ type ALSA struct {
 	format AudioFormat
 	cmd    *exec.Cmd
 	cancel context.CancelFunc
-	stderr *stderrTail
+	stderr *linelog.Writer
 
 	chunks  chan []int16
 	done    chan struct{}
@@ -97,7 +98,7 @@ func (a *ALSA) read(dev string, out io.Reader) {
 		}
 		if err != nil {
 			werr := a.cmd.Wait()
-			msg := a.stderr.String()
+			msg := a.stderr.Tail()
 			if strings.Contains(msg, "No such file or directory") || strings.Contains(msg, "No such device") ||
 				strings.Contains(msg, "cannot find card") || strings.Contains(msg, "Unknown PCM") {
 				a.err = fmt.Errorf("hw: alsa %s: %w: %s", dev, ErrNoDevice, msg)

@@ -2,18 +2,17 @@ package hw
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os/exec"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/cunbo/cunbo/internal/childproc"
+	"github.com/cunbo/cunbo/internal/linelog"
 )
 
 // pipeVideo reads raw I420 frames from a child process's stdout. A reader
@@ -32,7 +31,7 @@ type pipeVideo struct {
 
 	cmd    *exec.Cmd
 	cancel context.CancelFunc
-	stderr *stderrTail
+	stderr *linelog.Writer
 
 	frames chan []byte
 	free   chan []byte
@@ -115,7 +114,7 @@ func (p *pipeVideo) read(name string, out io.Reader) {
 		buf := <-p.free
 		if _, err := io.ReadFull(br, buf); err != nil {
 			werr := p.cmd.Wait()
-			msg := p.stderr.String()
+			msg := p.stderr.Tail()
 			switch {
 			case p.deviceMissing != nil && p.deviceMissing(msg):
 				p.err = fmt.Errorf("hw: %s: %w: %s", name, ErrNoDevice, msg)
@@ -215,74 +214,9 @@ func (p *pipeVideo) close() error {
 	return nil
 }
 
-// stderrTail logs a child's stderr line by line (debug level, at most a
-// few lines a second) and keeps the last lines for error messages.
-type stderrTail struct {
-	logger *slog.Logger
-	name   string
-
-	mu      sync.Mutex
-	partial []byte
-	lines   []string
-	window  time.Time
-	logged  int
-}
-
-const (
-	tailLines        = 8
-	stderrLogsPerSec = 5
-)
-
-func newStderrTail(logger *slog.Logger, name string) *stderrTail {
-	return &stderrTail{logger: logger, name: name}
-}
-
-func (t *stderrTail) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.partial = append(t.partial, b...)
-	for {
-		i := bytes.IndexByte(t.partial, '\n')
-		if i < 0 {
-			break
-		}
-		t.line(string(bytes.TrimSpace(t.partial[:i])))
-		t.partial = t.partial[i+1:]
-	}
-	if len(t.partial) > 4096 {
-		t.line(string(t.partial))
-		t.partial = t.partial[:0]
-	}
-	return len(b), nil
-}
-
-func (t *stderrTail) line(s string) {
-	if s == "" {
-		return
-	}
-	t.lines = append(t.lines, s)
-	if len(t.lines) > tailLines {
-		t.lines = t.lines[len(t.lines)-tailLines:]
-	}
-	if t.logger == nil {
-		return
-	}
-	now := time.Now()
-	if now.Sub(t.window) >= time.Second {
-		t.window, t.logged = now, 0
-	}
-	if t.logged < stderrLogsPerSec {
-		t.logged++
-		t.logger.Debug("child stderr", "source", t.name, "line", s)
-	}
-}
-
-func (t *stderrTail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	lines := t.lines
-	if len(t.partial) > 0 {
-		lines = append(lines[:len(lines):len(lines)], string(t.partial))
-	}
-	return strings.Join(lines, " | ")
+// newStderrTail logs a child's stderr at debug level, a few lines a second,
+// and keeps the last lines for the error message when it dies.
+func newStderrTail(logger *slog.Logger, name string) *linelog.Writer {
+	return linelog.New(linelog.Config{Logger: logger, Level: slog.LevelDebug, Msg: "child stderr",
+		Attrs: []any{"source", name}, Keep: 8})
 }

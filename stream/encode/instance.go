@@ -1,7 +1,6 @@
 package encode
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,10 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/cunbo/cunbo/internal/childproc"
+	"github.com/cunbo/cunbo/internal/linelog"
 	"github.com/cunbo/cunbo/stream"
 	"github.com/cunbo/cunbo/stream/encode/tsdemux"
 )
@@ -132,7 +131,9 @@ func (e *Encoder) startInstance(id int, o Output, codec Codec, lead time.Duratio
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, e.cfg.FFmpeg, e.ffmpegArgs(o, codec, lead)...)
 	cmd.WaitDelay = 2 * time.Second
-	cmd.Stderr = newLogWriter(e.log, id)
+	// A few lines a second, so a misbehaving encoder cannot flood the
+	// journal.
+	cmd.Stderr = linelog.New(linelog.Config{Logger: e.log, Level: slog.LevelWarn, Msg: "ffmpeg", Attrs: []any{"instance", id}})
 	videoIn, err := cmd.StdinPipe()
 	if err != nil {
 		cancel()
@@ -256,59 +257,4 @@ func (in *instance) pid() int {
 		return 0
 	}
 	return in.cmd.Process.Pid
-}
-
-// logWriter sends ffmpeg's stderr to the logger line by line, at most a
-// few lines a second so a misbehaving encoder cannot flood the journal.
-type logWriter struct {
-	log *slog.Logger
-	id  int
-
-	mu      sync.Mutex
-	partial []byte
-	window  time.Time
-	n       int
-	dropped int
-}
-
-const stderrLinesPerSec = 5
-
-func newLogWriter(log *slog.Logger, id int) *logWriter { return &logWriter{log: log, id: id} }
-
-func (w *logWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.partial = append(w.partial, b...)
-	for {
-		i := bytes.IndexByte(w.partial, '\n')
-		if i < 0 {
-			break
-		}
-		w.line(string(bytes.TrimSpace(w.partial[:i])))
-		w.partial = w.partial[i+1:]
-	}
-	if len(w.partial) > 4096 {
-		w.line(string(w.partial))
-		w.partial = w.partial[:0]
-	}
-	return len(b), nil
-}
-
-func (w *logWriter) line(s string) {
-	if s == "" {
-		return
-	}
-	now := time.Now()
-	if now.Sub(w.window) >= time.Second {
-		if w.dropped > 0 {
-			w.log.Warn("ffmpeg stderr lines suppressed", "instance", w.id, "count", w.dropped)
-		}
-		w.window, w.n, w.dropped = now, 0, 0
-	}
-	if w.n >= stderrLinesPerSec {
-		w.dropped++
-		return
-	}
-	w.n++
-	w.log.Warn("ffmpeg", "instance", w.id, "line", s)
 }
