@@ -50,7 +50,7 @@ func stateIcon(s string) string {
 	case store.StateCoached:
 		return "🎓"
 	}
-	return "🆕"
+	return "🔔"
 }
 
 // span is a run of a line's text, marked when a finding covers it.
