@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -246,5 +247,35 @@ func TestClipRanges(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusPartialContent || string(b) != string(mp4[100:200]) || resp.Header.Get("Content-Type") != "video/mp4" {
 		t.Fatalf("range: %d, %d bytes, %q", resp.StatusCode, len(b), resp.Header.Get("Content-Type"))
+	}
+}
+
+// The session cookie: HttpOnly and SameSite=Strict always, Secure under
+// TLS; never readable by scripts or sent cross-site.
+func TestCookieFlags(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		e := newEnv(t)
+		e.addUser("sw-a", store.RoleSocial)
+		base, c := e.base, client(t)
+		if tls {
+			hs := httptest.NewTLSServer(e.srv.Handler())
+			t.Cleanup(hs.Close)
+			base = hs.URL
+			c.Transport = hs.Client().Transport
+		}
+		resp, err := c.PostForm(base+"/console/login", url.Values{"name": {"sw-a"}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ck := resp.Header.Get("Set-Cookie")
+		for _, want := range []string{"cunbo_console=", "HttpOnly", "SameSite=Strict", "Path=/console/"} {
+			if !strings.Contains(ck, want) {
+				t.Errorf("tls %v: cookie %q lacks %s", tls, ck, want)
+			}
+		}
+		if strings.Contains(ck, "Secure") != tls {
+			t.Errorf("tls %v: cookie %q", tls, ck)
+		}
 	}
 }
