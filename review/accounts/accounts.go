@@ -25,6 +25,7 @@ const (
 	argonThreads = 1
 	argonKeyLen  = 32
 	saltLen      = 16
+	maxMemory    = 64 * 1024 // KiB, the most Verify accepts
 )
 
 // MinPassword is the shortest password accepted, in characters.
@@ -59,7 +60,9 @@ func Verify(hash, password string) (bool, error) {
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
 		return false, ErrBadHash
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > 1<<21 || t == 0 || t > 16 || p == 0 {
+	// Bounded so that a corrupt or planted hash cannot make one sign-in
+	// take gigabytes or minutes.
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m < 8 || m > maxMemory || t == 0 || t > 10 || p == 0 || p > 4 {
 		return false, ErrBadHash
 	}
 	b64 := base64.RawStdEncoding

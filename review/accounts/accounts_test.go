@@ -29,6 +29,7 @@ func TestHashVerify(t *testing.T) {
 		{"$2a$10$abcdefghijklmnopqrstuv", "x", false, true},
 		{strings.Replace(h, "m=19456", "m=0", 1), "x", false, true},
 		{strings.Replace(h, "t=2", "t=99", 1), "x", false, true},
+		{strings.Replace(h, "m=19456", "m=2097152", 1), "x", false, true},
 		{h[:len(h)-30], "正确的密码 horse", false, true},
 	}
 	for _, tc := range tests {
