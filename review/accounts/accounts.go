@@ -159,6 +159,9 @@ func (t *Throttle) Fail(key string, now time.Time) {
 			}
 		}
 	}
+	if t.keys == nil {
+		t.keys = map[string]*attempts{}
+	}
 	a := t.keys[key]
 	if a == nil || now.Sub(a.first) >= t.Window {
 		a = &attempts{first: now}
