@@ -120,8 +120,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Warning is a message for the streamer (Simplified Chinese).
-type Warning struct {
+// Notice is a message for the streamer (Simplified Chinese).
+type Notice struct {
 	At   time.Time `json:"at"`
 	Text string    `json:"text"`
 	// Kind is NoticeCompliance for a compliance warning (the phone page
@@ -141,7 +141,7 @@ type Status struct {
 	State    state.State `json:"state"`
 	Since    time.Time   `json:"since"`
 	Ring     string      `json:"ring"`
-	Warnings []Warning   `json:"warnings"`
+	Warnings []Notice    `json:"warnings"`
 }
 
 const maxWarnings = 10
@@ -227,7 +227,7 @@ func (b *Box) Status() Status {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.status
-	s.Warnings = append([]Warning(nil), s.Warnings...)
+	s.Warnings = append([]Notice(nil), s.Warnings...)
 	return s
 }
 
@@ -380,7 +380,7 @@ func (b *Box) handle(ctx context.Context, wg *sync.WaitGroup, p posted) {
 	}
 	b.status.Ring = b.opts.Ring.Level().String()
 	if w := warningText(prev, next, p); w != "" {
-		nw := Warning{At: now, Text: w}
+		nw := Notice{At: now, Text: w}
 		if p.ev == state.ComplianceWarning {
 			nw.Kind = NoticeCompliance
 		}
@@ -390,17 +390,17 @@ func (b *Box) handle(ctx context.Context, wg *sync.WaitGroup, p posted) {
 	b.mu.Unlock()
 }
 
-func (b *Box) addWarningLocked(w Warning) {
+func (b *Box) addWarningLocked(w Notice) {
 	b.status.Warnings = append(b.status.Warnings, w)
 	if n := len(b.status.Warnings); n > maxWarnings {
-		b.status.Warnings = append([]Warning(nil), b.status.Warnings[n-maxWarnings:]...)
+		b.status.Warnings = append([]Notice(nil), b.status.Warnings[n-maxWarnings:]...)
 	}
 }
 
 // publishLocked hands the status to every subscriber.
 func (b *Box) publishLocked() {
 	st := b.status
-	st.Warnings = append([]Warning(nil), st.Warnings...)
+	st.Warnings = append([]Notice(nil), st.Warnings...)
 	for _, ch := range b.subs {
 		select {
 		case <-ch:
@@ -418,7 +418,7 @@ func (b *Box) StorageNotice(text string) {
 	b.flash(hw.PatternStorage)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.addWarningLocked(Warning{At: b.opts.Clock.Now(), Text: text, Kind: NoticeStorage})
+	b.addWarningLocked(Notice{At: b.opts.Clock.Now(), Text: text, Kind: NoticeStorage})
 	b.publishLocked()
 }
 

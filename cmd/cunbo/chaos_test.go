@@ -114,7 +114,7 @@ type chaosBox struct {
 }
 
 type seenWarning struct {
-	w    web.Warning
+	w    web.WarningCard
 	seen time.Time
 }
 
@@ -197,7 +197,7 @@ func (b *chaosBox) readEvents() {
 		case strings.HasPrefix(line, "event: "):
 			event = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: ") && event == "warning":
-			var w web.Warning
+			var w web.WarningCard
 			if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &w) == nil {
 				b.mu.Lock()
 				b.warnings = append(b.warnings, seenWarning{w: w, seen: time.Now()})
@@ -553,7 +553,7 @@ func fullCard(t *testing.T, bin, data string, args []string) {
 	var st web.Status
 	for {
 		st = box.status(t)
-		noticed := slices.ContainsFunc(st.Notices, func(n firmware.Warning) bool {
+		noticed := slices.ContainsFunc(st.Notices, func(n firmware.Notice) bool {
 			return n.Text == app.StorageFullNote && n.Kind == firmware.NoticeStorage
 		})
 		if st.StorageNote == app.StorageFullNote && noticed {

@@ -189,7 +189,7 @@ func cardLine(c pipeline.Card) string {
 // printed by warningPrinter, straight from the loop.
 func statusPrinter(out *syncWriter, v *hw.Virtual) func(firmware.Status) {
 	var last string
-	var lastNotice firmware.Warning
+	var lastNotice firmware.Notice
 	return func(st firmware.Status) {
 		panel := v.State()
 		icon, label := web.Labels(st.State)
@@ -212,7 +212,7 @@ func statusPrinter(out *syncWriter, v *hw.Virtual) func(firmware.Status) {
 
 // newNotices returns the notices after last in list (the box keeps only
 // its newest few, so the list is matched by content, not by length).
-func newNotices(list []firmware.Warning, last firmware.Warning) []firmware.Warning {
+func newNotices(list []firmware.Notice, last firmware.Notice) []firmware.Notice {
 	if last.At.IsZero() {
 		return list
 	}

@@ -24,19 +24,19 @@ func TestPanelPrintsEveryNoticeOnce(t *testing.T) {
 			out := &syncWriter{w: &buf}
 			print := statusPrinter(out, hw.NewVirtual(nil))
 			base := time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC)
-			var kept []firmware.Warning
+			var kept []firmware.Notice
 			for i := range total {
 				text := fmt.Sprintf("网络断开，正在重连 %d", i)
 				if i%3 == 2 {
 					text = fmt.Sprintf("口播提醒：“全网最低价” %d", i)
 				}
-				kept = append(kept, firmware.Warning{At: base.Add(time.Duration(i) * time.Second), Text: text})
+				kept = append(kept, firmware.Notice{At: base.Add(time.Duration(i) * time.Second), Text: text})
 				if len(kept) > maxKept {
 					kept = kept[len(kept)-maxKept:]
 				}
 				// The same status may be delivered more than once.
 				for range 2 {
-					print(firmware.Status{State: state.Live, Warnings: append([]firmware.Warning(nil), kept...)})
+					print(firmware.Status{State: state.Live, Warnings: append([]firmware.Notice(nil), kept...)})
 				}
 			}
 			got := buf.String()

@@ -128,7 +128,7 @@ func New(opts Options) (*App, error) {
 		opts.ReadyWait = 8 * time.Second
 	}
 	if opts.Compliance != nil && opts.Captions == nil {
-		opts.Captions = opts.Compliance.WebCaptions
+		opts.Captions = func() web.Captions { return WebCaptions(opts.Compliance) }
 	}
 	a := &App{opts: opts, log: log}
 	var boxPipeline firmware.Pipeline = opts.Pipeline
@@ -165,7 +165,7 @@ func New(opts Options) (*App, error) {
 	if c := opts.Compliance; c != nil {
 		c.Loop().AddSink(compliance.BoxSink(box))
 		if a.Web != nil {
-			c.Loop().AddSink(compliance.PhonePage(a.Web))
+			c.Loop().AddSink(PhonePage(a.Web))
 		}
 	}
 	return a, nil

@@ -132,7 +132,7 @@ func TestPhonePageInChromium(t *testing.T) {
 	}
 
 	// A compliance warning shows in the warnings area, not over the video.
-	b.app.Web.PublishWarning(web.Warning{Said: "这个辣椒酱是全国第一好吃的", Match: "全国第一", Category: "absolute",
+	b.app.Web.PublishWarning(web.WarningCard{Said: "这个辣椒酱是全国第一好吃的", Match: "全国第一", Category: "absolute",
 		CategoryName: "绝对化用语", Explain: "不能说“第一”“最好”", Suggest: "这个辣椒酱很多老顾客回购", Law: "《广告法》第九条"})
 	do(t, ctx, 10*time.Second, chromedp.WaitVisible(chromedp.CSS("#warnings li")))
 	warningText := text(t, ctx, "#warnings")

@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/cunbo/cunbo/firmware"
+	"github.com/cunbo/cunbo/firmware/app"
 	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/firmware/web"
@@ -431,7 +432,7 @@ func TestWarningsAndLayoutInChromium(t *testing.T) {
 
 			// The compliance loop hands each finding to the box (LED) and
 			// the phone page, as app.New wires them.
-			sinks := []compliance.WarningSink{compliance.BoxSink(p.box.Box), compliance.PhonePage(p.srv)}
+			sinks := []compliance.WarningSink{compliance.BoxSink(p.box.Box), app.PhonePage(p.srv)}
 			w := finding(t, "今天的辣椒酱全网最低价", "w1")
 			start := time.Now()
 			for _, s := range sinks {
@@ -653,7 +654,7 @@ func TestWeakNetworkLayoutInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#network-note")),
 	)
 	w := finding(t, "我们家的蜂蜜是全网最便宜的而且比超市里卖的那些都要好很多", "w1")
-	compliance.PhonePage(srv).Warn(w)
+	app.PhonePage(srv).Warn(w)
 	do(t, ctx, 5*time.Second, poll(`!!document.querySelector('#warnings > li.newest')`))
 	checkHerView(t, ctx, "reconnecting, weak network, a long warning")
 	if !eval[bool](t, ctx, `!document.getElementById('network-note').hidden`) {

@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,41 +30,8 @@ import (
 	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 )
 
-var (
-	buildOnce sync.Once
-	workerBin string
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if workerBin != "" {
-		os.RemoveAll(filepath.Dir(workerBin))
-	}
-	os.Exit(code)
-}
-
-// worker builds the real cgo speech worker once per test binary.
-func worker(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "compliance-worker")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		workerBin = filepath.Join(dir, "cunbo-speech")
-		cmd := exec.Command("go", "build", "-tags", "ne", "-o", workerBin, "github.com/cunbo/cunbo/cmd/cunbo-speech")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build cunbo-speech: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return workerBin
-}
+// TestMain removes the speech worker the tests built.
+func TestMain(m *testing.M) { os.Exit(sharedtest.Main(m)) }
 
 // testdata returns a path under ../shared/testdata (see internal/sharedtest).
 func testdata(t testing.TB, rel string) string { return sharedtest.Path(t, rel) }
@@ -142,7 +107,10 @@ func newBox(t *testing.T, modelDir string) *box {
 		t.Fatal(err)
 	}
 	b.page, err = web.New(web.Options{Box: b.fw, PIN: pin, Logger: log, StatusInterval: 100 * time.Millisecond,
-		Details: func() web.Details { return web.Details{Captions: b.caps.WebCaptions()} }})
+		Details: func() web.Details {
+			st := b.caps.Status()
+			return web.Details{Captions: web.Captions{On: st.On, Reason: st.Reason}}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +127,7 @@ func newBox(t *testing.T, modelDir string) *box {
 	}
 	cfg := Config{
 		Linter: lt,
-		Sinks:  []WarningSink{PhonePage(b.page), BoxSink(b.fw), SinkFunc(func(w Warning) { b.warnings <- w })},
+		Sinks:  []WarningSink{phonePage(b.page), BoxSink(b.fw), SinkFunc(func(w Warning) { b.warnings <- w })},
 		Store:  b.store,
 		Device: "test-box",
 		// Generous under a loaded CI machine: the cut still happens as soon
@@ -185,7 +153,7 @@ func newBox(t *testing.T, modelDir string) *box {
 	}
 	b.loop = loop
 	b.caps, err = NewCaptions(speech.Config{
-		WorkerPath: worker(t),
+		WorkerPath: sharedtest.SpeechWorker(t),
 		VADModel:   testdata(t, "models/silero-vad/silero_vad.onnx"),
 		ModelDir:   modelDir,
 		Input:      hw.AudioFormat{SampleRate: 16000, Channels: 1},
@@ -353,7 +321,7 @@ func TestScriptedModelPlumbing_WAVToWarningAndFlaggedSegment(t *testing.T) {
 	// The LED flashes the warning pattern (it plays for ~1.2 s).
 	waitFor(t, time.Second, "LED warning pattern", func() bool { return b.panel.State().Pattern == hw.PatternWarning })
 	data := nextEvent(t, events, "warning", 5*time.Second, func(string) bool { return true })
-	var pw web.Warning
+	var pw web.WarningCard
 	if err := json.Unmarshal([]byte(data), &pw); err != nil {
 		t.Fatal(err)
 	}
@@ -596,4 +564,15 @@ func checkNoGap(t *testing.T, path string, maxGap time.Duration) {
 		}
 		t.Logf("%s: %d packets over %v", s.CodecType, len(ps), ps[len(ps)-1].DTS-ps[0].DTS)
 	}
+}
+
+// phonePage hands warnings to the page the way app.PhonePage does; app
+// imports this package, so its tests cannot use the real one (app's
+// phone-page tests do).
+func phonePage(s web.WarningSink) WarningSink {
+	return SinkFunc(func(w Warning) {
+		s.PublishWarning(web.WarningCard{ID: w.ID, Said: w.Said, Match: w.Match, Category: w.Category, Rule: w.Rule,
+			CategoryName: w.CategoryName, Explain: w.Explain, Why: PlainWhy(w.Category), Suggest: w.Suggest,
+			Law: w.Law, At: w.At})
+	})
 }

@@ -333,7 +333,7 @@ func TestIdleAndSlowConnectionsAreClosed(t *testing.T) {
 		// stream's first write (a quiet box sends only pings), a warning
 		// still arrives.
 		time.Sleep(11 * time.Second)
-		srv.PublishWarning(Warning{Said: "全网最低", Category: "absolute", Explain: "绝对化用语"})
+		srv.PublishWarning(WarningCard{Said: "全网最低", Category: "absolute", Explain: "绝对化用语"})
 		deadline := time.After(5 * time.Second)
 		for {
 			select {

@@ -24,13 +24,13 @@ type warningBook struct {
 	repeat time.Duration
 
 	mu    sync.Mutex
-	cards []Warning // newest last
+	cards []WarningCard // newest last
 	seq   uint64
 }
 
 // problemKey says which warnings are "the same problem": the same rule
 // gives the same advice. Without a rule id the words decide.
-func problemKey(w Warning) string {
+func problemKey(w WarningCard) string {
 	if w.Rule != "" {
 		return w.Category + "\x00" + w.Rule
 	}
@@ -38,7 +38,7 @@ func problemKey(w Warning) string {
 }
 
 // add files w and returns its card as it now is.
-func (b *warningBook) add(w Warning) Warning {
+func (b *warningBook) add(w WarningCard) WarningCard {
 	w.Instead = sayInstead(w.Suggest)
 	if w.Why == "" {
 		w.Why = w.Explain
@@ -66,15 +66,15 @@ func (b *warningBook) add(w Warning) Warning {
 	w.Count, w.First = 1, w.At
 	b.cards = append(b.cards, w)
 	if n := len(b.cards); n > maxWarnings {
-		b.cards = append([]Warning(nil), b.cards[n-maxWarnings:]...)
+		b.cards = append([]WarningCard(nil), b.cards[n-maxWarnings:]...)
 	}
 	return w
 }
 
-func (b *warningBook) list() []Warning {
+func (b *warningBook) list() []WarningCard {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return append([]Warning{}, b.cards...)
+	return append([]WarningCard{}, b.cards...)
 }
 
 // sayInstead is the advice as the page's first line. A rule's suggestion
@@ -105,8 +105,8 @@ func sayInstead(suggest string) string {
 // each compliance warning (for its terminal panel and logs); the page
 // shows those as warning cards already, so they are left out here: she
 // must never read the same warning twice.
-func boxNotices(all []firmware.Warning) []firmware.Warning {
-	out := []firmware.Warning{}
+func boxNotices(all []firmware.Notice) []firmware.Notice {
+	out := []firmware.Notice{}
 	for _, n := range all {
 		if n.Kind != firmware.NoticeCompliance {
 			out = append(out, n)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cunbo/cunbo/firmware/app"
 	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/firmware/web"
@@ -64,7 +65,7 @@ func TestRepeatedProblemIsOneCardWithACount(t *testing.T) {
 			var first string
 			for i, h := range tc.heard {
 				r.clock.Advance(h.after)
-				r.srv.PublishWarning(web.Warning{ID: h.id, Said: h.said, Match: "全网最低", Category: "ABS",
+				r.srv.PublishWarning(web.WarningCard{ID: h.id, Said: h.said, Match: "全网最低", Category: "ABS",
 					Rule: h.rule, Suggest: "说“价格很实惠”"})
 				if i == 0 {
 					first = r.srv.Status().Warnings[0].ID
@@ -106,11 +107,11 @@ func TestRepeatUpdatesTheCardOnTheStream(t *testing.T) {
 	defer cancel()
 	s := openSSE(t, ctx, c, r.hs.URL+"/api/events")
 	s.next(t, "status", func(string) bool { return true })
-	var cards []web.Warning
+	var cards []web.WarningCard
 	for _, said := range []string{"全网最低价", "真的全网最低"} {
 		r.clock.Advance(10 * time.Second)
-		r.srv.PublishWarning(web.Warning{Said: said, Match: "全网最低", Category: "ABS", Rule: "abs-lowest"})
-		var w web.Warning
+		r.srv.PublishWarning(web.WarningCard{Said: said, Match: "全网最低", Category: "ABS", Rule: "abs-lowest"})
+		var w web.WarningCard
 		if err := json.Unmarshal([]byte(s.next(t, "warning", func(string) bool { return true })), &w); err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +135,7 @@ func TestAdviceLeadsWithoutDoubledWords(t *testing.T) {
 	}
 	for _, tc := range cases {
 		r := newRig(t, nil)
-		r.srv.PublishWarning(web.Warning{Said: "全网最低价", Category: "ABS", Suggest: tc.suggest})
+		r.srv.PublishWarning(web.WarningCard{Said: "全网最低价", Category: "ABS", Suggest: tc.suggest})
 		got := r.srv.Status().Warnings[0].Instead
 		if got != tc.want {
 			t.Errorf("suggest %q: first line %q, want %q", tc.suggest, got, tc.want)
@@ -155,7 +156,7 @@ func TestComplianceWarningShownOnce(t *testing.T) {
 	w := compliance.Warning{ID: "w1", At: r.clock.Now(), Said: "今天的辣椒酱全网最低价", Match: "全网最低价",
 		Category: "ABS", CategoryName: "绝对化用语", Rule: "abs-lowest", Explain: "“全网最……”是绝对化用语",
 		Suggest: "说“价格很实惠”", Law: "《广告法》第九条"}
-	for _, sink := range []compliance.WarningSink{compliance.BoxSink(r.box), compliance.PhonePage(r.srv)} {
+	for _, sink := range []compliance.WarningSink{compliance.BoxSink(r.box), app.PhonePage(r.srv)} {
 		sink.Warn(w)
 	}
 	// The box has taken it (its LED flashes) before the page is asked.

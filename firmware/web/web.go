@@ -121,11 +121,11 @@ type Destination struct {
 // picture: what happened and that the box handled it, no jargon.
 const WeakNetworkNote = "网络差，画面已自动降低清晰度"
 
-// Warning is one compliance warning for the streamer: what to say
+// WarningCard is one compliance warning for the streamer: what to say
 // instead, what she said and why it is a problem. Viewers never see it.
 // The page shows one card per problem: a repeat within the server's
 // WarningRepeat updates the card (Count, Said, At) under the same ID.
-type Warning struct {
+type WarningCard struct {
 	// ID names the card; the page never shows one ID twice. Given by the
 	// publisher or made up by the server.
 	ID string `json:"id"`
@@ -153,7 +153,7 @@ type Warning struct {
 
 // WarningSink is what the compliance loop publishes into.
 type WarningSink interface {
-	PublishWarning(Warning)
+	PublishWarning(WarningCard)
 }
 
 // Status is the JSON of GET /api/status.
@@ -182,9 +182,9 @@ type Status struct {
 	// ("" when nothing waits).
 	UploadNote string `json:"upload_note,omitempty"`
 	// Warnings are the recent compliance warnings, newest last.
-	Warnings []Warning `json:"warnings"`
+	Warnings []WarningCard `json:"warnings"`
 	// Notices are the box's own messages (network trouble, failed start).
-	Notices []firmware.Warning `json:"notices"`
+	Notices []firmware.Notice `json:"notices"`
 	// Problems are setup mistakes the box worked around (empty when none).
 	Problems []SetupProblem `json:"problems"`
 }
@@ -346,7 +346,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // an earlier one counted up) to every open events stream. It never
 // blocks: a slow phone misses the event rather than hold up the caller,
 // and gets the card with the next status.
-func (s *Server) PublishWarning(w Warning) {
+func (s *Server) PublishWarning(w WarningCard) {
 	if w.At.IsZero() {
 		w.At = s.opts.Now()
 	}
@@ -520,7 +520,7 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request) {
 // event is one thing for the events streams: a warning, or (zero) a
 // prompt to re-check the status.
 type event struct {
-	warning *Warning
+	warning *WarningCard
 }
 
 type subscriber struct {

@@ -339,11 +339,11 @@ func TestEventsCarryStatusAndInjectedWarnings(t *testing.T) {
 	s.next(t, "status", func(d string) bool { return strings.Contains(d, `"index":1`) })
 
 	var sink web.WarningSink = r.srv
-	w := web.Warning{Said: "我们的蜂蜜是全国最好的", Match: "最好", Category: "absolute", CategoryName: "绝对化用语",
+	w := web.WarningCard{Said: "我们的蜂蜜是全国最好的", Match: "最好", Category: "absolute", CategoryName: "绝对化用语",
 		Explain: "广告不能说“最好”", Suggest: "我们的蜂蜜很受欢迎", Law: "《广告法》第九条"}
 	sink.PublishWarning(w)
 	data := s.next(t, "warning", func(string) bool { return true })
-	var got web.Warning
+	var got web.WarningCard
 	if err := json.Unmarshal([]byte(data), &got); err != nil {
 		t.Fatal(err)
 	}

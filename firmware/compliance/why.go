@@ -1,29 +1,5 @@
 package compliance
 
-import "github.com/cunbo/cunbo/firmware/web"
-
-// PhonePage sends warnings to the phone page's event stream
-// (*web.Server.PublishWarning), which never blocks. The card leads with
-// the advice and says why in everyday words; the category's legal name,
-// the rule's explanation and the law stay one tap away.
-func PhonePage(s web.WarningSink) WarningSink {
-	return SinkFunc(func(w Warning) {
-		s.PublishWarning(web.Warning{
-			ID:           w.ID,
-			Said:         w.Said,
-			Match:        w.Match,
-			Category:     w.Category,
-			Rule:         w.Rule,
-			CategoryName: w.CategoryName,
-			Explain:      w.Explain,
-			Why:          PlainWhy(w.Category),
-			Suggest:      w.Suggest,
-			Law:          w.Law,
-			At:           w.At,
-		})
-	})
-}
-
 // PlainWhy says why a category may not be said, the way a neighbour
 // would: no legal terms, no article numbers, short enough to read at a
 // glance while talking (many sellers read at primary-school level and
@@ -55,10 +31,4 @@ func PlainWhy(category string) string {
 		return "不能说别人家的东西不好"
 	}
 	return ""
-}
-
-// WebCaptions is the captions' status as the phone page shows it.
-func (c *Captions) WebCaptions() web.Captions {
-	st := c.Status()
-	return web.Captions{On: st.On, Reason: st.Reason}
 }
