@@ -60,8 +60,11 @@ type Server struct {
 const uploadPart = 5 << 20
 
 // lockConns bounds the connections upload locks hold: one per upload being
-// written on this server.
-const lockConns = 64
+// written on this server, so it is also how many PATCHes one server takes
+// at once; a PATCH that finds none free within pglock's wait is answered
+// 423 and the box sends it again. With the store's 16 it stays under the
+// 50 connections of a small PostgreSQL (the test cluster's).
+const lockConns = 32
 
 // sharedUploads keeps uploads in progress in the blob bucket (under
 // uploads/) instead of on this server's disk, so that any server can take
@@ -81,7 +84,7 @@ func sharedUploads(icfg *ingest.Config, b *blob.S3, db string) (*sql.DB, error) 
 		return nil, fmt.Errorf("upload locks: %w", err)
 	}
 	lockDB.SetMaxOpenConns(lockConns)
-	lockDB.SetMaxIdleConns(lockConns / 4)
+	lockDB.SetMaxIdleConns(lockConns)
 	icfg.Locker = pglock.New(lockDB)
 	return lockDB, nil
 }
