@@ -190,8 +190,10 @@ bench-weaklink: deps
 
 # The simulated box with its phone page, beside the review service
 # (embedded default: SQLite and files under DEMO_DATA/review) that receives
-# its flagged moments when it is idle: idle until the big button (on the
-# page, or key b in this terminal); the PIN and URLs are printed.
+# its flagged moments when it is idle, and its console with a demo social
+# worker (user demo, password made once and kept in DEMO_DATA/review/
+# demo-login): idle until the big button (on the page, or key b in this
+# terminal); the URLs, the PIN and the login are printed.
 DEMO_HTTP ?= 127.0.0.1:8080
 DEMO_REVIEW ?= 127.0.0.1:8091
 # When the shared test models are present, the demo runs the real speech
@@ -210,6 +212,13 @@ demo: deps-demo build
 	pub=$$(echo "$$key" | sed -n 's/.*(public key): //p'); id=$$(echo "$$key" | sed -n 's/.*(box id): //p'); \
 	./$(BIN)/cunbo-review box list --data "$$data/review" | grep -q "$$id" || \
 		./$(BIN)/cunbo-review box add --data "$$data/review" --key-hex "$$pub" --name 演示盒子 >/dev/null; \
+	login="$$data/review/demo-login"; \
+	if [ ! -s "$$login" ]; then \
+		./$(BIN)/cunbo-review user add --data "$$data/review" --role social demo | sed -n 's/^password: //p' >"$$login.tmp"; \
+		chmod 600 "$$login.tmp"; mv "$$login.tmp" "$$login"; \
+		./$(BIN)/cunbo-review box assign --data "$$data/review" "$$id" demo >/dev/null; \
+	fi; \
+	echo "审核台 (review console): http://$(DEMO_REVIEW)/console/   账号 (user): demo   密码 (password): $$(cat "$$login")"; \
 	./$(BIN)/cunbo-review serve --data "$$data/review" --listen $(DEMO_REVIEW) 2>>"$$data/review.log" & review=$$!; \
 	trap 'kill $$review 2>/dev/null; wait $$review 2>/dev/null || true' EXIT; \
 	./$(BIN)/cunbo sim --portrait --http $(DEMO_HTTP) --open $(DEMO_SPEECH) --data "$$data" --review http://$(DEMO_REVIEW) $(DEMO_ARGS)
