@@ -11,6 +11,9 @@
 // Units are passed by pointer and never copied: producers must not modify
 // a unit after handing it over (the stream.Sink contract: units are shared
 // and read-only).
+//
+// A GOPCache in front of the Fanout lets an output join mid-stream at the
+// current GOP's keyframe (AddPrimed) instead of waiting for the next one.
 package fanout
 
 import (
