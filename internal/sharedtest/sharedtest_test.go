@@ -35,23 +35,26 @@ func TestRun(t *testing.T) {
 	stuck := make(chan struct{})
 	t.Cleanup(func() { close(stuck) })
 	tests := []struct {
-		name    string
-		run     func(context.Context) error
-		early   bool   // run returns before the test ends
-		wantErr string // "" when the test must pass
+		name      string
+		run       func(context.Context) error
+		early     bool   // run returns before the test ends
+		stopEarly bool   // the test calls Stop itself, then ends
+		wantErr   string // "" when the test must pass
 	}{
-		{"stops on cancel", func(ctx context.Context) error { <-ctx.Done(); return nil }, false, ""},
-		{"returns an error", func(ctx context.Context) error { <-ctx.Done(); return errors.New("disk gone") }, false, "widget: disk gone"},
-		{"ignores cancel", func(context.Context) error { <-stuck; return nil }, false, "widget did not return"},
-		{"ends early", func(context.Context) error { return nil }, true, ""},
-		{"ends early with an error", func(context.Context) error { return errors.New("bad config") }, true, "widget: bad config"},
+		{"stops on cancel", func(ctx context.Context) error { <-ctx.Done(); return nil }, false, false, ""},
+		{"returns an error", func(ctx context.Context) error { <-ctx.Done(); return errors.New("disk gone") }, false, false, "widget: disk gone"},
+		{"ignores cancel", func(context.Context) error { <-stuck; return nil }, false, false, "widget did not return"},
+		{"ends early", func(context.Context) error { return nil }, true, false, ""},
+		{"ends early with an error", func(context.Context) error { return errors.New("bad config") }, true, false, "widget: bad config"},
+		{"stopped by the test", func(ctx context.Context) error { <-ctx.Done(); return nil }, false, true, ""},
+		{"stopped by the test, with an error", func(ctx context.Context) error { <-ctx.Done(); return errors.New("lost") }, false, true, "widget: lost"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &recorder{TB: t}
-			ended := Run(r, "widget", 200*time.Millisecond, tc.run)
+			running := Run(r, "widget", 200*time.Millisecond, tc.run)
 			select {
-			case <-ended:
+			case <-running.Ended():
 				if !tc.early {
 					t.Fatal("ended before the test did")
 				}
@@ -60,10 +63,19 @@ func TestRun(t *testing.T) {
 					t.Fatal("ended channel not closed after run returned")
 				}
 			}
+			if tc.stopEarly {
+				running.Stop()
+				if got := strings.Join(r.errs, "; "); !strings.Contains(got, tc.wantErr) {
+					t.Fatalf("Stop reported %q, want %q", got, tc.wantErr)
+				}
+			}
 			r.end()
 			got := strings.Join(r.errs, "; ")
 			if tc.wantErr == "" && got != "" || !strings.Contains(got, tc.wantErr) {
 				t.Fatalf("reported %q, want %q", got, tc.wantErr)
+			}
+			if n := len(r.errs); n > 1 {
+				t.Fatalf("reported %d times, want once: %q", n, got)
 			}
 		})
 	}
