@@ -24,8 +24,8 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
 	"github.com/cunbo/cunbo/stream"
-	"github.com/cunbo/cunbo/stream/bitrate"
 	"github.com/cunbo/cunbo/stream/fanout"
+	"github.com/cunbo/cunbo/stream/outq"
 	"github.com/cunbo/cunbo/stream/retry"
 )
 
@@ -86,19 +86,15 @@ type Stats struct {
 // Publisher pushes the stream to one RTMP URL. Its Sink methods only queue
 // and never block; Run does the sending. It is a fanout.SelfQueued output.
 type Publisher struct {
+	outq.Inlet // SetTracks, WriteVideo, WriteAudio, SelfQueued, Kick
+
 	cfg     Config
 	target  target
 	log     *slog.Logger
-	queue   *fanout.Queue
-	sent    atomic.Uint64
-	running atomic.Bool
-
-	kick    chan struct{}
+	link    *outq.Link
 	tcpConn atomic.Pointer[net.Conn] // current socket, for TCP_INFO
 
 	mu    sync.Mutex
-	stats Stats
-	meter *bitrate.Meter
 	acked ackSampler
 }
 
@@ -130,40 +126,13 @@ func New(cfg Config) (*Publisher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Publisher{
-		cfg:    cfg,
-		target: t,
-		log:    log.With("rtmp", t.safe),
-		queue:  fanout.NewQueue(cfg.Queue.OrLive()),
-		meter:  bitrate.NewMeter(2*time.Second, 8),
-		kick:   make(chan struct{}, 1),
-	}, nil
-}
-
-// SetTracks implements stream.Sink.
-func (p *Publisher) SetTracks(t stream.Tracks) { p.queue.SetTracks(t) }
-
-// WriteVideo implements stream.Sink.
-func (p *Publisher) WriteVideo(u *stream.VideoUnit) { p.queue.WriteVideo(u) }
-
-// WriteAudio implements stream.Sink.
-func (p *Publisher) WriteAudio(u *stream.AudioUnit) { p.queue.WriteAudio(u) }
-
-// SelfQueued marks the publisher as a non-blocking fan-out output.
-func (*Publisher) SelfQueued() {}
-
-// Kick makes a publisher waiting to reconnect try now; call it when the
-// network reports the link is back. It never blocks.
-func (p *Publisher) Kick() {
-	select {
-	case p.kick <- struct{}{}:
-	default:
-	}
+	log = log.With("rtmp", t.safe)
+	in, link := outq.New("rtmp", cfg.Queue, log)
+	return &Publisher{Inlet: in, cfg: cfg, target: t, log: log, link: link}, nil
 }
 
 // Stats returns a snapshot.
 func (p *Publisher) Stats() Stats {
-	q := p.queue.Stats()
 	now := time.Now()
 	var pending int
 	var acked uint64
@@ -172,12 +141,15 @@ func (p *Publisher) Stats() Stats {
 	if c := p.tcpConn.Load(); c != nil {
 		pending, acked, rtt, sockOK = socketState(*c)
 	}
+	o := p.link.Snapshot(now)
+	s := Stats{
+		Connected: o.Connected, ConnectedSince: o.ConnectedSince,
+		BytesSent: o.BytesSent, Bitrate: o.Bitrate,
+		BacklogUnits: o.BacklogUnits, BacklogBytes: o.BacklogBytes, DroppedUnits: o.DroppedUnits,
+		Connects: o.Connects, Reconnects: o.Reconnects, LastError: o.LastError, LastErrorAt: o.LastErrorAt,
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := p.stats
-	s.BytesSent = p.sent.Load()
-	s.Bitrate = p.meter.BitsPerSecond(now)
-	s.BacklogUnits, s.BacklogBytes, s.DroppedUnits = q.QueuedUnits, q.QueuedBytes, q.DroppedUnits
 	if sockOK && s.Connected {
 		s.SocketPending, s.RTT = pending, rtt
 		s.AckedBitrate = p.acked.rate(now, acked)
@@ -216,15 +188,15 @@ func (a *ackSampler) rate(now time.Time, acked uint64) int64 {
 // closes the connection and returns nil. It returns an error only when
 // called twice. Units written after Run returns are discarded.
 func (p *Publisher) Run(ctx context.Context) error {
-	if !p.running.CompareAndSwap(false, true) {
-		return errors.New("rtmp: Run called twice")
+	if err := p.link.Start(); err != nil {
+		return err
 	}
-	defer p.queue.Close()
+	defer p.link.Queue().Close()
 	var tracks *trackHeaders
 	attempt := 0
 	for ctx.Err() == nil {
 		if tracks == nil {
-			it, err := p.queue.Next(ctx)
+			it, err := p.link.Queue().Next(ctx)
 			if err != nil {
 				break
 			}
@@ -236,12 +208,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 		s, err := p.connect(ctx)
 		if err == nil {
 			since := time.Now()
-			p.setConnected(since)
+			p.link.Connected(since)
 			p.log.Info("rtmp: publishing")
 			err = p.stream(ctx, s, &tracks)
 			s.close(ctx.Err() != nil)
 			p.tcpConn.Store(nil)
-			p.setDisconnected()
+			p.link.Disconnected()
 			if time.Since(since) > 10*time.Second {
 				attempt = 0 // it was a working link; retry fast
 			}
@@ -252,7 +224,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		if err != nil {
 			p.fail(err)
 		}
-		if !p.wait(ctx, retry.Delay(p.cfg.BackoffMin, p.cfg.BackoffMax, attempt)) {
+		if !p.link.Wait(ctx, retry.Delay(p.cfg.BackoffMin, p.cfg.BackoffMax, attempt)) {
 			break
 		}
 		attempt++
@@ -261,52 +233,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 	return nil
 }
 
-// wait sleeps d unless kicked; false if ctx ended.
-func (p *Publisher) wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-p.kick:
-		p.log.Info("rtmp: link back, retrying now")
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 func (p *Publisher) fail(err error) {
 	p.log.Warn("rtmp: link down", "err", err)
-	p.mu.Lock()
-	p.stats.LastError, p.stats.LastErrorAt = err, time.Now()
-	p.mu.Unlock()
-}
-
-func (p *Publisher) setConnected(t time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stats.Connected, p.stats.ConnectedSince = true, t
-	p.stats.Connects++
-	if p.stats.Connects > 1 {
-		p.stats.Reconnects++
-	}
-}
-
-func (p *Publisher) setDisconnected() {
-	p.mu.Lock()
-	p.stats.Connected = false
-	p.mu.Unlock()
-}
-
-func (p *Publisher) countSent(before uint64) {
-	now := time.Now()
-	p.mu.Lock()
-	p.meter.Add(now, p.sent.Load()-before)
-	p.mu.Unlock()
+	p.link.Failed(err)
 }
 
 // trackHeaders are the parsed codec parameters, ready to announce.
@@ -407,7 +336,7 @@ func (p *Publisher) connect(ctx context.Context) (*session, error) {
 				}
 				c = tc
 			}
-			s.rc = newReadAheadConn(c, &p.sent)
+			s.rc = newReadAheadConn(c, p.link.Counter())
 			return s.rc, nil
 		},
 	}
@@ -439,12 +368,12 @@ func (p *Publisher) stream(ctx context.Context, s *session, tracks **trackHeader
 			}
 		}
 	}()
-	p.queue.SkipToLatestKey()
+	p.link.Queue().SkipToLatestKey()
 	if err := s.sendHeaders(*tracks); err != nil {
 		return err
 	}
 	for {
-		it, err := p.queue.Next(connCtx)
+		it, err := p.link.Queue().Next(connCtx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -454,7 +383,7 @@ func (p *Publisher) stream(ctx context.Context, s *session, tracks **trackHeader
 		if err := s.readInbound(); err != nil {
 			return err
 		}
-		before := p.sent.Load()
+		before := p.link.Counter().Load()
 		switch it.Kind {
 		case fanout.KindTracks:
 			h := p.acceptTracks(it.Tracks)
@@ -475,7 +404,7 @@ func (p *Publisher) stream(ctx context.Context, s *session, tracks **trackHeader
 			}
 			return err
 		}
-		p.countSent(before)
+		p.link.MeterSince(before)
 	}
 }
 

@@ -153,7 +153,7 @@ func (p *Publisher) session(ctx context.Context, tracks **stream.Tracks) (err er
 		tx, err = startOpus(sctx, p.cfg.FFmpeg, **tracks, func(pkt []byte, d time.Duration) {
 			if audio.WriteSample(media.Sample{Data: pkt, Duration: d}) == nil {
 				p.audio.Add(1)
-				p.countSent(len(pkt))
+				p.link.Count(len(pkt))
 			}
 		}, p.log)
 		if err != nil {
@@ -214,7 +214,7 @@ func drainRTCP(s *webrtc.RTPSender) chan struct{} {
 
 // send moves units from the queue to the tracks until ctx ends.
 func (p *Publisher) send(ctx context.Context, video *webrtc.TrackLocalStaticSample, tx *opusTranscoder, tracks **stream.Tracks) error {
-	p.queue.SkipToLatestKey()
+	p.link.Queue().SkipToLatestKey()
 	gate := videoGate{start: time.Now()}
 	paused := false
 	started := false
@@ -224,7 +224,7 @@ func (p *Publisher) send(ctx context.Context, video *webrtc.TrackLocalStaticSamp
 		frame = time.Second / time.Duration((*tracks).FPS)
 	}
 	for {
-		it, err := p.queue.Next(ctx)
+		it, err := p.link.Queue().Next(ctx)
 		if err != nil {
 			return nil
 		}
@@ -261,7 +261,7 @@ func (p *Publisher) send(ctx context.Context, video *webrtc.TrackLocalStaticSamp
 						"estimate_kbps", p.target.Load()/1000, "sending_kbps", gate.rate(time.Now())/1000)
 				}
 				p.mu.Lock()
-				p.stats.VideoHeld++
+				p.videoHeld++
 				p.mu.Unlock()
 				continue
 			}
@@ -269,7 +269,7 @@ func (p *Publisher) send(ctx context.Context, video *webrtc.TrackLocalStaticSamp
 			if err := video.WriteSample(media.Sample{Data: au, Duration: d}); err != nil {
 				return fmt.Errorf("whip: write video: %w", err)
 			}
-			p.countSent(len(au))
+			p.link.Count(len(au))
 		case fanout.KindAudio:
 			if tx != nil && started {
 				tx.write(it.Audio)

@@ -33,8 +33,8 @@ import (
 
 	"github.com/cunbo/cunbo/internal/secret"
 	"github.com/cunbo/cunbo/stream"
-	"github.com/cunbo/cunbo/stream/bitrate"
 	"github.com/cunbo/cunbo/stream/fanout"
+	"github.com/cunbo/cunbo/stream/outq"
 	"github.com/cunbo/cunbo/stream/retry"
 )
 
@@ -119,20 +119,19 @@ type Stats struct {
 // Publisher pushes the stream to one WHIP endpoint. Its Sink methods only
 // queue; Run does the work. It is a fanout.SelfQueued output.
 type Publisher struct {
-	cfg     Config
-	url     *url.URL
-	log     *slog.Logger
-	queue   *fanout.Queue
-	kick    chan struct{}
-	running atomic.Bool
-	sent    atomic.Uint64
-	audio   atomic.Uint64
-	target  atomic.Int64
-	est     atomic.Pointer[cc.BandwidthEstimator] // the live session's
+	outq.Inlet // SetTracks, WriteVideo, WriteAudio, SelfQueued, Kick
 
-	mu    sync.Mutex
-	stats Stats
-	meter *bitrate.Meter
+	cfg    Config
+	url    *url.URL
+	log    *slog.Logger
+	link   *outq.Link
+	audio  atomic.Uint64
+	target atomic.Int64
+	est    atomic.Pointer[cc.BandwidthEstimator] // the live session's
+
+	mu        sync.Mutex
+	videoHeld uint64
+	resource  string
 }
 
 // ErrConfig reports an unusable Config.
@@ -181,35 +180,9 @@ func New(cfg Config) (*Publisher, error) {
 	}
 	safe := *u
 	safe.RawQuery, safe.User = "", nil
-	return &Publisher{
-		cfg:   cfg,
-		url:   u,
-		log:   log.With("whip", safe.String()),
-		queue: fanout.NewQueue(cfg.Queue.OrLive()),
-		kick:  make(chan struct{}, 1),
-		meter: bitrate.NewMeter(2*time.Second, 8),
-	}, nil
-}
-
-// SetTracks implements stream.Sink.
-func (p *Publisher) SetTracks(t stream.Tracks) { p.queue.SetTracks(t) }
-
-// WriteVideo implements stream.Sink.
-func (p *Publisher) WriteVideo(u *stream.VideoUnit) { p.queue.WriteVideo(u) }
-
-// WriteAudio implements stream.Sink.
-func (p *Publisher) WriteAudio(u *stream.AudioUnit) { p.queue.WriteAudio(u) }
-
-// SelfQueued marks the publisher as a non-blocking fan-out output.
-func (*Publisher) SelfQueued() {}
-
-// Kick makes a publisher that is waiting to retry retry now. Call it when
-// the network reports the link is back. It never blocks.
-func (p *Publisher) Kick() {
-	select {
-	case p.kick <- struct{}{}:
-	default:
-	}
+	log = log.With("whip", safe.String())
+	in, link := outq.New("whip", cfg.Queue, log)
+	return &Publisher{Inlet: in, cfg: cfg, url: u, log: log, link: link}, nil
 }
 
 // TargetBitrate is the congestion controller's latest estimate in bits per
@@ -218,13 +191,17 @@ func (p *Publisher) TargetBitrate() int { return int(p.target.Load()) }
 
 // Stats returns a snapshot.
 func (p *Publisher) Stats() Stats {
-	q := p.queue.Stats()
+	o := p.link.Snapshot(time.Now())
+	s := Stats{
+		Connected: o.Connected, ConnectedSince: o.ConnectedSince,
+		BytesSent: o.BytesSent, Bitrate: o.Bitrate,
+		BacklogUnits: o.BacklogUnits, BacklogBytes: o.BacklogBytes, DroppedUnits: o.DroppedUnits,
+		Connects: o.Connects, Reconnects: o.Reconnects, LastError: o.LastError, LastErrorAt: o.LastErrorAt,
+	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.stats
-	s.BytesSent = p.sent.Load()
+	s.VideoHeld, s.Resource = p.videoHeld, p.resource
+	p.mu.Unlock()
 	s.AudioPackets = p.audio.Load()
-	s.Bitrate = p.meter.BitsPerSecond(time.Now())
 	s.TargetBitrate = int(p.target.Load())
 	if e := p.est.Load(); e != nil {
 		st := (*e).GetStats()
@@ -233,7 +210,6 @@ func (p *Publisher) Stats() Stats {
 		s.DelayTarget, _ = st["delayTargetBitrate"].(int)
 		s.Usage, _ = st["usage"].(string)
 	}
-	s.BacklogUnits, s.BacklogBytes, s.DroppedUnits = q.QueuedUnits, q.QueuedBytes, q.DroppedUnits
 	return s
 }
 
@@ -241,15 +217,15 @@ func (p *Publisher) Stats() Stats {
 // deletes the session and returns nil. It returns an error only when
 // called twice.
 func (p *Publisher) Run(ctx context.Context) error {
-	if !p.running.CompareAndSwap(false, true) {
-		return errors.New("whip: Run called twice")
+	if err := p.link.Start(); err != nil {
+		return err
 	}
-	defer p.queue.Close()
+	defer p.link.Queue().Close()
 	var tracks *stream.Tracks
 	attempt := 0
 	for ctx.Err() == nil {
 		if tracks == nil {
-			it, err := p.queue.Next(ctx)
+			it, err := p.link.Queue().Next(ctx)
 			if err != nil {
 				break
 			}
@@ -269,15 +245,8 @@ func (p *Publisher) Run(ctx context.Context) error {
 		if time.Since(began) > 10*time.Second && p.wasConnected(began) {
 			attempt = 0 // it was a working link; retry fast
 		}
-		if d := retry.Delay(p.cfg.BackoffMin, p.cfg.BackoffMax, attempt); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-p.kick:
-				p.log.Info("whip: link back, retrying now")
-			case <-ctx.Done():
-			}
-			t.Stop()
+		if !p.link.Wait(ctx, retry.Delay(p.cfg.BackoffMin, p.cfg.BackoffMax, attempt)) {
+			break
 		}
 		attempt++
 	}
@@ -295,38 +264,25 @@ func (p *Publisher) acceptTracks(t *stream.Tracks) *stream.Tracks {
 }
 
 func (p *Publisher) wasConnected(since time.Time) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return !p.stats.ConnectedSince.Before(since)
+	return !p.link.Conn().ConnectedSince.Before(since)
 }
 
 func (p *Publisher) fail(err error) {
 	p.log.Warn("whip: publish failed", "err", err)
-	p.mu.Lock()
-	p.stats.LastError, p.stats.LastErrorAt = err, time.Now()
-	p.mu.Unlock()
+	p.link.Failed(err)
 }
 
 func (p *Publisher) setConnected(resource string) {
+	p.link.Connected(time.Now())
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stats.Connected, p.stats.ConnectedSince, p.stats.Resource = true, time.Now(), resource
-	p.stats.Connects++
-	if p.stats.Connects > 1 {
-		p.stats.Reconnects++
-	}
-}
-
-func (p *Publisher) setDisconnected() {
-	p.mu.Lock()
-	p.stats.Connected, p.stats.Resource = false, ""
+	p.resource = resource
 	p.mu.Unlock()
 }
 
-func (p *Publisher) countSent(n int) {
-	p.sent.Add(uint64(n))
+func (p *Publisher) setDisconnected() {
+	p.link.Disconnected()
 	p.mu.Lock()
-	p.meter.Add(time.Now(), uint64(n))
+	p.resource = ""
 	p.mu.Unlock()
 }
 
