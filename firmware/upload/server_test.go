@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/tus/tusd/v2/pkg/filelocker"
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tus "github.com/tus/tusd/v2/pkg/handler"
@@ -219,25 +221,12 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // run starts u and returns a stop function that waits for it to end.
 func run(t *testing.T, u *Uploader) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- u.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil && err != context.Canceled {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("Run did not end 10 s after its context")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return sharedtest.Run(t, "Run", 10*time.Second, func(ctx context.Context) error {
+		if err := u.Run(ctx); !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	}).Stop
 }
 
 func fileExists(path string) bool {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cunbo/cunbo/firmware"
 	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/internal/sharedtest"
 )
 
 const testPIN = "246813"
@@ -63,23 +64,17 @@ func runningBox(t *testing.T) *firmware.Box {
 // its address.
 func serve(t *testing.T, srv *Server, lim Limits) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- listenAndServe(ctx, "127.0.0.1:0", srv, lim, func(a string) { ready <- a }) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
+	running := sharedtest.Run(t, "listenAndServe", 30*time.Second, func(ctx context.Context) error {
+		return listenAndServe(ctx, "127.0.0.1:0", srv, lim, func(a string) { ready <- a })
 	})
-	return addr
+	select {
+	case addr := <-ready:
+		return addr
+	case <-running.Ended():
+		t.Fatal("the page server ended before it listened")
+		return ""
+	}
 }
 
 func newServer(t *testing.T, box Box) *Server {

@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/handshake"
 
+	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/stream"
 	"github.com/cunbo/cunbo/stream/fanout"
 	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
@@ -105,25 +106,7 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 
 // startPublisher runs p until the test ends (or stop is called).
 func startPublisher(t *testing.T, p *Publisher) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("Run did not return after cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return sharedtest.Run(t, "Run", 10*time.Second, p.Run).Stop
 }
 
 // TestPushToNginx: streamtest → fan-out → RTMP → nginx, checked by ffprobe
