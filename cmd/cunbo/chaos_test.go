@@ -55,12 +55,7 @@ import (
 func TestChaos(t *testing.T) {
 	td := sharedtest.Dir(t)
 	bin := buildCunbo(t)
-	worker := filepath.Join(filepath.Dir(bin), "cunbo-speech")
-	build := exec.Command("go", "build", "-tags", "ne", "-o", worker, "../cunbo-speech")
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build cunbo-speech: %v\n%s", err, out)
-	}
+	worker := sharedtest.SpeechWorker(t)
 	args := []string{"sim", "--http", "127.0.0.1:0", "--preview", "", "--pin", chaosPIN, "--kbps", "2500",
 		"--speech-model", filepath.Join(td, "models", "scripted-ctc"),
 		"--speech-vad", filepath.Join(td, "models", "silero-vad", "silero_vad.onnx"),

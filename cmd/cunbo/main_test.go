@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/cunbo/cunbo/internal/sharedtest"
 )
 
 // TestMain keeps the simulator's default data folder (the user's state
 // directory) out of the tests: every sim run without --data, in this
-// process or in a child it starts, writes under a temporary folder.
+// process or in a child it starts, writes under a temporary folder. It
+// also removes the speech worker sharedtest built.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "cunbo-test-state-")
 	if err != nil {
@@ -16,7 +19,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("XDG_STATE_HOME", dir)
-	code := m.Run()
+	code := sharedtest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
