@@ -55,25 +55,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Stats is a snapshot of the publisher's state.
+// Stats is a snapshot of the publisher's state. BytesSent counts every
+// byte written to the connections, RTMP framing and handshakes included.
 type Stats struct {
-	Connected      bool
-	ConnectedSince time.Time
-	// BytesSent over all connections, RTMP framing included.
-	BytesSent uint64
-	// Bitrate in bits per second over the last 2 s.
-	Bitrate int64
-	// Backlog waiting to be sent.
-	BacklogUnits int
-	BacklogBytes int
-	// DroppedUnits counts units skipped while lagging or disconnected.
-	DroppedUnits uint64
-	// Connects counts successful publishes; Reconnects those after the first.
-	Connects   uint64
-	Reconnects uint64
-	LastError  error
-	// LastErrorAt is when LastError happened.
-	LastErrorAt time.Time
+	outq.Snapshot
 	// SocketPending is bytes the peer has not acknowledged yet (unsent
 	// in the kernel plus in flight); AckedBitrate the rate at which the
 	// peer acknowledges, bits per second; RTT TCP's smoothed round trip.
@@ -141,13 +126,7 @@ func (p *Publisher) Stats() Stats {
 	if c := p.tcpConn.Load(); c != nil {
 		pending, acked, rtt, sockOK = socketState(*c)
 	}
-	o := p.link.Snapshot(now)
-	s := Stats{
-		Connected: o.Connected, ConnectedSince: o.ConnectedSince,
-		BytesSent: o.BytesSent, Bitrate: o.Bitrate,
-		BacklogUnits: o.BacklogUnits, BacklogBytes: o.BacklogBytes, DroppedUnits: o.DroppedUnits,
-		Connects: o.Connects, Reconnects: o.Reconnects, LastError: o.LastError, LastErrorAt: o.LastErrorAt,
-	}
+	s := Stats{Snapshot: p.link.Snapshot(now)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if sockOK && s.Connected {

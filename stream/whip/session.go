@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/cunbo/cunbo/internal/secret"
 	"github.com/cunbo/cunbo/stream"
 	"github.com/cunbo/cunbo/stream/fanout"
 )
@@ -126,7 +127,7 @@ func (p *Publisher) session(ctx context.Context, tracks **stream.Tracks) (err er
 	}
 	p.setConnected(res.String())
 	defer p.setDisconnected()
-	p.log.Info("whip: publishing", "resource", res.String())
+	p.log.Info("whip: publishing", "resource", secret.URL(res.String()))
 
 	// The session ends when ICE gives up; "disconnected" is left to heal.
 	linkErr := make(chan error, 1)

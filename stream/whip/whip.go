@@ -81,14 +81,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Stats is a snapshot of the publisher's state.
+// Stats is a snapshot of the publisher's state. BytesSent and Bitrate
+// count the media payload handed to the tracks.
 type Stats struct {
-	Connected      bool
-	ConnectedSince time.Time
-	// BytesSent counts media payload handed to the tracks.
-	BytesSent uint64
-	// Bitrate of media payload over the last 2 s, bits per second.
-	Bitrate int64
+	outq.Snapshot
 	// TargetBitrate is the congestion controller's latest estimate,
 	// bits per second; 0 before the first session.
 	TargetBitrate int
@@ -96,22 +92,15 @@ type Stats struct {
 	// DelayTarget are its two halves' estimates (the target is the
 	// smaller), bits per second; Usage is the delay detector's verdict
 	// ("normal", "overuse", "underuse"). They say why the target moved.
-	LossRate     float64
-	LossTarget   int
-	DelayTarget  int
-	Usage        string
-	BacklogUnits int
-	BacklogBytes int
-	DroppedUnits uint64
+	LossRate    float64
+	LossTarget  int
+	DelayTarget int
+	Usage       string
 	// VideoHeld counts video units not sent because the estimate had
 	// collapsed far below the video rate (sending resumes at a keyframe).
 	VideoHeld uint64
 	// AudioPackets counts Opus packets sent.
 	AudioPackets uint64
-	Connects     uint64
-	Reconnects   uint64
-	LastError    error
-	LastErrorAt  time.Time
 	// Resource is the Location of the current WHIP session.
 	Resource string
 }
@@ -178,9 +167,7 @@ func New(cfg Config) (*Publisher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	safe := *u
-	safe.RawQuery, safe.User = "", nil
-	log = log.With("whip", safe.String())
+	log = log.With("whip", secret.URL(cfg.URL))
 	in, link := outq.New("whip", cfg.Queue, log)
 	return &Publisher{Inlet: in, cfg: cfg, url: u, log: log, link: link}, nil
 }
@@ -191,13 +178,7 @@ func (p *Publisher) TargetBitrate() int { return int(p.target.Load()) }
 
 // Stats returns a snapshot.
 func (p *Publisher) Stats() Stats {
-	o := p.link.Snapshot(time.Now())
-	s := Stats{
-		Connected: o.Connected, ConnectedSince: o.ConnectedSince,
-		BytesSent: o.BytesSent, Bitrate: o.Bitrate,
-		BacklogUnits: o.BacklogUnits, BacklogBytes: o.BacklogBytes, DroppedUnits: o.DroppedUnits,
-		Connects: o.Connects, Reconnects: o.Reconnects, LastError: o.LastError, LastErrorAt: o.LastErrorAt,
-	}
+	s := Stats{Snapshot: p.link.Snapshot(time.Now())}
 	p.mu.Lock()
 	s.VideoHeld, s.Resource = p.videoHeld, p.resource
 	p.mu.Unlock()
@@ -352,7 +333,7 @@ func (p *Publisher) offerAnswer(ctx context.Context, offer string) (string, *url
 		if ctx.Err() == context.DeadlineExceeded {
 			return "", nil, fmt.Errorf("whip: no answer from server within %v: %w", p.cfg.RequestTimeout, err)
 		}
-		return "", nil, fmt.Errorf("whip: POST offer: %w", err)
+		return "", nil, fmt.Errorf("whip: POST offer: %w", redact(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -401,6 +382,17 @@ func snippet(b []byte) string {
 	return strings.ToValidUTF8(string(b), "?")
 }
 
+// redact hides all but the scheme and host of the URL an HTTP client's
+// error quotes: a WHIP key may sit anywhere in the endpoint's path or
+// query, and the error reaches the log and the status page.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = secret.URL(ue.URL)
+	}
+	return err
+}
+
 // deleteResource ends the session on the server, best effort and bounded:
 // the link may be the reason we are leaving.
 func (p *Publisher) deleteResource(res *url.URL) {
@@ -415,7 +407,7 @@ func (p *Publisher) deleteResource(res *url.URL) {
 	}
 	resp, err := p.cfg.HTTPClient.Do(req)
 	if err != nil {
-		p.log.Debug("whip: DELETE failed", "err", err)
+		p.log.Debug("whip: DELETE failed", "err", redact(err))
 		return
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
