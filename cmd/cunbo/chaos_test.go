@@ -93,7 +93,7 @@ func TestChaos(t *testing.T) {
 	fullCard(t, bin, data, args)
 }
 
-const chaosPIN = "246813"
+const chaosPIN = "381957"
 
 // chaosBox is one run of `cunbo sim --http`.
 type chaosBox struct {

@@ -56,6 +56,10 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if code, ok := parseArgs(fs, args, stderr); !ok {
 		return code
 	}
+	if cfg.Card < 0 {
+		fmt.Fprintln(stderr, "cunbo sim: --card counts from 1 (0 hides the card)")
+		return 2
+	}
 	if *duration < 0 || *quotaMB <= 0 {
 		fmt.Fprintln(stderr, "cunbo sim: --duration and --record-quota-mb must be positive")
 		return 2
@@ -96,18 +100,23 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 
 	limit, from := memlimit.Set(os.Getenv)
 	logger.Info("memory limit", "mib", limit>>20, "from", from)
-	p, err := buildSim(&cfg, stderr)
+	if err := httpFlags.apply(&cfg); err != nil {
+		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+		return 1
+	}
+	opts, err := buildSim(cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
 		return 2
 	}
+	p := opts.Pipeline
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
 	if httpFlags.addr != "" {
-		return runSimHTTP(ctx, p, cfg, httpFlags, stdin, stdout, stderr)
+		return runSimHTTP(ctx, opts, cfg, httpFlags, stdin, stdout, stderr)
 	}
 	runCtx, stopRun := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)

@@ -1,13 +1,6 @@
 package main
 
-import (
-	"flag"
-	"log/slog"
-	"path/filepath"
-
-	"github.com/cunbo/cunbo/firmware/compliance"
-	"github.com/cunbo/cunbo/firmware/pipeline"
-)
+import "flag"
 
 // simCaptionFlags are the caption-checker options of `cunbo sim --http`.
 type simCaptionFlags struct {
@@ -22,18 +15,4 @@ func addSimCaptionFlags(fs *flag.FlagSet) *simCaptionFlags {
 	fs.StringVar(&f.rules, "rules", "", "rule pack file (default: the built-in rules)")
 	fs.StringVar(&f.flagged, "flagged", "", "keep flagged moments in this `dir` (default: beside --record; none without it)")
 	return f
-}
-
-// simCompliance builds the simulator's caption checker the way a box's is
-// built; the audio tap's format is followed, whatever --audio is.
-func simCompliance(f *simCaptionFlags, p *pipeline.Pipeline, recordDir string, log *slog.Logger) (*compliance.Captions, error) {
-	dir := f.flagged
-	if dir == "" && recordDir != "" {
-		dir = filepath.Join(filepath.Dir(filepath.Clean(recordDir)), "flagged")
-	}
-	return compliance.NewBox(compliance.BoxConfig{
-		ModelDir: f.model, VADModel: f.vad, WorkerPath: f.worker, RulePack: f.rules,
-		FlaggedDir: dir, FlaggedQuota: 1 << 30, Device: "sim",
-		Recorder: p.Recorder(), Logger: log,
-	})
 }

@@ -3,11 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,12 +15,11 @@ import (
 	"github.com/cunbo/cunbo/firmware"
 	"github.com/cunbo/cunbo/firmware/app"
 	"github.com/cunbo/cunbo/firmware/compliance"
+	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/firmware/pipeline"
-	"github.com/cunbo/cunbo/firmware/upload"
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/internal/secret"
-	"github.com/cunbo/cunbo/stream/whep"
 )
 
 // simHTTPFlags are the phone-page options of `cunbo sim`.
@@ -44,45 +41,37 @@ func addSimHTTPFlags(fs *flag.FlagSet) *simHTTPFlags {
 	return f
 }
 
+// apply puts the phone page's, captions' and uploads' flags into the
+// box's description. Without --pin the simulator draws a PIN as a new box
+// does; a given one must pass the box's rule (app.Build checks it).
+func (f *simHTTPFlags) apply(cfg *simConfig) error {
+	cfg.HTTPAddr, cfg.PIN, cfg.ReviewURL = f.addr, f.pin, f.review
+	if f.addr != "" && f.pin == "" {
+		pin, err := config.RandomPIN()
+		if err != nil {
+			return err
+		}
+		cfg.PIN = pin
+	}
+	c := f.captions
+	cfg.SpeechModel, cfg.SpeechVAD, cfg.SpeechWorker, cfg.RulePack, cfg.FlaggedDir = c.model, c.vad, c.worker, c.rules, c.flagged
+	return nil
+}
+
 // runSimHTTP runs the simulated box the way the real one runs — idle until
 // the big button is pressed — with its phone page, and a terminal panel:
 // state and LED changes are printed, single keys press the buttons.
-func runSimHTTP(ctx context.Context, p *pipeline.Pipeline, cfg simConfig, hf *simHTTPFlags, stdin io.Reader, stdout, stderr io.Writer) int {
-	pin := hf.pin
-	if pin == "" {
-		pin = randomPIN()
-	} else if !validPIN(pin) {
-		fmt.Fprintln(stderr, "cunbo sim: --pin must be 6 to 8 digits")
-		return 2
-	}
-	panel := app.VirtualPanel()
+func runSimHTTP(ctx context.Context, opts app.Options, cfg simConfig, hf *simHTTPFlags, stdin io.Reader, stdout, stderr io.Writer) int {
+	p, panel, pin := opts.Pipeline, opts.Panel, opts.PIN
 	out := &syncWriter{w: stdout}
-	caps, err := simCompliance(hf.captions, p, cfg.RecordDir, cfg.Logger)
-	if err != nil {
-		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
-		return 2
-	}
-	if caps != nil {
+	if caps := opts.Compliance; caps != nil {
 		caps.Loop().AddSink(warningPrinter(out))
 	}
-	var up *upload.Uploader
-	if hf.review != "" {
-		if up, err = app.NewUploader(hf.review, cfg.DataDir, caps, cfg.Logger.With("part", "upload")); err != nil {
-			fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
-			return 2
-		}
+	if up := opts.Uploader; up != nil {
 		out.printf("审核服务 (review): %s   盒子编号 (box id): %s\n", hf.review, up.BoxID())
 	}
-	a, err := app.New(app.Options{
-		Uploader: up, DeviceID: "sim",
-		Compliance: caps,
-		Pipeline:   p, Panel: panel, HTTPAddr: hf.addr, PIN: pin,
-		Destination: simDestination(cfg.RTMP), Problems: cfg.Problems,
-		// The page is opened on this machine or on a phone on the LAN.
-		Preview:  whep.Config{IncludeLoopback: true},
-		OnStatus: statusPrinter(out, panel.Virtual),
-		Logger:   cfg.Logger,
-	})
+	opts.OnStatus = statusPrinter(out, panel.Virtual)
+	a, err := app.New(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
 		return 2
@@ -248,26 +237,6 @@ func simDestination(urls []string) string {
 		shown = append(shown, secret.URL(u))
 	}
 	return strings.Join(shown, "，")
-}
-
-func validPIN(pin string) bool {
-	if len(pin) < web.MinPINDigits || len(pin) > 8 {
-		return false
-	}
-	for _, c := range pin {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func randomPIN() string {
-	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	if err != nil {
-		return "246810"
-	}
-	return fmt.Sprintf("%06d", n.Int64())
 }
 
 // openBrowser starts the desktop's browser when there is a desktop.

@@ -8,12 +8,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/cunbo/cunbo/firmware/cards"
-	"github.com/cunbo/cunbo/firmware/compliance"
+	"github.com/cunbo/cunbo/firmware/app"
 	"github.com/cunbo/cunbo/firmware/pipeline"
-	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
-	"github.com/cunbo/cunbo/overlay"
+	"github.com/cunbo/cunbo/stream/whep"
 )
 
 // simConfig is everything the simulated box is built from. Subcommands that
@@ -28,18 +26,25 @@ type simConfig struct {
 	RecordDir   string
 	RecordQuota int64
 	// DataDir holds what a box keeps on its SD card (recording, flagged
-	// moments, log); RecordDir defaults to a folder in it.
+	// moments, key, log); RecordDir defaults to a folder in it.
 	DataDir     string
 	PreviewAddr string
 	// CatalogCSV and PhotoDir load a trainer's catalogue (XLSX, CSV or
 	// TSV); empty CSV means the embedded demo catalogue.
 	CatalogCSV, PhotoDir string
-	// RulePack checks the cards' words; empty means the built-in rules.
+	// RulePack checks the cards' words and the captions; empty means the
+	// built-in rules.
 	RulePack string
-	// Problems is filled by buildSim: the catalogue's rows and cards that
-	// were left out, for the phone page.
-	Problems []web.SetupProblem
-	FontPath string
+	// Speech is the caption checker's model, VAD model and worker (no
+	// model: captions off, as on a box without one).
+	SpeechModel, SpeechVAD, SpeechWorker string
+	// FlaggedDir keeps flagged moments (default: beside RecordDir).
+	FlaggedDir string
+	// ReviewURL uploads flagged moments while idle; empty keeps them.
+	ReviewURL string
+	// HTTPAddr serves the phone page (empty: none) behind PIN.
+	HTTPAddr, PIN string
+	FontPath      string
 	// AudioWAV is looped as the microphone; empty means the shared test
 	// speech when it can be found, else a test tone.
 	AudioWAV  string
@@ -51,89 +56,63 @@ type simConfig struct {
 // to the working directory and to the module root above it.
 const defaultSpeechWAV = "shared/testdata/speech/tts-lajiao-zuidi.wav"
 
-// buildSim opens the simulated sources and the catalogue and builds the
-// pipeline, not yet running. Catalogue problems are written to warn (in
-// Chinese, for the trainer) and kept in cfg.Problems; like the box, the
-// simulator runs without the cards it cannot show.
-func buildSim(cfg *simConfig, warn io.Writer) (*pipeline.Pipeline, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	cat, problems, err := loadSimCatalog(*cfg, warn)
+// buildSim builds the simulated box through app.Build, as `cunbo run`
+// builds the real one: only the sources (test pattern, looping speech) and
+// the panel (virtual) are the simulator's. Catalogue problems are written
+// to warn (in Chinese, for the trainer) as well as listed on the phone
+// page; like the box, the simulator runs without the cards it cannot show.
+func buildSim(cfg simConfig, warn io.Writer) (app.Options, error) {
+	spec, err := simSpec(cfg)
 	if err != nil {
-		return nil, err
+		return app.Options{}, err
 	}
-	cfg.Problems = problems
-	if cat.Len() == 0 {
-		cfg.Card = 0 // no card to show: start hidden rather than refuse to run
-	}
-	if cfg.Card < 0 || cfg.Card > cat.Len() {
-		return nil, fmt.Errorf("--card %d: 商品目录只有 %d 个商品 (the catalogue has %d products)", cfg.Card, cat.Len(), cat.Len())
-	}
-	epoch := time.Now()
-	video, err := hw.NewTestPattern(hw.TestPatternConfig{Format: pipeline.Format(cfg.Portrait), Epoch: epoch})
+	opts, err := app.Build(spec)
 	if err != nil {
-		return nil, err
+		return app.Options{}, err
 	}
-	audio, err := simAudio(cfg.AudioWAV, epoch)
-	if err != nil {
-		video.Close()
-		return nil, err
-	}
-	p, err := pipeline.New(pipeline.Config{
-		Video:       video,
-		Audio:       audio,
-		Portrait:    cfg.Portrait,
-		Catalog:     cat,
-		InitialCard: cfg.Card - 1,
-		FontPath:    cfg.FontPath,
-		RTMP:        cfg.RTMP,
-		PreviewAddr: cfg.PreviewAddr,
-		RecordDir:   cfg.RecordDir,
-		RecordQuota: cfg.RecordQuota,
-		VideoKbps:   cfg.VideoKbps,
-		Epoch:       epoch,
-		Logger:      cfg.Logger,
-	})
-	if err != nil {
-		video.Close()
-		audio.Close()
-		return nil, err
-	}
-	return p, nil
-}
-
-// loadSimCatalog loads the trainer's catalogue, or the demo, and keeps the
-// cards whose words pass the rules. The error is only for a broken build
-// (the demo or the built-in rules failing).
-func loadSimCatalog(cfg simConfig, warn io.Writer) (*overlay.Catalog, []web.SetupProblem, error) {
-	lt, err := compliance.LoadLinter(cfg.RulePack, cfg.Logger)
-	if err != nil {
-		return nil, nil, err
-	}
-	var cat *overlay.Catalog
-	var problems []web.SetupProblem
-	if cfg.CatalogCSV == "" {
-		demo, err := overlay.DemoCatalog()
-		if err != nil {
-			return nil, nil, err
-		}
-		cat, problems = cards.Check(demo, "", lt)
-	} else {
-		photos := cfg.PhotoDir
-		if photos == "" {
-			photos = filepath.Dir(cfg.CatalogCSV)
-		}
-		cat, problems = cards.Load(cfg.CatalogCSV, photos, lt)
-	}
-	for _, p := range problems {
+	for _, p := range opts.Problems {
 		fmt.Fprintf(warn, "商品目录 %s：%s", p.Where, p.Message)
 		if p.Hint != "" {
 			fmt.Fprintf(warn, "（%s）", p.Hint)
 		}
 		fmt.Fprintln(warn)
 	}
-	return cat, problems, nil
+	return opts, nil
+}
+
+// simSpec opens the simulator's sources and describes the box around them.
+func simSpec(cfg simConfig) (app.Spec, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	epoch := time.Now()
+	video, err := hw.NewTestPattern(hw.TestPatternConfig{Format: pipeline.Format(cfg.Portrait), Epoch: epoch})
+	if err != nil {
+		return app.Spec{}, err
+	}
+	audio, err := simAudio(cfg.AudioWAV, epoch)
+	if err != nil {
+		_ = video.Close()
+		return app.Spec{}, err
+	}
+	flaggedDir := cfg.FlaggedDir
+	if flaggedDir == "" && cfg.RecordDir != "" {
+		flaggedDir = filepath.Join(filepath.Dir(filepath.Clean(cfg.RecordDir)), "flagged")
+	}
+	return app.Spec{
+		Pipeline: pipeline.Config{
+			Video: video, Audio: audio, Portrait: cfg.Portrait, FontPath: cfg.FontPath,
+			RTMP: cfg.RTMP, PreviewAddr: cfg.PreviewAddr, RecordDir: cfg.RecordDir, RecordQuota: cfg.RecordQuota,
+			VideoKbps: cfg.VideoKbps, Epoch: epoch, Logger: cfg.Logger,
+		},
+		Catalogue: cfg.CatalogCSV, Photos: cfg.PhotoDir, DemoCatalogue: true, FirstCard: cfg.Card - 1,
+		RulePack: cfg.RulePack, SpeechModel: cfg.SpeechModel, SpeechVAD: cfg.SpeechVAD, SpeechWorker: cfg.SpeechWorker,
+		FlaggedDir: flaggedDir, StateDir: cfg.DataDir, ReviewURL: cfg.ReviewURL, DeviceID: "sim",
+		Panel: app.VirtualPanel(), HTTPAddr: cfg.HTTPAddr, PIN: cfg.PIN, Destination: simDestination(cfg.RTMP),
+		// The page is opened on this machine or on a phone on the LAN.
+		Preview: whep.Config{IncludeLoopback: true},
+		Logger:  cfg.Logger,
+	}, nil
 }
 
 // simAudio loops a WAV as the microphone, or plays a tone when there is

@@ -29,14 +29,13 @@ import (
 	"github.com/cunbo/cunbo/stream/whep"
 )
 
-const testPIN = "246813"
+const testPIN = "381957"
 
 type box struct {
 	app  *app.App
 	pl   *pipeline.Pipeline
 	ngx  *rtmptest.Server
 	base string
-	done chan error
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -82,27 +81,16 @@ func startBox(t *testing.T) *box {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, func(addr string) { ready <- addr }) }()
-	b := &box{app: a, pl: pl, ngx: ngx, done: done}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("app.Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("app.Run did not return")
-		}
+	running := sharedtest.Run(t, "app.Run", 30*time.Second, func(ctx context.Context) error {
+		return a.Run(ctx, func(addr string) { ready <- addr })
 	})
+	b := &box{app: a, pl: pl, ngx: ngx}
 	select {
 	case addr := <-ready:
 		b.base = "http://" + addr
-	case err := <-done:
-		t.Fatalf("app.Run: %v", err)
+	case <-running.Ended():
+		t.Fatal("app.Run returned before the box was ready")
 	case <-time.After(10 * time.Second):
 		t.Fatal("box not ready in 10 s")
 	}

@@ -10,14 +10,11 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/firmware"
-	"github.com/cunbo/cunbo/firmware/cards"
-	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/firmware/pipeline"
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/internal/secret"
-	"github.com/cunbo/cunbo/overlay"
 	"periph.io/x/conn/v3/gpio"
 )
 
@@ -75,41 +72,6 @@ func FromConfig(cfg *config.Config, bo BuildOptions) (Options, error) {
 		return Options{}, fmt.Errorf("app: microphone: %w", err)
 	}
 
-	problems := ConfigProblems(bo.ConfigProblems)
-	cat, catProblems, err := loadCatalog(cfg.Catalogue, cfg.RulePack, log)
-	if err != nil {
-		_ = video.Close()
-		_ = audio.Close()
-		return Options{}, err
-	}
-	problems = append(problems, catProblems...)
-	initial := 0
-	if cat.Len() == 0 {
-		initial = -1
-	}
-	dests, shown := destinations(cfg.Dest)
-	pl, err := pipeline.New(pipeline.Config{
-		Video: video, Audio: audio, Portrait: cfg.Video.Portrait,
-		Catalog: cat, InitialCard: initial,
-		Destinations: dests, RecordDir: cfg.Record.Dir, RecordQuota: int64(cfg.Record.QuotaMB) << 20,
-		VideoKbps: cfg.Video.BitrateKbps, Epoch: epoch, Logger: log.With("part", "pipeline"),
-	})
-	if err != nil {
-		_ = video.Close()
-		_ = audio.Close()
-		return Options{}, fmt.Errorf("app: %w", err)
-	}
-	caps, err := compliance.NewBox(compliance.BoxConfig{
-		ModelDir: cfg.Speech.ModelDir, RulePack: cfg.RulePack,
-		// Flagged moments get a quarter of the recording's quota.
-		FlaggedDir: filepath.Join(cfg.StateDir, "flagged"), FlaggedQuota: int64(cfg.Record.QuotaMB) << 20 / 4,
-		Device: cfg.DeviceID, Recorder: pl.Recorder(), Mic: af, Logger: log.With("part", "compliance"),
-	})
-	if err != nil {
-		_ = video.Close()
-		_ = audio.Close()
-		return Options{}, fmt.Errorf("app: %w", err)
-	}
 	var panel Panel
 	if bo.VirtualPanel {
 		panel = VirtualPanel()
@@ -127,18 +89,18 @@ func FromConfig(cfg *config.Config, bo BuildOptions) (Options, error) {
 	if bo.HTTPAddr != "" {
 		addr = bo.HTTPAddr
 	}
-	opts := Options{
-		Pipeline: pl, Panel: panel, RingOnLevel: ring, HTTPAddr: addr, PIN: cfg.PIN,
-		Destination: shown, Compliance: caps, Problems: problems, Logger: log, DeviceID: cfg.DeviceID,
-	}
-	if cfg.Review.URL != "" {
-		// Uploads are not worth a box that cannot stream: without them
-		// the segments stay on the SD card.
-		if opts.Uploader, err = NewUploader(cfg.Review.URL, cfg.StateDir, caps, log.With("part", "upload")); err != nil {
-			log.Error("no uploads to the review service; flagged moments stay on the box", "err", err)
-		}
-	}
-	return opts, nil
+	dests, shown := destinations(cfg.Dest)
+	return Build(Spec{
+		Pipeline: pipeline.Config{
+			Video: video, Audio: audio, Portrait: cfg.Video.Portrait,
+			Destinations: dests, RecordDir: cfg.Record.Dir, RecordQuota: int64(cfg.Record.QuotaMB) << 20,
+			VideoKbps: cfg.Video.BitrateKbps, Epoch: epoch,
+		},
+		Catalogue: cfg.Catalogue, RulePack: cfg.RulePack, SpeechModel: cfg.Speech.ModelDir,
+		FlaggedDir: filepath.Join(cfg.StateDir, "flagged"), StateDir: cfg.StateDir, ReviewURL: cfg.Review.URL,
+		DeviceID: cfg.DeviceID, Panel: panel, RingOnLevel: ring, HTTPAddr: addr, PIN: cfg.PIN,
+		Destination: shown, Problems: ConfigProblems(bo.ConfigProblems), Logger: log,
+	})
 }
 
 // destinations maps the configured destinations onto the pipeline's, and
@@ -169,26 +131,6 @@ func destinations(ds []config.Destination) (out []pipeline.Destination, shown st
 		}
 	}
 	return out, strings.Join(names, "，")
-}
-
-// loadCatalog reads the catalogue with its photos next to it and keeps
-// the cards whose words pass the box's rule pack. A box without a usable
-// catalogue still streams, without cards; the problems say why. The error
-// is only for the built-in rules failing (a broken build).
-func loadCatalog(path, rulePack string, log *slog.Logger) (*overlay.Catalog, []web.SetupProblem, error) {
-	if path == "" {
-		return nil, nil, nil
-	}
-	lt, err := compliance.LoadLinter(rulePack, log)
-	if err != nil {
-		return nil, nil, fmt.Errorf("app: card rules: %w", err)
-	}
-	cat, problems := cards.Load(path, filepath.Dir(path), lt)
-	for _, p := range problems {
-		log.Warn("catalogue", "where", p.Where, "problem", p.Message, "hint", p.Hint)
-	}
-	log.Info("product cards", "catalogue", path, "cards", cat.Len(), "problems", len(problems))
-	return cat, problems, nil
 }
 
 // ConfigProblems turns the configuration's worked-around mistakes into the

@@ -511,6 +511,9 @@ func (s *Store) Bytes() int64 {
 	return n
 }
 
+// Quota is the bound on the segments' total size (0: none), as opened.
+func (s *Store) Quota() int64 { return s.cfg.QuotaBytes }
+
 // enforceQuota deletes segments until the store fits: reviewed or uploaded
 // ones first (oldest first), then the oldest pending. keep (the segment
 // just written) is never deleted, even when it alone is over the quota.

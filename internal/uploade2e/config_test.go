@@ -21,7 +21,7 @@ func TestFromConfigUploads(t *testing.T) {
 	s := newService(t)
 	dir := t.TempDir()
 	cfg := config.Default()
-	cfg.DeviceID, cfg.PIN = "desk-3", "246813"
+	cfg.DeviceID, cfg.PIN = "desk-3", "381957"
 	cfg.StateDir = filepath.Join(dir, "state")
 	cfg.Catalogue = ""
 	cfg.RulePack = filepath.Join(dir, "no-rules")
@@ -57,17 +57,7 @@ func TestFromConfigUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("app.Run did not return")
-		}
-	})
+	sharedtest.Run(t, "app.Run", 30*time.Second, func(ctx context.Context) error { return a.Run(ctx, nil) })
 	waitFor(t, "the segment uploaded", func() bool { return b.status(t, seg.ID) == flagged.StatusUploaded })
 	if _, err := s.srv.Store().Segment(context.Background(), b.id, seg.ID); err != nil {
 		t.Fatal(err)
