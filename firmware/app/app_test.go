@@ -23,6 +23,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/overlay"
 	"github.com/cunbo/cunbo/stream/rtmp"
 	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"

@@ -12,6 +12,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/firmware/flagged"
 	"github.com/cunbo/cunbo/firmware/upload"
+	"github.com/cunbo/cunbo/internal/sharedtest"
 )
 
 // The box as `cunbo run` builds it from its config: the key printed for
