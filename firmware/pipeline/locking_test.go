@@ -27,11 +27,12 @@ func TestAllControlsAtOnce(t *testing.T) {
 	ctx, stop := context.WithTimeout(context.Background(), 4*time.Second)
 	defer stop()
 	var wg sync.WaitGroup
-	loop := func(name string, step func(i int) error) {
+	// loop runs step until ctx ends, and at least `least` times.
+	loop := func(name string, least int, step func(i int) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; ctx.Err() == nil; i++ {
+			for i := 0; ctx.Err() == nil || i < least; i++ {
 				if err := step(i); err != nil {
 					t.Errorf("%s: %v", name, err)
 					return
@@ -40,11 +41,12 @@ func TestAllControlsAtOnce(t *testing.T) {
 		}()
 	}
 	lives := 0
-	loop("go live and end", func(i int) error {
+	// Four rounds at least, so a slow box still goes live from a pause.
+	loop("go live and end", 4, func(i int) error {
 		if i%2 == 1 {
 			// Every other time from a paused box: GoLive resumes it.
 			deadline := time.Now().Add(3 * time.Second)
-			for !p.Paused() && time.Now().Before(deadline) && ctx.Err() == nil {
+			for !p.Paused() && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
@@ -60,15 +62,15 @@ func TestAllControlsAtOnce(t *testing.T) {
 		}
 		return p.End()
 	})
-	loop("wake", func(int) error { p.Wake(); time.Sleep(400 * time.Millisecond); return nil })
-	loop("status", func(int) error {
+	loop("wake", 0, func(int) error { p.Wake(); time.Sleep(400 * time.Millisecond); return nil })
+	loop("status", 0, func(int) error {
 		_ = p.Stats()
 		_ = p.Healthy()
 		_, _ = p.Card(), p.Marks()
 		time.Sleep(5 * time.Millisecond)
 		return nil
 	})
-	loop("cards", func(i int) error {
+	loop("cards", 0, func(i int) error {
 		time.Sleep(10 * time.Millisecond)
 		switch i % 4 {
 		case 0:
@@ -81,8 +83,8 @@ func TestAllControlsAtOnce(t *testing.T) {
 			return p.SelectCard(0)
 		}
 	})
-	loop("mark", func(int) error { time.Sleep(30 * time.Millisecond); return p.Mark() })
-	loop("viewer", func(i int) error {
+	loop("mark", 0, func(int) error { time.Sleep(30 * time.Millisecond); return p.Mark() })
+	loop("viewer", 0, func(i int) error {
 		name := fmt.Sprintf("webrtc%d", i)
 		s := &countedSink{}
 		s.n.Store(int64(i%10) / 9) // one in ten watches
@@ -96,7 +98,7 @@ func TestAllControlsAtOnce(t *testing.T) {
 		}
 		return nil
 	})
-	loop("audio tap", func(int) error {
+	loop("audio tap", 0, func(int) error {
 		remove := p.AudioTap(func(time.Duration, []int16, int, int) {})
 		time.Sleep(25 * time.Millisecond)
 		remove()
