@@ -13,6 +13,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/firmware/flagged"
 	"github.com/cunbo/cunbo/firmware/state"
+	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/segment"
 	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 )
@@ -50,27 +51,16 @@ func TestFromConfigWiresCompliance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, func(addr string) { ready <- addr }) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("app.Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("app.Run did not return")
-		}
+	running := sharedtest.Run(t, "app.Run", 30*time.Second, func(ctx context.Context) error {
+		return a.Run(ctx, func(addr string) { ready <- addr })
 	})
 	b := &box{app: a, pl: opts.Pipeline, ngx: ngx}
 	select {
 	case addr := <-ready:
 		b.base = "http://" + addr
-	case err := <-done:
-		t.Fatalf("app.Run: %v", err)
+	case <-running.Ended():
+		t.Fatal("app.Run returned before the box was ready")
 	case <-time.After(10 * time.Second):
 		t.Fatal("box not ready in 10 s")
 	}

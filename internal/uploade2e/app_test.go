@@ -15,6 +15,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/firmware/upload"
 	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/overlay"
 	"github.com/cunbo/cunbo/review/wire"
 	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
@@ -63,17 +64,7 @@ func TestBoxUploadsOnlyOffAir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("app.Run did not return")
-		}
-	})
+	sharedtest.Run(t, "app.Run", 30*time.Second, func(ctx context.Context) error { return a.Run(ctx, nil) })
 
 	waitFor(t, "the segment flagged before going live uploaded while idle", func() bool {
 		return b.status(t, before.ID) == flagged.StatusUploaded
