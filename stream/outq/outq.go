@@ -117,6 +117,26 @@ func (l *Link) Start() error {
 // Queue is what the Inlet filled.
 func (l *Link) Queue() *fanout.Queue { return l.queue }
 
+// Tracks takes items off the queue until accept makes something of a
+// Tracks item (an output cannot connect before it knows what it sends, and
+// a unit before valid tracks has nothing to go with). ok is false once ctx
+// ends or the queue is closed.
+func Tracks[T any](ctx context.Context, l *Link, accept func(*stream.Tracks) *T) (t *T, ok bool) {
+	for ctx.Err() == nil {
+		it, err := l.queue.Next(ctx)
+		if err != nil {
+			return nil, false
+		}
+		if it.Kind != fanout.KindTracks {
+			continue
+		}
+		if t := accept(it.Tracks); t != nil {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
 // Wait sleeps d unless kicked; false if ctx ended.
 func (l *Link) Wait(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {

@@ -120,3 +120,47 @@ func TestCounting(t *testing.T) {
 		t.Errorf("Bitrate %d, want > 0", s.Bitrate)
 	}
 }
+
+func TestTracks(t *testing.T) {
+	valid := func(tr *stream.Tracks) *stream.Tracks {
+		if len(tr.SPS) == 0 {
+			return nil
+		}
+		return tr
+	}
+	tests := []struct {
+		name  string
+		fill  func(in Inlet, l *Link)
+		ok    bool
+		wantS byte
+	}{
+		{"units before the tracks are skipped", func(in Inlet, _ *Link) {
+			in.WriteAudio(&stream.AudioUnit{Data: []byte{1}})
+			in.SetTracks(stream.Tracks{SPS: []byte{7}})
+		}, true, 7},
+		{"tracks accept refuses are skipped", func(in Inlet, _ *Link) {
+			in.SetTracks(stream.Tracks{})
+			go func() {
+				time.Sleep(20 * time.Millisecond)
+				in.SetTracks(stream.Tracks{SPS: []byte{9}})
+			}()
+		}, true, 9},
+		{"closed queue", func(_ Inlet, l *Link) { l.Queue().Close() }, false, 0},
+		{"no tracks before the context ends", func(Inlet, *Link) {}, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, l := New("test", fanout.QueueLimits{}, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			tt.fill(in, l)
+			got, ok := Tracks(ctx, l, valid)
+			if ok != tt.ok {
+				t.Fatalf("ok = %v, want %v", ok, tt.ok)
+			}
+			if ok && (got == nil || got.SPS[0] != tt.wantS) {
+				t.Errorf("tracks %+v, want SPS %d", got, tt.wantS)
+			}
+		})
+	}
+}

@@ -175,14 +175,10 @@ func (p *Publisher) Run(ctx context.Context) error {
 	attempt := 0
 	for ctx.Err() == nil {
 		if tracks == nil {
-			it, err := p.link.Queue().Next(ctx)
-			if err != nil {
+			var ok bool
+			if tracks, ok = outq.Tracks(ctx, p.link, p.acceptTracks); !ok {
 				break
 			}
-			if it.Kind == fanout.KindTracks {
-				tracks = p.acceptTracks(it.Tracks)
-			}
-			continue
 		}
 		s, err := p.connect(ctx)
 		if err == nil {

@@ -206,14 +206,10 @@ func (p *Publisher) Run(ctx context.Context) error {
 	attempt := 0
 	for ctx.Err() == nil {
 		if tracks == nil {
-			it, err := p.link.Queue().Next(ctx)
-			if err != nil {
+			var ok bool
+			if tracks, ok = outq.Tracks(ctx, p.link, p.acceptTracks); !ok {
 				break
 			}
-			if it.Kind == fanout.KindTracks {
-				tracks = p.acceptTracks(it.Tracks)
-			}
-			continue
 		}
 		began := time.Now()
 		err := p.session(ctx, &tracks)
