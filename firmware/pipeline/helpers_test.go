@@ -66,20 +66,7 @@ func start(t testing.TB, cfg Config) *Pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("Run did not return")
-		}
-	})
+	sharedtest.Run(t, "Run", 30*time.Second, p.Run)
 	waitFor(t, 10*time.Second, "encoded video", func() bool { return p.Stats().Encoder.VideoUnits > 0 })
 	return p
 }
