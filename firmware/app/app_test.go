@@ -82,20 +82,26 @@ func startBox(t *testing.T) *box {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &box{app: a, pl: pl, ngx: ngx, base: runApp(t, a)}
+}
+
+// runApp runs a until the test ends and returns the base URL of its phone
+// page once it listens.
+func runApp(t testing.TB, a *app.App) string {
+	t.Helper()
 	ready := make(chan string, 1)
 	running := sharedtest.Run(t, "app.Run", 30*time.Second, func(ctx context.Context) error {
 		return a.Run(ctx, func(addr string) { ready <- addr })
 	})
-	b := &box{app: a, pl: pl, ngx: ngx}
 	select {
 	case addr := <-ready:
-		b.base = "http://" + addr
+		return "http://" + addr
 	case <-running.Ended():
 		t.Fatal("app.Run returned before the box was ready")
 	case <-time.After(10 * time.Second):
 		t.Fatal("box not ready in 10 s")
 	}
-	return b
+	return ""
 }
 
 func client(t *testing.T, b *box) *http.Client {

@@ -13,7 +13,6 @@ import (
 	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/firmware/flagged"
 	"github.com/cunbo/cunbo/firmware/state"
-	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/segment"
 	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 )
@@ -51,19 +50,7 @@ func TestFromConfigWiresCompliance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan string, 1)
-	running := sharedtest.Run(t, "app.Run", 30*time.Second, func(ctx context.Context) error {
-		return a.Run(ctx, func(addr string) { ready <- addr })
-	})
-	b := &box{app: a, pl: opts.Pipeline, ngx: ngx}
-	select {
-	case addr := <-ready:
-		b.base = "http://" + addr
-	case <-running.Ended():
-		t.Fatal("app.Run returned before the box was ready")
-	case <-time.After(10 * time.Second):
-		t.Fatal("box not ready in 10 s")
-	}
+	b := &box{app: a, pl: opts.Pipeline, ngx: ngx, base: runApp(t, a)}
 	c := client(t, b)
 
 	// Captions off, with the reason in her words.
