@@ -1,9 +1,11 @@
 // Package app assembles a whole box out of its parts — the media pipeline,
 // the panel (buttons, status LED, ring light; real GPIO or virtual), the
 // firmware.Box state machine, the WebRTC preview and the phone page — and
-// runs them under one context. `cunbo run` (the daemon) and `cunbo sim
-// --http` (the desk simulator) both use it, so the simulator exercises the
-// same wiring the box ships with.
+// runs them under one context. `cunbo run` (the daemon, FromConfig) and
+// `cunbo sim` (the desk simulator) both describe their box as a Spec and
+// build it with Build, so every rule (catalogue, flagged-moment quota,
+// PIN, uploads) is the same in both and the simulator exercises the wiring
+// the box ships with; they differ only in the sources and the panel.
 package app
 
 import (
