@@ -219,6 +219,14 @@ func TestForget(t *testing.T) {
 				herKeys = append(herKeys, put(t, b, her, i, now.Add(-time.Duration(i)*time.Hour))...)
 			}
 			otherKeys := put(t, b, other, 4, now)
+			// A social worker's decisions on her segments (the console's
+			// table) go with the segments.
+			for _, d := range []struct{ box, seg string }{{her, wiretest.ID(2)}, {her, wiretest.ID(3)}, {other, wiretest.ID(4)}} {
+				q := "INSERT INTO decisions (box_id, segment_id, state, prev, actor, at) VALUES ('" + d.box + "', '" + d.seg + "', 'reviewed', 'new', 'user:x', 1)"
+				if _, err := b.raw.Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
 
 			// By segment id: only that one.
 			c, err := retention.Forget(ctx, b.st, b.bs, her, []string{wiretest.ID(1)}, "cli:王社工", now)
@@ -257,7 +265,7 @@ func TestForget(t *testing.T) {
 					t.Errorf("other box's blob %s removed", k)
 				}
 			}
-			for _, table := range []string{"segments", "sessions"} {
+			for _, table := range []string{"segments", "sessions", "decisions"} {
 				var n int
 				if err := b.raw.QueryRow("SELECT count(*) FROM " + table + " WHERE box_id = '" + her + "'").Scan(&n); err != nil || n != 0 {
 					t.Errorf("%s: %d rows of hers remain (%v)", table, n, err)
