@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/firmware/flagged"
+	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/lint"
 	"github.com/cunbo/cunbo/speech"
 	"github.com/cunbo/cunbo/stream/record"
@@ -117,10 +118,7 @@ func newHarness(t *testing.T, opts ...func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { h.loop.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	sharedtest.Run(t, "Loop.Run", 30*time.Second, h.loop.Run)
 	return h
 }
 

@@ -1,14 +1,12 @@
 package upload
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -221,12 +219,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // run starts u and returns a stop function that waits for it to end.
 func run(t *testing.T, u *Uploader) (stop func()) {
-	return sharedtest.Run(t, "Run", 10*time.Second, func(ctx context.Context) error {
-		if err := u.Run(ctx); !errors.Is(err, context.Canceled) {
-			return err
-		}
-		return nil
-	}).Stop
+	return sharedtest.Run(t, "Run", 10*time.Second, sharedtest.CanceledIsClean(u.Run)).Stop
 }
 
 func fileExists(path string) bool {

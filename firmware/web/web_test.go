@@ -19,6 +19,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/internal/sharedtest"
 )
 
 // pipeline is a stand-in media pipeline: the web layer only needs the box
@@ -55,15 +56,13 @@ type rig struct {
 
 func newRig(t *testing.T, preview http.Handler) *rig {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	v := hw.NewVirtual(nil)
 	pl := &pipeline{}
 	box, err := firmware.NewBox(firmware.Options{Pipeline: pl, LED: v.LED, Ring: v.Ring})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = box.Run(ctx) }()
+	sharedtest.Run(t, "Box.Run", 30*time.Second, sharedtest.CanceledIsClean(box.Run))
 	clk := &clock{now: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
 	srv, err := web.New(web.Options{
 		Box: box, PIN: "246813", Preview: preview, Now: clk.Now, StatusInterval: 50 * time.Millisecond,
@@ -77,7 +76,7 @@ func newRig(t *testing.T, preview http.Handler) *rig {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); cancel(); <-done })
+	t.Cleanup(hs.Close) // before the box stops: cleanups run last first
 	return &rig{srv: srv, hs: hs, pl: pl, clock: clk, box: box}
 }
 

@@ -2,6 +2,7 @@ package sharedtest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -49,4 +50,16 @@ func Run(t testing.TB, name string, wait time.Duration, run func(ctx context.Con
 	})
 	t.Cleanup(r.stop)
 	return r
+}
+
+// CanceledIsClean wraps the run function of a component that returns
+// ctx.Err() when its context ends, so that Run counts that end as clean
+// and still reports any other error.
+func CanceledIsClean(run func(ctx context.Context) error) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if err := run(ctx); !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	}
 }

@@ -48,6 +48,9 @@ func TestRun(t *testing.T) {
 		{"ends early with an error", func(context.Context) error { return errors.New("bad config") }, true, false, "widget: bad config"},
 		{"stopped by the test", func(ctx context.Context) error { <-ctx.Done(); return nil }, false, true, ""},
 		{"stopped by the test, with an error", func(ctx context.Context) error { <-ctx.Done(); return errors.New("lost") }, false, true, "widget: lost"},
+		{"returns ctx.Err()", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, false, false, "widget: context canceled"},
+		{"returns ctx.Err(), canceled is clean", CanceledIsClean(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }), false, false, ""},
+		{"canceled is clean, other errors still count", CanceledIsClean(func(ctx context.Context) error { <-ctx.Done(); return errors.New("disk gone") }), false, false, "widget: disk gone"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
