@@ -30,7 +30,6 @@ import (
 	"github.com/cunbo/cunbo/firmware/app"
 	"github.com/cunbo/cunbo/firmware/flagged"
 	"github.com/cunbo/cunbo/firmware/web"
-	"github.com/cunbo/cunbo/internal/sharedtest"
 	"github.com/cunbo/cunbo/internal/tmpfstest"
 	"github.com/cunbo/cunbo/segment"
 )
@@ -53,13 +52,9 @@ import (
 //
 // About three to four minutes on 2 cores.
 func TestChaos(t *testing.T) {
-	td := sharedtest.Dir(t)
 	bin := buildCunbo(t)
-	worker := sharedtest.SpeechWorker(t)
-	args := []string{"sim", "--http", "127.0.0.1:0", "--preview", "", "--pin", chaosPIN, "--kbps", "2500",
-		"--speech-model", filepath.Join(td, "models", "scripted-ctc"),
-		"--speech-vad", filepath.Join(td, "models", "silero-vad", "silero_vad.onnx"),
-		"--speech-worker", worker}
+	args := append([]string{"sim", "--http", "127.0.0.1:0", "--preview", "", "--pin", chaosPIN, "--kbps", "2500"},
+		scriptedSpeechArgs(t)...)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 19))

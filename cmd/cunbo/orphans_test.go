@@ -26,13 +26,8 @@ import (
 // on its device) does not notice that pipe, and only the kernel's death
 // signal ends it.
 func TestKilledBoxLeavesNoChildren(t *testing.T) {
-	td := sharedtest.Dir(t)
 	bin := buildCunbo(t)
-	worker := sharedtest.SpeechWorker(t)
-	cmd := exec.Command(bin, "sim", "--http", "127.0.0.1:0", "--preview", "",
-		"--speech-model", filepath.Join(td, "models", "scripted-ctc"),
-		"--speech-vad", filepath.Join(td, "models", "silero-vad", "silero_vad.onnx"),
-		"--speech-worker", worker)
+	cmd := exec.Command(bin, append([]string{"sim", "--http", "127.0.0.1:0", "--preview", ""}, scriptedSpeechArgs(t)...)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -192,4 +187,16 @@ func hasComm(ps []process, comm string) bool {
 		}
 	}
 	return false
+}
+
+// scriptedSpeechArgs are the flags that give a simulated box the real
+// speech worker with the scripted model, so warnings flow.
+func scriptedSpeechArgs(t *testing.T) []string {
+	t.Helper()
+	td := sharedtest.Dir(t)
+	return []string{
+		"--speech-model", filepath.Join(td, "models", "scripted-ctc"),
+		"--speech-vad", filepath.Join(td, "models", "silero-vad", "silero_vad.onnx"),
+		"--speech-worker", sharedtest.SpeechWorker(t),
+	}
 }
