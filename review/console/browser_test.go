@@ -3,48 +3,20 @@ package console_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/cunbo/cunbo/internal/browsertest"
 	"github.com/cunbo/cunbo/review/store"
 )
 
-// chromium starts a headless Debian Chromium with a fresh profile and a
-// window of w×h.
+// chromium starts headless Chromium with a window (and, below 500 px, a
+// phone's viewport) of w×h.
 func chromium(t *testing.T, w, h int) context.Context {
 	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		t.Fatal("chromium not found: install the Debian package chromium (make deps)")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("mute-audio", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.WindowSize(w, h),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
+	ctx := browsertest.Chromium(t, chromedp.WindowSize(w, h))
 	// The window alone does not go below 500 px wide in headless mode;
 	// the viewport is set as a phone's is.
 	vp := chromedp.EmulateViewport(int64(w), int64(h))
