@@ -219,15 +219,16 @@ func newNotices(list []firmware.Notice, last firmware.Notice) []firmware.Notice 
 	return nil
 }
 
-// warningPrinter prints every compliance warning as the phone page leads
-// with it: what to say instead, then what she said and why.
+// warningPrinter prints every compliance warning as the phone page shows
+// it: what to say instead, then what she said, then why in everyday words
+// (the rule's own explanation is for her social worker).
 func warningPrinter(out *syncWriter) compliance.WarningSink {
 	return compliance.SinkFunc(func(w compliance.Warning) {
 		line := fmt.Sprintf("   ⚠️ 刚才说了“%s”", w.Match)
 		if w.Suggest != "" {
 			line = fmt.Sprintf("   ⚠️ 换个说法：%s   (刚才说了“%s”)", w.Suggest, w.Match)
 		}
-		out.printf("%s  %s\n", line, w.Explain)
+		out.printf("%s  %s\n", line, compliance.PlainWhy(w.Category))
 	})
 }
 
