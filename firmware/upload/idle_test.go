@@ -80,7 +80,7 @@ func BenchmarkIdleRescan(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if w := u.next(); w == nil {
+		if w, _ := u.next(); w == nil {
 			b.Fatal("no work found")
 		}
 	}

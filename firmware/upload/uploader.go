@@ -46,8 +46,10 @@ type Source interface {
 
 // Defaults and bounds.
 const (
-	DefaultChunk   = 1 << 20
-	DefaultRescan  = 60 * time.Second
+	DefaultChunk  = 1 << 20
+	DefaultRescan = 60 * time.Second
+	// ClipDueRescan is the idle rescan while a segment waits for its clip.
+	ClipDueRescan  = 2 * time.Second
 	MinRescan      = 30 * time.Second
 	DefaultBackoff = time.Second
 	DefaultMaxWait = 5 * time.Minute
@@ -302,9 +304,16 @@ func (u *Uploader) Run(ctx context.Context) error {
 		if err := u.waitIdle(ctx); err != nil {
 			return err
 		}
-		w := u.next()
+		w, clipsDue := u.next()
 		if w == nil {
-			if err := u.sleep(ctx, u.cfg.Rescan, u.wake); err != nil {
+			// The store does not say when a clip is attached; one is due
+			// seconds after the live ends, so look again soon rather
+			// than keep her social worker waiting a whole rescan.
+			wait := u.cfg.Rescan
+			if clipsDue {
+				wait = min(wait, ClipDueRescan)
+			}
+			if err := u.sleep(ctx, wait, u.wake); err != nil {
 				return err
 			}
 			continue
@@ -379,11 +388,13 @@ func (u *Uploader) sleep(ctx context.Context, d time.Duration, wake <-chan struc
 	return nil
 }
 
-// next picks what to send: segments oldest first, then session records.
-// It also forgets queue entries whose segment is no longer waiting
-// (uploaded, or deleted by the store's quota).
-func (u *Uploader) next() *work {
+// next picks what to send: segments oldest first, then session records;
+// clipsDue says a pending segment still waits for its clip. It also
+// forgets queue entries whose segment is no longer waiting (uploaded, or
+// deleted by the store's quota).
+func (u *Uploader) next() (*work, bool) {
 	var first *work
+	clipsDue := false
 	waiting := map[string]bool{}
 	if src := u.cfg.Source; src != nil {
 		for _, s := range src.List() {
@@ -394,6 +405,7 @@ func (u *Uploader) next() *work {
 			waiting[key] = true
 			// A segment goes once its clip is attached, or settled
 			// without one (ClipError, or no recording at all).
+			clipsDue = clipsDue || s.ClipPending != nil
 			if s.ClipPending != nil || first != nil {
 				continue
 			}
@@ -442,7 +454,7 @@ func (u *Uploader) next() *work {
 	u.mu.Lock()
 	u.sessions = len(ids)
 	u.mu.Unlock()
-	return first
+	return first, clipsDue
 }
 
 // attempt sends one item under a context that SetLive(true) cancels.

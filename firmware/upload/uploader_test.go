@@ -153,15 +153,15 @@ func TestUploadsSegmentsAndSessions(t *testing.T) {
 	if st := u.Status(); st.Pending != 1 || st.Failed != 0 || st.Uploaded != 3 {
 		t.Fatalf("status %+v, want 1 pending (the one waiting for its clip), 3 uploaded", st)
 	}
-	// The clip arrives: the segment goes on the next wake.
+	// The clip arrives, unannounced (the store has no hook): the segment
+	// goes within seconds, not after a whole idle rescan (a minute).
 	if _, err := f.store.AttachClip(waiting.ID, func(path string) (*flagged.Clip, error) {
 		data := []byte("\x00\x00\x00\x18ftypisom-late-clip")
 		return &flagged.Clip{Start: t0, End: t0.Add(time.Second), Bytes: int64(len(data))}, os.WriteFile(path, data, 0o644)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	u.Notify()
-	waitFor(t, 20*time.Second, "the late clip's segment uploaded", func() bool { return f.status(waiting.ID) == flagged.StatusUploaded })
+	waitFor(t, 5*ClipDueRescan, "the late clip's segment uploaded", func() bool { return f.status(waiting.ID) == flagged.StatusUploaded })
 }
 
 // The same segment gives the same bytes every time the queue builds it.
