@@ -188,8 +188,11 @@ func TestOpenLeavesUnreadableSegmentsAlone(t *testing.T) {
 // segment before the rename, a whole one after, never a part, and no
 // leftovers.
 func TestPowerCutDuringCreate(t *testing.T) {
-	if os.Getenv("FLAGGED_CHILD_DIR") != "" {
-		t.Skip("child")
+	// The same test, re-run in a child process, is the box whose power is
+	// cut.
+	if dir := os.Getenv("FLAGGED_CHILD_DIR"); dir != "" {
+		powerCutChild(t, dir, os.Getenv("FLAGGED_CHILD_STOP"))
+		return
 	}
 	steps := []struct {
 		step  string
@@ -205,11 +208,11 @@ func TestPowerCutDuringCreate(t *testing.T) {
 	for _, tc := range steps {
 		t.Run(tc.step, func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestPowerCutChild$", "-test.v")
+			cmd := exec.Command(os.Args[0], "-test.run=^TestPowerCutDuringCreate$", "-test.v")
 			// Under qemu-user (make test-arm64) the child runs through the
 			// same emulator; the kernel may have no binfmt entry for it.
 			if emu := os.Getenv("CUNBO_TEST_EMULATOR"); emu != "" {
-				cmd = exec.Command(emu, os.Args[0], "-test.run=^TestPowerCutChild$", "-test.v")
+				cmd = exec.Command(emu, os.Args[0], "-test.run=^TestPowerCutDuringCreate$", "-test.v")
 			}
 			cmd.Env = append(os.Environ(), "FLAGGED_CHILD_DIR="+dir, "FLAGGED_CHILD_STOP="+tc.step)
 			out, err := cmd.StdoutPipe()
@@ -257,12 +260,9 @@ func TestPowerCutDuringCreate(t *testing.T) {
 
 const childClipBytes = 256 << 10
 
-// TestPowerCutChild is the child half of TestPowerCutDuringCreate.
-func TestPowerCutChild(t *testing.T) {
-	dir, stop := os.Getenv("FLAGGED_CHILD_DIR"), os.Getenv("FLAGGED_CHILD_STOP")
-	if dir == "" {
-		t.Skip("only run as TestPowerCutDuringCreate's child")
-	}
+// powerCutChild is the child half of TestPowerCutDuringCreate: it writes a
+// segment and stops at step stop, to be killed there.
+func powerCutChild(t *testing.T, dir, stop string) {
 	halt := func(step string) {
 		if step == stop {
 			fmt.Printf("AT %s\n", step)
