@@ -118,7 +118,11 @@ func NewBox(cfg BoxConfig) (*Captions, error) {
 	}
 	var store *flagged.Store
 	if cfg.FlaggedDir != "" {
-		store, err = flagged.Open(flagged.Config{Dir: cfg.FlaggedDir, QuotaBytes: cfg.FlaggedQuota, Logger: log})
+		fcfg := flagged.Config{Dir: cfg.FlaggedDir, QuotaBytes: cfg.FlaggedQuota, Logger: log}
+		if cfg.Recorder != nil {
+			fcfg.MakeRoom = cfg.Recorder.MakeRoom
+		}
+		store, err = flagged.Open(fcfg)
 		if err != nil {
 			log.Error("no flagged segments; warnings only", "err", err)
 			store = nil

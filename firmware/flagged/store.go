@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cunbo/cunbo/firmware/atomicfile"
@@ -31,6 +32,10 @@ type Config struct {
 	Logger     *slog.Logger
 	// Now is the wall clock (default time.Now).
 	Now func() time.Time
+	// MakeRoom, when the card refuses a write (full), asks what shares it
+	// (record.Recorder.MakeRoom) to free need bytes; the write is then
+	// tried once more. Findings come before recordings. Nil: no retry.
+	MakeRoom func(need int64) bool
 
 	// hook, in tests, is called at each step of a write so a child
 	// process can be killed there.
@@ -189,6 +194,34 @@ func (s *Store) ClipPath(id string) string { return filepath.Join(s.cfg.Dir, id,
 // With writeClip nil and seg.ClipPending set, the clip comes later
 // (AttachClip): the segment is on disk at once.
 func (s *Store) Create(seg Segment, writeClip func(path string) (*Clip, error)) (Segment, error) {
+	var out Segment
+	err := s.roomFor(func() error {
+		var err error
+		out, err = s.create(seg, writeClip)
+		return err
+	})
+	return out, err
+}
+
+// roomFor runs write, and once more after the card has been asked for room
+// when the card was full.
+func (s *Store) roomFor(write func() error) error {
+	err := write()
+	if isCardFull(err) && s.cfg.MakeRoom != nil {
+		// A segment is a few KB without its clip; ask for a margin.
+		if s.cfg.MakeRoom(1 << 20) {
+			s.log.Warn("flagged: the card was full; old recordings deleted to keep this moment", "err", err)
+			err = write()
+		}
+	}
+	return err
+}
+
+func isCardFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+func (s *Store) create(seg Segment, writeClip func(path string) (*Clip, error)) (Segment, error) {
 	if seg.ID == "" {
 		seg.ID = NewID(seg.At)
 	}
@@ -423,7 +456,8 @@ func (s *Store) rewriteLocked(seg *Segment) error {
 	if err != nil {
 		return fmt.Errorf("flagged: %w", err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(s.Dir(seg.ID), JSONFile), data, 0o640); err != nil {
+	path := filepath.Join(s.Dir(seg.ID), JSONFile)
+	if err := s.roomFor(func() error { return atomicfile.WriteFile(path, data, 0o640) }); err != nil {
 		return fmt.Errorf("flagged: update %s: %w", seg.ID, err)
 	}
 	return nil

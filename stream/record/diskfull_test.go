@@ -205,3 +205,35 @@ func (c chain) WriteVideo(u *stream.VideoUnit) {
 	}
 	c[0].Recorder.WriteVideo(u)
 }
+
+// MakeRoom is how a flagged moment gets onto a card that something else
+// filled: old recordings go until it fits, beyond the reserve.
+func TestMakeRoomForFlaggedMoments(t *testing.T) {
+	card := tmpfstest.Mount(t, "size=20m")
+	rec, stop := startRecorder(t, Config{Dir: filepath.Join(card, "recording"), QuotaBytes: 1 << 30,
+		ReserveBytes: 1 << 20, SegmentDuration: 2 * time.Second})
+	opts := streamtest.Options{NoPace: true, GOP: time.Second, Width: 640, Height: 360, VideoKbps: 2500,
+		Duration: 12 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := streamtest.Run(ctx, t, rec, opts); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	fillDisk(t, filepath.Join(card, "filler"))
+	moment := bytes.Repeat([]byte{'{'}, 512<<10)
+	flagged := filepath.Join(card, "segment.json")
+	if err := os.WriteFile(flagged, moment, 0o644); err == nil {
+		t.Fatal("the filled card still took the moment: the test proves nothing")
+	}
+	before := rec.Stats().SegmentsEvicted
+	if !rec.MakeRoom(int64(len(moment))) {
+		t.Fatalf("MakeRoom found no room; stats %+v", rec.Stats())
+	}
+	if err := os.WriteFile(flagged, moment, 0o644); err != nil {
+		t.Fatalf("the moment after MakeRoom: %v", err)
+	}
+	if rec.Stats().SegmentsEvicted == before {
+		t.Fatal("MakeRoom deleted no recording")
+	}
+}

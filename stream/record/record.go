@@ -525,6 +525,17 @@ func (r *Recorder) heldLocked(s *segment) bool {
 	return false
 }
 
+// MakeRoom deletes the oldest closed recordings until the card has need
+// bytes free beyond the recorder's reserve (at least one, since the caller
+// was just refused by the card). Flagged moments come before recordings:
+// the flagged store calls it when the card is full. It reports whether
+// the room is there.
+func (r *Recorder) MakeRoom(need int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.makeDiskRoomLocked(need, 4, true)
+}
+
 // makeRoomLocked deletes the oldest closed segments until need more bytes
 // fit in the quota, sparing held ones while it can. It reports whether they
 // fit.
