@@ -56,7 +56,11 @@ func FuzzURL(f *testing.F) {
 	f.Add("rtmps", "h:443", "third", "stream-9", "expire=1&sign=x")
 	f.Add("https", "whip.example.com", "whip", "k3y/more", "")
 	f.Fuzz(func(t *testing.T, scheme, host, app, key, query string) {
-		if len(key) < 6 || strings.Contains(host+app+scheme, key) {
+		// What is meant to show (scheme://host/app, as written or as
+		// url.Parse lowercases the scheme) may hold the key's characters
+		// by chance ("/00000" after the host "00000"): not a leak.
+		shown := scheme + "://" + host + "/" + app
+		if len(key) < 6 || strings.Contains(shown, key) || strings.Contains(strings.ToLower(shown), key) {
 			return
 		}
 		raw := scheme + "://" + host + "/" + app + "/" + key
