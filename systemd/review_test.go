@@ -139,24 +139,7 @@ func TestReviewUnitSystemCallFilterAllowsTheService(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("serve did not stop within a minute of SIGTERM")
 	}
-	tb, err := os.ReadFile(trace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	used := tracedSyscalls(string(tb))
-	if len(used) < 20 {
-		t.Fatalf("strace counted only %v", used)
-	}
-	var denied []string
-	for _, s := range used {
-		if !allowed[s] {
-			denied = append(denied, s)
-		}
-	}
-	if len(denied) > 0 {
-		t.Fatalf("the unit's SystemCallFilter denies system calls the service makes: %v", denied)
-	}
-	t.Logf("%d distinct system calls, all allowed", len(used))
+	checkTraceAllowed(t, trace, allowed, "the service")
 }
 
 func reviewSignIn(t *testing.T, base, id string, priv ed25519.PrivateKey) string {
