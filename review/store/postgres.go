@@ -76,5 +76,5 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &sqlStore{db: db, q: postgresQueries, c: postgresConsole}, nil
+	return &sqlStore{db: db, q: postgresQueries, c: postgresConsole, postgres: true}, nil
 }

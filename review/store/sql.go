@@ -45,6 +45,18 @@ type sqlStore struct {
 	db *sql.DB
 	q  queries
 	c  consoleQueries
+	// postgres picks the PostgreSQL text of a feature's queries; features
+	// added later keep both backends' SQL side by side in their own file
+	// (see sqlFor) instead of growing the structs above.
+	postgres bool
+}
+
+// sqlFor returns the query for this store's backend.
+func (s *sqlStore) sqlFor(sqlite, postgres string) string {
+	if s.postgres {
+		return postgres
+	}
+	return sqlite
 }
 
 // migrate runs the embedded goose migrations up.

@@ -90,6 +90,10 @@ type AuditEntry struct {
 // Store is the review service's storage. Methods are safe for concurrent use.
 type Store interface {
 	Console
+	NoteReads   // noteread.go
+	Progress    // progress.go
+	Escalations // escalate.go
+	Forgetting  // forget.go
 
 	// AddBox enrols a box; ErrExists if its id is already enrolled.
 	AddBox(ctx context.Context, b Box) error

@@ -1,0 +1,4 @@
+package store
+
+// NoteReads records that a woman has read her coaching notes (read receipts from her box).
+type NoteReads interface{}
