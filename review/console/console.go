@@ -146,6 +146,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.Handle(Prefix, c)
 	if c.auth != nil {
 		mux.HandleFunc("GET "+NotesPath, c.boxNotes)
+		mux.HandleFunc("POST "+NoteReadPath, c.boxNoteRead)
 	}
 }
 

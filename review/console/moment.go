@@ -37,7 +37,7 @@ type momentData struct {
 	Pos, Total int // among the undecided, 1-based; 0 when this one is decided
 	Next, Prev string
 	Msg        string
-	Note       *store.Note // the newest note to her
+	Note       *noteView // the newest note to her, with its read receipt
 	MaxNote    int
 }
 
@@ -81,9 +81,7 @@ func (c *Console) moment(w http.ResponseWriter, r *http.Request, u who) {
 		c.log.Error("console: moment", "box", box, "segment", id, "err", err)
 	}
 	d := momentData{moment: m, Msg: momentMessages[r.URL.Query().Get("msg")], MaxNote: MaxNote}
-	if n, err := c.st.LastNote(r.Context(), box); err == nil {
-		d.Note = &n
-	} else if !isNotFound(err) {
+	if d.Note, err = c.lastNote(r.Context(), box); err != nil {
 		c.internal(w, r, err)
 		return
 	}

@@ -1,7 +1,9 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +17,10 @@ import (
 
 // NotesPath is where a box fetches the coaching notes written to it.
 const NotesPath = "/api/box/notes"
+
+// NoteReadPath is where a box says she has read a note (pressed 知道了):
+// POST {"seq":N} with its bearer token.
+const NoteReadPath = "/api/box/notes/read"
 
 // MaxNote is the longest note, in characters: the box shows it on a small
 // screen and may read it aloud.
@@ -119,4 +125,75 @@ func (c *Console) boxNotes(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(out) // a write error means the box went away
+}
+
+// boxNoteRead serves POST /api/box/notes/read {"seq":N}: the box's read
+// receipt for one of its own notes. A repeat is answered as the first was
+// (the box resends until it hears back); another box's note is "not
+// found", so notes of other women cannot be probed.
+func (c *Console) boxNoteRead(w http.ResponseWriter, r *http.Request) {
+	b, aerr := c.auth.Authenticate(r)
+	if aerr != nil {
+		boxauth.WriteError(w, aerr)
+		return
+	}
+	var in struct {
+		Seq int64 `json:"seq"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil || in.Seq <= 0 {
+		boxauth.WriteError(w, &boxauth.Error{Status: http.StatusBadRequest, Code: "bad_request", Message: `the body must be {"seq":N} with a note's seq`})
+		return
+	}
+	now := c.now()
+	e := store.AuditEntry{At: now, Actor: "box:" + b.ID, Action: "note.read", Subject: b.ID,
+		Detail: "seq=" + strconv.FormatInt(in.Seq, 10) + " from=" + from(r)}
+	at, _, err := c.st.MarkNoteRead(r.Context(), b.ID, in.Seq, now, e)
+	if isNotFound(err) {
+		boxauth.WriteError(w, &boxauth.Error{Status: http.StatusNotFound, Code: "not_found", Message: "this box has no such note"})
+		return
+	}
+	if err != nil {
+		c.log.Error("console: note read", "box", b.ID, "seq", in.Seq, "err", err)
+		w.Header().Set("Retry-After", "60")
+		boxauth.WriteError(w, boxauth.ErrUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(struct {
+		Seq    int64     `json:"seq"`
+		ReadAt time.Time `json:"read_at"`
+	}{in.Seq, at})
+}
+
+// noteView is a note as the console lists it: with whether she has read it.
+type noteView struct {
+	store.Note
+	ReadAt time.Time // zero: not yet
+}
+
+// Read is the note's receipt in plain words.
+func (n noteView) Read() string {
+	if n.ReadAt.IsZero() {
+		return "⏳ 她还没看"
+	}
+	return "✅ 她 " + when(n.ReadAt) + " 看过了"
+}
+
+// lastNote is the newest note to box with its receipt; nil when none.
+func (c *Console) lastNote(ctx context.Context, box string) (*noteView, error) {
+	n, err := c.st.LastNote(ctx, box)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	at, err := c.st.NoteReadAt(ctx, n.Seq)
+	if err != nil {
+		return nil, err
+	}
+	return &noteView{Note: n, ReadAt: at}, nil
 }

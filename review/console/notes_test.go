@@ -119,3 +119,93 @@ func TestBoxNotes(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The box's read receipt: only for its own notes, once, and the moment
+// page then says she has read it.
+func TestBoxNoteRead(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("sw-a", store.RoleSocial)
+	e.addUser("sw-b", store.RoleSocial)
+	boxA := e.addBox("雷山 村A", "sw-a")
+	e.addBox("雷山 村B", "sw-b")
+	id, body := segmentTar(t, 1, time.Now().UTC().Truncate(time.Second), clip(t, 1))
+	e.upload("雷山 村A", id, body)
+	c := client(t)
+	csrf := e.login(c, "sw-a")
+	resp, err := c.PostForm(e.base+"/console/note", url.Values{"csrf": {csrf}, "box": {boxA}, "id": {id}, "text": {"说“价格很实在”就好"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	last, err := e.st.LastNote(t.Context(), boxA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func() string {
+		t.Helper()
+		resp, err := c.Get(e.base + "/console/m/" + boxA + "/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if p := page(); !strings.Contains(p, "她还没看") || strings.Contains(p, "看过了") {
+		t.Fatalf("before the receipt the page does not say she has not read it")
+	}
+	tokA, tokB := e.token("雷山 村A"), e.token("雷山 村B")
+	read := func(token, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", e.base+"/api/box/notes/read", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	seq := `{"seq":` + itoa(last.Seq) + `}`
+	for _, tc := range []struct {
+		name, token, body string
+		code              int
+		has               string
+	}{
+		{"no token", "", seq, 401, "no_token"},
+		{"another box", tokB, seq, 404, "not_found"},
+		{"no such note", tokA, `{"seq":` + itoa(last.Seq+99) + `}`, 404, "not_found"},
+		{"not json", tokA, `seq=1`, 400, "bad_request"},
+		{"zero", tokA, `{"seq":0}`, 400, "bad_request"},
+		{"unknown field", tokA, `{"seq":1,"box":"x"}`, 400, "bad_request"},
+		{"her box", tokA, seq, 200, `"read_at"`},
+		{"again", tokA, seq, 200, `"read_at"`},
+	} {
+		if code, body := read(tc.token, tc.body); code != tc.code || !strings.Contains(body, tc.has) {
+			t.Errorf("%s: %d %s, want %d with %s", tc.name, code, body, tc.code, tc.has)
+		}
+	}
+	if p := page(); !strings.Contains(p, "看过了") || strings.Contains(p, "她还没看") {
+		t.Fatalf("after the receipt the page does not say she has read it")
+	}
+	es, err := e.st.Audit(t.Context(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, a := range es {
+		if a.Action == "note.read" {
+			n++
+			if a.Actor != "box:"+boxA {
+				t.Errorf("note.read by %q", a.Actor)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d note.read audit entries, want 1", n)
+	}
+}
