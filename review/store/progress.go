@@ -1,4 +1,141 @@
 package store
 
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
 // Progress is what a woman's page and the per-rule precision need.
-type Progress interface{}
+type Progress interface {
+	// BoxSessions lists a box's session records, newest first, at most
+	// limit. Session ids begin with their start time (segment.NewSessionID),
+	// so the primary key gives the order.
+	BoxSessions(ctx context.Context, boxID string, limit int) ([]Session, error)
+	// BoxMoments lists a box's segments whose moment is at or after since,
+	// with their current states, newest moment first, at most limit.
+	BoxMoments(ctx context.Context, boxID string, since time.Time, limit int) ([]QueueItem, error)
+	// Decided lists the segments of user's caseload (every box when user
+	// is empty) whose current state is a decision (not StateNew), newest
+	// decision first, at most limit.
+	Decided(ctx context.Context, user string, limit int) ([]QueueItem, error)
+	// RecentNotes lists a box's notes, newest first, at most limit.
+	RecentNotes(ctx context.Context, boxID string, limit int) ([]Note, error)
+}
+
+const (
+	boxSessionsSQLite = `SELECT box_id, id, sha256, record, received FROM sessions
+		WHERE box_id = ? ORDER BY id DESC LIMIT ?`
+	boxSessionsPostgres = `SELECT box_id, id, sha256, record, received FROM sessions
+		WHERE box_id = $1 ORDER BY id DESC LIMIT $2`
+
+	// The state is the newest decision row (decisions_segment index), as
+	// in the queue.
+	boxMomentsSQLite = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received,
+		COALESCE((SELECT d.state FROM decisions d WHERE d.box_id = s.box_id AND d.segment_id = s.id ORDER BY d.seq DESC LIMIT 1), 'new')
+		FROM segments s WHERE s.box_id = ? AND s.at >= ? ORDER BY s.at DESC, s.id DESC LIMIT ?`
+	boxMomentsPostgres = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received,
+		COALESCE((SELECT d.state FROM decisions d WHERE d.box_id = s.box_id AND d.segment_id = s.id ORDER BY d.seq DESC LIMIT 1), 'new')
+		FROM segments s WHERE s.box_id = $1 AND s.at >= $2 ORDER BY s.at DESC, s.id DESC LIMIT $3`
+
+	// A segment's newest decision row is the one no later row of the same
+	// segment follows; only segments ever decided are looked at, so the
+	// scan is over decisions, not all segments.
+	decidedSQLite = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, d.state
+		FROM decisions d
+		JOIN segments s ON s.box_id = d.box_id AND s.id = d.segment_id
+		LEFT JOIN caseload c ON c.box_id = d.box_id
+		WHERE (?1 = '' OR c.user_name = ?1) AND d.state <> 'new'
+		AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.box_id = d.box_id AND n.segment_id = d.segment_id AND n.seq > d.seq)
+		ORDER BY d.seq DESC LIMIT ?2`
+	decidedPostgres = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, d.state
+		FROM decisions d
+		JOIN segments s ON s.box_id = d.box_id AND s.id = d.segment_id
+		LEFT JOIN caseload c ON c.box_id = d.box_id
+		WHERE ($1 = '' OR c.user_name = $1) AND d.state <> 'new'
+		AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.box_id = d.box_id AND n.segment_id = d.segment_id AND n.seq > d.seq)
+		ORDER BY d.seq DESC LIMIT $2`
+
+	recentNotesSQLite   = `SELECT seq, box_id, text, author, at FROM notes WHERE box_id = ? ORDER BY seq DESC LIMIT ?`
+	recentNotesPostgres = `SELECT seq, box_id, text, author, at FROM notes WHERE box_id = $1 ORDER BY seq DESC LIMIT $2`
+)
+
+func (s *sqlStore) BoxSessions(ctx context.Context, boxID string, limit int) ([]Session, error) {
+	rows, err := s.db.QueryContext(ctx, s.sqlFor(boxSessionsSQLite, boxSessionsPostgres), boxID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: box sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		var x Session
+		var received int64
+		if err := rows.Scan(&x.BoxID, &x.ID, &x.SHA256, &x.Record, &received); err != nil {
+			return nil, fmt.Errorf("store: box sessions: %w", err)
+		}
+		x.Received = fromMicros(received)
+		out = append(out, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: box sessions: %w", err)
+	}
+	return out, nil
+}
+
+// queueItems scans rows of segment columns and a state.
+func queueItems(rows *sql.Rows, what string) ([]QueueItem, error) {
+	defer rows.Close()
+	var out []QueueItem
+	for rows.Next() {
+		var q QueueItem
+		var at, received int64
+		g := &q.Segment
+		if err := rows.Scan(&g.BoxID, &g.ID, &g.SHA256, &g.Size, &g.Reason, &at, &g.JSON, &g.JSONKey, &g.ClipKey, &received, &q.State); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		g.At, g.Received = fromMicros(at), fromMicros(received)
+		out = append(out, q)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) BoxMoments(ctx context.Context, boxID string, since time.Time, limit int) ([]QueueItem, error) {
+	// micros maps the zero time to 0, which every moment is at or after.
+	rows, err := s.db.QueryContext(ctx, s.sqlFor(boxMomentsSQLite, boxMomentsPostgres), boxID, micros(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: box moments: %w", err)
+	}
+	return queueItems(rows, "box moments")
+}
+
+func (s *sqlStore) Decided(ctx context.Context, user string, limit int) ([]QueueItem, error) {
+	rows, err := s.db.QueryContext(ctx, s.sqlFor(decidedSQLite, decidedPostgres), user, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: decided: %w", err)
+	}
+	return queueItems(rows, "decided")
+}
+
+func (s *sqlStore) RecentNotes(ctx context.Context, boxID string, limit int) ([]Note, error) {
+	rows, err := s.db.QueryContext(ctx, s.sqlFor(recentNotesSQLite, recentNotesPostgres), boxID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: recent notes: %w", err)
+	}
+	defer rows.Close()
+	var out []Note
+	for rows.Next() {
+		n, err := scanNote(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: recent notes: %w", err)
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: recent notes: %w", err)
+	}
+	return out, nil
+}
