@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -125,6 +126,12 @@ func (c *client) ensureToken(ctx context.Context) error {
 }
 
 func (c *client) postJSON(ctx context.Context, path string, in, out any) (http.Header, error) {
+	return c.doJSON(ctx, http.MethodPost, path, in, out, false)
+}
+
+// doJSON sends in as JSON (nil: no body), with the box's token when
+// bearer, and decodes a 200 answer into out.
+func (c *client) doJSON(ctx context.Context, method, path string, in, out any, bearer bool) (http.Header, error) {
 	var body io.Reader = http.NoBody
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -135,11 +142,19 @@ func (c *client) postJSON(ctx context.Context, path string, in, out any) (http.H
 	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base.JoinPath(path).String(), body)
+	target := c.base.JoinPath(path)
+	if p, q, ok := strings.Cut(path, "?"); ok {
+		target = c.base.JoinPath(p)
+		target.RawQuery = q
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target.String(), body)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if bearer {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, &reqError{kind: errRetry, err: fmt.Errorf("upload: %s: %w", path, err)}
@@ -294,4 +309,67 @@ func (c *client) patch(ctx context.Context, loc string, off int64, r io.Reader, 
 		return 0, &reqError{kind: errRetry, err: fmt.Errorf("upload: patch: bad Upload-Offset %q", resp.Header.Get("Upload-Offset"))}
 	}
 	return got, nil
+}
+
+// BoxClient is the box signed in to the review service for its small JSON
+// APIs (the coaching notes), with the uploader's sign-in and key. It is
+// safe for concurrent use; its token is its own, not the uploader's.
+type BoxClient struct {
+	mu sync.Mutex
+	c  *client
+}
+
+// NewBoxClient makes a client of the review service at rawURL signing in
+// with key; hc nil uses one with timeouts for a weak link.
+func NewBoxClient(rawURL string, key ed25519.PrivateKey, hc *http.Client) (*BoxClient, error) {
+	base, err := url.Parse(rawURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("upload: review url %q is not an http(s) URL", rawURL)
+	}
+	if len(key) != ed25519.PrivateKeySize {
+		return nil, errors.New("upload: no box key")
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: time.Minute}
+	}
+	if !strings.HasSuffix(base.Path, "/") {
+		base.Path += "/"
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	return &BoxClient{c: &client{base: base, http: hc, key: key, box: BoxID(pub), now: time.Now}}, nil
+}
+
+// Do sends in as JSON (nil: no body) to path (relative to the service,
+// query allowed) with the box's bearer token, signing in first when
+// needed and once more after a 401, and decodes a 200 answer into out.
+func (b *BoxClient) Do(ctx context.Context, method, path string, in, out any) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for try := 0; ; try++ {
+		if err := b.c.ensureToken(ctx); err != nil {
+			return err
+		}
+		_, err := b.c.doJSON(ctx, method, path, in, out, true)
+		if kindOf(err) == errAuth && try == 0 {
+			b.c.token = "" // expired or forgotten by the service
+			continue
+		}
+		return err
+	}
+}
+
+// Refused reports whether the service refused a request for good (a bad
+// or unknown thing asked for): sending it again changes nothing. Network
+// trouble, a service error and a box not (yet) enrolled are not refusals.
+func Refused(err error) bool {
+	var re *reqError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.status {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusGone, http.StatusConflict,
+		http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
 }
