@@ -113,6 +113,7 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("POST "+Prefix+"decide", c.social(c.decide))
 	mux.HandleFunc("POST "+Prefix+"undo", c.social(c.undo))
 	mux.HandleFunc("POST "+Prefix+"note", c.social(c.note))
+	c.routes(mux) // admin.go: escalation, the admin's and the trainer's pages
 	c.mux = mux
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -18,11 +18,7 @@ func (c *Console) ownSegment(ctx context.Context, user, box, id string) (store.S
 	if !validRef(box, id) {
 		return store.Segment{}, false, nil
 	}
-	worker, err := c.st.Worker(ctx, box)
-	if isNotFound(err) || (err == nil && worker != user) {
-		return store.Segment{}, false, nil
-	}
-	if err != nil {
+	if ok, err := c.reviews(ctx, user, box, id); err != nil || !ok {
 		return store.Segment{}, false, err
 	}
 	g, err := c.st.Segment(ctx, box, id)
@@ -39,11 +35,13 @@ type momentData struct {
 	Msg        string
 	Note       *noteView // the newest note to her, with its read receipt
 	MaxNote    int
+	Esc        *escView // handing it to a colleague (escalate.go)
 }
 
 var momentMessages = map[string]string{
-	"undone": "↩ 已撤销上一步。",
-	"noted":  "📨 留言已存好，她的盒子下次空闲时会收到。",
+	"undone":    "↩ 已撤销上一步。",
+	"noted":     "📨 留言已存好，她的盒子下次空闲时会收到。",
+	"escalated": "📤 已经转给同事了。她的列表最上面会看到这一条。",
 }
 
 func momentURL(ref store.SegmentRef) string { return Prefix + "m/" + ref.BoxID + "/" + ref.ID }
@@ -82,6 +80,10 @@ func (c *Console) moment(w http.ResponseWriter, r *http.Request, u who) {
 	}
 	d := momentData{moment: m, Msg: momentMessages[r.URL.Query().Get("msg")], MaxNote: MaxNote}
 	if d.Note, err = c.lastNote(r.Context(), box); err != nil {
+		c.internal(w, r, err)
+		return
+	}
+	if d.Esc, err = c.escalationView(r.Context(), u.user.Name, g.Ref()); err != nil {
 		c.internal(w, r, err)
 		return
 	}

@@ -22,6 +22,9 @@ func (c *Console) ordered(ctx context.Context, user string) ([]store.QueueItem, 
 	if err != nil {
 		return nil, err
 	}
+	if items, err = c.withEscalated(ctx, user, items); err != nil {
+		return nil, err
+	}
 	slices.SortStableFunc(items, func(a, b store.QueueItem) int {
 		an, bn := a.State == store.StateNew, b.State == store.StateNew
 		switch {
@@ -53,6 +56,7 @@ func (c *Console) boxNames(ctx context.Context) (map[string]string, error) {
 type queueRow struct {
 	moment
 	Said []span
+	Esc  *escMark // handed on to or by a colleague (escalate.go)
 }
 
 type queueData struct {
@@ -78,12 +82,17 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request, u who) {
 			c.internal(w, r, err)
 			return
 		}
+		marks, err := c.escalationMarks(r.Context(), u.user.Name)
+		if err != nil {
+			c.internal(w, r, err)
+			return
+		}
 		for _, it := range items {
 			m, err := build(it.Segment, it.State, names[it.BoxID])
 			if err != nil {
 				c.log.Error("console: queue", "box", it.BoxID, "segment", it.ID, "err", err)
 			}
-			row := queueRow{moment: m, Said: short(m.Said, 40)}
+			row := queueRow{moment: m, Said: short(m.Said, 40), Esc: marks[it.Ref()]}
 			if it.State == store.StateNew {
 				d.New = append(d.New, row)
 			} else {
