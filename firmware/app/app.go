@@ -19,6 +19,7 @@ import (
 
 	"github.com/cunbo/cunbo/firmware"
 	"github.com/cunbo/cunbo/firmware/compliance"
+	"github.com/cunbo/cunbo/firmware/notes"
 	"github.com/cunbo/cunbo/firmware/pipeline"
 	"github.com/cunbo/cunbo/firmware/sdnotify"
 	"github.com/cunbo/cunbo/firmware/upload"
@@ -84,6 +85,9 @@ type Options struct {
 	// Uploader sends flagged segments and session records to the review
 	// service while the box is off air; nil keeps them on the box.
 	Uploader *upload.Uploader
+	// Notes are her social worker's coaching notes, fetched while idle
+	// and shown on the phone page; nil for none.
+	Notes *notes.Book
 	// DeviceID names the box in its session records.
 	DeviceID string
 
@@ -157,7 +161,7 @@ func New(opts Options) (*App, error) {
 	}
 	if opts.HTTPAddr != "" {
 		a.Web, err = web.New(web.Options{
-			Box: box, PIN: opts.PIN, Preview: a.Preview, Details: a.details,
+			Box: box, PIN: opts.PIN, Preview: a.Preview, Details: a.details, Notes: a.webNotes(),
 			Logger: log.With("part", "web"),
 		})
 		if err != nil {
@@ -339,6 +343,10 @@ func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
 	if a.opts.Uploader != nil {
 		spawn("upload", a.opts.Uploader.Run)
 		spawn("upload pause", a.driveUploads)
+	}
+	if a.opts.Notes != nil {
+		spawn("notes", a.opts.Notes.Run)
+		spawn("notes pause", a.driveNotes)
 	}
 	if a.opts.OnStatus != nil {
 		ch, stop := a.Box.Subscribe()

@@ -156,6 +156,11 @@ func Build(s Spec) (Options, error) {
 		if opts.Uploader, err = NewUploader(s.ReviewURL, s.StateDir, caps, log.With("part", "upload")); err != nil {
 			log.Error("no uploads to the review service; flagged moments stay on the box", "err", err)
 		}
+		// Notes from her social worker come the same way, signed in with
+		// the same key; without them the box still streams.
+		if opts.Notes, err = NewNotes(s.ReviewURL, s.StateDir, log.With("part", "notes")); err != nil {
+			log.Error("no notes from the review service", "err", err)
+		}
 	}
 	return opts, nil
 }

@@ -187,6 +187,10 @@ type Status struct {
 	Notices []firmware.Notice `json:"notices"`
 	// Problems are setup mistakes the box worked around (empty when none).
 	Problems []SetupProblem `json:"problems"`
+	// Notes are her social worker's unread notes, oldest first (at most a
+	// few; none while on air); NotesUnread counts them all.
+	Notes       []NoteCard `json:"notes"`
+	NotesUnread int        `json:"notes_unread"`
 }
 
 // Labels gives each state its icon and words.
@@ -251,8 +255,10 @@ type Options struct {
 	// time counts up its card instead of adding one. Default
 	// DefaultWarningRepeat.
 	WarningRepeat time.Duration
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// Notes are the coaching notes shown while idle; nil for none.
+	Notes  Notes
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Server serves the page and API. It is an http.Handler.
@@ -314,6 +320,7 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("GET /api/status", s.private(s.status))
 	mux.Handle("POST /api/button/{name}", s.private(s.button))
 	mux.Handle("GET /api/events", s.private(s.events))
+	mux.Handle("POST /api/notes/{seq}/read", s.private(s.noteRead))
 	for _, m := range []string{"POST", "DELETE", "OPTIONS", "PATCH"} {
 		mux.Handle(m+" /api/whep", s.private(s.preview))
 		mux.Handle(m+" /api/whep/{id}", s.private(s.preview))
@@ -376,6 +383,7 @@ func (s *Server) Status() Status {
 		st.NetworkNote = WeakNetworkNote
 	}
 	st.Warnings = s.warnings.list()
+	st.Notes, st.NotesUnread = s.unreadNotes(onAir(st.State) || st.State == state.Starting)
 	return st
 }
 

@@ -79,6 +79,7 @@ function render(st) {
     "说话提醒：关着" + (st.captions && st.captions.reason ? "（" + st.captions.reason + "）" : "");
   renderWarnings(st.warnings || []);
   renderProblems(st.problems || []);
+  renderNote(st);
 
   const notices = st.notices || [];
   $("notices-area").hidden = notices.length === 0;
@@ -248,6 +249,55 @@ $("older-toggle").addEventListener("click", () => {
   showOlder = !showOlder;
   renderWarnings(cards);
 });
+
+// ---- a note from her social worker ----
+// The box sends her unread notes while idle (none while on air); the page
+// shows the oldest on top until she presses 知道了, which hides it at once
+// and tells the box (it sends the read receipt on).
+let noteSeq = null;            // the note on screen
+const noteDone = new Set();    // pressed 知道了; hidden before the box confirms
+
+function renderNote(st) {
+  const list = (st.notes || []).filter((n) => !noteDone.has(n.seq));
+  const n = list[0];
+  $("note-card").hidden = !n;
+  if (!n) { noteSeq = null; return; }
+  const more = Math.max(list.length, (st.notes_unread || 0) - noteDone.size) - 1;
+  $("note-meta").textContent = "—— " + (n.from || "社工老师") + "，" + dayWords(n.at) +
+    (more > 0 ? "（还有 " + more + " 条）" : "");
+  if (noteSeq === n.seq) return;
+  noteSeq = n.seq;
+  $("note-text").textContent = n.text;
+  $("note-text").scrollTop = 0;
+}
+
+// dayWords says when in her words: 今天 14:05, 昨天 14:05, 12月6日 14:05.
+function dayWords(at) {
+  const d = new Date(at);
+  if (isNaN(d)) return "";
+  const day = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  const days = Math.round((day(new Date()) - day(d)) / 86400000);
+  const hm = timeOf(at);
+  if (days === 0) return "今天 " + hm;
+  if (days === 1) return "昨天 " + hm;
+  return (d.getMonth() + 1) + "月" + d.getDate() + "日 " + hm;
+}
+
+async function readNote() {
+  const seq = noteSeq;
+  if (seq === null || noteDone.has(seq)) return;
+  noteDone.add(seq);
+  if (current) renderNote(current);
+  try {
+    const r = await api("/api/notes/" + seq + "/read", { method: "POST" });
+    if (!r.ok && r.status !== 404) throw new Error("note " + r.status);
+    toast("👍 好的，社工老师会知道你看过了");
+  } catch (_) {
+    noteDone.delete(seq);
+    if (current) renderNote(current);
+    if (!$("app").hidden) toast("❗ 盒子没有收到，请再按一次", "bad");
+  }
+}
 
 // ---- setup problems (for the trainer; folded so her view comes first) ----
 function renderProblems(list) {
@@ -422,6 +472,8 @@ for (const b of document.querySelectorAll("#buttons button")) {
   if (b.id === "btn-big") continue;
   gesture(b, { onTap: () => press(b.dataset.button, b.dataset.press) });
 }
+
+gesture($("note-ok"), { onTap: readNote });
 
 // The big button: a tap goes live; while live it must be held 3 s to end,
 // like the physical one, so a brush of the thumb cannot end the show.
