@@ -672,7 +672,8 @@ func (m *matcher) negated(nt *normText, sc *scratch, c hit, cs, ce int) bool {
 		if c.start-ng.end > reach {
 			continue
 		}
-		if m.realNegation(sc, ng) && !corrected(nt.runes, ng, c.start) && !completed(nt.runes, ng.end, c.start) {
+		if m.realNegation(sc, ng) && !corrected(nt.runes, ng, c.start) && !completed(nt.runes, ng.end, c.start) &&
+			(reach > negationWindow || !newSubject(nt.runes, ng.end, c.start)) {
 			return true
 		}
 	}
@@ -718,6 +719,28 @@ func completed(rs []rune, from, to int) bool {
 	for i := from + 1; i < to; i++ {
 		if rs[i] == '了' && !strings.ContainsRune("吃喝用戴抹涂泡试穿", rs[i-1]) {
 			return true
+		}
+	}
+	return false
+}
+
+// newSubject reports whether a person is named between a negation and the
+// claim, after the negated word (评论区不好回你们私底下来找我): without punctuation that person starts a new clause, so
+// the negation stops there. A negation right before the person (不是我们家
+// 最好) still reaches the claim, and a negated verb of saying (不敢跟你们说)
+// is not cut: the caller widens its reach instead.
+func newSubject(rs []rune, from, to int) bool {
+	for i := from + 1; i < to; i++ {
+		if strings.ContainsRune("让叫给跟和替帮把对被", rs[i-1]) {
+			continue // the person is the negated verb's object (不会让大家去…)
+		}
+		switch rs[i] {
+		case '你', '我', '咱', '他', '她':
+			return true
+		case '大':
+			if i+1 < to && rs[i+1] == '家' {
+				return true
+			}
 		}
 	}
 	return false

@@ -37,7 +37,7 @@ func modelTrainingSets(t testing.TB) []string {
 		t.Fatal(err)
 	}
 	sort.Strings(tune)
-	return append([]string{"testdata/corpus.tsv", "testdata/heldout.tsv"}, tune...)
+	return append([]string{"testdata/corpus.tsv", "testdata/heldout.tsv", "testdata/written.tsv"}, tune...)
 }
 
 // trainCategoryModel trains one logistic regression per category with

@@ -28,6 +28,16 @@ func TestScopeAndQualification(t *testing.T) {
 		{"negated saying reaches far", "我们不敢跟大家说吃了这个能降血压", nil},
 		{"emphatic not-negation", "不是我夸我们家的腊肉就是最好吃的", []string{"ABS"}},
 		{"negation closed by 了", "别在直播间拍了去我们公众号下单", []string{"OFFPLAT"}},
+		// a person named after the negated word starts a new clause; a
+		// person as the negated verb's object does not
+		{"negation stops at a new subject", "这个问题不好答你们下了播私底下找我", []string{"OFFPLAT"}},
+		{"person as the object", "不会让大家去别的平台买就在这里拍", nil},
+		{"negated saying keeps its reach", "我们不会跟你们讲这是全网最低", nil},
+		// what the claim is about: a time order of the village, a quote taken back
+		{"earliest is time, not rank", "我们寨子是全乡最早种茶叶的", nil},
+		{"quoted claims called lies", "说吃了能降血压的都是骗人的", nil},
+		{"doctor on her own health", "医生跟我说我自己血糖高", nil},
+		{"asking in the comments", "有什么不懂的在评论区打出来我挨个回", nil},
 		{"不是…是 corrects", "这不是药是补肾的好东西", []string{"HEALTH"}},
 		// her own goals, a doctor's referral, the doctor on her own health
 		{"goal", "我们的目标是今年卖出一万罐", nil},
