@@ -6,7 +6,7 @@
   document.addEventListener('keydown', function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     var t = e.target;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
     var rows = document.querySelectorAll('a.row');
     if (rows.length && (e.key === 'j' || e.key === 'k')) {
       var i = Array.prototype.indexOf.call(rows, document.activeElement);
