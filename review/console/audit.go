@@ -84,7 +84,7 @@ func (q auditQuery) values() url.Values {
 }
 
 type auditRow struct {
-	Seq                            int64
+	Seq                                int64
 	At, Actor, Action, Subject, Detail string
 }
 
