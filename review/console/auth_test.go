@@ -71,6 +71,13 @@ func TestAccess(t *testing.T) {
 		{"clip box with ..", "GET", "/console/clip/..%2F..%2Fblobs/" + idA, nil, []int{404, 404, 403, 403, 404, 401}},
 		{"note to A", "POST", "/console/note", url.Values{"box": {boxA}, "id": {idA}, "text": {"说“很实在”就好"}}, []int{303, 404, 403, 403, 404, 401}},
 		{"notes as a box, with a session", "GET", "/api/box/notes", nil, []int{401, 401, 401, 401, 401, 401}},
+		{"her page, A", "GET", "/console/w/" + boxA, nil, []int{200, 404, 403, 403, 404, 303}},
+		{"her page, B", "GET", "/console/w/" + boxB, nil, []int{404, 200, 403, 403, 404, 303}},
+		{"her page, unknown box", "GET", "/console/w/" + strings.Repeat("0", 32), nil, []int{404, 404, 403, 403, 404, 303}},
+		{"her page, box with ..", "GET", "/console/w/..%2F..%2Freview.db", nil, []int{404, 404, 403, 403, 404, 303}},
+		{"rule precision", "GET", "/console/rules", nil, []int{200, 200, 200, 200, 200, 303}},
+		{"corpus export", "GET", "/console/export.tsv", nil, []int{200, 200, 200, 200, 200, 303}},
+		{"corpus export by POST", "POST", "/console/export.tsv", url.Values{}, []int{405, 405, 405, 405, 405, 405}},
 		{"logout", "POST", "/console/logout", url.Values{}, []int{303, 303, 303, 303, 303, 401}},
 	}
 	for _, tc := range tests {

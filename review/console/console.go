@@ -113,6 +113,9 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("POST "+Prefix+"decide", c.social(c.decide))
 	mux.HandleFunc("POST "+Prefix+"undo", c.social(c.undo))
 	mux.HandleFunc("POST "+Prefix+"note", c.social(c.note))
+	mux.HandleFunc("GET "+Prefix+"w/{box}", c.social(c.woman))
+	mux.HandleFunc("GET "+Prefix+"rules", c.user(c.rules))
+	mux.HandleFunc("GET "+Prefix+"export.tsv", c.user(c.export))
 	c.routes(mux) // admin.go: escalation, the admin's and the trainer's pages
 	c.mux = mux
 	cop := http.NewCrossOriginProtection()
