@@ -536,14 +536,17 @@ func cannot(rs []rune, i int) bool {
 }
 
 // negatedPart reports whether a later part of a pattern is itself
-// negated (淘宝京东都没有我们: 没 before 有我们), which turns the phrase
-// into its opposite.
+// negated (淘宝京东都没有我们: 没 before 有我们), or a negation stands
+// between the parts, which turns the phrase into its opposite.
 func (m *matcher) negatedPart(sc *scratch, l hit, prev int) bool {
 	for _, ng := range sc.neg {
 		if ng.start < prev {
 			continue // the negation is part of the phrase (没有~比)
 		}
-		if ng.end <= l.start && l.start-ng.end <= 1 && m.realNegation(sc, ng) {
+		// a negation anywhere between the parts (微信我们不加的, 平台有规定)
+		// breaks the phrase: what follows it is not the claim the first
+		// part began
+		if ng.end <= l.start && m.realNegation(sc, ng) {
 			return true
 		}
 		// a negation ending inside the part (没有我们 over 有我们)

@@ -19,9 +19,9 @@ import (
 // It speaks only when the rules found nothing in the utterance and the
 // utterance holds none of the words that take a claim back or show it is
 // about something else (negations, disclaimers, doubts, wishes, doctor
-// referrals, allow-phrases, own-range words, heads and subjects): those
-// are the lines where a bag of characters cannot tell a claim from its
-// denial, and the rules have already decided them.
+// referrals, allow-phrases, rule exceptions, own-range words, heads and
+// subjects): those are the lines where a bag of characters cannot tell a
+// claim from its denial, and the rules have already decided them.
 //
 //go:embed model/category.bin
 var categoryModelBin []byte
@@ -153,7 +153,9 @@ func (m *matcher) hedged(sc *scratch) bool {
 			return true
 		}
 	}
-	return len(sc.discl) > 0 || len(sc.doubt) > 0 || len(sc.wish) > 0 ||
+	// an exception that matched means a rule has already judged the line
+	// (这一个号其他的都是假的 is about her accounts, not her rivals)
+	return len(sc.except) > 0 || len(sc.discl) > 0 || len(sc.doubt) > 0 || len(sc.wish) > 0 ||
 		len(sc.refer) > 0 || len(sc.allow) > 0 || len(sc.own) > 0 || len(sc.head) > 0 || len(sc.subj) > 0
 }
 

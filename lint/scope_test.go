@@ -38,6 +38,11 @@ func TestScopeAndQualification(t *testing.T) {
 		{"quoted claims called lies", "说吃了能降血压的都是骗人的", nil},
 		{"doctor on her own health", "医生跟我说我自己血糖高", nil},
 		{"asking in the comments", "有什么不懂的在评论区打出来我挨个回", nil},
+		{"a negation between the parts", "公众号我们不开的大家就在这里买", nil},
+		{"特别 is not a negation", "这个茶对鼻炎特别管用喝几天就好", []string{"MED"}},
+		{"modest refusal after", "有人说我们是第一我可不敢当", nil},
+		{"absolute word on after-sales", "路上压坏的我们百分之百给你补发", nil},
+		{"impersonated accounts", "快手上我只有这一个号其他的都是假的", nil},
 		{"不是…是 corrects", "这不是药是补肾的好东西", []string{"HEALTH"}},
 		// her own goals, a doctor's referral, the doctor on her own health
 		{"goal", "我们的目标是今年卖出一万罐", nil},
