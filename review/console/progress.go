@@ -32,8 +32,8 @@ const (
 // catCount is one category's warnings in a session.
 type catCount struct {
 	Code, Name, Color string
-	N          int
-	PerHour    float64
+	N                 int
+	PerHour           float64
 }
 
 // sessionRow is one live of hers as the page shows it.
@@ -267,6 +267,7 @@ type chart struct {
 
 type bar struct {
 	X, W   float64
+	Mid    float64 // the bar's centre, where its words go
 	Rects  []rect
 	Label  string // the date, or "" when it would crowd its neighbours
 	Marks  int
@@ -282,8 +283,8 @@ type rect struct {
 
 // Chart geometry in SVG units; the SVG scales to the page's width.
 const (
-	chartH     = 220
-	chartTop   = 28
+	chartH     = 180
+	chartTop   = 30
 	chartFoot  = 26
 	barSlot    = 30
 	chartMinW  = 300
@@ -316,9 +317,10 @@ func sessionChart(rows []sessionRow) chart {
 	if ch.Max > 0 {
 		scale = float64(ch.Base-chartTop) / ch.Max
 	}
-	every := 1 + len(shown)/7 // about seven dates fit under the bars
+	every := 1 + len(shown)/6 // about six dates fit under the bars
 	for i, s := range shown {
 		b := bar{X: float64(chartLeftM + i*barSlot + 4), W: barSlot - 8, NoRate: !s.Rated, Marks: s.Marks}
+		b.Mid = b.X + b.W/2
 		if i%every == 0 || i == len(shown)-1 {
 			b.Label = s.Start.In(china).Format("1/2")
 		}
