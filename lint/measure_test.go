@@ -269,9 +269,9 @@ func TestASRShapedNeverTuneSets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sets := neverTuneSets(t)
+	sets, name := neverTuneSets(t), "never-tune"
 	if *tuneOnly {
-		sets = modelTrainingSets(t)
+		sets, name = modelTrainingSets(t), "tune sets"
 	}
 	var clean, noisy setScore
 	for _, p := range sets {
@@ -285,8 +285,8 @@ func TestASRShapedNeverTuneSets(t *testing.T) {
 		clean.add(scoreSet(l, lines))
 		noisy.add(scoreSet(l, shaped))
 	}
-	t.Log(clean.summary("never-tune as written"))
-	t.Log(noisy.summary("never-tune ASR-shaped"))
+	t.Log(clean.summary(name + " as written"))
+	t.Log(noisy.summary(name + " ASR-shaped"))
 	drop, rise := clean.recall()-noisy.recall(), noisy.fa()-clean.fa()
 	t.Logf("ASR shaping: recall drops %.3f, false-alarm rate rises %.3f", drop, rise)
 	if drop > maxRecallDrop {

@@ -128,6 +128,9 @@ func (n *normalizer) foldWidth(src []rune, out *normText) {
 			if r > 0x7F && unicode.IsDigit(r) {
 				r = foldDigit(r)
 			}
+			if r == '1' || r == '0' {
+				r = loneDigit(out.runes, src, i, r)
+			}
 			out.push(r, s)
 		default:
 			// spaces, controls, symbols and other punctuation are dropped
@@ -136,6 +139,26 @@ func (n *normalizer) foldWidth(src []rune, out *normText) {
 }
 
 func isDigit(r rune) bool { return r >= '0' && r <= '9' }
+
+// loneDigit writes a 1 or 0 that stands alone before a Chinese character
+// as the character (1点 → 一点, 1辈子 → 一辈子, 0添加 → 零添加): a
+// recogniser writes either, and the patterns are written in characters.
+// Numbers (10, 1.5), codes (top1, ＮＯ．１) and a digit at the end are
+// kept; done is what the caller has written so far.
+func loneDigit(done, src []rune, i int, r rune) rune {
+	if n := len(done); n > 0 {
+		if p := done[n-1]; isDigit(p) || p == '.' || p < 0x80 && unicode.IsLetter(p) {
+			return r
+		}
+	}
+	if i+1 >= len(src) || src[i+1] < 0x2E80 || !unicode.Is(unicode.Han, src[i+1]) {
+		return r
+	}
+	if r == '1' {
+		return '一'
+	}
+	return '零'
+}
 
 func foldDigit(r rune) rune {
 	if r >= 0xFF10 && r <= 0xFF19 {

@@ -42,6 +42,11 @@ func TestScopeAndQualification(t *testing.T) {
 		{"特别 is not a negation", "这个茶对鼻炎特别管用喝几天就好", []string{"MED"}},
 		{"modest refusal after", "有人说我们是第一我可不敢当", nil},
 		{"absolute word on after-sales", "路上压坏的我们百分之百给你补发", nil},
+		// recogniser output: digits for characters, any of the three de
+		{"lone 1 as a character", "这个银镯子戴1辈子都不会变色", []string{"UNVERIF"}},
+		{"lone 0 as a character", "我们的辣椒酱0添加", []string{"UNVERIF"}},
+		{"得 for 的", "西江是全世界最大得苗寨", nil},
+		{"a number stays a number", "这款一罐19块9包邮", nil},
 		{"impersonated accounts", "快手上我只有这一个号其他的都是假的", nil},
 		{"不是…是 corrects", "这不是药是补肾的好东西", []string{"HEALTH"}},
 		// her own goals, a doctor's referral, the doctor on her own health
