@@ -62,6 +62,11 @@ func Open(r io.ReaderAt, size int64, trust Trust, self ed25519.PublicKey, have u
 		if f.Method != zip.Store || f.CompressedSize64 != f.UncompressedSize64 {
 			return nil, refuse(Malformed, nil, "entry %q is compressed (method %d)", f.Name, f.Method)
 		}
+		// A stored entry cannot be bigger than the archive: checked here so
+		// no entry's claimed size makes the box allocate more than it read.
+		if f.UncompressedSize64 > uint64(size) {
+			return nil, refuse(Malformed, nil, "entry %q claims %d bytes in a %d-byte archive", f.Name, f.UncompressedSize64, size)
+		}
 		if f.UncompressedSize64 > MaxFileSize {
 			return nil, refuse(Oversize, nil, "entry %q of %d bytes, at most %d", f.Name, f.UncompressedSize64, MaxFileSize)
 		}
@@ -70,6 +75,9 @@ func Open(r io.ReaderAt, size int64, trust Trust, self ed25519.PublicKey, have u
 	sigEntry := entries[SignatureFile]
 	if sigEntry == nil || sigEntry.UncompressedSize64 == 0 {
 		return nil, refuse(Unsigned, nil, "no %s", SignatureFile)
+	}
+	if sigEntry.UncompressedSize64 != ed25519.SignatureSize {
+		return nil, refuse(BadSignature, nil, "%s of %d bytes, want %d", SignatureFile, sigEntry.UncompressedSize64, ed25519.SignatureSize)
 	}
 	mEntry := entries[ManifestFile]
 	if mEntry == nil {
