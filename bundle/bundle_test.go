@@ -154,7 +154,9 @@ func TestRefusals(t *testing.T) {
 		{name: "field boxes added", make: edit(func(a *archive) {
 			a.manifest.Boxes = append(a.manifest.Boxes, Target{Key: PublicKeyHex(pub(f.stranger)), Secrets: secretsA})
 		}), self: pub(f.stranger), want: BadSignature},
-		{name: "field signer body", make: edit(func(a *archive) { a.manifest.Signer.Body = bytes.Replace(a.manifest.Signer.Body, []byte("王"), []byte("李"), 1) }), want: UnknownSigner},
+		{name: "field signer body", make: edit(func(a *archive) {
+			a.manifest.Signer.Body = bytes.Replace(a.manifest.Signer.Body, []byte("王"), []byte("李"), 1)
+		}), want: UnknownSigner},
 		{name: "field signer sig", make: edit(func(a *archive) { a.manifest.Signer.Sig = flip(a.manifest.Signer.Sig, 0) }), want: UnknownSigner},
 		{name: "field model name", make: edit(func(a *archive) { a.manifest.Model.Name = "other" }), want: BadSignature},
 		{name: "field model sha256", make: edit(func(a *archive) { a.manifest.Model.SHA256 = hexSum([]byte("other")) }), want: BadSignature},
@@ -207,14 +209,18 @@ func TestRefusals(t *testing.T) {
 		{name: "config changed", make: entries(func(a *archive) { a.entry(ConfigFile).data = flip(a.entry(ConfigFile).data, 3) }), want: FileMismatch},
 		{name: "photo changed", make: entries(func(a *archive) { a.entry(photo).data = flip(a.entry(photo).data, 2000) }), want: FileMismatch},
 		{name: "rules changed", make: entries(func(a *archive) { a.entry(RulesDir + "/pack.toml").data = []byte("version = 4\n") }), want: FileMismatch},
-		{name: "catalogue changed", make: entries(func(a *archive) { a.entry(CatalogueDir + "/catalogue.csv").data = flip(a.entry(CatalogueDir+"/catalogue.csv").data, 0) }), want: FileMismatch},
+		{name: "catalogue changed", make: entries(func(a *archive) {
+			a.entry(CatalogueDir + "/catalogue.csv").data = flip(a.entry(CatalogueDir+"/catalogue.csv").data, 0)
+		}), want: FileMismatch},
 		{name: "secrets swapped", make: entries(func(a *archive) {
 			sb := secretsPath(pub(f.boxB))
 			a.entry(secretsA).data, a.entry(sb).data = a.entry(sb).data, a.entry(secretsA).data
 		}), want: FileMismatch},
 		{name: "file grown", make: entries(func(a *archive) { a.entry(ConfigFile).data = append(a.entry(ConfigFile).data, '\n') }), want: FileMismatch},
 		{name: "file missing", make: entries(func(a *archive) { a.entries = a.entries[1:] }), want: MissingFile},
-		{name: "extra file", make: entries(func(a *archive) { a.entries = append(a.entries, entry{CatalogueDir + "/photos/extra.jpg", []byte("x")}) }), want: ExtraFile},
+		{name: "extra file", make: entries(func(a *archive) {
+			a.entries = append(a.entries, entry{CatalogueDir + "/photos/extra.jpg", []byte("x")})
+		}), want: ExtraFile},
 		{name: "extra file resigned but not listed", make: resigned(func(a *archive) { a.entries = append(a.entries, entry{RulesDir + "/more.toml", []byte("x")}) }), want: ExtraFile},
 		// Names.
 		{name: "traversal entry", make: entries(func(a *archive) { a.entries = append(a.entries, entry{"../../etc/cunbo/config.toml", []byte("x")}) }), want: BadPath},
