@@ -84,8 +84,8 @@ func (q auditQuery) values() url.Values {
 }
 
 type auditRow struct {
-	Seq                                int64
-	At, Actor, Action, Subject, Detail string
+	Seq                                      int64
+	At, Actor, Action, What, Subject, Detail string
 }
 
 type auditData struct {
@@ -101,6 +101,16 @@ type auditData struct {
 // auditActions are offered in the action filter; any other can be typed.
 var auditActions = []string{"user.login", "user.logout", "user.add", "segment.view", "clip.view", "segment.decide",
 	"segment.undo", "segment.escalate", "note.add", "box.assign", "box.revoke", "audit.view", "audit.export", "users.view", "boxes.view"}
+
+// actionWords say an action in plain words beside its code (the code is
+// what the filter and the export use).
+var actionWords = map[string]string{
+	"user.login": "登录", "user.logout": "退出", "user.add": "建了账号", "segment.view": "看了一段", "clip.view": "放了视频",
+	"segment.decide": "做了判断", "segment.undo": "撤销了判断", "segment.escalate": "转给了同事", "note.add": "给她留了话",
+	"note.fetch": "盒子取了留言", "note.read": "她读了留言", "box.assign": "分配了盒子", "box.revoke": "停用了盒子",
+	"box.add": "登记了盒子", "audit.view": "看了操作记录", "audit.export": "下载了操作记录", "users.view": "看了账号",
+	"boxes.view": "看了盒子", "segment.received": "收到一段", "session.received": "收到直播记录",
+}
 
 // fullTime is when an entry was written, to the second, in China's time.
 func fullTime(t time.Time) string { return t.In(china).Format("2006-01-02 15:04:05") }
@@ -142,7 +152,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, u who) {
 		}
 	}
 	for _, e := range es {
-		d.Rows = append(d.Rows, auditRow{Seq: e.Seq, At: fullTime(e.At), Actor: e.Actor, Action: e.Action, Subject: e.Subject, Detail: e.Detail})
+		d.Rows = append(d.Rows, auditRow{Seq: e.Seq, At: fullTime(e.At), Actor: e.Actor, Action: e.Action, What: actionWords[e.Action], Subject: e.Subject, Detail: e.Detail})
 	}
 	c.render(w, http.StatusOK, "admin_audit.html", p)
 }
