@@ -10,8 +10,9 @@ import (
 )
 
 // queueLimit bounds a queue page; a caseload has a few women with a few
-// flagged moments a day.
-const queueLimit = 500
+// flagged moments a day. At 500 a full queue page was 280 KB of HTML
+// (minutes on a 3g link) and rendering it took most of its server time.
+const queueLimit = 200
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 

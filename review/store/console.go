@@ -164,9 +164,12 @@ var sqliteConsole = consoleQueries{
 		ON CONFLICT (box_id) DO UPDATE SET user_name = excluded.user_name, assigned = excluded.assigned`,
 	caseload: `SELECT box_id FROM caseload WHERE user_name = ? ORDER BY box_id`,
 	worker:   `SELECT user_name FROM caseload WHERE box_id = ?`,
+	// CROSS JOIN fixes SQLite's join order: segments walked newest first
+	// by segments_at (migration 00008), stopping at the limit; left free,
+	// it starts from the caseload and sorts all her segments.
 	queue: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received,
 		COALESCE((SELECT d.state FROM decisions d WHERE d.box_id = s.box_id AND d.segment_id = s.id ORDER BY d.seq DESC LIMIT 1), 'new')
-		FROM segments s JOIN caseload c ON c.box_id = s.box_id WHERE c.user_name = ? ORDER BY s.at DESC, s.id DESC LIMIT ?`,
+		FROM segments s CROSS JOIN caseload c ON c.box_id = s.box_id WHERE c.user_name = ? ORDER BY s.at DESC, s.id DESC LIMIT ?`,
 	state:  `SELECT state FROM decisions WHERE box_id = ? AND segment_id = ? ORDER BY seq DESC LIMIT 1`,
 	decide: `INSERT INTO decisions (box_id, segment_id, state, prev, undoes, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 	lastDecision: `SELECT d.seq, d.box_id, d.segment_id, d.state, d.prev, d.undoes, d.actor, d.at FROM decisions d
