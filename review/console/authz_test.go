@@ -133,6 +133,17 @@ func TestAuthz(t *testing.T) {
 		{"clip with a trailing part", "GET", clipA + "%2F..%2F..%2Fsegment.json", nil, []int{404, 404, 403, 403, 404, 401}},
 		{"clip with a backslash", "GET", "/console/clip/" + boxA + "/..%5C..%5Creview.db", nil, []int{404, 404, 403, 403, 404, 401}},
 
+		// The other pages of the console (her progress, the rules'
+		// precision, the corpus export) and the boxes' endpoints.
+		{"her page, A", "GET", "/console/w/" + boxA, nil, []int{200, 404, 403, 403, 404, 303}},
+		{"her page, B", "GET", "/console/w/" + boxB, nil, []int{404, 200, 403, 403, 404, 303}},
+		{"her page, a malformed box", "GET", "/console/w/..%2F" + boxA, nil, []int{404, 404, 403, 403, 404, 303}},
+		{"rules' precision", "GET", "/console/rules", nil, []int{200, 200, 200, 200, 200, 303}},
+		{"corpus export", "GET", "/console/export.tsv", nil, []int{200, 200, 200, 200, 200, 303}},
+		{"corpus export: no POST", "POST", "/console/export.tsv", url.Values{}, []int{405, 405, 405, 405, 405, 405}},
+		{"notes as a box, with a session", "GET", "/api/box/notes", nil, []int{401, 401, 401, 401, 401, 401}},
+		{"read receipt as a box, with a session", "POST", "/api/box/notes/read", url.Values{"seq": {"1"}}, []int{401, 401, 401, 401, 401, 401}},
+
 		{"logout", "POST", "/console/logout", url.Values{}, []int{303, 303, 303, 303, 303, 401}},
 	}
 	for _, tc := range tests {
@@ -293,6 +304,7 @@ func TestAuthzBoxToken(t *testing.T) {
 		{"GET", "/console/"}, {"GET", "/console/m/" + boxA + "/" + idA}, {"GET", "/console/clip/" + boxA + "/" + idA},
 		{"GET", "/console/admin/audit"}, {"GET", "/console/admin/audit.csv"}, {"GET", "/console/admin/users"},
 		{"GET", "/console/boxes"}, {"GET", "/console/boxes/" + boxA + "/revoke"},
+		{"GET", "/console/w/" + boxA}, {"GET", "/console/rules"}, {"GET", "/console/export.tsv"},
 		{"POST", "/console/decide"}, {"POST", "/console/undo"}, {"POST", "/console/note"}, {"POST", "/console/escalate"},
 		{"POST", "/console/admin/users"}, {"POST", "/console/admin/assign"}, {"POST", "/console/boxes/revoke"},
 	} {
