@@ -15,6 +15,14 @@
       e.preventDefault();
       return;
     }
+    // Space plays or pauses the clip, so a moment is watched without the
+    // mouse; a focused button, link or the player keeps its own space.
+    var clip = document.getElementById('clip');
+    if (clip && e.key === ' ' && !(t && (t.tagName === 'BUTTON' || t.tagName === 'A' || t.tagName === 'VIDEO'))) {
+      e.preventDefault();
+      if (clip.paused) clip.play(); else clip.pause();
+      return;
+    }
     var el = document.querySelector('[data-key="' + e.key + '"]');
     if (!el) return;
     e.preventDefault();
