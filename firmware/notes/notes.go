@@ -13,6 +13,7 @@
 package notes
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -146,7 +147,23 @@ func Open(cfg Config) (*Book, error) {
 			}
 		}
 	}
+	b.f = tidy(b.f)
 	return b, nil
+}
+
+// tidy keeps a file read from the card to what the box itself writes:
+// notes in seq order, each once, none without a seq the service gave.
+func tidy(f file) file {
+	out := file{After: f.After}
+	for _, n := range f.Notes {
+		if n.Seq <= 0 || slices.ContainsFunc(out.Notes, func(m Note) bool { return m.Seq == n.Seq }) {
+			continue
+		}
+		out.Notes = append(out.Notes, n)
+		out.After = max(out.After, n.Seq)
+	}
+	slices.SortFunc(out.Notes, func(a, b Note) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out
 }
 
 // Unread lists the notes she has not read, oldest first.
