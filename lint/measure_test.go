@@ -144,10 +144,11 @@ func neverTuneSets(t *testing.T) []string {
 // a little below what the linter reaches, so a regression fails.
 func TestCorpusSets(t *testing.T) {
 	const (
-		// a little below what the linter reaches (0.843, 0.048, 0.74 on
-		// 2026-12-06); before this work it scored 0.729, 0.062 and 0.63
-		minRecall      = 0.83
-		maxFalseAlarm  = 0.052
+		// a little below what the linter reaches (0.880, 0.050, 0.74 on
+		// 2026-12-07; 0.843, 0.048, 0.74 the day before; 0.729, 0.062
+		// and 0.63 before any of this work)
+		minRecall      = 0.87
+		maxFalseAlarm  = 0.055
 		minCatRecall   = 0.72
 		minCatExamples = 10
 	)
@@ -263,7 +264,8 @@ const asrSeed = 20261206
 // rate move when the never-tune sets are rewritten the way a recogniser
 // hears them. It prints aggregate figures only.
 func TestASRShapedNeverTuneSets(t *testing.T) {
-	// measured 0.067 and 0.004 on 2026-12-06
+	// measured 0.071 and 0.004 on 2026-12-07 (0.067 and 0.004 the day
+	// before, when the sets as written scored lower)
 	const maxRecallDrop, maxFARise = 0.08, 0.01
 	l, err := NewDefault()
 	if err != nil {
