@@ -41,19 +41,32 @@ const (
 
 	// A segment's newest decision row is the one no later row of the same
 	// segment follows; only segments ever decided are looked at, so the
-	// scan is over decisions, not all segments.
-	decidedSQLite = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, d.state
+	// scan is over decisions, not all segments. A caseload's are reached
+	// from its boxes (caseload_user, then decisions_segment by box).
+	decidedAllSQLite = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, d.state
 		FROM decisions d
 		JOIN segments s ON s.box_id = d.box_id AND s.id = d.segment_id
-		LEFT JOIN caseload c ON c.box_id = d.box_id
-		WHERE (?1 = '' OR c.user_name = ?1) AND d.state <> 'new'
+		WHERE d.state <> 'new'
 		AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.box_id = d.box_id AND n.segment_id = d.segment_id AND n.seq > d.seq)
-		ORDER BY d.seq DESC LIMIT ?2`
-	decidedPostgres = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, d.state
+		ORDER BY d.seq DESC LIMIT ?`
+	decidedAllPostgres = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, d.state
 		FROM decisions d
 		JOIN segments s ON s.box_id = d.box_id AND s.id = d.segment_id
-		LEFT JOIN caseload c ON c.box_id = d.box_id
-		WHERE ($1 = '' OR c.user_name = $1) AND d.state <> 'new'
+		WHERE d.state <> 'new'
+		AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.box_id = d.box_id AND n.segment_id = d.segment_id AND n.seq > d.seq)
+		ORDER BY d.seq DESC LIMIT $1`
+	decidedOfSQLite = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, d.state
+		FROM caseload c
+		JOIN decisions d ON d.box_id = c.box_id
+		JOIN segments s ON s.box_id = d.box_id AND s.id = d.segment_id
+		WHERE c.user_name = ? AND d.state <> 'new'
+		AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.box_id = d.box_id AND n.segment_id = d.segment_id AND n.seq > d.seq)
+		ORDER BY d.seq DESC LIMIT ?`
+	decidedOfPostgres = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, d.state
+		FROM caseload c
+		JOIN decisions d ON d.box_id = c.box_id
+		JOIN segments s ON s.box_id = d.box_id AND s.id = d.segment_id
+		WHERE c.user_name = $1 AND d.state <> 'new'
 		AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.box_id = d.box_id AND n.segment_id = d.segment_id AND n.seq > d.seq)
 		ORDER BY d.seq DESC LIMIT $2`
 
@@ -113,7 +126,11 @@ func (s *sqlStore) BoxMoments(ctx context.Context, boxID string, since time.Time
 }
 
 func (s *sqlStore) Decided(ctx context.Context, user string, limit int) ([]QueueItem, error) {
-	rows, err := s.db.QueryContext(ctx, s.sqlFor(decidedSQLite, decidedPostgres), user, limit)
+	q, args := s.sqlFor(decidedOfSQLite, decidedOfPostgres), []any{user, limit}
+	if user == "" {
+		q, args = s.sqlFor(decidedAllSQLite, decidedAllPostgres), []any{limit}
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: decided: %w", err)
 	}
