@@ -79,14 +79,19 @@ func TestEscalate(t *testing.T) {
 			t.Errorf("李梅's row of A lacks %q:\n%s", want, row)
 		}
 	}
+	// Her page stays her worker's: no link to it for the colleague.
+	if strings.Contains(row, "/console/w/"+boxA) {
+		t.Errorf("李梅's row of A links to a page she may not open")
+	}
 	// 王芳 still sees it, marked as handed on.
 	_, q, _ = e.send(wang, "GET", "/console/", nil)
 	if !strings.Contains(q, momentA) || !strings.Contains(q, "已转给 李梅") {
 		t.Errorf("王芳's queue lacks A marked as handed on:\n%s", q)
 	}
 	// 李梅 opens it (the clip too) and decides it.
-	if code, page, _ := e.send(li, "GET", momentA, nil); code != 200 || !strings.Contains(page, "同事转来") || !strings.Contains(page, reason) {
-		t.Fatalf("李梅 opens A: %d", code)
+	if code, page, _ := e.send(li, "GET", momentA, nil); code != 200 || !strings.Contains(page, "同事转来") || !strings.Contains(page, reason) ||
+		strings.Contains(page, "/console/w/"+boxA) {
+		t.Fatalf("李梅 opens A: %d (or it links to a page she may not open)", code)
 	}
 	if code, _, _ := e.send(li, "GET", "/console/clip/"+boxA+"/"+idA, nil); code != 200 {
 		t.Fatalf("李梅 plays A: %d", code)
