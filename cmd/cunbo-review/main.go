@@ -47,6 +47,7 @@ func commands() map[string]command {
 		"forget":       {"delete a streamer's clips, transcripts and records on her request", runForget},
 		"user add":     {"add a console user (--role social|trainer|admin)", runUserAdd},
 		"box assign":   {"put a box (a woman) in a social worker's caseload", runBoxAssign},
+		"provision":    {"the trainer's keys and bundles: init, trainer, revoke, bundle", runProvision},
 	}
 }
 
