@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -45,6 +47,7 @@ func NewS3(_ context.Context, u *url.URL, tmpDir string) (*S3, error) {
 	client := s3.New(s3.Options{
 		Region:      region,
 		Credentials: aws.NewCredentialsCache(creds),
+		HTTPClient:  httpClient(),
 		// Checksums only where S3 requires them: servers other than AWS
 		// do not all speak the streaming trailer that the default adds.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
@@ -57,6 +60,21 @@ func NewS3(_ context.Context, u *url.URL, tmpDir string) (*S3, error) {
 		}
 	})
 	return &S3{client: client, bucket: u.Host, prefix: strings.Trim(u.Path, "/"), tmpDir: tmpDir}, nil
+}
+
+// s3Conns is how many idle connections to the S3 endpoint are kept. The
+// SDK keeps 10: a server storing segments of hundreds of boxes makes many
+// more requests at once (tusd's S3 store alone makes about fifteen per
+// segment), and each one past the tenth opened a new TCP (and TLS)
+// connection and closed it after one request, which cost more than the
+// request.
+const s3Conns = 256
+
+func httpClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = s3Conns
+		t.MaxIdleConnsPerHost = s3Conns
+	})
 }
 
 func (s *S3) key(k string) string {

@@ -59,12 +59,9 @@ type Server struct {
 // MiB), so a segment (a few MiB) is one part and a server buffers little.
 const uploadPart = 5 << 20
 
-// lockConns bounds the connections upload locks hold: one per upload being
-// written on this server, so it is also how many PATCHes one server takes
-// at once; a PATCH that finds none free within pglock's wait is answered
-// 423 and the box sends it again. With the store's 16 it stays under the
-// 50 connections of a small PostgreSQL (the test cluster's).
-const lockConns = 32
+// partUploads bounds the S3 part uploads one server runs at once (each at
+// most uploadPart, buffered in a temporary file, not in memory).
+const partUploads = 64
 
 // sharedUploads keeps uploads in progress in the blob bucket (under
 // uploads/) instead of on this server's disk, so that any server can take
@@ -74,6 +71,10 @@ func sharedUploads(icfg *ingest.Config, b *blob.S3, db string) (*sql.DB, error) 
 	us := s3store.New(b.Bucket(), b.Client())
 	us.ObjectPrefix = b.ObjectKey("uploads")
 	us.MinPartSize, us.PreferredPartSize = uploadPart, uploadPart
+	// tusd allows 10 part uploads at once per server by default, sized
+	// for 50 MiB parts; a segment is one small part, and hundreds of
+	// boxes finishing theirs queued behind those 10.
+	us.SetConcurrentPartUploads(partUploads)
 	icfg.Uploads = us
 	if db == "" {
 		icfg.Locker = memorylocker.New()
@@ -83,8 +84,9 @@ func sharedUploads(icfg *ingest.Config, b *blob.S3, db string) (*sql.DB, error) 
 	if err != nil {
 		return nil, fmt.Errorf("upload locks: %w", err)
 	}
-	lockDB.SetMaxOpenConns(lockConns)
-	lockDB.SetMaxIdleConns(lockConns)
+	// pglock holds all its locks on a few connections of its own.
+	lockDB.SetMaxOpenConns(pglock.DefaultConns)
+	lockDB.SetMaxIdleConns(pglock.DefaultConns)
 	icfg.Locker = pglock.New(lockDB)
 	return lockDB, nil
 }
