@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path"
 	"slices"
 	"time"
 )
@@ -77,7 +76,13 @@ func Build(w io.Writer, c Contents, o Options) error {
 		files map[string][]byte
 	}{{CatalogueDir, c.Catalogue}, {RulesDir, c.Rules}} {
 		for name, data := range dir.files {
-			files[path.Join(dir.name, name)] = data
+			// Not path.Join: it would clean "../config.toml" into a name
+			// that overwrites another file; CheckPath refuses it instead.
+			p := dir.name + "/" + name
+			if _, dup := files[p]; dup {
+				return fmt.Errorf("bundle: build: %q given twice", p)
+			}
+			files[p] = data
 		}
 	}
 	m := Manifest{

@@ -390,6 +390,8 @@ func TestBuildRefuses(t *testing.T) {
 		{"certificate expired", func(_ *Contents, o *Options) { o.Created = f.trainerInfo.NotAfter.Add(time.Hour) }},
 		{"revoked", func(_ *Contents, o *Options) { o.Revocations = &revoking }},
 		{"traversal", func(c *Contents, _ *Options) { c.Catalogue["../../x.jpg"] = []byte("x") }},
+		{"a catalogue name that cleans to the config", func(c *Contents, _ *Options) { c.Catalogue["../config.toml"] = []byte("x") }},
+		{"unclean name", func(c *Contents, _ *Options) { c.Rules["a/../pack.toml"] = []byte("x") }},
 		{"no boxes", func(_ *Contents, o *Options) { o.Boxes = nil }},
 		{"version 0", func(_ *Contents, o *Options) { o.Version = 0 }},
 		{"expires before created", func(_ *Contents, o *Options) { o.Expires = o.Created }},
