@@ -91,16 +91,6 @@ const (
 		COALESCE((SELECT MAX(s.received) FROM segments s WHERE s.box_id = b.id), 0),
 		COALESCE((SELECT MAX(x.received) FROM sessions x WHERE x.box_id = b.id), 0)
 		FROM boxes b LEFT JOIN caseload c ON c.box_id = b.id ORDER BY b.name, b.id`
-
-	// Each condition is void when its argument is empty or zero, so one
-	// statement serves every filter (and its plan uses the actor or
-	// action index when one is given).
-	sqliteAuditPage = `SELECT seq, at, actor, action, subject, detail FROM audit
-		WHERE (?1 = '' OR actor = ?1) AND (?2 = '' OR action = ?2) AND (?3 = 0 OR at >= ?3) AND (?4 = 0 OR at < ?4)
-		AND (?5 = 0 OR seq < ?5) ORDER BY seq DESC LIMIT ?6`
-	postgresAuditPage = `SELECT seq, at, actor, action, subject, detail FROM audit
-		WHERE ($1::text = '' OR actor = $1) AND ($2::text = '' OR action = $2) AND ($3::bigint = 0 OR at >= $3)
-		AND ($4::bigint = 0 OR at < $4) AND ($5::bigint = 0 OR seq < $5) ORDER BY seq DESC LIMIT $6`
 )
 
 func (s *sqlStore) Escalate(ctx context.Context, e Escalation, audit AuditEntry) error {
@@ -228,12 +218,54 @@ func (s *sqlStore) BoxesOverview(ctx context.Context) ([]BoxOverview, error) {
 	return out, nil
 }
 
+// auditPageSQL writes only the conditions f gives, so that the planner
+// can walk the actor or action index (newest first) instead of the whole
+// log.
+func (s *sqlStore) auditPageSQL(f AuditFilter) (string, []any) {
+	var where []string
+	var args []any
+	cond := func(c string, v any) {
+		args = append(args, v)
+		ph := "?"
+		if s.postgres {
+			ph = fmt.Sprintf("$%d", len(args))
+		}
+		where = append(where, c+" "+ph)
+	}
+	if a := strings.TrimSpace(f.Actor); a != "" {
+		cond("actor =", a)
+	}
+	if a := strings.TrimSpace(f.Action); a != "" {
+		cond("action =", a)
+	}
+	if !f.From.IsZero() {
+		cond("at >=", micros(f.From))
+	}
+	if !f.To.IsZero() {
+		cond("at <", micros(f.To))
+	}
+	if f.Before > 0 {
+		cond("seq <", f.Before)
+	}
+	q := "SELECT seq, at, actor, action, subject, detail FROM audit"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, f.Limit)
+	if s.postgres {
+		q += fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args))
+	} else {
+		q += " ORDER BY seq DESC LIMIT ?"
+	}
+	return q, args
+}
+
 func (s *sqlStore) AuditPage(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	if f.Limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, s.sqlFor(sqliteAuditPage, postgresAuditPage),
-		strings.TrimSpace(f.Actor), strings.TrimSpace(f.Action), micros(f.From), micros(f.To), f.Before, f.Limit)
+	q, args := s.auditPageSQL(f)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit page: %w", err)
 	}
