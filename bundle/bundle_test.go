@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -271,6 +272,11 @@ func TestRefusals(t *testing.T) {
 		{name: "compressed entry", make: func() []byte { return deflated(t, good, ConfigFile) }, want: Malformed},
 		// Sizes.
 		{name: "bundle too big", make: func() []byte { return good }, want: Oversize},
+		{name: "too many files", make: entries(func(a *archive) {
+			for i := range MaxFiles + 1 {
+				a.entries = append(a.entries, entry{fmt.Sprintf("catalogue/%d.jpg", i), nil})
+			}
+		}), want: Oversize},
 		{name: "file too big signed", make: resigned(func(a *archive) { a.file(photo).Size = MaxFileSize + 1 }), want: Oversize},
 	}
 	seen := map[Kind]bool{}
