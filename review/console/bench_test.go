@@ -199,5 +199,5 @@ func BenchmarkDecideAndNext(b *testing.B) {
 	})
 }
 
-// TODO(issue 14): BenchmarkWomanPage (target ≤ 150 ms) once the woman's
-// page (/console/w/{box}) has landed.
+// BenchmarkWomanPage (target ≤ 150 ms) is beside the woman's page, in
+// progress_bench_test.go, on this rig.
