@@ -131,11 +131,11 @@ test-fuzz:
 		pkg=./$$(dirname $${f#./}); \
 		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
 			echo "fuzz $$pkg $$fn"; \
-			if ! out=$$($(GO) test -tags $(GOTAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1); then \
+			if ! out=$$($(GO) test -tags $(GOTAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x $$pkg 2>&1); then \
 				echo "$$out"; \
 				if echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \
 					echo "fuzz: the fuzz time ran out while go test was handling a new input (a toolchain flake, no failing input); once more"; \
-					$(GO) test -tags $(GOTAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+					$(GO) test -tags $(GOTAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x $$pkg || exit 1; \
 				else exit 1; fi; \
 			else echo "$$out" | tail -n 2; fi; \
 		done; \
@@ -143,7 +143,7 @@ test-fuzz:
 
 # Unit tests of the pure-Go packages that run on the box, cross-compiled for
 # arm64 and run under qemu-user, each from its package directory (testdata).
-ARM64_TEST_PKGS := hw firmware overlay lint
+ARM64_TEST_PKGS := hw firmware overlay lint segment bundle
 test-arm64:
 	@set -e; out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
 	for top in $(ARM64_TEST_PKGS); do \
