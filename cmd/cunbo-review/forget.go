@@ -12,6 +12,7 @@ import (
 	"github.com/cunbo/cunbo/review/blob"
 	"github.com/cunbo/cunbo/review/ingest"
 	"github.com/cunbo/cunbo/review/retention"
+	"github.com/cunbo/cunbo/review/store"
 )
 
 // listFlag collects a repeated flag.
@@ -59,6 +60,19 @@ func runForget(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "cunbo-review forget: %v\n", err)
 		return 1
 	}
+	var f store.Forgotten
+	if len(segs) == 0 {
+		// Her coaching notes (and anything of the console's left about
+		// her) go too, after her segments.
+		actor := "cli:" + *by
+		if f, err = st.ForgetConsole(ctx, *boxID, func(f store.Forgotten) *store.AuditEntry {
+			return &store.AuditEntry{At: time.Now(), Actor: actor, Action: "forget.console", Subject: "box:" + *boxID,
+				Detail: fmt.Sprintf("notes=%d reads=%d decisions=%d escalations=%d", f.Notes, f.NoteReads, f.Decisions, f.Escalations)}
+		}); err != nil {
+			fmt.Fprintf(stderr, "cunbo-review forget: %v\n", err)
+			return 1
+		}
+	}
 	uploads := 0
 	if len(segs) == 0 && sf.data != "" {
 		// A half-sent clip is hers too.
@@ -67,7 +81,7 @@ func runForget(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return 1
 		}
 	}
-	fmt.Fprintf(stdout, "removed %d segments (%d with clips), %d session records, %d unfinished uploads of box %s\n",
-		c.Segments, c.Clips, c.Sessions, uploads, *boxID)
+	fmt.Fprintf(stdout, "removed %d segments (%d with clips), %d session records, %d unfinished uploads, %d coaching notes (%d read receipts), %d decisions, %d escalations of box %s\n",
+		c.Segments, c.Clips, c.Sessions, uploads, f.Notes, f.NoteReads, f.Decisions, f.Escalations, *boxID)
 	return 0
 }
