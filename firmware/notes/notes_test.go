@@ -99,11 +99,16 @@ func (s *service) readAt(t *testing.T, seq int64) time.Time {
 // test (or stop) ends.
 func (s *service) open(t *testing.T, dir string) *notes.Book {
 	t.Helper()
+	return s.openEvery(t, dir, 100*time.Millisecond)
+}
+
+func (s *service) openEvery(t *testing.T, dir string, interval time.Duration) *notes.Book {
+	t.Helper()
 	c, err := upload.NewBoxClient(s.url, s.key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := notes.Open(notes.Config{Client: c, Dir: dir, Interval: 100 * time.Millisecond,
+	b, err := notes.Open(notes.Config{Client: c, Dir: dir, Interval: interval,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -248,20 +253,28 @@ func TestReceiptRetriedUntilAcknowledged(t *testing.T) {
 	waitFor(t, "the receipt after the restart", func() bool { return !s.readAt(t, n.Seq).IsZero() })
 }
 
-// While the box is live nothing goes to the service; as the live ends the
-// box looks at once.
+// The box looks for notes as it starts; while it is live nothing goes to
+// the service; as the live ends it looks at once (the interval here is an
+// hour, so only the end of the live can make it look).
 func TestNothingWhileLive(t *testing.T) {
 	s := newService(t)
-	b := s.open(t, t.TempDir())
-	b.SetLive(true)
+	first := s.addNote(t, "开播前看")
+	b := s.openEvery(t, t.TempDir(), time.Hour)
 	run(t, b)
+	waitFor(t, "the note at start", func() bool { return texts(b.Unread()) == first.Text })
+	b.SetLive(true)
+	sent := len(s.requests())
 	n := s.addNote(t, "下播后看")
-	time.Sleep(time.Second) // ten intervals
-	if r := s.requests(); len(r) != 0 {
+	if err := b.MarkRead(first.Seq); err != nil { // the receipt waits too
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if r := s.requests()[sent:]; len(r) != 0 {
 		t.Fatalf("requests while live: %v", r)
 	}
 	b.SetLive(false)
 	waitFor(t, "the note after the live", func() bool { return texts(b.Unread()) == n.Text })
+	waitFor(t, "the receipt after the live", func() bool { return !s.readAt(t, first.Seq).IsZero() })
 }
 
 // A damaged notes.json is set aside; the notes are fetched again.

@@ -262,7 +262,8 @@ function renderNote(st) {
   const n = list[0];
   $("note-card").hidden = !n;
   if (!n) { noteSeq = null; return; }
-  const more = Math.max(list.length, (st.notes_unread || 0) - noteDone.size) - 1;
+  // The box lists a few; it counts them all (minus those just dismissed here).
+  const more = (st.notes_unread || 0) - ((st.notes || []).length - list.length) - 1;
   $("note-meta").textContent = "—— " + (n.from || "社工老师") + "，" + dayWords(n.at) +
     (more > 0 ? "（还有 " + more + " 条）" : "");
   if (noteSeq === n.seq) return;
