@@ -64,7 +64,7 @@ func (r *Report) Write(dir string) error {
 	for _, p := range r.order {
 		b.WriteString("| profile | system | runs | stall s (%) | step stall s | adapt s (encoder) | recover s | resume s (max) | lag s p95 (max) | delivered/capacity | recording gaps | gave up |\n")
 		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-		for _, sys := range []string{"cunbo", "baseline"} {
+		for _, sys := range []string{"cunbo", SystemCunboUpload, "baseline"} {
 			res := r.Profiles[p][sys]
 			if res == nil {
 				continue
@@ -84,6 +84,10 @@ func (r *Report) Write(dir string) error {
 			fmt.Fprintf(&b, "| %s | %s | %d | %.2f (%.1f%%) | %s | %s | %s | %s | %s | %.2f | %s | %v |\n",
 				p, sys, max(1, res.Runs), res.StallS, res.StallPct, opt(res.StepStallS), opt(res.AdaptS)+" ("+opt(res.AdaptEncoderS)+")", opt(res.RecoverS), resume,
 				lag, res.DeliveredRatio, gaps, res.GaveUp)
+		}
+		if res := r.Profiles[p][SystemCunboUpload]; res != nil && res.Upload != nil {
+			fmt.Fprintf(&b, "\n`%s`: %.0f MB of segments queued, an upload in flight when the live began (%.0f KB received before); the review service received %.0f KB while live (the worst run).\n",
+				SystemCunboUpload, res.Upload.QueuedMB, res.Upload.BeforeLiveKB, res.Upload.WhileLiveKB)
 		}
 		if res := r.Profiles[p]["cunbo"]; res != nil && res.Growth != nil {
 			fmt.Fprintf(&b, "\ncunbo's process from a quarter of the run to its end: %s.\n", res.Growth)

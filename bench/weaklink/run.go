@@ -51,6 +51,9 @@ type Result struct {
 	// whenever the probe fails.
 	NoNetem bool `json:"no_netem,omitempty"`
 
+	// Upload: what the queued upload sent ("cunbo+upload" only).
+	Upload *UploadResult `json:"upload,omitempty"`
+
 	// Runs is how many runs the figures are the median of.
 	Runs int `json:"runs"`
 	// Growth of the bench process (box plus WHIP receiver) from a quarter
@@ -111,9 +114,20 @@ func Run(ctx context.Context, p Profile, system string, o Options) (*Result, err
 
 	var box *Box
 	var base *Baseline
+	var queued *QueuedUpload
+	if system == SystemCunboUpload {
+		// Idle with a queue: an upload is in flight when she goes live.
+		if queued, err = StartQueuedUpload(n, dir, QueuedMB, o.Logger); err != nil {
+			return nil, err
+		}
+		defer queued.Stop()
+	}
 	t0 := time.Now()
 	switch system {
-	case "cunbo":
+	case "cunbo", SystemCunboUpload:
+		if queued != nil {
+			queued.GoLive()
+		}
 		box, err = StartBox(n, rx, o.Clip, dir, name, o.Logger)
 	case "baseline":
 		base, err = StartBaseline(n, rx, o.Clip, name)
@@ -156,6 +170,9 @@ func Run(ctx context.Context, p Profile, system string, o Options) (*Result, err
 	end := time.Now()
 
 	r := &Result{Receivers: map[string]ReceiverResult{}}
+	if queued != nil {
+		r.Upload = queued.Result()
+	}
 	if box != nil {
 		if from, ok := <-early; ok {
 			r.Growth = &ResourceGrowth{From: from, To: sampleResources()}
@@ -498,6 +515,9 @@ func Median(rs []*Result) *Result {
 	m.LagMaxS = optCol(func(r *Result) *float64 { return r.LagMaxS })
 	for _, r := range rs {
 		m.NoNetem = m.NoNetem || r.NoNetem // a run without delay/loss taints the figures
+		if r.Upload != nil && (m.Upload == nil || r.Upload.WhileLiveKB > m.Upload.WhileLiveKB) {
+			m.Upload = r.Upload // the run that sent most while live
+		}
 	}
 	if rs[0].RecordingGaps != nil {
 		worst := 0

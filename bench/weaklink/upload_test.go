@@ -297,3 +297,44 @@ func (b *uploadBox) status(t *testing.T, id string) flagged.Status {
 	}
 	return s.Status
 }
+
+// TestQueuedUploadPausedWhileLive: a box with 20 MB of segments queued and
+// an upload in flight goes live on a compressed step-down: the uploader is
+// cut off as the live begins, and the review service receives no more
+// than what was already on its way (the defect would be the queue taking
+// its share of the 1 Mbit/s step for the whole live: megabytes). The
+// stall is logged next to the plain run's figure in TestShortStepDown;
+// the bench (SystemCunboUpload) compares them over several runs.
+func TestQueuedUploadPausedWhileLive(t *testing.T) {
+	needRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	clip, err := MakeClip(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(ctx, StepDown(10*time.Second, 25*time.Second, 40*time.Second), SystemCunboUpload,
+		Options{Dir: dir, Clip: clip, NetID: 100 + os.Getpid()%50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Upload == nil {
+		t.Fatal("no upload figures")
+	}
+	t.Logf("stall %.2f s (step %v), whip stall %.2f s; upload: %+v", r.StallS, deref(r.StepStallS), r.Receivers["whip"].StallS, *r.Upload)
+	if r.Upload.BeforeLiveKB <= 0 {
+		t.Fatal("no upload was in flight when the live began: the case proves nothing")
+	}
+	if r.Upload.WhileLiveKB > maxWhileLiveKB {
+		t.Errorf("the review service received %.0f KB while live, want at most %d KB (what was on its way when the live began)", r.Upload.WhileLiveKB, maxWhileLiveKB)
+	}
+	if w := r.Receivers["whip"]; w.StallS > 8 {
+		t.Errorf("WHIP receiver stalled %.2f s", w.StallS)
+	}
+}
+
+// maxWhileLiveKB bounds the upload bytes a live may carry: the tail of the
+// PATCH cut off when it began (already in the socket and the shaped
+// queue), not a chunk more.
+const maxWhileLiveKB = 1024
