@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/cunbo/cunbo/review/store"
-	"github.com/cunbo/cunbo/review/wire"
 )
 
 // Whatever a stored segment.json holds, its export is corpus lines of
@@ -17,7 +16,7 @@ func FuzzCorpusLines(f *testing.F) {
 	f.Add(`{"transcript":{"text":"a\tb\r\nc","captions":[{"offset":0,"text":"a\tb\r\nc"}]},"findings":[{"category":"MED","start":0,"end":3}]}`, true)
 	f.Add(`{"transcript":{"text":"ab","captions":[{"offset":5,"text":"ab"}]},"findings":[{"start":-3,"end":99},{"start":1,"end":0}]}`, true)
 	f.Fuzz(func(t *testing.T, js string, real bool) {
-		var s wire.Segment
+		var s learnSegment
 		if json.Unmarshal([]byte(js), &s) != nil {
 			return
 		}

@@ -101,3 +101,26 @@ func BenchmarkWomanPage(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkRulesPage: per-rule precision over a social worker's caseload
+// (25 women, about 12 000 decided moments) and over every box for a
+// trainer (decidedLimit of them), and the corpus export of a caseload.
+// No target in the issue; the figures say what a click costs.
+func BenchmarkRulesPage(b *testing.B) {
+	benchBackends(b, func(b *testing.B, r *benchRig) {
+		w := r.data.Workers[0]
+		for _, tc := range []struct{ name, path, want string }{
+			{"caseload", "/console/rules", `class="prec"`},
+			{"export", "/console/export.tsv", "\treview-false\t"},
+		} {
+			b.Run(tc.name, func(b *testing.B) {
+				latencies(b, func(int) {
+					rec := r.get(r.users[w], tc.path)
+					if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), tc.want) {
+						b.Fatalf("%s: %d", tc.path, rec.Code)
+					}
+				})
+			})
+		}
+	})
+}

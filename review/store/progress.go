@@ -55,20 +55,24 @@ const (
 		WHERE d.state <> 'new'
 		AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.box_id = d.box_id AND n.segment_id = d.segment_id AND n.seq > d.seq)
 		ORDER BY d.seq DESC LIMIT $1`
-	decidedOfSQLite = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, d.state
-		FROM caseload c
-		JOIN decisions d ON d.box_id = c.box_id
-		JOIN segments s ON s.box_id = d.box_id AND s.id = d.segment_id
-		WHERE c.user_name = ? AND d.state <> 'new'
-		AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.box_id = d.box_id AND n.segment_id = d.segment_id AND n.seq > d.seq)
-		ORDER BY d.seq DESC LIMIT ?`
-	decidedOfPostgres = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, d.state
-		FROM caseload c
-		JOIN decisions d ON d.box_id = c.box_id
-		JOIN segments s ON s.box_id = d.box_id AND s.id = d.segment_id
-		WHERE c.user_name = $1 AND d.state <> 'new'
-		AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.box_id = d.box_id AND n.segment_id = d.segment_id AND n.seq > d.seq)
-		ORDER BY d.seq DESC LIMIT $2`
+	// The newest decisions are picked by key first, so the sort does not
+	// carry every segment's JSON along.
+	decidedOfSQLite = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, x.state
+		FROM (SELECT d.box_id, d.segment_id, d.state, d.seq FROM caseload c
+			JOIN decisions d ON d.box_id = c.box_id
+			WHERE c.user_name = ? AND d.state <> 'new'
+			AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.box_id = d.box_id AND n.segment_id = d.segment_id AND n.seq > d.seq)
+			ORDER BY d.seq DESC LIMIT ?) x
+		JOIN segments s ON s.box_id = x.box_id AND s.id = x.segment_id
+		ORDER BY x.seq DESC`
+	decidedOfPostgres = `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, x.state
+		FROM (SELECT d.box_id, d.segment_id, d.state, d.seq FROM caseload c
+			JOIN decisions d ON d.box_id = c.box_id
+			WHERE c.user_name = $1 AND d.state <> 'new'
+			AND NOT EXISTS (SELECT 1 FROM decisions n WHERE n.box_id = d.box_id AND n.segment_id = d.segment_id AND n.seq > d.seq)
+			ORDER BY d.seq DESC LIMIT $2) x
+		JOIN segments s ON s.box_id = x.box_id AND s.id = x.segment_id
+		ORDER BY x.seq DESC`
 
 	recentNotesSQLite   = `SELECT seq, box_id, text, author, at FROM notes WHERE box_id = ? ORDER BY seq DESC LIMIT ?`
 	recentNotesPostgres = `SELECT seq, box_id, text, author, at FROM notes WHERE box_id = $1 ORDER BY seq DESC LIMIT $2`
