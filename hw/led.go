@@ -65,6 +65,10 @@ const (
 	// PatternStorage says the SD card is full (old recordings are being
 	// deleted to go on) or failing.
 	PatternStorage = "storage"
+	// PatternBundle says a setup bundle from a USB stick was taken;
+	// PatternBundleRefused that it was refused (the phone page says why).
+	PatternBundle        = "bundle"
+	PatternBundleRefused = "bundle-refused"
 )
 
 const ms = time.Millisecond
@@ -88,6 +92,10 @@ func DefaultPatterns() map[string]Pattern {
 		{Name: PatternWarning, Plays: 3, Steps: []Step{{Amber, 200 * ms}, {Off, 200 * ms}}},
 		{Name: PatternMark, Plays: 1, Steps: []Step{{White, 150 * ms}, {Off, 100 * ms}}},
 		{Name: PatternStorage, Plays: 2, Steps: []Step{{White, 300 * ms}, {Amber, 300 * ms}, {Off, 400 * ms}}},
+		// Green and blue in turn, slowly: nothing else on the box is
+		// green, so a trainer at the stick sees it was taken.
+		{Name: PatternBundle, Plays: 4, Steps: []Step{{Green, 400 * ms}, {Blue, 400 * ms}}},
+		{Name: PatternBundleRefused, Plays: 4, Steps: []Step{{Red, 400 * ms}, {Blue, 400 * ms}}},
 	}
 	m := make(map[string]Pattern, len(ps))
 	for _, p := range ps {
