@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/cunbo/cunbo/review/accounts"
@@ -129,12 +130,11 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, u who) {
 	c.render(w, http.StatusOK, "admin_users.html", page{Title: "账号", User: &u.user, CSRF: u.session.CSRF, Data: d})
 }
 
-// validName is the rule of `cunbo-review user add`: 1 to 64 characters on
-// one line.
+// validName is the rule of `cunbo-review user add`, 1 to 64 characters on
+// one line, and no other control characters either: a name is shown on
+// pages and in the audit log's CSV.
 func validName(name string) bool {
-	return name != "" && utf8.ValidString(name) && utf8.RuneCountInString(name) <= 64 && !strings.ContainsFunc(name, func(r rune) bool {
-		return r < 0x20 || r == 0x7f || r == ','
-	})
+	return name != "" && utf8.ValidString(name) && utf8.RuneCountInString(name) <= 64 && !strings.ContainsFunc(name, unicode.IsControl)
 }
 
 func (c *Console) addUser(w http.ResponseWriter, r *http.Request, u who) {
@@ -158,7 +158,7 @@ func (c *Console) addUser(w http.ResponseWriter, r *http.Request, u who) {
 		c.render(w, code, "admin_users.html", page{Title: "账号", User: &u.user, CSRF: u.session.CSRF, Data: d})
 	}
 	if !validName(name) {
-		again(http.StatusBadRequest, "名字要写 1 到 64 个字，不能有逗号。")
+		again(http.StatusBadRequest, "名字要写 1 到 64 个字，写在一行里。")
 		return
 	}
 	if len(roles) == 0 || len(roles) != len(r.PostForm["role"]) {

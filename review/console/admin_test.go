@@ -155,7 +155,7 @@ func TestAdminUsers(t *testing.T) {
 		{"no role", url.Values{"name": {"张丽"}}, 400, "至少选一个"},
 		{"an unknown role", url.Values{"name": {"张丽"}, "role": {"root"}}, 400, "至少选一个"},
 		{"no name", url.Values{"name": {" "}, "role": {store.RoleSocial}}, 400, "名字要写"},
-		{"a name with a comma", url.Values{"name": {"张,丽"}, "role": {store.RoleSocial}}, 400, "名字要写"},
+		{"a name over two lines", url.Values{"name": {"张\n丽"}, "role": {store.RoleSocial}}, 400, "名字要写"},
 		{"a name too long", url.Values{"name": {strings.Repeat("丽", 65)}, "role": {store.RoleSocial}}, 400, "名字要写"},
 	} {
 		code, page, _ := e.send(admin, "POST", "/console/admin/users", bad.form)
