@@ -19,6 +19,8 @@
 //
 //	when | name | product | within | tempts | text [| sample answer]
 //
+// The fields:
+//
 //   - when: seconds after the practice starts (12, 12s, 1:05), or after a
 //     product card is first shown: card lajiao+5 (5 s after the card with
 //     catalogue id lajiao first appears; the question never comes if that
