@@ -15,7 +15,14 @@ import (
 // publisher connected, or at least one when the start timeout passes (the
 // others keep retrying and Stats shows why). With no destination it only
 // starts recording. Cancelling ctx aborts the start.
-func (p *Pipeline) GoLive(ctx context.Context) error {
+func (p *Pipeline) GoLive(ctx context.Context) error { return p.goLive(ctx, true) }
+
+// Practice is GoLive for a rehearsal: recording, adaptation and everything
+// local run as when live, but no destination is published to — no RTMP or
+// WHIP connection is opened. End ends it.
+func (p *Pipeline) Practice(ctx context.Context) error { return p.goLive(ctx, false) }
+
+func (p *Pipeline) goLive(ctx context.Context, publish bool) error {
 	rc := p.runCtx.Load()
 	if rc == nil {
 		return errors.New("pipeline: not running")
@@ -29,7 +36,11 @@ func (p *Pipeline) GoLive(ctx context.Context) error {
 	}
 	liveCtx, liveEnd := context.WithCancel(runCtx)
 	var pubs []*publisher
-	for i, d := range p.dests {
+	dests := p.dests
+	if !publish {
+		dests = nil
+	}
+	for i, d := range dests {
 		pp, err := p.newPublisher(d, fmt.Sprintf("%s%d", d.Kind, i))
 		if err != nil { // validated in New; only a changed config gets here
 			liveEnd()
@@ -74,7 +85,7 @@ func (p *Pipeline) GoLive(ctx context.Context) error {
 		p.End()
 		return err
 	}
-	p.log.Info("pipeline: live", "outputs", len(pubs))
+	p.log.Info("pipeline: live", "outputs", len(pubs), "practice", !publish)
 	return nil
 }
 
