@@ -45,12 +45,20 @@ func TestEscalateInChromium(t *testing.T) {
 	do(t, b, 30*time.Second,
 		chromedp.Navigate(e.base+"/console/m/"+boxA+"/"+idA),
 		chromedp.WaitVisible(chromedp.CSS("#btn-real")),
-		chromedp.Click(chromedp.CSS(".escbox summary")),
+		// Opened by keyboard: space on the focused summary opens it (it
+		// must not play the clip instead).
+		chromedp.ScrollIntoView(chromedp.CSS(".escbox summary")),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('.escbox summary').focus()`),
+		poll(`document.activeElement === document.querySelector('.escbox summary')`),
+		chromedp.KeyEvent(" "),
 		chromedp.WaitVisible(chromedp.CSS("#esc-reason")),
 		chromedp.SetValue(chromedp.CSS("#esc-to"), "李梅"),
 		chromedp.SendKeys(chromedp.CSS("#esc-reason"), reason),
 	)
 	shot(t, b, "phone-escalate")
+	if eval[bool](t, b, `!document.getElementById('clip').paused`) {
+		t.Errorf("space on the summary played the clip")
+	}
 	if st, _ := e.st.State(context.Background(), store.SegmentRef{BoxID: boxA, ID: idA}); st != store.StateNew {
 		t.Fatalf("typing the reason decided the moment: %q", st)
 	}

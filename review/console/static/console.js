@@ -18,7 +18,7 @@
     // Space plays or pauses the clip, so a moment is watched without the
     // mouse; a focused button, link or the player keeps its own space.
     var clip = document.getElementById('clip');
-    if (clip && e.key === ' ' && !(t && (t.tagName === 'BUTTON' || t.tagName === 'A' || t.tagName === 'VIDEO'))) {
+    if (clip && e.key === ' ' && !(t && (t.tagName === 'BUTTON' || t.tagName === 'A' || t.tagName === 'VIDEO' || t.tagName === 'SUMMARY'))) {
       e.preventDefault();
       if (clip.paused) clip.play(); else clip.pause();
       return;
