@@ -32,6 +32,13 @@ type Pipeline interface {
 	Mark() error
 }
 
+// Practicer is a Pipeline that can run a practice: Practice is GoLive
+// publishing to no destination; End ends it. A pipeline without it refuses
+// a practice rather than risk putting a rehearsal on air.
+type Practicer interface {
+	Practice(ctx context.Context) error
+}
+
 // LED is the status light (hw.StatusLED).
 type LED interface {
 	Show(pattern string) error
@@ -58,6 +65,9 @@ const (
 	ButtonPrev  = "prev"
 	ButtonLight = "light"
 	ButtonMark  = "mark"
+	// ButtonPractice is the phone page's 练习 button (the box has none:
+	// there a held card button starts a practice).
+	ButtonPractice = "practice"
 )
 
 // DefaultButtonMap gives each press of the reference box's five buttons its
@@ -68,13 +78,24 @@ func DefaultButtonMap() map[ButtonPress]state.Event {
 		{ButtonBig, hw.ShortPress}:   state.BigShort,
 		{ButtonBig, hw.LongPress}:    state.BigLong,
 		{ButtonNext, hw.ShortPress}:  state.CardNext,
-		{ButtonNext, hw.LongPress}:   state.CardHide,
+		{ButtonNext, hw.LongPress}:   state.CardHold,
 		{ButtonPrev, hw.ShortPress}:  state.CardPrev,
-		{ButtonPrev, hw.LongPress}:   state.CardHide,
+		{ButtonPrev, hw.LongPress}:   state.CardHold,
 		{ButtonLight, hw.ShortPress}: state.LightCycle,
 		{ButtonLight, hw.LongPress}:  state.LightOff,
 		{ButtonMark, hw.ShortPress}:  state.Mark,
 	}
+}
+
+// PhoneButtonMap is DefaultButtonMap for the phone page: its 收起卡片
+// (a card button held) only hides the card, and its 练习 button starts a
+// practice.
+func PhoneButtonMap() map[ButtonPress]state.Event {
+	m := DefaultButtonMap()
+	m[ButtonPress{ButtonNext, hw.LongPress}] = state.CardHide
+	m[ButtonPress{ButtonPrev, hw.LongPress}] = state.CardHide
+	m[ButtonPress{ButtonPractice, hw.ShortPress}] = state.PracticeStart
+	return m
 }
 
 // patternFor is the LED pattern each state shows.
@@ -94,6 +115,8 @@ func patternFor(s state.State) string {
 		return hw.PatternEnding
 	case state.Setup:
 		return hw.PatternSetup
+	case state.Practice:
+		return hw.PatternPractice
 	}
 	return hw.PatternFault
 }
@@ -467,6 +490,23 @@ func (b *Box) do(ctx context.Context, wg *sync.WaitGroup, a state.Action) {
 				return
 			}
 			b.postInternal(ctx, gen, state.StreamUp, "")
+		}()
+	case state.GoPractice:
+		b.gen++
+		gen := b.gen
+		liveCtx, cancel := context.WithCancel(ctx)
+		b.cancelLive = cancel
+		pr, _ := pl.(Practicer)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if pr == nil {
+				b.postInternal(ctx, gen, state.StartFailed, "这台设备不能练习")
+				return
+			}
+			if err := pr.Practice(liveCtx); err != nil && liveCtx.Err() == nil {
+				b.postInternal(ctx, gen, state.StartFailed, err.Error())
+			}
 		}()
 	case state.End:
 		if b.cancelLive != nil {

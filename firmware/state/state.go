@@ -18,11 +18,14 @@ const (
 	Ending       State = "ending"       // she asked to stop; closing outputs cleanly
 	Setup        State = "setup"        // provisioning from the phone page
 	Fault        State = "fault"        // something needs attention before going live
+	// Practice is a rehearsal: everything runs as live (preview, cards,
+	// light, warnings, recording) but nothing is published anywhere.
+	Practice State = "practice"
 )
 
 // States lists every state, in display order.
 func States() []State {
-	return []State{Idle, Starting, Live, Degraded, Reconnecting, Ending, Setup, Fault}
+	return []State{Idle, Starting, Live, Degraded, Reconnecting, Ending, Setup, Fault, Practice}
 }
 
 // Event is something that happened: a button press (already mapped to its
@@ -50,13 +53,18 @@ const (
 	FaultCleared      Event = "fault-cleared"      // the fault went away
 	SetupEnter        Event = "setup-enter"        // provisioning requested (phone page)
 	SetupExit         Event = "setup-exit"         // provisioning finished
+	// CardHold is a card button held on the box: it hides the card, and
+	// while idle starts a practice (the phone page hides the card with
+	// CardHide, so a tap on its 收起卡片 never starts one).
+	CardHold      Event = "card-hold"
+	PracticeStart Event = "practice-start" // 练习 on the phone page
 )
 
 // Events lists every event.
 func Events() []Event {
 	return []Event{BigShort, BigLong, CardNext, CardPrev, CardHide, LightCycle, LightOff, Mark,
 		ComplianceWarning, StreamUp, StartFailed, StreamDegraded, StreamRecovered, LinkLost, LinkBack,
-		StreamEnded, FaultRaised, FaultCleared, SetupEnter, SetupExit}
+		StreamEnded, FaultRaised, FaultCleared, SetupEnter, SetupExit, CardHold, PracticeStart}
 }
 
 // Action is a side effect a transition asks for, in order.
@@ -76,6 +84,7 @@ const (
 	FlashMark    Action = "flash-mark"    // LED overlay: mark acknowledged
 	EnterSetup   Action = "enter-setup"   // start provisioning (AP / phone page)
 	ExitSetup    Action = "exit-setup"    // stop provisioning, reload config
+	GoPractice   Action = "go-practice"   // Pipeline.Practice: as GoLive, publishing nothing
 )
 
 // Transition is one row of the table.
@@ -92,6 +101,7 @@ func onAir(self State, extra map[Event]Transition) map[Event]Transition {
 		CardNext:          {self, []Action{NextCard}},
 		CardPrev:          {self, []Action{PrevCard}},
 		CardHide:          {self, []Action{HideCard}},
+		CardHold:          {self, []Action{HideCard}},
 		LightCycle:        {self, []Action{RingCycle}},
 		LightOff:          {self, []Action{RingOff}},
 		Mark:              {self, []Action{MarkClip, FlashMark}},
@@ -121,6 +131,9 @@ var table = map[State]map[Event]Transition{
 		LightCycle:  {Idle, []Action{RingCycle}},
 		LightOff:    {Idle, []Action{RingOff}},
 		FaultRaised: {Fault, []Action{RingOff}},
+		// A practice starts at once: no platform has to answer.
+		PracticeStart: {Practice, []Action{RingOn, GoPractice}},
+		CardHold:      {Practice, []Action{RingOn, GoPractice}},
 	},
 	Starting: {
 		StreamUp:          {Live, nil},
@@ -132,6 +145,7 @@ var table = map[State]map[Event]Transition{
 		CardNext:          {Starting, []Action{NextCard}},
 		CardPrev:          {Starting, []Action{PrevCard}},
 		CardHide:          {Starting, []Action{HideCard}},
+		CardHold:          {Starting, []Action{HideCard}},
 		LightCycle:        {Starting, []Action{RingCycle}},
 		LightOff:          {Starting, []Action{RingOff}},
 		ComplianceWarning: {Starting, []Action{FlashWarning}},
@@ -148,6 +162,11 @@ var table = map[State]map[Event]Transition{
 	Reconnecting: onAir(Reconnecting, map[Event]Transition{
 		LinkBack: {Live, nil},
 		StreamUp: {Live, nil},
+	}),
+	// A practice is on air without an audience: no link to lose, so the
+	// network's reports mean nothing to it; she ends it like a live.
+	Practice: onAir(Practice, map[Event]Transition{
+		StartFailed: {Idle, []Action{RingOff}},
 	}),
 	Ending: {
 		StreamEnded: {Idle, []Action{RingOff}},

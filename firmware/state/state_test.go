@@ -21,6 +21,8 @@ idle:
 	light-cycle -> idle: ring-cycle
 	light-off -> idle: ring-off
 	fault -> fault: ring-off
+	practice-start -> practice: ring-on go-practice
+	card-hold -> practice: ring-on go-practice
 	ignores: mark compliance-warning stream-up start-failed stream-degraded stream-recovered link-lost link-back stream-ended fault-cleared setup-exit
 starting:
 	stream-up -> live:
@@ -32,16 +34,18 @@ starting:
 	card-next -> starting: next-card
 	card-prev -> starting: prev-card
 	card-hide -> starting: hide-card
+	card-hold -> starting: hide-card
 	light-cycle -> starting: ring-cycle
 	light-off -> starting: ring-off
 	compliance-warning -> starting: flash-warning
 	fault -> fault: end ring-off
-	ignores: big-short mark stream-recovered link-back fault-cleared setup-enter setup-exit
+	ignores: big-short mark stream-recovered link-back fault-cleared setup-enter setup-exit practice-start
 live:
 	big-long -> ending: end
 	card-next -> live: next-card
 	card-prev -> live: prev-card
 	card-hide -> live: hide-card
+	card-hold -> live: hide-card
 	light-cycle -> live: ring-cycle
 	light-off -> live: ring-off
 	mark -> live: mark-clip flash-mark
@@ -50,12 +54,13 @@ live:
 	fault -> fault: end ring-off
 	stream-degraded -> degraded:
 	link-lost -> reconnecting:
-	ignores: big-short stream-up start-failed stream-recovered link-back fault-cleared setup-enter setup-exit
+	ignores: big-short stream-up start-failed stream-recovered link-back fault-cleared setup-enter setup-exit practice-start
 degraded:
 	big-long -> ending: end
 	card-next -> degraded: next-card
 	card-prev -> degraded: prev-card
 	card-hide -> degraded: hide-card
+	card-hold -> degraded: hide-card
 	light-cycle -> degraded: ring-cycle
 	light-off -> degraded: ring-off
 	mark -> degraded: mark-clip flash-mark
@@ -64,12 +69,13 @@ degraded:
 	fault -> fault: end ring-off
 	stream-recovered -> live:
 	link-lost -> reconnecting:
-	ignores: big-short stream-up start-failed stream-degraded link-back fault-cleared setup-enter setup-exit
+	ignores: big-short stream-up start-failed stream-degraded link-back fault-cleared setup-enter setup-exit practice-start
 reconnecting:
 	big-long -> ending: end
 	card-next -> reconnecting: next-card
 	card-prev -> reconnecting: prev-card
 	card-hide -> reconnecting: hide-card
+	card-hold -> reconnecting: hide-card
 	light-cycle -> reconnecting: ring-cycle
 	light-off -> reconnecting: ring-off
 	mark -> reconnecting: mark-clip flash-mark
@@ -78,24 +84,38 @@ reconnecting:
 	fault -> fault: end ring-off
 	link-back -> live:
 	stream-up -> live:
-	ignores: big-short start-failed stream-degraded stream-recovered link-lost fault-cleared setup-enter setup-exit
+	ignores: big-short start-failed stream-degraded stream-recovered link-lost fault-cleared setup-enter setup-exit practice-start
 ending:
 	stream-ended -> idle: ring-off
 	start-failed -> idle: ring-off
 	fault -> fault: ring-off
-	ignores: big-short big-long card-next card-prev card-hide light-cycle light-off mark compliance-warning stream-up stream-degraded stream-recovered link-lost link-back fault-cleared setup-enter setup-exit
+	ignores: big-short big-long card-next card-prev card-hide light-cycle light-off mark compliance-warning stream-up stream-degraded stream-recovered link-lost link-back fault-cleared setup-enter setup-exit practice-start card-hold
 setup:
 	setup-exit -> idle: exit-setup
 	big-long -> idle: exit-setup
 	light-cycle -> setup: ring-cycle
 	light-off -> setup: ring-off
 	fault -> fault: exit-setup ring-off
-	ignores: big-short card-next card-prev card-hide mark compliance-warning stream-up start-failed stream-degraded stream-recovered link-lost link-back stream-ended fault-cleared setup-enter
+	ignores: big-short card-next card-prev card-hide mark compliance-warning stream-up start-failed stream-degraded stream-recovered link-lost link-back stream-ended fault-cleared setup-enter practice-start card-hold
+practice:
+	big-long -> ending: end
+	card-next -> practice: next-card
+	card-prev -> practice: prev-card
+	card-hide -> practice: hide-card
+	card-hold -> practice: hide-card
+	light-cycle -> practice: ring-cycle
+	light-off -> practice: ring-off
+	mark -> practice: mark-clip flash-mark
+	compliance-warning -> practice: flash-warning
+	stream-ended -> idle: ring-off
+	start-failed -> idle: ring-off
+	fault -> fault: end ring-off
+	ignores: big-short stream-up stream-degraded stream-recovered link-lost link-back fault-cleared setup-enter setup-exit practice-start
 fault:
 	fault-cleared -> idle:
 	setup-enter -> setup: enter-setup
 	big-long -> setup: enter-setup
-	ignores: big-short card-next card-prev card-hide light-cycle light-off mark compliance-warning stream-up start-failed stream-degraded stream-recovered link-lost link-back stream-ended fault setup-exit
+	ignores: big-short card-next card-prev card-hide light-cycle light-off mark compliance-warning stream-up start-failed stream-degraded stream-recovered link-lost link-back stream-ended fault setup-exit practice-start card-hold
 `
 
 type cell struct {
