@@ -58,6 +58,8 @@ const (
 	PatternEnding       = "ending"
 	PatternFault        = "fault"
 	PatternSetup        = "setup"
+	// PatternPractice: a rehearsal, nothing goes out (never red).
+	PatternPractice = "practice"
 	// PatternWarning is the compliance warning overlay.
 	PatternWarning = "warning"
 	// PatternMark acknowledges the mark button.
@@ -89,6 +91,9 @@ func DefaultPatterns() map[string]Pattern {
 		{Name: PatternEnding, Steps: []Step{{Red, 100 * ms}, {Off, 400 * ms}}},
 		{Name: PatternFault, Steps: []Step{{Red, 100 * ms}, {Off, 100 * ms}, {Red, 100 * ms}, {Off, 700 * ms}}},
 		{Name: PatternSetup, Steps: []Step{{Blue, 1000 * ms}, {White, 1000 * ms}}},
+		// A slow green breath: on like live, but no red, so nobody takes
+		// a rehearsal for being on air.
+		{Name: PatternPractice, Steps: []Step{{Green, 1600 * ms}, {Off, 400 * ms}}},
 		{Name: PatternWarning, Plays: 3, Steps: []Step{{Amber, 200 * ms}, {Off, 200 * ms}}},
 		{Name: PatternMark, Plays: 1, Steps: []Step{{White, 150 * ms}, {Off, 100 * ms}}},
 		{Name: PatternStorage, Plays: 2, Steps: []Step{{White, 300 * ms}, {Amber, 300 * ms}, {Off, 400 * ms}}},

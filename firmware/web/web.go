@@ -210,6 +210,8 @@ func Labels(s state.State) (icon, label string) {
 		return "⚪", "正在下播…"
 	case state.Setup:
 		return "🔵", "设置中"
+	case state.Practice:
+		return "🟩", "练习中 · 观众看不到"
 	}
 	return "❗", "设备故障"
 }
@@ -242,7 +244,7 @@ type Options struct {
 	// Preview is the WHEP handler (whep.Server) mounted at /api/whep;
 	// nil answers 503.
 	Preview http.Handler
-	// ButtonMap defaults to firmware.DefaultButtonMap.
+	// ButtonMap defaults to firmware.PhoneButtonMap.
 	ButtonMap map[firmware.ButtonPress]state.Event
 	// SessionTTL defaults to 12 h (a long market day); Lockout, the first
 	// wait after five wrong PINs, to 30 s (doubling each time).
@@ -283,7 +285,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	if opts.ButtonMap == nil {
-		opts.ButtonMap = firmware.DefaultButtonMap()
+		opts.ButtonMap = firmware.PhoneButtonMap()
 	}
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = 12 * time.Hour
