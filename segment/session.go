@@ -22,6 +22,10 @@ type Session struct {
 	// stream was lost and reconnected.
 	Findings int `json:"findings"`
 	Stalls   int `json:"stalls"`
+	// Kind is KindLive or KindPractice; "" (boxes before practices) is a
+	// live. Checks are a practice's results, nil for a live.
+	Kind   string  `json:"kind,omitempty"`
+	Checks *Checks `json:"checks,omitempty"`
 }
 
 // SessionVersion is the session record format.
@@ -66,6 +70,16 @@ func ParseSession(data []byte) (*Session, error) {
 		return nil, badS("times %v..%v", s.Start, s.End)
 	case s.Findings < 0 || s.Stalls < 0:
 		return nil, badS("negative counts")
+	}
+	switch {
+	case s.Kind != "" && s.Kind != KindLive && s.Kind != KindPractice:
+		return nil, badS("unknown kind %q", s.Kind)
+	case s.Checks != nil && s.Kind != KindPractice:
+		return nil, badS("checks on a %s", s.Kind)
+	case s.Checks != nil:
+		if err := s.Checks.validate(s.End.Sub(s.Start).Seconds()); err != nil {
+			return nil, badS("checks: %v", err)
+		}
 	}
 	for _, id := range s.Segments {
 		if !ValidID(id) {
