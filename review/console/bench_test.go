@@ -201,3 +201,38 @@ func BenchmarkDecideAndNext(b *testing.B) {
 
 // BenchmarkWomanPage (target ≤ 150 ms) is beside the woman's page, in
 // progress_bench_test.go, on this rig.
+
+// Decide-and-next reads only her newest moments first (nextNew); a new
+// moment older than those is still the one it goes to, and when none is
+// left it says so.
+func TestDecideFindsOlderNew(t *testing.T) {
+	ctx := context.Background()
+	spec := consoletest.Spec{Workers: 1, Women: 2, Segments: 60, Days: 30, UndecidedDays: 0, Seed: 3, Now: time.Now()}
+	r := newBenchRig(t, consoletest.SQLite(t), spec)
+	w := r.data.Workers[0]
+	u := r.users[w]
+	items, err := r.be.Store.Queue(ctx, w, 100)
+	if err != nil || len(items) != spec.Segments {
+		t.Fatalf("queue: %d items, %v", len(items), err)
+	}
+	// Two old ones reopened, far below the newest few.
+	a, b := items[45].Ref(), items[55].Ref()
+	for _, ref := range []store.SegmentRef{a, b} {
+		d := store.Decision{Ref: ref, State: store.StateNew, Actor: "user:" + w, At: time.Now()}
+		if _, err := r.be.Store.Decide(ctx, d, store.AuditEntry{At: time.Now(), Actor: "test", Action: "segment.decide", Subject: ref.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		ref  store.SegmentRef
+		want string
+	}{
+		{a, "/console/m/" + b.BoxID + "/" + b.ID},
+		{b, "/console/?msg=alldone"},
+	} {
+		rec := r.post(u, "/console/decide", url.Values{"box": {tc.ref.BoxID}, "id": {tc.ref.ID}, "state": {store.StateReal}})
+		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != tc.want {
+			t.Errorf("decide %s: %d to %q, want %q", tc.ref.ID, rec.Code, rec.Header().Get("Location"), tc.want)
+		}
+	}
+}
