@@ -15,6 +15,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/app"
 	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/firmware/memlimit"
+	"github.com/cunbo/cunbo/firmware/provision"
 	"github.com/cunbo/cunbo/firmware/sdnotify"
 )
 
@@ -58,7 +59,9 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	limit, from := memlimit.Set(os.Getenv)
 	log.Info("memory limit", "mib", limit>>20, "from", from)
 
-	cfg, warnings, err := config.Load(*path)
+	// A configuration from a setup bundle, if one was applied (and came
+	// up, or is on trial); else the file.
+	cfg, warnings, prov, err := app.LoadConfig(*path, provision.DirStick{Globs: app.StickGlobs}, log)
 	if err != nil {
 		// One problem a line, not slog's quoted "\n": the journal shows
 		// every line as it is, and the trainer fixes them all at once.
@@ -99,6 +102,7 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		return 1
 	}
 	opts.Notifier = notifier
+	opts.Provision = prov
 	if iv, ok, err := sdnotify.WatchdogInterval(os.Getenv); err != nil {
 		log.Warn("watchdog", "err", err)
 	} else if ok {
@@ -113,6 +117,12 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		log.Info("ready", "device", cfg.DeviceID, "phone_page", addr, "took", time.Since(started).Round(time.Millisecond))
 		fmt.Fprintf(stdout, "cunbo: ready in %v; phone page on %s\n", time.Since(started).Round(time.Millisecond), addr)
 	})
+	if errors.Is(err, app.ErrRestart) {
+		// systemd starts the box again (Restart=always) with the other
+		// configuration.
+		log.Info("restarting for another configuration")
+		return 1
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("box stopped", "err", err)
 		return 1

@@ -90,6 +90,9 @@ type Options struct {
 	Notes *notes.Book
 	// DeviceID names the box in its session records.
 	DeviceID string
+	// Provision takes setup bundles from a USB stick while idle and
+	// guards a configuration new at this start; nil for none.
+	Provision *Provisioning
 
 	// OnStatus is called with every status change (the simulator prints
 	// them); it must not block.
@@ -260,6 +263,9 @@ func (a *App) details() web.Details {
 	if u := a.opts.Uploader; u != nil {
 		d.UploadNote = u.Status().Summary()
 	}
+	if p := a.opts.Provision; p != nil {
+		d.Setup = p.setup()
+	}
 	return d
 }
 
@@ -348,6 +354,10 @@ func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
 		spawn("notes", a.opts.Notes.Run)
 		spawn("notes pause", a.driveNotes)
 	}
+	readyc := make(chan struct{})
+	if a.opts.Provision != nil {
+		spawn("provision", func(ctx context.Context) error { return a.runProvisioning(ctx, readyc) })
+	}
 	if a.opts.OnStatus != nil {
 		ch, stop := a.Box.Subscribe()
 		defer stop()
@@ -391,6 +401,7 @@ func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
 	if ready != nil {
 		ready(a.Addr())
 	}
+	close(readyc)
 	if n := a.opts.Notifier; n.Enabled() {
 		if err := n.Ready("idle"); err != nil {
 			a.log.Warn("sd_notify READY", "err", err)

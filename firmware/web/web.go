@@ -73,6 +73,8 @@ type Details struct {
 	// UploadNote says what waits to go to the review service and why
 	// (e.g. 有 3 段等上传（网络不通）); "" when nothing waits.
 	UploadNote string
+	// Setup is the box's key and its last setup bundle; nil for none.
+	Setup *Setup
 }
 
 // SetupProblem is one thing a trainer set up wrong that the box works
@@ -191,6 +193,8 @@ type Status struct {
 	// few; none while on air); NotesUnread counts them all.
 	Notes       []NoteCard `json:"notes"`
 	NotesUnread int        `json:"notes_unread"`
+	// Setup is the box's key and its last setup bundle (omitted: none).
+	Setup *Setup `json:"setup,omitempty"`
 }
 
 // Labels gives each state its icon and words.
@@ -373,7 +377,7 @@ func (s *Server) Status() Status {
 		d := s.opts.Details()
 		st.Destination, st.BitrateKbps, st.Card, st.Captions = d.Destination, d.BitrateKbps, d.Card, d.Captions
 		st.Video, st.Destinations, st.Problems = d.Video, d.Destinations, d.Problems
-		st.StorageNote, st.UploadNote = d.StorageNote, d.UploadNote
+		st.StorageNote, st.UploadNote, st.Setup = d.StorageNote, d.UploadNote, d.Setup
 	}
 	if st.Problems == nil {
 		st.Problems = []SetupProblem{}

@@ -80,6 +80,7 @@ function render(st) {
   renderWarnings(st.warnings || []);
   renderProblems(st.problems || []);
   renderNote(st);
+  renderSetup(st.setup);
 
   const notices = st.notices || [];
   $("notices-area").hidden = notices.length === 0;
@@ -323,6 +324,19 @@ function renderProblems(list) {
     }
     return li;
   }));
+}
+
+// ---- the box's identity and its last setup bundle (for the trainer) ----
+function renderSetup(su) {
+  $("setup-area").hidden = !su;
+  if (!su) return;
+  $("setup-fingerprint").textContent = su.fingerprint || "";
+  if (su.qr && $("setup-qr").getAttribute("src") !== su.qr) $("setup-qr").src = su.qr;
+  const out = $("setup-outcome");
+  out.textContent = su.outcome || "";
+  out.className = su.outcome_ok ? "outcome-ok" : "outcome-bad";
+  out.hidden = !su.outcome;
+  $("setup-trust").textContent = su.trust || "";
 }
 
 function openEvents() {

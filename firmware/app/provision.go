@@ -1,0 +1,242 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cunbo/cunbo/bundle"
+	"github.com/cunbo/cunbo/firmware/config"
+	"github.com/cunbo/cunbo/firmware/provision"
+	"github.com/cunbo/cunbo/firmware/state"
+	"github.com/cunbo/cunbo/firmware/upload"
+	"github.com/cunbo/cunbo/firmware/web"
+)
+
+// ErrRestart is Run's error when the box must start again to use another
+// configuration: a bundle was applied, or a new one did not come up and
+// was rolled back. `cunbo run` exits and systemd starts it again.
+var ErrRestart = errors.New("app: restarting to use another configuration")
+
+// StickGlobs are where the system mounts USB sticks for the box to look
+// at (read-only, by a mount unit or the desktop): the box service itself
+// may not mount anything.
+var StickGlobs = []string{"/media/cunbo-stick", "/media/*/*", "/run/media/*/*"}
+
+// Provisioning is the box's setup bundles: the store of applied
+// configurations, the stick it takes new ones from, and the trial of a
+// configuration new at this start.
+type Provisioning struct {
+	Store *provision.Store
+	Key   ed25519.PrivateKey
+	// Stick is watched while idle; nil: no stick.
+	Stick provision.Stick
+	// Trial: the configuration in use is new. Run confirms it once the
+	// box is ready, or rolls it back after ReadyWithin.
+	Trial       bool
+	ReadyWithin time.Duration
+	// Interval between looks at the stick (default 3 s).
+	Interval time.Duration
+
+	fingerprint, qr string
+}
+
+// OpenProvisioning opens the store in stateDir/provision with the box key
+// from stateDir (the uploader's), and boots it: a configuration that did
+// not come up at the last start is rolled back here.
+func OpenProvisioning(stateDir string, stick provision.Stick, log *slog.Logger) (*Provisioning, provision.Version, bool, error) {
+	key, err := upload.LoadOrCreateKey(stateDir)
+	if err != nil {
+		return nil, provision.Version{}, false, fmt.Errorf("app: %w", err)
+	}
+	s, err := provision.Open(provision.Options{Dir: filepath.Join(stateDir, "provision"), Logger: log})
+	if err != nil {
+		return nil, provision.Version{}, false, fmt.Errorf("app: %w", err)
+	}
+	v, trial, err := s.Boot()
+	if err != nil {
+		return nil, provision.Version{}, false, fmt.Errorf("app: %w", err)
+	}
+	p := &Provisioning{Store: s, Key: key, Stick: stick, Trial: trial}
+	pub := key.Public().(ed25519.PublicKey)
+	p.fingerprint = bundle.Fingerprint(pub)
+	if p.qr, err = provision.QRDataURI(provision.EnrolText(pub)); err != nil {
+		log.Warn("no QR code of the box key", "err", err)
+	}
+	return p, v, v.Number != 0, nil
+}
+
+// LoadConfig reads the box's configuration: the factory file at path, or,
+// once a setup bundle was applied, that version's config.toml with its
+// secrets laid over (PIN, stream keys) and its catalogue and rule pack
+// found in its folder. The state folder stays the factory file's. A
+// bundled configuration that does not load is rolled back at once.
+func LoadConfig(path string, stick provision.Stick, log *slog.Logger) (*config.Config, []*config.FieldError, *Provisioning, error) {
+	cfg, warnings, err := config.Load(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for {
+		p, v, ok, err := OpenProvisioning(cfg.StateDir, stick, log)
+		if err != nil {
+			// Bundles are not worth a box that cannot stream.
+			log.Error("setup bundles off", "err", err)
+			return cfg, warnings, nil, nil
+		}
+		if !ok {
+			return cfg, warnings, p, nil
+		}
+		bc, bw, err := versionConfig(cfg.StateDir, v)
+		if err == nil {
+			log.Info("configuration from a setup bundle", "version", v.Number, "trial", p.Trial)
+			return bc, bw, p, nil
+		}
+		if rerr := p.Store.Rollback(err.Error()); rerr != nil {
+			return nil, nil, nil, fmt.Errorf("app: %w", errors.Join(err, rerr))
+		}
+	}
+}
+
+func versionConfig(stateDir string, v provision.Version) (*config.Config, []*config.FieldError, error) {
+	cfg, warnings, err := config.Load(v.ConfigPath())
+	if err != nil {
+		return nil, nil, fmt.Errorf("version %d: %w", v.Number, err)
+	}
+	sec, err := v.Secrets()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.StateDir = stateDir
+	// The bundle's catalogue and rule pack are the box's: its
+	// configuration cannot know the folder they land in.
+	over := map[string]bool{}
+	if c := bundleCatalogue(v.Dir); c != "" {
+		cfg.Catalogue, over["catalogue"] = c, true
+	}
+	if fi, err := os.Stat(filepath.Join(v.Dir, bundle.RulesDir)); err == nil && fi.IsDir() {
+		cfg.RulePack, over["rule_pack"] = filepath.Join(v.Dir, bundle.RulesDir), true
+	}
+	warnings = slices.DeleteFunc(warnings, func(fe *config.FieldError) bool { return over[fe.Key] })
+	if sec.PIN != "" {
+		cfg.PIN = sec.PIN
+	}
+	for i := range cfg.Dest {
+		if k, ok := sec.StreamKeys[cfg.Dest[i].Name]; ok {
+			cfg.Dest[i].Key = k
+		}
+	}
+	return cfg, warnings, nil
+}
+
+// bundleCatalogue is the spreadsheet at the top of a version's catalogue
+// folder ("" for none).
+func bundleCatalogue(dir string) string {
+	des, err := os.ReadDir(filepath.Join(dir, bundle.CatalogueDir))
+	if err != nil {
+		return ""
+	}
+	for _, de := range des {
+		switch strings.ToLower(filepath.Ext(de.Name())) {
+		case ".xlsx", ".csv", ".tsv":
+			if de.Type().IsRegular() {
+				return filepath.Join(dir, bundle.CatalogueDir, de.Name())
+			}
+		}
+	}
+	return ""
+}
+
+// setup is the phone page's part.
+func (p *Provisioning) setup() *web.Setup {
+	su := &web.Setup{Fingerprint: p.fingerprint, QR: p.qr}
+	if v, ok := p.Store.Current(); ok {
+		su.Version = v.Number
+	}
+	if t, ok, err := p.Store.Trust(); ok && err == nil {
+		su.Trust = "只用机构 " + bundle.Fingerprint(t.Root) + " 的设置包"
+	} else {
+		su.Trust = "第一次设置：只能用U盘（放设置包和 root.pub），以后只认这个机构"
+	}
+	if o := p.Store.Outcome(); o != nil {
+		at := o.At
+		su.Outcome, su.OutcomeOK, su.OutcomeAt = o.Message, o.OK, &at
+	}
+	return su
+}
+
+// idleGate waits for the box to be idle: bundles are never applied while
+// she is live or starting.
+type idleGate struct{ a *App }
+
+func (g idleGate) WaitIdle(ctx context.Context) error {
+	ch, stop := g.a.Box.Subscribe()
+	defer stop()
+	for g.a.Box.Status().State != state.Idle {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case _, ok := <-ch:
+			if !ok {
+				return errors.New("app: box stopped")
+			}
+		}
+	}
+	return nil
+}
+
+// runProvisioning watches the stick and guards a trial; it returns
+// ErrRestart when the box must start again with another configuration.
+func (a *App) runProvisioning(ctx context.Context, ready <-chan struct{}) error {
+	p := a.opts.Provision
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errc := make(chan error, 2)
+	n := 0
+	if p.Trial {
+		n++
+		go func() {
+			err := p.Store.Guard(ctx, p.ReadyWithin, ready)
+			if errors.Is(err, provision.ErrRolledBack) {
+				err = ErrRestart
+			}
+			errc <- err
+		}()
+	}
+	if p.Stick != nil {
+		w, err := provision.NewWatcher(provision.WatcherOptions{
+			Store: p.Store, Stick: p.Stick, Key: p.Key, Idle: idleGate{a}, LED: a.opts.Panel.LED,
+			Interval: p.Interval, Logger: a.log.With("part", "provision"),
+			Applied: func(provision.Version) { cancel(ErrRestart) },
+		})
+		if err != nil {
+			return fmt.Errorf("app: %w", err)
+		}
+		n++
+		go func() {
+			err := w.Run(ctx)
+			if c := context.Cause(ctx); errors.Is(c, ErrRestart) {
+				err = c
+			}
+			errc <- err
+		}()
+	}
+	var first error
+	for range n {
+		err := <-errc
+		if err != nil && first == nil && !errors.Is(err, context.Canceled) {
+			first = err
+			cancel(err)
+		}
+	}
+	if first == nil {
+		return ctx.Err()
+	}
+	return first
+}
