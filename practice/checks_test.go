@@ -28,12 +28,12 @@ func TestCheck(t *testing.T) {
 	u := func(from, to float64, text string) Utterance { return Utterance{At: at(from), End: at(to), Text: text} }
 	cards := []CardChange{{at(-30), "lajiao"}, {at(40), "fengmi"}, {at(95), ""}}
 	said := []Utterance{
-		u(2, 6, "大家好，欢迎来到直播间"), // 10 characters
-		u(12, 16, "辣椒酱三十九块九一瓶"),   // 10: answers 阿英 (辣椒, lajiao on screen)
-		u(30, 34, "今天天气很好"),       // 6
-		u(47, 52, "蜂蜜能降血压"),       // 6: answers 老张, and breaks MED
-		u(55, 58, "在直播间下单"),       // 6: answers 路人 (no product: any words)
-		u(80, 84, "腊肉好吃"),         // 4: fengmi on screen, not larou
+		u(2, 6, "大家好，欢迎来到直播间"),  // 10 characters
+		u(12, 16, "辣椒酱三十九块九一瓶"), // 10: answers 阿英 (辣椒, lajiao on screen)
+		u(30, 34, "今天天气很好"),     // 6
+		u(47, 52, "蜂蜜能降血压"),     // 6: answers 老张, and breaks MED
+		u(55, 58, "在直播间下单"),     // 6: answers 路人 (no product: any words)
+		u(80, 84, "腊肉好吃"),       // 4: fengmi on screen, not larou
 	}
 	findings := []Finding{{at(48), "MED"}, {at(81), "ABS"}, {at(130), "ABS"}}
 	words := map[string][]string{"lajiao": {"榕江古法辣椒酱"}, "fengmi": {"野生蜂蜜"}, "larou": {"柴火烟熏腊肉"}}
@@ -91,7 +91,7 @@ func TestCheck(t *testing.T) {
 			}},
 		{name: "no speech model: caption checks skipped", said: nil, speech: false, want: segment.Checks{
 			Scenario: "测试", Seconds: 100,
-			Skipped:  []string{segment.CheckAnswered, segment.CheckWarnings, segment.CheckDeadAir, segment.CheckPace},
+			Skipped: []string{segment.CheckAnswered, segment.CheckWarnings, segment.CheckDeadAir, segment.CheckPace},
 			Questions: []segment.QuestionCheck{
 				{Line: 3, From: "阿英", Text: "辣椒酱多少钱一瓶？", Product: "lajiao", Asked: true, At: 10, Within: 30,
 					Card: "fengmi", RightCard: false},
