@@ -158,7 +158,8 @@ test-arm64:
 		done; \
 	done
 
-# .deb packages for the Pi (arm64, armhf) and for a PC demo box (amd64).
+# .deb packages for the Pi (arm64, armhf) and for a PC demo box (amd64),
+# and of the review service (amd64, arm64).
 DEB_VERSION ?= $(shell git describe --tags --always 2>/dev/null | sed 's/^v//; s/^\([^0-9]\)/0~\1/' || echo 0.0.0)
 deb:
 	@mkdir -p $(BIN)/deb
@@ -168,6 +169,11 @@ deb:
 		bash systemd/deb/build.sh $$arch $(BIN)/deb/$$arch/cunbo $(BIN)/deb $(DEB_VERSION); \
 	done
 	bash systemd/deb/check.sh $(BIN)/deb/cunbo_$(DEB_VERSION)_amd64.deb
+	@set -e; for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/deb/$$arch/cunbo-review ./cmd/cunbo-review; \
+		bash systemd/deb/review/build.sh $$arch $(BIN)/deb/$$arch/cunbo-review $(BIN)/deb $(DEB_VERSION); \
+	done
+	bash systemd/deb/review/check.sh $(BIN)/deb/cunbo-review_$(DEB_VERSION)_amd64.deb
 
 # The console's benchmarks load 100 000 segments into SQLite and into a
 # throwaway PostgreSQL per run, and give their own p50/p95 over many
