@@ -219,3 +219,61 @@ func TestStickBundleRestartsAndComesUp(t *testing.T) {
 		t.Fatalf("outcome %+v", out)
 	}
 }
+
+// A new configuration that does not come up ready within the set time is
+// rolled back by the box itself, which restarts to use the last good one
+// and says why on the phone page.
+func TestTrialNotReadyInTimeRollsBack(t *testing.T) {
+	o := newTrainerOrg(t)
+	stateDir, stick := t.TempDir(), t.TempDir()
+	a, prov := provisionedBox(t, stateDir, stick)
+	o.putOnStick(t, stick, "1.cunbo", o.bundleFor(t, prov.Key.Public().(ed25519.PublicKey), 1))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := a.Run(ctx, nil); !errors.Is(err, app.ErrRestart) {
+		t.Fatalf("Run with version 1 on the stick: %v", err)
+	}
+	factory := filepath.Join(t.TempDir(), "cunbo.toml")
+	if err := os.WriteFile(factory, []byte(fmt.Sprintf("device_id = \"factory\"\nstate_dir = %q\n", stateDir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, p1, err := app.LoadConfig(factory, provision.DirStick{}, testLogger(t))
+	if err != nil || !p1.Trial {
+		t.Fatalf("start with version 1: trial=%v %v", p1 != nil && p1.Trial, err)
+	}
+	if err := p1.Store.Confirm(); err != nil { // version 1 came up
+		t.Fatal(err)
+	}
+	// Version 2 arrives and is applied; the box restarts with it, but it
+	// is not ready within the time allowed (here shorter than the
+	// picture takes to come).
+	a1 := boxWith(t, stateDir, p1)
+	o.putOnStick(t, stick, "2.cunbo", o.bundleFor(t, prov.Key.Public().(ed25519.PublicKey), 2))
+	p1.Stick = provision.DirStick{Globs: []string{stick}}
+	if err := a1.Run(ctx, nil); !errors.Is(err, app.ErrRestart) {
+		t.Fatalf("Run with version 2 on the stick: %v", err)
+	}
+	_, _, p2, err := app.LoadConfig(factory, provision.DirStick{}, testLogger(t))
+	if err != nil || !p2.Trial {
+		t.Fatalf("start with version 2: %v", err)
+	}
+	a2 := boxWith(t, stateDir, p2)
+	p2.ReadyWithin = time.Millisecond
+	start := time.Now()
+	if err := a2.Run(ctx, nil); !errors.Is(err, app.ErrRestart) {
+		t.Fatalf("Run of a version not ready in time: %v, want ErrRestart", err)
+	}
+	t.Logf("rolled back %v after the start", time.Since(start).Round(time.Millisecond))
+	v, ok := p2.Store.Current()
+	if !ok || v.Number != 1 || !v.Ready {
+		t.Fatalf("after the rollback current is %+v", v)
+	}
+	out := p2.Store.Outcome()
+	if out == nil || out.Kind != "rollback" || !strings.Contains(out.Message, "第 2 版") || !strings.Contains(out.Reason, "not ready within") {
+		t.Fatalf("outcome %+v", out)
+	}
+	// The stick with version 2 still in: not taken again.
+	if got := p2.Store.Have(); got != 2 {
+		t.Fatalf("Have %d", got)
+	}
+}
