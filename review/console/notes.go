@@ -171,7 +171,6 @@ func (c *Console) boxNoteRead(w http.ResponseWriter, r *http.Request) {
 // noteView is a note as the console lists it: with whether she has read it.
 type noteView struct {
 	store.Note
-	ReadAt time.Time // zero: not yet
 }
 
 // Read is the note's receipt in plain words.
@@ -195,5 +194,6 @@ func (c *Console) lastNote(ctx context.Context, box string) (*noteView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &noteView{Note: n, ReadAt: at}, nil
+	n.ReadAt = at
+	return &noteView{Note: n}, nil
 }

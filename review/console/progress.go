@@ -70,7 +70,7 @@ type womanData struct {
 	Marks          int
 	Decided        []queueRow
 	DecidedCounts  map[string]int
-	Notes          []store.Note
+	Notes          []noteView
 	NewCount       int
 	SessionsCapped bool
 }
@@ -231,8 +231,12 @@ func (c *Console) womanPage(ctx context.Context, box string) (womanData, error) 
 		d.Marks += s.Marks
 	}
 	d.Chart = sessionChart(d.Sessions)
-	if d.Notes, err = c.st.RecentNotes(ctx, box, notesShown); err != nil {
+	notes, err := c.st.RecentNotes(ctx, box, notesShown)
+	if err != nil {
 		return womanData{}, err
+	}
+	for _, n := range notes {
+		d.Notes = append(d.Notes, noteView{Note: n})
 	}
 	return d, nil
 }

@@ -169,10 +169,22 @@ func TestWomanPage(t *testing.T) {
 		"🔖1",             // her mark above day 1's bar
 		"说“蜂蜜很香”就好，不说治病", // the note
 		"确实有问题 1 · 👌 误报 1 · 🎓 已经辅导过 1",
+		"⏳ 她还没看", // the note, before her box says she read it
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("her page lacks %q", want)
 		}
+	}
+	notes, err := e.st.RecentNotes(context.Background(), h.boxA, 1)
+	if err != nil || len(notes) != 1 {
+		t.Fatalf("her notes: %v %v", notes, err)
+	}
+	if _, _, err := e.st.MarkNoteRead(context.Background(), h.boxA, notes[0].Seq, time.Date(2026, 12, 6, 6, 5, 0, 0, time.UTC),
+		store.AuditEntry{At: time.Now(), Actor: "box:" + h.boxA, Action: "note.read", Subject: h.boxA}); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, _ := get(t, c, e.base+"/console/w/"+h.boxA); !strings.Contains(b, "✅ 她 ") || !strings.Contains(b, "看过了") || strings.Contains(b, "她还没看") {
+		t.Errorf("her page does not say she read the note")
 	}
 	if n := strings.Count(body, "<rect "); n != 3+3 { // three bars' parts, three legend swatches
 		t.Errorf("%d rects in the chart, want 6", n)
@@ -210,8 +222,8 @@ func TestWomanPage(t *testing.T) {
 			}
 		}
 	}
-	if views != 1 {
-		t.Errorf("%d views of her page audited, want 1", views)
+	if views != 2 { // before and after her box read the note
+		t.Errorf("%d views of her page audited, want 2", views)
 	}
 }
 

@@ -85,6 +85,9 @@ type Note struct {
 	Text   string
 	Author string // the user's name
 	At     time.Time
+	// ReadAt is when her box said she read it (NoteReads), zero when not
+	// yet; only RecentNotes fills it in.
+	ReadAt time.Time
 }
 
 // Console is the storage of the social workers' console.

@@ -74,8 +74,10 @@ const (
 		JOIN segments s ON s.box_id = x.box_id AND s.id = x.segment_id
 		ORDER BY x.seq DESC`
 
-	recentNotesSQLite   = `SELECT seq, box_id, text, author, at FROM notes WHERE box_id = ? ORDER BY seq DESC LIMIT ?`
-	recentNotesPostgres = `SELECT seq, box_id, text, author, at FROM notes WHERE box_id = $1 ORDER BY seq DESC LIMIT $2`
+	recentNotesSQLite = `SELECT n.seq, n.box_id, n.text, n.author, n.at, COALESCE(r.read_at, 0)
+		FROM notes n LEFT JOIN note_reads r ON r.seq = n.seq WHERE n.box_id = ? ORDER BY n.seq DESC LIMIT ?`
+	recentNotesPostgres = `SELECT n.seq, n.box_id, n.text, n.author, n.at, COALESCE(r.read_at, 0)
+		FROM notes n LEFT JOIN note_reads r ON r.seq = n.seq WHERE n.box_id = $1 ORDER BY n.seq DESC LIMIT $2`
 )
 
 func (s *sqlStore) BoxSessions(ctx context.Context, boxID string, limit int) ([]Session, error) {
@@ -149,10 +151,12 @@ func (s *sqlStore) RecentNotes(ctx context.Context, boxID string, limit int) ([]
 	defer rows.Close()
 	var out []Note
 	for rows.Next() {
-		n, err := scanNote(rows)
-		if err != nil {
+		var n Note
+		var at, readAt int64
+		if err := rows.Scan(&n.Seq, &n.BoxID, &n.Text, &n.Author, &at, &readAt); err != nil {
 			return nil, fmt.Errorf("store: recent notes: %w", err)
 		}
+		n.At, n.ReadAt = fromMicros(at), fromMicros(readAt)
 		out = append(out, n)
 	}
 	if err := rows.Err(); err != nil {

@@ -148,6 +148,19 @@ func testRecentNotes(t *testing.T, s store.Store) {
 	if len(got) != 2 || got[0].Text != "三" || got[1].Text != "二" || !got[0].At.Equal(t0.Add(2*time.Minute)) || got[0].Author != "a" {
 		t.Fatalf("recent notes: %+v", got)
 	}
+	if !got[0].ReadAt.IsZero() || !got[1].ReadAt.IsZero() {
+		t.Fatalf("unread notes with a read time: %+v", got)
+	}
+	read := t0.Add(time.Hour)
+	if _, _, err := s.MarkNoteRead(ctx, "1111", got[1].Seq, read, audit("note.read")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = s.RecentNotes(ctx, "1111", 2); err != nil {
+		t.Fatal(err)
+	}
+	if !got[0].ReadAt.IsZero() || !got[1].ReadAt.Equal(read) {
+		t.Fatalf("after her box read 二: %+v", got)
+	}
 }
 
 // The woman page's queries are answered from indexes on both backends,
