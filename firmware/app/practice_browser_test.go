@@ -1,0 +1,104 @@
+package app_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"github.com/cunbo/cunbo/firmware/state"
+)
+
+// A practice from the phone page, in Chromium at 360×640 with touch: 练习
+// starts it with its banner; the default scenario's customers appear while
+// the preview plays; the configured nginx-rtmp never gets the stream;
+// holding the big button ends it and her report appears (this box has no
+// speech model, so the report says what could not be checked).
+func TestPracticeInChromium(t *testing.T) {
+	b := startBox(t)
+	phone := chromium(t)
+	do(t, phone, 10*time.Second,
+		chromedp.EmulateViewport(360, 640, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	do(t, phone, 30*time.Second,
+		chromedp.Navigate(b.base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#pin")),
+		chromedp.SendKeys(chromedp.CSS("#pin"), testPIN),
+		chromedp.Click(chromedp.CSS("#login-button")),
+		chromedp.WaitVisible(chromedp.CSS("#app")),
+		poll(`document.getElementById('state-label').textContent === '未开播'`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-practice")),
+	)
+	tap := func(css string) {
+		p := center(t, phone, css)
+		touchAt(t, phone, input.DispatchTouchEventTypeTouchStart, p)
+		time.Sleep(80 * time.Millisecond)
+		touchAt(t, phone, input.DispatchTouchEventTypeTouchEnd, p)
+	}
+	tap("#btn-practice")
+	do(t, phone, 20*time.Second,
+		poll(`document.getElementById('state-label').textContent.includes('练习中')`),
+		chromedp.WaitVisible(chromedp.CSS("#practice-banner")),
+	)
+	if st := b.app.Box.Status().State; st != state.Practice {
+		t.Fatalf("box %s after 练习", st)
+	}
+	if got := text(t, phone, "#practice-banner"); !strings.Contains(got, "观众看不到") {
+		t.Errorf("banner %q", got)
+	}
+	// The greeting comes 3 s in, 阿英's question 5 s after the first card.
+	do(t, phone, 30*time.Second,
+		poll(`document.getElementById('practice-list').textContent.includes('辣椒酱多少钱一瓶')`))
+	list := text(t, phone, "#practice-list")
+	for _, want := range []string{"山里人", "主播好", "阿英", "30秒内回答"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("comments %q lack %q", list, want)
+		}
+	}
+	do(t, phone, 30*time.Second, poll(playbackJS+`.width > 0 && `+playbackJS+`.frames > 0`))
+	p1 := eval[playback](t, phone, playbackJS)
+	time.Sleep(time.Second)
+	if p2 := eval[playback](t, phone, playbackJS); p2.Frames-p1.Frames < 5 {
+		t.Errorf("preview frames %d → %d in 1 s during the practice", p1.Frames, p2.Frames)
+	}
+	// The comments are on her screen, in large type.
+	type box struct{ Top, Bottom, Font float64 }
+	c := eval[box](t, phone, `(() => { const li = document.querySelector('#practice-list li:last-child');
+	  const r = li.getBoundingClientRect(); return {Top: r.top, Bottom: r.bottom, Font: parseFloat(getComputedStyle(li).fontSize)}; })()`)
+	if c.Top < 0 || c.Bottom > 640 || c.Font < 20 {
+		t.Errorf("newest comment at %+v: want on a 360×640 screen, type ≥ 20 px", c)
+	}
+	if _, err := os.Stat(b.ngx.RecordingPath("box")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("nginx-rtmp has a recording during a practice: %v", err)
+	}
+
+	// Held 3.5 s by touch: the practice ends and the report appears.
+	press(t, phone, "#btn-big", true, 3500*time.Millisecond)
+	do(t, phone, 45*time.Second,
+		poll(`document.getElementById('state-label').textContent === '未开播'`),
+		chromedp.WaitVisible(chromedp.CSS("#practice-report")),
+	)
+	report := text(t, phone, "#practice-report")
+	for _, want := range []string{"做得好的", "没有听写", "知道了"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report %q lacks %q", report, want)
+		}
+	}
+	if n := eval[int](t, phone, `document.querySelectorAll('#report-good li').length`); n < 1 || n > 3 {
+		t.Errorf("%d good points, want 1 to 3", n)
+	}
+	font := eval[float64](t, phone, `parseFloat(getComputedStyle(document.querySelector('#report-good li')).fontSize)`)
+	if font < 22 {
+		t.Errorf("report type %.0f px, want ≥ 22", font)
+	}
+	if png, err := chromedp.Run(phone, chromedp.CaptureScreenshot()); err == nil {
+		_ = os.WriteFile("/tmp/cunbo-practice-report-360x640.png", png, 0o644)
+	}
+	tap("#report-ok")
+	do(t, phone, 10*time.Second, poll(`document.getElementById('practice-report').hidden`))
+	if _, err := os.Stat(b.ngx.RecordingPath("box")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("nginx-rtmp has a recording after a practice: %v", err)
+	}
+}
