@@ -117,6 +117,8 @@ type App struct {
 	Web     *web.Server // nil without HTTPAddr
 	Preview *whep.Server
 
+	practice *practiceLab
+
 	mu   sync.Mutex
 	addr string
 }
@@ -140,6 +142,7 @@ func New(opts Options) (*App, error) {
 		opts.Captions = func() web.Captions { return WebCaptions(opts.Compliance) }
 	}
 	a := &App{opts: opts, log: log}
+	a.practice = newPracticeLab(opts, log.With("part", "practice"))
 	var boxPipeline firmware.Pipeline = opts.Pipeline
 	if opts.Compliance != nil {
 		boxPipeline = markToLoop{opts.Pipeline, opts.Compliance}
@@ -164,7 +167,7 @@ func New(opts Options) (*App, error) {
 	}
 	if opts.HTTPAddr != "" {
 		a.Web, err = web.New(web.Options{
-			Box: box, PIN: opts.PIN, Preview: a.Preview, Details: a.details, Notes: a.webNotes(),
+			Box: box, PIN: opts.PIN, Preview: a.Preview, Details: a.details, Notes: a.webNotes(), Practice: a.practice,
 			Logger: log.With("part", "web"),
 		})
 		if err != nil {
@@ -173,6 +176,8 @@ func New(opts Options) (*App, error) {
 	}
 	if c := opts.Compliance; c != nil {
 		c.Loop().AddSink(compliance.BoxSink(box))
+		c.Loop().AddSink(compliance.SinkFunc(a.practice.warn))
+		c.Loop().AddHeardSink(a.practice.heard)
 		if a.Web != nil {
 			c.Loop().AddSink(PhonePage(a.Web))
 		}
@@ -346,6 +351,7 @@ func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
 	spawn("box", a.Box.Run)
 	spawn("network", a.watchNetwork)
 	spawn("storage", a.watchStorage)
+	spawn("practice", a.practice.drive(a.Box))
 	if a.opts.Uploader != nil {
 		spawn("upload", a.opts.Uploader.Run)
 		spawn("upload pause", a.driveUploads)

@@ -49,6 +49,7 @@ type session struct {
 	start    time.Time
 	warnings uint64 // the compliance loop's count at the start
 	stalls   int
+	practice bool // a rehearsal: recorded with its checks
 }
 
 // driveUploads pauses the uploader while the box is on air and, when a
@@ -73,12 +74,15 @@ func (a *App) driveUploads(ctx context.Context) error {
 		u.SetLive(uploadsWait(st))
 		switch {
 		case uploadsWait(st) && cur == nil:
-			cur = &session{start: time.Now(), warnings: a.warnings()}
+			cur = &session{start: time.Now(), warnings: a.warnings(), practice: st == state.Practice}
 		case st == state.Reconnecting && last != state.Reconnecting && cur != nil:
 			cur.stalls++
 		case !uploadsWait(st) && cur != nil:
 			rec := segment.Session{Device: a.opts.DeviceID, Start: cur.start, End: time.Now(),
 				Findings: int(a.warnings() - cur.warnings), Stalls: cur.stalls}
+			if cur.practice {
+				rec.Kind, rec.Checks = segment.KindPractice, a.practice.finish(rec.End)
+			}
 			if err := u.AddSession(rec); err != nil {
 				a.log.Error("session record not queued", "err", err)
 			}

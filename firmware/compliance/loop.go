@@ -144,6 +144,22 @@ type Loop struct {
 	mu    sync.Mutex
 	stats Stats
 	sinks []WarningSink // copy-on-write
+	heard []func(Heard) // copy-on-write
+}
+
+// Heard is one final caption placed in wall-clock time.
+type Heard struct {
+	At, End time.Time
+	Text    string
+}
+
+// AddHeardSink adds f, called on the loop's goroutine with every final
+// caption (a practice's checks judge her answers by them). f must not
+// block.
+func (l *Loop) AddHeardSink(f func(Heard)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.heard = append(slices.Clone(l.heard), f)
 }
 
 // Stats counts what the loop has done.
@@ -417,6 +433,12 @@ func (l *Loop) push(c speech.Caption, at time.Time) {
 	c.Text = strings.ReplaceAll(c.Text, flagged.CaptionSep, " ")
 	l.heardSeq++
 	h := heard{seq: l.heardSeq, c: c, wall: wall, offset: l.stream.Offset()}
+	l.mu.Lock()
+	heardSinks := l.heard
+	l.mu.Unlock()
+	for _, f := range heardSinks {
+		f(Heard{At: wall, End: wall.Add(c.End - c.Start), Text: c.Text})
+	}
 	l.history = append(l.history, h)
 	l.trimHistory()
 	dirty := l.heardDuring(h)

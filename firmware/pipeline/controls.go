@@ -75,6 +75,9 @@ func (p *Pipeline) Card() Card {
 	return c
 }
 
+// Catalog is the catalogue the cards come from (nil for none).
+func (p *Pipeline) Catalog() *overlay.Catalog { return p.cfg.Catalog }
+
 // Compositor is the overlay in use, nil without cards (tests identify
 // cards in decoded frames with it).
 func (p *Pipeline) Compositor() *overlay.Compositor { return p.comp }

@@ -262,9 +262,11 @@ type Options struct {
 	// DefaultWarningRepeat.
 	WarningRepeat time.Duration
 	// Notes are the coaching notes shown while idle; nil for none.
-	Notes  Notes
-	Now    func() time.Time
-	Logger *slog.Logger
+	Notes Notes
+	// Practice is the practice lab (customers, report); nil for none.
+	Practice PracticeSource
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Server serves the page and API. It is an http.Handler.
@@ -326,6 +328,7 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("GET /api/status", s.private(s.status))
 	mux.Handle("POST /api/button/{name}", s.private(s.button))
 	mux.Handle("GET /api/events", s.private(s.events))
+	mux.Handle("GET /api/practice", s.private(s.practice))
 	mux.Handle("POST /api/notes/{seq}/read", s.private(s.noteRead))
 	for _, m := range []string{"POST", "DELETE", "OPTIONS", "PATCH"} {
 		mux.Handle(m+" /api/whep", s.private(s.preview))

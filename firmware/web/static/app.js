@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const LIVE_STATES = new Set(["starting", "live", "degraded", "reconnecting"]);
+const LIVE_STATES = new Set(["starting", "live", "degraded", "reconnecting", "practice"]);
 const HOLD_MS = 3000;
 
 let current = null;       // last status
@@ -81,6 +81,7 @@ function render(st) {
   renderProblems(st.problems || []);
   renderNote(st);
   renderSetup(st.setup);
+  renderPractice(st);
 
   const notices = st.notices || [];
   $("notices-area").hidden = notices.length === 0;
@@ -377,6 +378,88 @@ function toast(text, kind) {
   if (toastTimer) clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { t.hidden = true; }, 4000);
 }
+
+// ---- practice (练习) ----
+// While she practises: the banner, the simulated customers' comments
+// (polled from /api/practice), the big button ends the practice. Right
+// after it ends: her report, until 知道了.
+let practiceTimer = null;
+let practiceStart = "";   // the report already dismissed (its start)
+let practiceWas = false;  // the last status was a practice (or its ending)
+
+function renderPractice(st) {
+  const on = st.state === "practice";
+  $("practice-banner").hidden = !on;
+  $("btn-practice").hidden = st.state !== "idle";
+  $("buttons").classList.toggle("with-practice", st.state === "idle");
+  if (on) $("btn-big").textContent = "⏹️ 按住3秒 结束练习";
+  if (!on) $("practice-comments").hidden = true;
+  const ended = practiceWas && !on && st.state !== "ending";
+  practiceWas = on || (practiceWas && st.state === "ending");
+  if (on && !practiceTimer) {
+    $("practice-report").hidden = true;
+    practiceTimer = setInterval(pollPractice, 1000);
+    pollPractice();
+  }
+  if (!on && practiceTimer) { clearInterval(practiceTimer); practiceTimer = null; }
+  if (ended) fetchReport(8);
+}
+
+async function pollPractice() {
+  try {
+    const r = await api("/api/practice");
+    if (!r.ok) return;
+    const v = await r.json();
+    if (!v.active) return;
+    const list = (v.comments || []).slice(-4); // the newest fit one screen
+    $("practice-comments").hidden = list.length === 0;
+    $("practice-list").replaceChildren(...list.map((c) => {
+      const li = document.createElement("li");
+      li.className = "practice-comment";
+      const who = document.createElement("b");
+      who.textContent = "👤 " + c.from + "：";
+      const said = document.createElement("span");
+      said.textContent = c.text;
+      const when = document.createElement("small");
+      const m = Math.floor(c.at / 60), s = Math.floor(c.at % 60);
+      when.textContent = " " + m + ":" + String(s).padStart(2, "0") + (c.within ? " · ⏱️ " + c.within + "秒内回答" : "");
+      li.append(who, said, when);
+      return li;
+    }));
+  } catch (_) { /* login shown */ }
+}
+
+// The box computes the report as the practice ends: ask a few times.
+async function fetchReport(tries) {
+  try {
+    const r = await api("/api/practice");
+    const v = r.ok ? await r.json() : {};
+    if (v.report && v.report.start !== practiceStart) { showReport(v.report); return; }
+  } catch (_) { return; }
+  if (tries > 1) setTimeout(() => fetchReport(tries - 1), 1000);
+}
+
+function showReport(rep) {
+  const items = (pts) => pts.map((p) => {
+    const li = document.createElement("li");
+    const icon = document.createElement("i");
+    icon.textContent = p.icon;
+    li.append(icon, " " + p.text);
+    return li;
+  });
+  $("report-good").replaceChildren(...items(rep.good || []));
+  $("report-next").replaceChildren(...items(rep.next || []));
+  $("report-next").previousElementSibling.hidden = !(rep.next || []).length;
+  $("report-missing").textContent = rep.missing || "";
+  $("report-missing").hidden = !rep.missing;
+  $("practice-report").hidden = false;
+  $("practice-report").dataset.start = rep.start;
+}
+
+gesture($("report-ok"), { onTap: () => {
+  practiceStart = $("practice-report").dataset.start || "";
+  $("practice-report").hidden = true;
+} });
 
 // ---- buttons ----
 const DONE_WORDS = {
