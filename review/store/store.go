@@ -94,6 +94,8 @@ type Store interface {
 	Progress    // progress.go
 	Escalations // escalate.go
 	Forgetting  // forget.go
+	Bundles     // bundles.go
+	Fleet       // fleet.go
 
 	// AddBox enrols a box; ErrExists if its id is already enrolled.
 	AddBox(ctx context.Context, b Box) error
