@@ -213,13 +213,29 @@ func (a *App) runProvisioning(ctx context.Context, ready <-chan struct{}) error 
 		w, err := provision.NewWatcher(provision.WatcherOptions{
 			Store: p.Store, Stick: p.Stick, Key: p.Key, Idle: idleGate{a}, LED: a.opts.Panel.LED,
 			Interval: p.Interval, Logger: a.log.With("part", "provision"),
-			Applied: func(provision.Version) { cancel(ErrRestart) },
+			// The restart waits for idle too: she may have pressed 开播
+			// while the bundle was written.
+			Applied: func(provision.Version) {
+				go func() {
+					if (idleGate{a}).WaitIdle(ctx) == nil {
+						cancel(ErrRestart)
+					}
+				}()
+			},
 		})
 		if err != nil {
 			return fmt.Errorf("app: %w", err)
 		}
 		n++
 		go func() {
+			// Not before the box is ready: a bundle applied during a
+			// trial would be confirmed, or rolled back, in its place.
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				errc <- ctx.Err()
+				return
+			}
 			err := w.Run(ctx)
 			if c := context.Cause(ctx); errors.Is(c, ErrRestart) {
 				err = c

@@ -202,3 +202,32 @@ func TestGuardConfirmsWhenReady(t *testing.T) {
 		t.Fatal("not confirmed")
 	}
 }
+
+// A version applied while another is on trial is neither confirmed nor
+// rolled back in that one's place: it gets its own trial at the next start.
+func TestTrialIsForItsOwnVersion(t *testing.T) {
+	o := newOrg(t)
+	for _, ready := range []bool{true, false} {
+		dir := t.TempDir()
+		s := openStore(t, dir)
+		o.apply(t, s, 1)
+		if _, trial, _ := s.Boot(); !trial {
+			t.Fatal("version 1 not on trial")
+		}
+		o.apply(t, s, 2)
+		ch := make(chan struct{})
+		if ready {
+			close(ch)
+		}
+		if err := s.Guard(context.Background(), 100*time.Millisecond, ch); err != nil {
+			t.Fatalf("ready=%v: Guard: %v", ready, err)
+		}
+		v, ok := s.Current()
+		if !ok || v.Number != 2 || v.Ready {
+			t.Fatalf("ready=%v: current %+v, want version 2 untouched", ready, v)
+		}
+		if _, trial, _ := openStore(t, dir).Boot(); !trial {
+			t.Fatalf("ready=%v: version 2 not on trial at the next start", ready)
+		}
+	}
+}

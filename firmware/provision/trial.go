@@ -73,22 +73,23 @@ func (s *Store) Boot() (v Version, onTrial bool, err error) {
 	return v, true, nil
 }
 
-// Confirm marks current as good: it came up ready.
+// Confirm marks the version on trial as good: it came up ready. It does
+// nothing when no version is on trial, or when another has been applied
+// since the trial began (that one has its own trial at the next start).
 func (s *Store) Confirm() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st := s.readState()
 	n, ok := s.link(CurrentLink)
-	if !ok {
+	if !ok || st.Trial == nil || st.Trial.Version != n {
 		return nil
 	}
 	v := s.version(n)
-	if v.Ready {
-		return nil
+	if !v.Ready {
+		if err := atomicfile.WriteFile(filepath.Join(v.Dir, ReadyFile), []byte(s.now().UTC().Format(time.RFC3339)+"\n"), 0o640); err != nil {
+			return fmt.Errorf("provision: %w", err)
+		}
 	}
-	if err := atomicfile.WriteFile(filepath.Join(v.Dir, ReadyFile), []byte(s.now().UTC().Format(time.RFC3339)+"\n"), 0o640); err != nil {
-		return fmt.Errorf("provision: %w", err)
-	}
-	st := s.readState()
 	st.Trial = nil
 	first := st.Outcome != nil && st.Outcome.FirstTrust && st.Outcome.Version == n
 	st.Outcome = &Outcome{At: s.now(), Version: n, OK: true, FirstTrust: first,
@@ -136,19 +137,33 @@ func (s *Store) rollback(st state, bad uint64, reason string) error {
 }
 
 // Guard waits for ready for at most within. Ready in time confirms the
-// trial; otherwise it rolls back and returns ErrRolledBack. It returns
-// ctx's error when the box stops first (the next start decides).
+// trial; otherwise it rolls the trial's version back and returns
+// ErrRolledBack. It returns ctx's error when the box stops first (the next
+// start decides), and nil at once when nothing is on trial.
 func (s *Store) Guard(ctx context.Context, within time.Duration, ready <-chan struct{}) error {
 	if within <= 0 {
 		within = DefaultReadyWithin
 	}
+	s.mu.Lock()
+	st := s.readState()
+	s.mu.Unlock()
+	if st.Trial == nil {
+		return nil
+	}
+	n := st.Trial.Version
 	t := time.NewTimer(within)
 	defer t.Stop()
 	select {
 	case <-ready:
 		return s.Confirm()
 	case <-t.C:
-		if err := s.Rollback(fmt.Sprintf("not ready within %v", within)); err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		st := s.readState()
+		if cur, ok := s.link(CurrentLink); !ok || cur != n || st.Trial == nil || st.Trial.Version != n {
+			return nil // not the trial any more
+		}
+		if err := s.rollback(st, n, fmt.Sprintf("not ready within %v", within)); err != nil {
 			return err
 		}
 		return ErrRolledBack
