@@ -364,6 +364,16 @@ func (m *matcher) normalizePhraseOpt(s string, dropFillers bool) []rune {
 func (m *matcher) check(text string, pauses []int, into []Finding) []Finding {
 	sc := m.pool.Get().(*scratch)
 	defer m.pool.Put(sc)
+	nt := m.scan(text, sc)
+	if len(sc.first) == 0 {
+		return m.modelFindings(nt, sc, into)
+	}
+	return m.judge(nt, sc, pauses, into)
+}
+
+// scan normalises text and records every key the automaton finds in it:
+// what both the rules and the category model read.
+func (m *matcher) scan(text string, sc *scratch) *normText {
 	sc.orig = sc.orig[:0]
 	for _, r := range text {
 		sc.orig = append(sc.orig, r)
@@ -433,9 +443,11 @@ func (m *matcher) check(text string, pauses []int, into []Finding) []Finding {
 			}
 		})
 	}
-	if len(sc.first) == 0 {
-		return m.modelFindings(nt, sc, into)
-	}
+	return nt
+}
+
+// judge turns the candidates scan found into findings.
+func (m *matcher) judge(nt *normText, sc *scratch, pauses []int, into []Finding) []Finding {
 	for _, p := range pauses {
 		// a pause at original offset p starts a clause at the first
 		// normalised rune that comes from at or after p
@@ -454,6 +466,7 @@ func (m *matcher) check(text string, pauses []int, into []Finding) []Finding {
 		out = append(out, Finding{Category: r.Category, Rule: r.ID, Start: c.start, End: c.end})
 	}
 	out = mergeOverlaps(out)
+	out = m.veto(nt, sc, out)
 	if len(out) == 0 {
 		sc.out = out
 		return m.modelFindings(nt, sc, into)
@@ -791,7 +804,9 @@ func (m *matcher) negatedBefore(sc *scratch, i int) bool {
 
 // realNegation reports whether a negation hit is not part of a longer
 // word that only looks like one (不仅, 不错, 别人).
-func (m *matcher) realNegation(sc *scratch, ng hit) bool {
+func (m *matcher) realNegation(sc *scratch, ng hit) bool { return negationIsReal(sc, ng) }
+
+func negationIsReal(sc *scratch, ng hit) bool {
 	for _, nn := range sc.notNeg {
 		if nn.start <= ng.start && ng.end <= nn.end && nn.end-nn.start > ng.end-ng.start {
 			return false

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"unicode/utf8"
 )
@@ -27,28 +28,47 @@ import (
 var categoryModelBin []byte
 
 const (
-	modelMagic = "CBM1"
-	// modelDim is the number of hash buckets per category.
-	modelDim = 1 << 15
-	// modelMaxN is the longest character n-gram.
-	modelMaxN = 3
+	modelMagic = "CBM2"
 	// modelMinRunes is the shortest normalised utterance the model judges:
 	// a recogniser's partial caption (我们家是全网) is too short to be a
 	// claim on its own, and the rules catch the phrase once it is whole.
 	modelMinRunes = 8
+	// modelScopedMaxN is the longest n-gram drawn again inside a hedged
+	// clause: short ones say what is negated, long ones only repeat the
+	// plain features.
+	modelScopedMaxN = 3
+)
+
+// Model flags, stored in the file so inference reads text the way the
+// model was trained.
+const (
+	// flagScoped adds the n-grams of every clause holding a negation,
+	// disclaimer, doubt, wish or doctor referral a second time, marked as
+	// hedged, so the model can tell 最好 from 不敢说最好.
+	flagScoped = 1 << iota
+	// flagHedged lets the model judge utterances that hold such a word;
+	// without scoped features it cannot tell a claim from its denial.
+	flagHedged
+	// flagVeto lets the model drop a rule finding whose category it scores
+	// below the category's veto threshold.
+	flagVeto
 )
 
 // catModel is a decoded category model: int8 weights with one scale per
-// category, which keeps the model under 400 KB.
+// category.
 type catModel struct {
+	dim   uint32
+	maxN  int
+	flags byte
 	cats  []string
 	bias  []float32
 	scale []float32
+	// logit is the score a category must exceed to be reported, veto the
+	// score below which a rule finding of the category is dropped.
+	logit, veto []float32
 	// w holds the weights feature-major, w[f*len(cats)+k], so the
 	// categories of one n-gram share a cache line.
 	w []int8
-	// logit is the score a category must exceed to be reported.
-	logit float32
 }
 
 var defaultModel = sync.OnceValues(func() (*catModel, error) {
@@ -61,11 +81,11 @@ func decodeModel(b []byte) (*catModel, error) {
 	}
 	dim := binary.LittleEndian.Uint32(b[4:])
 	ncat := binary.LittleEndian.Uint32(b[8:])
-	logit := math.Float32frombits(binary.LittleEndian.Uint32(b[12:]))
-	if dim != modelDim || ncat == 0 || ncat > 64 {
-		return nil, fmt.Errorf("category model: dimension %d, %d categories", dim, ncat)
+	maxN, flags := int(b[12]), b[13]
+	if dim < 1<<10 || dim > 1<<20 || dim&(dim-1) != 0 || ncat == 0 || ncat > 64 || maxN < 1 || maxN > 6 {
+		return nil, fmt.Errorf("category model: dimension %d, %d categories, n-grams up to %d", dim, ncat, maxN)
 	}
-	cm := &catModel{logit: logit, w: make([]int8, int(dim)*int(ncat))}
+	cm := &catModel{dim: dim, maxN: maxN, flags: flags, w: make([]int8, int(dim)*int(ncat))}
 	p := 16
 	for range ncat {
 		if p+1 > len(b) {
@@ -73,7 +93,7 @@ func decodeModel(b []byte) (*catModel, error) {
 		}
 		n := int(b[p])
 		p++
-		if p+n+8+int(dim) > len(b) {
+		if p+n+16+int(dim) > len(b) {
 			return nil, errors.New("category model: truncated")
 		}
 		cat := string(b[p : p+n])
@@ -81,10 +101,13 @@ func decodeModel(b []byte) (*catModel, error) {
 			return nil, fmt.Errorf("category model: unknown category %q", cat)
 		}
 		p += n
+		f32 := func(i int) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b[p+i:])) }
 		cm.cats = append(cm.cats, cat)
-		cm.bias = append(cm.bias, math.Float32frombits(binary.LittleEndian.Uint32(b[p:])))
-		cm.scale = append(cm.scale, math.Float32frombits(binary.LittleEndian.Uint32(b[p+4:])))
-		p += 8
+		cm.bias = append(cm.bias, f32(0))
+		cm.scale = append(cm.scale, f32(4))
+		cm.logit = append(cm.logit, f32(8))
+		cm.veto = append(cm.veto, f32(12))
+		p += 16
 		k := len(cm.cats) - 1
 		for f := range int(dim) {
 			cm.w[f*int(ncat)+k] = int8(b[p+f])
@@ -97,27 +120,37 @@ func decodeModel(b []byte) (*catModel, error) {
 	return cm, nil
 }
 
-// modelFeatures calls emit with the bucket of every 1- to 3-gram of rs,
-// framed by start and end marks, without allocating.
-func modelFeatures(rs []rune, emit func(uint32)) {
+// hashGrams calls emit with the bucket of every 1- to maxN-gram of
+// rs[from:to], framed by start and end marks when the range reaches the
+// ends, salted so hedged-clause n-grams differ from plain ones. It does
+// not allocate.
+func hashGrams(rs []rune, from, to, maxN int, salt uint32, dim uint32, emit func(uint32)) {
 	const (
 		offset = 2166136261
 		prime  = 16777619
 	)
-	n := len(rs) + 2
+	// positions from-1 and to are the marks when they fall outside rs
+	lo, hi := from, to
+	if from == 0 {
+		lo = -1
+	}
+	if to == len(rs) {
+		hi = to + 1
+	}
 	at := func(i int) rune {
-		switch i {
-		case 0:
+		switch {
+		case i < 0:
 			return '^'
-		case n - 1:
+		case i >= len(rs):
 			return '$'
 		}
-		return rs[i-1]
+		return rs[i]
 	}
 	var buf [utf8.UTFMax]byte
-	for size := 1; size <= modelMaxN; size++ {
-		for i := 0; i+size <= n; i++ {
+	for size := 1; size <= maxN; size++ {
+		for i := lo; i+size <= hi; i++ {
 			h := uint32(offset)
+			h = (h ^ salt) * prime
 			h = (h ^ uint32(size)) * prime
 			for j := i; j < i+size; j++ {
 				k := utf8.EncodeRune(buf[:], at(j))
@@ -125,16 +158,60 @@ func modelFeatures(rs []rune, emit func(uint32)) {
 					h = (h ^ uint32(c)) * prime
 				}
 			}
-			emit(h % modelDim)
+			emit(h & (dim - 1))
 		}
 	}
 }
 
-// scores writes each category's logit for the normalised runes rs.
-func (cm *catModel) scores(rs []rune, out []float32) {
+// features calls emit with every feature bucket of the scanned utterance.
+func (cm *catModel) features(nt *normText, sc *scratch, emit func(uint32)) {
+	rs := nt.runes
+	hashGrams(rs, 0, len(rs), cm.maxN, 0, cm.dim, emit)
+	if cm.flags&flagScoped == 0 {
+		return
+	}
+	// each hedged clause once, however many hedge words it holds
+	lastFrom := -1
+	scope := func(hs []hit, salt uint32) {
+		for _, h := range hs {
+			from, to := 0, len(rs)
+			for _, b := range sc.breaks {
+				if b <= h.start && b > from {
+					from = b
+				}
+				if b > h.start && b < to {
+					to = b
+				}
+			}
+			if from == lastFrom || from >= to {
+				continue
+			}
+			lastFrom = from
+			hashGrams(rs, from, to, min(cm.maxN, modelScopedMaxN), salt, cm.dim, emit)
+		}
+	}
+	var neg []hit
+	for _, h := range sc.neg {
+		if negationIsReal(sc, h) {
+			neg = append(neg, h)
+		}
+	}
+	scope(neg, 'N')
+	lastFrom = -1
+	scope(sc.discl, 'D')
+	lastFrom = -1
+	scope(sc.doubt, 'D')
+	lastFrom = -1
+	scope(sc.wish, 'W')
+	lastFrom = -1
+	scope(sc.refer, 'R')
+}
+
+// scores writes each category's logit for the scanned utterance.
+func (cm *catModel) scores(nt *normText, sc *scratch, out []float32) {
 	var sums [64]int32
 	n := len(cm.cats)
-	modelFeatures(rs, func(f uint32) {
+	cm.features(nt, sc, func(f uint32) {
 		row := cm.w[int(f)*n : int(f)*n+n]
 		for k, v := range row {
 			sums[k] += int32(v)
@@ -149,7 +226,7 @@ func (cm *catModel) scores(rs []rune, out []float32) {
 // characters unreliable (see the comment on categoryModelBin).
 func (m *matcher) hedged(sc *scratch) bool {
 	for _, ng := range sc.neg {
-		if m.realNegation(sc, ng) {
+		if negationIsReal(sc, ng) {
 			return true
 		}
 	}
@@ -159,18 +236,27 @@ func (m *matcher) hedged(sc *scratch) bool {
 		len(sc.refer) > 0 || len(sc.allow) > 0 || len(sc.own) > 0 || len(sc.head) > 0 || len(sc.subj) > 0
 }
 
+// ruled reports whether a rule word has already judged the line: an
+// allow-phrase, a rule exception, her own range, or a head or subject that
+// is not the product. Scoped features cover negations and the like, not
+// these.
+func ruled(sc *scratch) bool {
+	return len(sc.except) > 0 || len(sc.allow) > 0 || len(sc.own) > 0 || len(sc.head) > 0 || len(sc.subj) > 0
+}
+
 // modelFindings adds a finding for every category the model is sure of,
 // over the whole utterance, explained by the pack's first rule of that
 // category. It runs only when the rules found nothing.
 func (m *matcher) modelFindings(nt *normText, sc *scratch, into []Finding) []Finding {
 	cm := m.model
-	if cm == nil || len(nt.runes) < modelMinRunes || m.hedged(sc) || m.endsPending(nt.runes) {
+	if cm == nil || len(nt.runes) < modelMinRunes || m.endsPending(nt.runes) ||
+		cm.flags&flagHedged == 0 && m.hedged(sc) || ruled(sc) {
 		return into
 	}
 	var s [64]float32
-	cm.scores(nt.runes, s[:len(cm.cats)])
+	cm.scores(nt, sc, s[:len(cm.cats)])
 	for k, cat := range cm.cats {
-		if s[k] <= cm.logit {
+		if s[k] <= cm.logit[k] {
 			continue
 		}
 		r := m.firstRule(cat)
@@ -185,6 +271,26 @@ func (m *matcher) modelFindings(nt *normText, sc *scratch, into []Finding) []Fin
 		})
 	}
 	return into
+}
+
+// veto drops the rule findings whose category the model is sure the
+// utterance does not hold, when the model was trained to.
+func (m *matcher) veto(nt *normText, sc *scratch, out []Finding) []Finding {
+	cm := m.model
+	if cm == nil || cm.flags&flagVeto == 0 || len(nt.runes) < modelMinRunes {
+		return out
+	}
+	var s [64]float32
+	cm.scores(nt, sc, s[:len(cm.cats)])
+	kept := out[:0]
+	for _, f := range out {
+		k := slices.Index(cm.cats, f.Category)
+		if k >= 0 && s[k] < cm.veto[k] {
+			continue
+		}
+		kept = append(kept, f)
+	}
+	return kept
 }
 
 // endsPending reports whether rs ends with the beginning of a rule

@@ -4,30 +4,100 @@ import (
 	"bytes"
 	"encoding/binary"
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
+	"unicode"
 )
 
-var updateModel = flag.Bool("update-model", false, "retrain lint/model/category.bin from the sets that may be tuned on")
-
-// Training settings; changing any of them changes the committed model.
-const (
-	trainEpochs    = 30
-	trainRate      = 0.2
-	trainDecay     = 0.1  // learning rate falls as rate/(1+decay*epoch)
-	trainL2        = 1e-4 // on the weights a line touches
-	trainPosWeight = 3    // positives are rare in every category
-	trainSeed      = 20261206
-	// reportProb is the probability a category must exceed. It was
-	// chosen by training without unseen/b_tune.tsv and measuring on it
-	// (recall 0.43, false alarms 0.017 with the model alone), never on a
-	// frozen set.
-	reportProb = 0.85
+var (
+	updateModel = flag.Bool("update-model", false, "retrain lint/model/category.bin from the sets that may be tuned on")
+	cvSettings  = flag.String("cv", "", "cross-validate these training settings (key=value,...; see parseSettings) instead of the committed ones")
 )
+
+// trainSettings fix how the category model is trained; changing any of
+// the committed ones changes the committed model.
+type trainSettings struct {
+	dim       uint32
+	maxN      int
+	flags     byte
+	epochs    int
+	rate      float64
+	decay     float64 // learning rate falls as rate/(1+decay*epoch)
+	l2        float64 // on the weights a line touches
+	posWeight float64 // positives are rare in every category
+	// prob is the probability a category must exceed to be reported,
+	// vetoProb the one below which a rule finding is dropped (with
+	// flagVeto).
+	prob, vetoProb float64
+	// asrCopies is how many recogniser-shaped copies of each line are
+	// trained on besides the line itself.
+	asrCopies int
+	seed      uint64
+}
+
+// modelSettings were chosen by leave-one-set-out cross-validation over
+// the sets that may be tuned on (TestCategoryModelCrossValidation), never
+// on a frozen set. On the train/ folds, which no rule has seen (2026-12-07,
+// recall / false alarms): rules alone 0.749 / 0.060; these settings 0.791 /
+// 0.062 (without scoped features 0.789 / 0.063). Judging hedged lines with
+// the veto (flags 7, prob 0.95, veto 0.005) reached 0.813 / 0.043 but the
+// veto dropped rule findings the rules get right on purpose (这不是药是…,
+// 找不到比这更便宜的), so it is off; judging hedged lines without the veto
+// 0.809 / 0.077; char 4-grams +0.01 recall for +0.02 false alarms.
+var modelSettings = trainSettings{
+	dim: 1 << 15, maxN: 3, flags: flagScoped,
+	epochs: 30, rate: 0.2, decay: 0.1, l2: 1e-4, posWeight: 3,
+	prob: 0.85, vetoProb: 0, asrCopies: 1, seed: 20261206,
+}
+
+// parseSettings reads "maxN=4,flags=3,prob=0.7" over base.
+func parseSettings(base trainSettings, s string) (trainSettings, error) {
+	for kv := range strings.SplitSeq(s, ",") {
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return base, fmt.Errorf("setting %q: want key=value", kv)
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return base, fmt.Errorf("setting %q: %w", kv, err)
+		}
+		switch k {
+		case "dim":
+			base.dim = uint32(f)
+		case "maxN":
+			base.maxN = int(f)
+		case "flags":
+			base.flags = byte(f)
+		case "epochs":
+			base.epochs = int(f)
+		case "rate":
+			base.rate = f
+		case "l2":
+			base.l2 = f
+		case "pos":
+			base.posWeight = f
+		case "prob":
+			base.prob = f
+		case "veto":
+			base.vetoProb = f
+		case "asr":
+			base.asrCopies = int(f)
+		default:
+			return base, fmt.Errorf("setting %q: unknown key", kv)
+		}
+	}
+	return base, nil
+}
 
 // modelTrainingSets are the labelled sets the model may learn from:
 // never final.tsv or a frozen half.
@@ -37,43 +107,129 @@ func modelTrainingSets(t testing.TB) []string {
 		t.Fatal(err)
 	}
 	sort.Strings(tune)
-	return append([]string{"testdata/corpus.tsv", "testdata/heldout.tsv", "testdata/written.tsv"}, tune...)
+	train, err := filepath.Glob("testdata/train/*.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(train)
+	sets := append([]string{"testdata/corpus.tsv", "testdata/heldout.tsv", "testdata/written.tsv"}, tune...)
+	return append(sets, train...)
+}
+
+// trainASRHomophones are confusions a Mandarin recogniser makes on
+// selling talk, written from general knowledge of Mandarin ASR and of
+// southwestern Mandarin (z/zh, c/ch, s/sh and n/l merged, tones lost),
+// mostly whole words so a copy stays readable. It is not the table the
+// ASR-shaped test uses, so that test still measures something unseen.
+var trainASRHomophones = map[string][]string{
+	"保证": {"保正", "包证"}, "治疗": {"制疗", "志疗"}, "降压": {"将压"}, "血压": {"雪压"},
+	"血糖": {"血堂"}, "糖尿病": {"唐尿病"}, "最低": {"最底"}, "第一": {"地一"},
+	"全网": {"全忘"}, "国家": {"国加"}, "官方": {"关方"}, "专利": {"专力"},
+	"认证": {"任证"}, "纯天然": {"存天然"}, "退款": {"退宽"}, "抽奖": {"抽讲"},
+	"点赞": {"电赞"}, "关注": {"关朱"}, "淘宝": {"陶宝"}, "拼多多": {"拼朵朵"},
+	"抖音": {"斗音"}, "快手": {"块手"}, "私聊": {"思聊"}, "便宜": {"变宜"},
+	"原价": {"元价"}, "神奇": {"神旗"}, "保佑": {"保又"}, "转运": {"转云"},
+	"假货": {"价货"}, "医生": {"依生"}, "延年益寿": {"延年一寿"}, "增强": {"曾强"},
+	"免疫力": {"免一力"}, "销量": {"消量"}, "排名": {"牌名"}, "冠军": {"关军"},
+	"唯一": {"维一"}, "独家": {"读家"}, "权威": {"权为"}, "特供": {"特功"},
+	"央视": {"秧视"}, "根治": {"跟治"}, "说": {"缩"}, "真": {"针"}, "正": {"整"},
+	"能": {"楞"}, "农": {"龙"}, "吃": {"呲"}, "送": {"宋"}, "少": {"扫"},
+	"身体": {"深体"}, "绝对": {"决对"}, "永远": {"用远"}, "效果": {"笑果"},
+}
+
+var trainASRFillers = []string{"嗯", "呃", "那个", "这个", "就是说", "对吧", "哈"}
+
+// trainASRShape rewrites a training line as a recogniser might write it:
+// punctuation and spaces gone, numbers flipped between digits and
+// characters, a homophone now and then, a dropped character, fillers.
+func trainASRShape(text string, rng *rand.Rand) string {
+	rs := []rune(text)
+	var out []rune
+	const cjkDigits = "零一二三四五六七八九"
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		if unicode.IsPunct(r) || unicode.IsSpace(r) || unicode.IsSymbol(r) {
+			continue
+		}
+		if r >= '0' && r <= '9' && rng.IntN(2) == 0 {
+			out = append(out, []rune(cjkDigits)[r-'0'])
+			continue
+		}
+		if d := strings.IndexRune(cjkDigits, r); d >= 0 && rng.IntN(3) == 0 {
+			out = append(out, rune('0'+d/3))
+			continue
+		}
+		replaced := false
+		for n := 4; n >= 1 && !replaced; n-- {
+			if i+n > len(rs) {
+				continue
+			}
+			if alts, ok := trainASRHomophones[string(rs[i:i+n])]; ok && rng.IntN(3) == 0 {
+				out = append(out, []rune(alts[rng.IntN(len(alts))])...)
+				i += n - 1
+				replaced = true
+			}
+		}
+		if replaced {
+			continue
+		}
+		if rng.IntN(50) == 0 {
+			continue
+		}
+		out = append(out, r)
+		if rng.IntN(20) == 0 {
+			out = append(out, []rune(trainASRFillers[rng.IntN(len(trainASRFillers))])...)
+		}
+	}
+	return string(out)
 }
 
 // trainCategoryModel trains one logistic regression per category with
 // seeded SGD and returns the encoded, int8-quantised model. Every product
 // is converted to float32 explicitly so no platform fuses operations and
 // the bytes are the same everywhere.
-func trainCategoryModel(m *matcher, lines []corpusLine) []byte {
+func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte {
 	cats := Categories()
 	ci := map[string]int{}
 	for i, c := range cats {
 		ci[c] = i
 	}
-	xs := make([][]uint32, len(lines))
-	ys := make([][]bool, len(lines))
-	var ns normalizeScratch
+	shell := &catModel{dim: st.dim, maxN: st.maxN, flags: st.flags}
+	var xs [][]uint32
+	var ys [][]bool
+	sc := m.pool.Get().(*scratch)
+	defer m.pool.Put(sc)
+	add := func(text string, labels []string) {
+		nt := m.scan(text, sc)
+		var x []uint32
+		shell.features(nt, sc, func(f uint32) { x = append(x, f) })
+		y := make([]bool, len(cats))
+		for _, lab := range labels {
+			y[ci[lab]] = true
+		}
+		xs, ys = append(xs, x), append(ys, y)
+	}
 	for i, c := range lines {
-		nt := m.norm.normalize([]rune(c.text), &ns)
-		modelFeatures(nt.runes, func(f uint32) { xs[i] = append(xs[i], f) })
-		ys[i] = make([]bool, len(cats))
-		for _, lab := range c.labels {
-			ys[i][ci[lab]] = true
+		add(c.text, c.labels)
+		for j := range st.asrCopies {
+			rng := rand.New(rand.NewPCG(st.seed+uint64(j)+1, uint64(i)))
+			add(trainASRShape(c.text, rng), c.labels)
 		}
 	}
 	w := make([][]float32, len(cats))
 	for k := range w {
-		w[k] = make([]float32, modelDim)
+		w[k] = make([]float32, st.dim)
 	}
 	b := make([]float32, len(cats))
-	rng := rand.New(rand.NewPCG(trainSeed, 1))
-	order := make([]int, len(lines))
+	rng := rand.New(rand.NewPCG(st.seed, 1))
+	order := make([]int, len(xs))
 	for i := range order {
 		order[i] = i
 	}
-	for ep := range trainEpochs {
+	l2, pw := float32(st.l2), float32(st.posWeight)
+	for ep := range st.epochs {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		lr := float32(trainRate / (1 + trainDecay*float64(ep)))
+		lr := float32(st.rate / (1 + st.decay*float64(ep)))
 		for _, i := range order {
 			for k := range cats {
 				z := b[k]
@@ -83,21 +239,27 @@ func trainCategoryModel(m *matcher, lines []corpusLine) []byte {
 				p := float32(1 / (1 + math.Exp(-float64(z))))
 				g := p
 				if ys[i][k] {
-					g = float32(float32(p-1) * trainPosWeight)
+					g = float32(float32(p-1) * pw)
 				}
 				for _, f := range xs[i] {
-					w[k][f] -= float32(lr * float32(g+float32(trainL2*w[k][f])))
+					w[k][f] -= float32(lr * float32(g+float32(l2*w[k][f])))
 				}
 				b[k] -= float32(lr * g)
 			}
 		}
 	}
+	logit := func(p float64) float32 {
+		if p <= 0 {
+			return float32(math.Inf(-1))
+		}
+		return float32(math.Log(p / (1 - p)))
+	}
 	var out bytes.Buffer
 	out.WriteString(modelMagic)
 	le := binary.LittleEndian
-	out.Write(le.AppendUint32(nil, modelDim))
+	out.Write(le.AppendUint32(nil, st.dim))
 	out.Write(le.AppendUint32(nil, uint32(len(cats))))
-	out.Write(le.AppendUint32(nil, math.Float32bits(float32(math.Log(reportProb/(1-reportProb))))))
+	out.Write([]byte{byte(st.maxN), st.flags, 0, 0})
 	for k, cat := range cats {
 		out.WriteByte(byte(len(cat)))
 		out.WriteString(cat)
@@ -111,11 +273,79 @@ func trainCategoryModel(m *matcher, lines []corpusLine) []byte {
 		}
 		out.Write(le.AppendUint32(nil, math.Float32bits(b[k])))
 		out.Write(le.AppendUint32(nil, math.Float32bits(scale)))
+		out.Write(le.AppendUint32(nil, math.Float32bits(logit(st.prob))))
+		out.Write(le.AppendUint32(nil, math.Float32bits(logit(st.vetoProb))))
 		for _, v := range w[k] {
 			out.WriteByte(byte(int8(max(-127, min(127, math.Round(float64(v/scale)))))))
 		}
 	}
 	return out.Bytes()
+}
+
+// TestCategoryModelCrossValidation trains the model on every set that may
+// be tuned on but one and scores the linter (rules and model) on the one
+// left out, for each set in turn: the development signal for the model's
+// settings, which never touches a frozen set. The rules were written from
+// the older sets, so the train/ folds, which no rule has seen, are the
+// honest ones; the test holds them to floors a little below what the
+// committed settings reach. With -cv SETTINGS it scores those instead:
+//
+//	go test -tags ne -run CrossValidation ./lint/ -v -cv maxN=4,flags=3
+func TestCategoryModelCrossValidation(t *testing.T) {
+	const (
+		// a little below what the committed settings reach (0.791, 0.062)
+		minTrainRecall = 0.78
+		maxTrainFA     = 0.07
+	)
+	st, err := parseSettings(modelSettings, *cvSettings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLinterWithoutModel(t)
+	m := l.m.Load()
+	sets := modelTrainingSets(t)
+	data := make([][]corpusLine, len(sets))
+	for i, p := range sets {
+		data[i] = readCorpusFile(t, p)
+	}
+	var rulesAll, modelAll, rulesTrain, modelTrain setScore
+	for i, p := range sets {
+		rest := suggestionLines(t)
+		for j := range sets {
+			if j != i {
+				rest = append(rest, data[j]...)
+			}
+		}
+		cm, err := decodeModel(trainCategoryModel(m, rest, st))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.model = nil
+		rs := scoreSet(l, data[i])
+		m.model = cm
+		ms := scoreSet(l, data[i])
+		name := strings.TrimPrefix(p, "testdata/")
+		t.Logf("%-22s rules recall %.3f fa %.3f | with model recall %.3f fa %.3f", name, rs.recall(), rs.fa(), ms.recall(), ms.fa())
+		rulesAll.add(rs)
+		modelAll.add(ms)
+		if strings.HasPrefix(name, "train/") {
+			rulesTrain.add(rs)
+			modelTrain.add(ms)
+		}
+	}
+	t.Log(rulesAll.summary("CV all, rules only"))
+	t.Log(modelAll.summary("CV all, with model"))
+	t.Log(rulesTrain.summary("CV train/, rules only"))
+	t.Log(modelTrain.summary("CV train/, with model"))
+	if *cvSettings != "" {
+		return
+	}
+	if modelTrain.recall() < minTrainRecall {
+		t.Errorf("cross-validated recall on train/ %.3f below the floor %.3f", modelTrain.recall(), minTrainRecall)
+	}
+	if modelTrain.fa() > maxTrainFA {
+		t.Errorf("cross-validated false-alarm rate on train/ %.3f above the ceiling %.3f", modelTrain.fa(), maxTrainFA)
+	}
 }
 
 // TestCategoryModelIsReproducible retrains the category model from the
@@ -124,15 +354,13 @@ func trainCategoryModel(m *matcher, lines []corpusLine) []byte {
 //
 //	go test -tags ne -run TestCategoryModelIsReproducible ./lint/ -update-model
 func TestCategoryModelIsReproducible(t *testing.T) {
-	l, err := NewDefault()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newLinterWithoutModel(t)
 	var lines []corpusLine
 	for _, p := range modelTrainingSets(t) {
 		lines = append(lines, readCorpusFile(t, p)...)
 	}
-	got := trainCategoryModel(l.m.Load(), lines)
+	lines = append(lines, suggestionLines(t)...)
+	got := trainCategoryModel(l.m.Load(), lines, modelSettings)
 	if *updateModel {
 		if err := os.WriteFile("model/category.bin", got, 0o644); err != nil {
 			t.Fatal(err)
@@ -148,6 +376,38 @@ func TestCategoryModelIsReproducible(t *testing.T) {
 	}
 }
 
+// suggestionLines are the pack's safer phrasings as clean lines: what the
+// box tells her to say instead must never be flagged (TestSuggestionsPass),
+// and a model that judges hedged lines otherwise learns 不错 as a claim.
+func suggestionLines(t testing.TB) []corpusLine {
+	t.Helper()
+	p, err := DefaultPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []corpusLine
+	for _, r := range p.Rules {
+		out = append(out, corpusLine{class: "suggestion", text: r.Suggest})
+	}
+	return out
+}
+
+// newLinterWithoutModel builds the default pack's linter without loading
+// the committed model, which training replaces (and which may be stale).
+func newLinterWithoutModel(t testing.TB) *Linter {
+	t.Helper()
+	p, err := DefaultPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Model = ""
+	l, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // FuzzDecodeModel: a damaged model file is refused with an error, never a
 // panic.
 func FuzzDecodeModel(f *testing.F) {
@@ -156,7 +416,7 @@ func FuzzDecodeModel(f *testing.F) {
 	f.Add([]byte(modelMagic))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cm, err := decodeModel(b)
-		if err == nil && len(cm.w) != modelDim*len(cm.cats) {
+		if err == nil && len(cm.w) != int(cm.dim)*len(cm.cats) {
 			t.Fatalf("decoded %d weights for %d categories", len(cm.w), len(cm.cats))
 		}
 	})

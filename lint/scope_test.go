@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"math"
 	"slices"
 	"testing"
 )
@@ -102,13 +103,16 @@ func TestCategoryModelSpeaksOnlyWhereRulesCannotDecide(t *testing.T) {
 	}
 	m := l.m.Load()
 	cats := Categories()
-	sure := &catModel{logit: 1, cats: cats, w: make([]int8, modelDim*len(cats))}
+	const dim = 1 << 12
+	sure := &catModel{dim: dim, maxN: 3, cats: cats, w: make([]int8, dim*len(cats))}
 	health := slices.Index(cats, "HEALTH")
 	for range cats {
 		sure.bias = append(sure.bias, -5)
 		sure.scale = append(sure.scale, 1)
+		sure.logit = append(sure.logit, 1)
+		sure.veto = append(sure.veto, float32(math.Inf(-1)))
 	}
-	for f := range modelDim {
+	for f := range dim {
 		sure.w[f*len(cats)+health] = 1
 	}
 	m.model = sure
