@@ -17,8 +17,9 @@ import (
 
 // The admin reads the audit log newest first, a page at a time, filtered
 // by who, what and when, and exports it; the export is itself logged.
-func TestAdminAudit(t *testing.T) {
-	e := newEnv(t)
+func TestAdminAudit(t *testing.T) { forEachBackend(t, testAdminAudit) }
+
+func testAdminAudit(t *testing.T, e *env) {
 	e.addUser("admin", store.RoleAdmin)
 	ctx := context.Background()
 	day := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC) // 17:00 in Beijing
@@ -116,8 +117,9 @@ func TestAdminAudit(t *testing.T) {
 
 // The admin adds an account (the password shows once and works), refuses
 // a taken name plainly, and gives a box to a social worker.
-func TestAdminUsers(t *testing.T) {
-	e := newEnv(t)
+func TestAdminUsers(t *testing.T) { forEachBackend(t, testAdminUsers) }
+
+func testAdminUsers(t *testing.T, e *env) {
 	e.addUser("admin", store.RoleAdmin)
 	e.addUser("王芳", store.RoleSocial)
 	e.addUser("trainer", store.RoleTrainer)

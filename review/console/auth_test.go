@@ -17,8 +17,9 @@ import (
 // other caseload, without a session, with a box's token instead of one,
 // without or with a wrong CSRF token, from another site, and clip paths
 // that try to leave the blob store.
-func TestAccess(t *testing.T) {
-	e := newEnv(t)
+func TestAccess(t *testing.T) { forEachBackend(t, testAccess) }
+
+func testAccess(t *testing.T, e *env) {
 	e.addUser("sw-a", store.RoleSocial)
 	e.addUser("sw-b", store.RoleSocial)
 	e.addUser("trainer", store.RoleTrainer)
@@ -203,8 +204,9 @@ func TestAccess(t *testing.T) {
 	}
 }
 
-func TestLoginThrottle(t *testing.T) {
-	e := newEnv(t)
+func TestLoginThrottle(t *testing.T) { forEachBackend(t, testLoginThrottle) }
+
+func testLoginThrottle(t *testing.T, e *env) {
 	e.addUser("sw-a", store.RoleSocial)
 	c := client(t)
 	try := func(pw string) int {
@@ -235,8 +237,9 @@ func TestLoginThrottle(t *testing.T) {
 }
 
 // The clip is served with range requests, as a video element asks.
-func TestClipRanges(t *testing.T) {
-	e := newEnv(t)
+func TestClipRanges(t *testing.T) { forEachBackend(t, testClipRanges) }
+
+func testClipRanges(t *testing.T, e *env) {
 	e.addUser("sw-a", store.RoleSocial)
 	boxA := e.addBox("雷山 村A", "sw-a")
 	mp4 := clip(t, 2)

@@ -64,8 +64,9 @@ func (e *env) signIn(names ...string) map[string]sess {
 // (none, social worker of the woman, another social worker, trainer,
 // admin, social worker and trainer with no caseload) against every
 // endpoint, for her own and another's caseload.
-func TestAuthz(t *testing.T) {
-	e := newEnv(t)
+func TestAuthz(t *testing.T) { forEachBackend(t, testAuthz) }
+
+func testAuthz(t *testing.T, e *env) {
 	e.addUser("sw-a", store.RoleSocial)
 	e.addUser("sw-b", store.RoleSocial)
 	e.addUser("trainer", store.RoleTrainer)
@@ -210,8 +211,9 @@ func TestAuthz(t *testing.T) {
 
 // Every state change needs the session's CSRF token and a same-site
 // request; a refused one changes nothing.
-func TestAuthzCSRF(t *testing.T) {
-	e := newEnv(t)
+func TestAuthzCSRF(t *testing.T) { forEachBackend(t, testAuthzCSRF) }
+
+func testAuthzCSRF(t *testing.T, e *env) {
 	e.addUser("sw-a", store.RoleSocial)
 	e.addUser("sw-b", store.RoleSocial)
 	e.addUser("admin", store.RoleAdmin)
@@ -290,8 +292,9 @@ func TestAuthzCSRF(t *testing.T) {
 }
 
 // A box's bearer token opens no console page, read or write.
-func TestAuthzBoxToken(t *testing.T) {
-	e := newEnv(t)
+func TestAuthzBoxToken(t *testing.T) { forEachBackend(t, testAuthzBoxToken) }
+
+func testAuthzBoxToken(t *testing.T, e *env) {
 	e.addUser("sw-a", store.RoleSocial)
 	boxA := e.addBox("雷山 村A", "sw-a")
 	mp4 := clip(t, 2)
@@ -330,8 +333,9 @@ func TestAuthzBoxToken(t *testing.T) {
 
 // Session fixation: a cookie planted before sign-in is not the one the
 // sign-in issues, and opens nothing after it.
-func TestAuthzSessionFixation(t *testing.T) {
-	e := newEnv(t)
+func TestAuthzSessionFixation(t *testing.T) { forEachBackend(t, testAuthzSessionFixation) }
+
+func testAuthzSessionFixation(t *testing.T, e *env) {
 	e.addUser("sw-a", store.RoleSocial)
 	planted := strings.Repeat("Ab3", 15) // the length of a real one
 	u, _ := url.Parse(e.base + "/console/")
@@ -364,8 +368,9 @@ func TestAuthzSessionFixation(t *testing.T) {
 
 // Guessing from one address with many names is throttled as guessing one
 // name is (TestLoginThrottle).
-func TestAuthzThrottleByAddress(t *testing.T) {
-	e := newEnv(t)
+func TestAuthzThrottleByAddress(t *testing.T) { forEachBackend(t, testAuthzThrottleByAddress) }
+
+func testAuthzThrottleByAddress(t *testing.T, e *env) {
 	e.addUser("sw-a", store.RoleSocial)
 	c := client(t)
 	try := func(name, pw string) int {

@@ -14,8 +14,9 @@ import (
 // The trainer lists the boxes with what they last sent, never what was
 // said, and revokes one after a confirm step: the box can sign in no
 // more.
-func TestBoxesPage(t *testing.T) {
-	e := newEnv(t)
+func TestBoxesPage(t *testing.T) { forEachBackend(t, testBoxesPage) }
+
+func testBoxesPage(t *testing.T, e *env) {
 	e.addUser("王芳", store.RoleSocial)
 	e.addUser("trainer", store.RoleTrainer)
 	boxA := e.addBox("雷山 村A 杨阿姨", "王芳")

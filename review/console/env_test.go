@@ -25,6 +25,7 @@ import (
 
 	"github.com/cunbo/cunbo/review/accounts"
 	"github.com/cunbo/cunbo/review/boxauth"
+	"github.com/cunbo/cunbo/review/pgtest"
 	"github.com/cunbo/cunbo/review/server"
 	"github.com/cunbo/cunbo/review/store"
 	"github.com/cunbo/cunbo/review/wire"
@@ -48,14 +49,45 @@ type enrolled struct {
 
 const password = "sanjiang-2026-pw"
 
-func newEnv(t *testing.T) *env {
+// pg is the package's PostgreSQL cluster, started by the first test that
+// runs on it; each test gets a database of its own.
+var pg pgtest.Shared
+
+func TestMain(m *testing.M) { os.Exit(pg.Main(m)) }
+
+// forEachBackend runs f once per store backend, each as a subtest on a
+// fresh service: the console's SQL is written twice (SQLite and
+// PostgreSQL), and only a handler test tells whether both give her the
+// same page.
+func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, be := range []string{"sqlite", "postgres"} {
+		t.Run(be, func(t *testing.T) { f(t, newEnvOn(t, be)) })
+	}
+}
+
+// newEnv is a service on SQLite, for the tests that run on one backend
+// (most Chromium tests: the browser adds nothing the handler tests on
+// both backends do not cover).
+func newEnv(t *testing.T) *env { return newEnvOn(t, "sqlite") }
+
+// newEnvOn is a service on backend ("sqlite" or "postgres").
+func newEnvOn(t *testing.T, backend string) *env {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	srv, err := server.Open(ctx, server.Config{DataDir: t.TempDir(), Log: log})
+	cfg := server.Config{DataDir: t.TempDir(), Log: log}
+	switch backend {
+	case "sqlite":
+	case "postgres":
+		cfg.DB = pg.Cluster(t).NewURL(t)
+	default:
+		t.Fatalf("no backend %q", backend)
+	}
+	srv, err := server.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

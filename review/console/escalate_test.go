@@ -13,8 +13,9 @@ import (
 // A social worker hands a moment she is unsure of to a colleague: it is
 // at the top of the colleague's queue, marked with the reason, she can
 // open and decide it; the owner still sees it, marked as handed on.
-func TestEscalate(t *testing.T) {
-	e := newEnv(t)
+func TestEscalate(t *testing.T) { forEachBackend(t, testEscalate) }
+
+func testEscalate(t *testing.T, e *env) {
 	e.addUser("王芳", store.RoleSocial)
 	e.addUser("李梅", store.RoleSocial)
 	e.addUser("trainer", store.RoleTrainer)

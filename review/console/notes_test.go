@@ -26,8 +26,9 @@ type notesReply struct {
 
 // A social worker leaves a note on a moment; the woman's box, and only
 // hers, fetches it with its token.
-func TestBoxNotes(t *testing.T) {
-	e := newEnv(t)
+func TestBoxNotes(t *testing.T) { forEachBackend(t, testBoxNotes) }
+
+func testBoxNotes(t *testing.T, e *env) {
 	e.addUser("sw-a", store.RoleSocial)
 	e.addUser("sw-b", store.RoleSocial)
 	boxA := e.addBox("雷山 村A", "sw-a")
@@ -122,8 +123,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // The box's read receipt: only for its own notes, once, and the moment
 // page then says she has read it.
-func TestBoxNoteRead(t *testing.T) {
-	e := newEnv(t)
+func TestBoxNoteRead(t *testing.T) { forEachBackend(t, testBoxNoteRead) }
+
+func testBoxNoteRead(t *testing.T, e *env) {
 	e.addUser("sw-a", store.RoleSocial)
 	e.addUser("sw-b", store.RoleSocial)
 	boxA := e.addBox("雷山 村A", "sw-a")
