@@ -43,6 +43,7 @@ type practiceLab struct {
 	scenario *practice.Scenario   // nil: no customers (the set did not load)
 	words    map[string][]string
 	now      func() time.Time
+	script   bool // Options.PracticeScript
 
 	mu   sync.Mutex
 	run  *practiceRun // nil while not practising
@@ -55,6 +56,7 @@ type practiceRun struct {
 	captions []practice.Utterance
 	findings []practice.Finding
 	cards    []practice.CardChange
+	spoken   map[int]bool // scripted answers given, by scenario line
 }
 
 type practiceResult struct {
@@ -64,7 +66,8 @@ type practiceResult struct {
 }
 
 func newPracticeLab(opts Options, log *slog.Logger) *practiceLab {
-	l := &practiceLab{log: log, pl: opts.Pipeline, caps: opts.Compliance, now: time.Now, words: map[string][]string{}}
+	l := &practiceLab{log: log, pl: opts.Pipeline, caps: opts.Compliance, now: time.Now, words: map[string][]string{},
+		script: opts.PracticeScript}
 	var ids []string
 	if cat := opts.Pipeline.Catalog(); cat != nil {
 		for _, p := range cat.Products {
@@ -104,7 +107,7 @@ func (l *practiceLab) begin(now time.Time) {
 	if l.run != nil {
 		return
 	}
-	l.run = &practiceRun{start: now, speech: l.speechOn(),
+	l.run = &practiceRun{start: now, speech: l.speechOn(), spoken: map[int]bool{},
 		cards: []practice.CardChange{{At: now, ID: l.cardID()}}}
 }
 
@@ -115,6 +118,44 @@ func (l *practiceLab) noteCard(now time.Time) {
 	defer l.mu.Unlock()
 	if r := l.run; r != nil && r.cards[len(r.cards)-1].ID != id {
 		r.cards = append(r.cards, practice.CardChange{At: now, ID: id})
+	}
+}
+
+// Script timing: she starts answering scriptDelay after a question comes
+// up and says scriptRate characters a second (240 a minute, an easy pace).
+const (
+	scriptDelay = 3 * time.Second
+	scriptRate  = 4
+)
+
+// speakScript gives the scenario's sample answers as captions, when the
+// simulator asks for it and no speech model makes real ones.
+func (l *practiceLab) speakScript(now time.Time) {
+	if !l.script || l.speechOn() {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.run
+	if r == nil || l.scenario == nil {
+		return
+	}
+	for _, q := range l.scenario.Questions {
+		if q.Sample == "" || q.Within == 0 || r.spoken[q.Line] {
+			continue
+		}
+		at, ok := practice.Asked(q, r.start, r.cards)
+		if !ok {
+			continue
+		}
+		from := at.Add(scriptDelay)
+		to := from.Add(time.Duration(len([]rune(q.Sample))) * time.Second / scriptRate)
+		if now.Before(to) {
+			continue
+		}
+		r.spoken[q.Line] = true
+		r.speech = true
+		r.captions = append(r.captions, practice.Utterance{At: from, End: to, Text: q.Sample})
 	}
 }
 
@@ -175,7 +216,9 @@ func (l *practiceLab) drive(box *firmware.Box) func(ctx context.Context) error {
 				return ctx.Err()
 			case <-tick.C:
 				if practising {
-					l.noteCard(l.now())
+					now := l.now()
+					l.noteCard(now)
+					l.speakScript(now)
 				}
 			case st, ok := <-ch:
 				if !ok {

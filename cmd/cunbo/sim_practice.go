@@ -1,0 +1,16 @@
+package main
+
+import (
+	"github.com/cunbo/cunbo/firmware/app"
+	"github.com/cunbo/cunbo/firmware/state"
+)
+
+// startSimPractice starts a practice on the simulated box as the phone
+// page's 练习 button does, and says how to end it.
+func startSimPractice(a *app.App, out *syncWriter) {
+	if err := a.Box.Post(state.PracticeStart, ""); err != nil {
+		out.printf("cunbo sim: 练习没有开始 (practice not started): %v\n", err)
+		return
+	}
+	out.printf("🎓 练习中 · 观众看不到 (practice: nothing is published)；按 n 换商品卡片，B 结束练习后手机页面显示练习报告\n")
+}
