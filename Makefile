@@ -231,6 +231,7 @@ demo: deps-demo build
 		./$(BIN)/cunbo-review box assign --data "$$data/review" "$$id" demo >/dev/null; \
 	fi; \
 	echo "审核台 (review console): http://$(DEMO_REVIEW)/console/   账号 (user): demo   密码 (password): $$(cat "$$login")"; \
+	echo "练习 (practice, nothing published): 手机页面按 🎓 练习，或 make demo DEMO_ARGS=--practice"; \
 	./$(BIN)/cunbo-review serve --data "$$data/review" --listen $(DEMO_REVIEW) 2>>"$$data/review.log" & review=$$!; \
 	trap 'kill $$review 2>/dev/null; wait $$review 2>/dev/null || true' EXIT; \
 	./$(BIN)/cunbo sim --portrait --http $(DEMO_HTTP) --open $(DEMO_SPEECH) --data "$$data" --review http://$(DEMO_REVIEW) $(DEMO_ARGS)

@@ -28,6 +28,7 @@ type simHTTPFlags struct {
 	pin      string
 	open     bool
 	review   string
+	practice bool
 	captions *simCaptionFlags
 }
 
@@ -37,6 +38,7 @@ func addSimHTTPFlags(fs *flag.FlagSet) *simHTTPFlags {
 	fs.StringVar(&f.pin, "pin", "", "the phone page's PIN, 6 to 8 random digits (default: a random one, printed)")
 	fs.BoolVar(&f.open, "open", false, "with --http: open the phone page in the desktop's browser")
 	fs.StringVar(&f.review, "review", "", "with --http: upload flagged moments to the review service at this `URL` while idle (the box's key is made in --data; enrol it with cunbo-review box add)")
+	fs.BoolVar(&f.practice, "practice", false, "with --http: start a practice (练习) at once: everything as live, nothing published; without --speech-model the customers' sample answers stand in for her voice")
 	f.captions = addSimCaptionFlags(fs)
 	return f
 }
@@ -71,6 +73,7 @@ func runSimHTTP(ctx context.Context, opts app.Options, cfg simConfig, hf *simHTT
 		out.printf("审核服务 (review): %s   盒子编号 (box id): %s\n", hf.review, up.BoxID())
 	}
 	opts.OnStatus = statusPrinter(out, panel.Virtual)
+	opts.PracticeScript = hf.practice
 	a, err := app.New(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
@@ -97,6 +100,9 @@ func runSimHTTP(ctx context.Context, opts app.Options, cfg simConfig, hf *simHTT
 		if hf.open {
 			openBrowser(url, out)
 		}
+		if hf.practice {
+			startSimPractice(a, out)
+		}
 	}
 	restore := rawTerminal(stdin)
 	defer restore()
@@ -110,7 +116,7 @@ func runSimHTTP(ctx context.Context, opts app.Options, cfg simConfig, hf *simHTT
 }
 
 const keyHelp = `按键 (keys): b 大按钮/开播 (big)   B 按住大按钮3秒/下播 (hold big)   n 下一个 (next)   p 上一个 (prev)
-             N 隐藏卡片 (hide card)   l 灯光 (light)   L 关灯 (light off)   m 我说错了 (mark)   Ctrl-C 退出 (quit)`
+             N 隐藏卡片，未开播时开始练习 (hide card; idle: start a practice)   l 灯光 (light)   L 关灯 (light off)   m 我说错了 (mark)   Ctrl-C 退出 (quit)`
 
 // simKeys maps a key to a virtual button and how long it is held.
 var simKeys = map[byte]struct {

@@ -94,6 +94,11 @@ type Options struct {
 	// guards a configuration new at this start; nil for none.
 	Provision *Provisioning
 
+	// PracticeScript speaks each simulated customer's sample answer as a
+	// caption during a practice when there is no speech model (the
+	// simulator's stand-in for her voice).
+	PracticeScript bool
+
 	// OnStatus is called with every status change (the simulator prints
 	// them); it must not block.
 	OnStatus func(firmware.Status)
