@@ -11,7 +11,7 @@ import (
 // Her page on a phone and on a laptop: reached from the queue by her
 // name, nothing wider than the screen, the chart drawn and in sight.
 func TestWomanPageInChromium(t *testing.T) {
-	h := newHerWeek(t)
+	h := newHerWeek(t, newEnv(t))
 	for _, size := range []struct {
 		name string
 		w, h int

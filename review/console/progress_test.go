@@ -78,8 +78,7 @@ type herWeek struct {
 	day1, day2           time.Time
 }
 
-func newHerWeek(t *testing.T) *herWeek {
-	e := newEnv(t)
+func newHerWeek(t *testing.T, e *env) *herWeek {
 	e.addUser("sw-a", store.RoleSocial)
 	e.addUser("sw-b", store.RoleSocial)
 	e.addUser("trainer", store.RoleTrainer)
@@ -146,7 +145,10 @@ func get(t *testing.T, c *http.Client, u string) (int, string, http.Header) {
 }
 
 func TestWomanPage(t *testing.T) {
-	h := newHerWeek(t)
+	forEachBackend(t, func(t *testing.T, e *env) { testWomanPage(t, newHerWeek(t, e)) })
+}
+
+func testWomanPage(t *testing.T, h *herWeek) {
 	e := h.e
 	c := client(t)
 	e.login(c, "sw-a")
@@ -228,7 +230,10 @@ func TestWomanPage(t *testing.T) {
 }
 
 func TestRulePrecision(t *testing.T) {
-	h := newHerWeek(t)
+	forEachBackend(t, func(t *testing.T, e *env) { testRulePrecision(t, newHerWeek(t, e)) })
+}
+
+func testRulePrecision(t *testing.T, h *herWeek) {
 	e := h.e
 	tests := []struct {
 		user string
@@ -291,7 +296,10 @@ func corpusOf(t *testing.T, body string) (lines, comments []string) {
 }
 
 func TestCorpusExport(t *testing.T) {
-	h := newHerWeek(t)
+	forEachBackend(t, func(t *testing.T, e *env) { testCorpusExport(t, newHerWeek(t, e)) })
+}
+
+func testCorpusExport(t *testing.T, h *herWeek) {
 	e := h.e
 	// sw-b decides her one moment a false alarm, so the trainer's export
 	// has both caseloads.
@@ -365,8 +373,9 @@ func TestCorpusExport(t *testing.T) {
 
 // A phrase said across two captions is one corpus line: the two
 // utterances joined.
-func TestExportAcrossCaptions(t *testing.T) {
-	e := newEnv(t)
+func TestExportAcrossCaptions(t *testing.T) { forEachBackend(t, testExportAcrossCaptions) }
+
+func testExportAcrossCaptions(t *testing.T, e *env) {
 	e.addUser("sw-a", store.RoleSocial)
 	box := e.addBox("榕江 杨阿姨", "sw-a")
 	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
