@@ -117,6 +117,7 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("GET "+Prefix+"rules", c.user(c.rules))
 	mux.HandleFunc("GET "+Prefix+"export.tsv", c.user(c.export))
 	c.routes(mux) // admin.go: escalation, the admin's and the trainer's pages
+	c.fleetRoutes(mux)
 	c.mux = mux
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -151,6 +152,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 	if c.auth != nil {
 		mux.HandleFunc("GET "+NotesPath, c.boxNotes)
 		mux.HandleFunc("POST "+NoteReadPath, c.boxNoteRead)
+		mux.HandleFunc("POST "+HeartbeatPath, c.boxHeartbeat)
 	}
 }
 

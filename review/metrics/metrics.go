@@ -7,6 +7,7 @@
 //	cunbo_review_failures_total{reason}                 refusals by the JSON error code
 //	cunbo_review_box_queue_age_seconds                  boxes' oldest pending segment (Cunbo-Queue-Age)
 //	cunbo_review_request_duration_seconds{route,method,code}
+//	cunbo_review_fleet_boxes{state}                    boxes in use by fleet state (ok, attention, lost)
 //
 // Failures are counted where responses are written, from the same
 // {"error": code} body the box acts on, so the reasons here are exactly the
@@ -19,6 +20,7 @@ package metrics
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -173,4 +175,42 @@ func (r *recorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// FleetCounter counts the boxes in use by state (ok, attention, lost).
+type FleetCounter func(ctx context.Context) (map[string]int, error)
+
+// fleetTimeout bounds one scrape's count, so a slow database answers the
+// scrape without the fleet instead of hanging it.
+const fleetTimeout = 5 * time.Second
+
+// fleetCollector reads the states at scrape time: a box goes 失联 by the
+// clock alone, with no request to count it.
+type fleetCollector struct {
+	desc  *prometheus.Desc
+	count FleetCounter
+}
+
+func (f fleetCollector) Describe(ch chan<- *prometheus.Desc) { ch <- f.desc }
+
+func (f fleetCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), fleetTimeout)
+	defer cancel()
+	n, err := f.count(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(f.desc, err)
+		return
+	}
+	for state, v := range n {
+		ch <- prometheus.MustNewConstMetric(f.desc, prometheus.GaugeValue, float64(v), state)
+	}
+}
+
+// Fleet registers cunbo_review_fleet_boxes{state}, the boxes in use by
+// their state on the fleet page, counted by count at each scrape.
+func (m *Metrics) Fleet(count FleetCounter) error {
+	return m.reg.Register(fleetCollector{
+		desc:  prometheus.NewDesc("cunbo_review_fleet_boxes", "boxes in use by their fleet state (ok, attention, lost), as the fleet page shows them.", []string{"state"}, nil),
+		count: count,
+	})
 }

@@ -42,6 +42,9 @@ type Config struct {
 	MaxUpload int64            // 0: ingest.DefaultMaxSize
 	Retention retention.Policy // zero: retention.DefaultPolicy
 	Log       *slog.Logger
+	// Now is the console's clock (nil: time.Now); tests set it to see
+	// a box go 失联 without waiting three days.
+	Now func() time.Time
 }
 
 // Server is the composed service.
@@ -133,12 +136,16 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{uploads: up, store: st, blobs: blobs, keep: cfg.Retention, lockDB: lockDB, log: cfg.Log}
 	mux := http.NewServeMux()
 	auth.Register(mux)
-	con, err := console.New(console.Config{Store: st, Blobs: blobs, Log: cfg.Log, Auth: auth})
+	con, err := console.New(console.Config{Store: st, Blobs: blobs, Log: cfg.Log, Auth: auth, Now: cfg.Now})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	con.Register(mux)
+	if err := met.Fleet(con.FleetCounts); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	mux.Handle(ingest.BasePath, up)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.ready)
