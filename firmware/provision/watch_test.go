@@ -2,11 +2,20 @@ package provision
 
 import (
 	"context"
+	"fmt"
+	"image"
+	"image/color"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	qrreader "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/cunbo/cunbo/bundle"
 	"github.com/cunbo/cunbo/hw"
@@ -191,12 +200,43 @@ func TestStickRefusals(t *testing.T) {
 	}
 }
 
-func TestQRSVG(t *testing.T) {
-	svg, err := QRSVG(EnrolText(pub(key("box"))))
+// The QR code on the phone page says the box's key: the SVG, drawn back
+// into pixels from its path, decodes with an independent reader.
+func TestQRSVGDecodes(t *testing.T) {
+	want := EnrolText(pub(key("box")))
+	svg, err := QRSVG(want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(svg) < 1000 || svg[:4] != "<svg" {
-		t.Fatalf("svg %.80q", svg)
+	var size int
+	if _, err := fmt.Sscanf(svg[strings.Index(svg, "viewBox=")+len(`viewBox="0 0 `):], "%d", &size); err != nil {
+		t.Fatalf("viewBox: %v in %.120q", err, svg)
+	}
+	const scale = 6
+	img := image.NewGray(image.Rect(0, 0, size*scale, size*scale))
+	for i := range img.Pix {
+		img.Pix[i] = 0xff
+	}
+	dark := 0
+	for _, m := range regexp.MustCompile(`M(\d+) (\d+)h1v1h-1z`).FindAllStringSubmatch(svg, -1) {
+		x, _ := strconv.Atoi(m[1])
+		y, _ := strconv.Atoi(m[2])
+		dark++
+		for dy := range scale {
+			for dx := range scale {
+				img.SetGray(x*scale+dx, y*scale+dy, color.Gray{})
+			}
+		}
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrreader.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("decode a %d-module QR with %d dark modules: %v", size, dark, err)
+	}
+	if res.GetText() != want {
+		t.Fatalf("QR says %q, want %q", res.GetText(), want)
 	}
 }
