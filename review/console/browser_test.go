@@ -92,12 +92,15 @@ func shot(t *testing.T, ctx context.Context, name string) {
 // before the words and the transcript follows it), decides with the
 // keyboard, and undoes.
 func TestConsoleInChromium(t *testing.T) {
+	// The whole flow once more on PostgreSQL (at laptop size: the screen
+	// changes nothing the store does).
 	for _, size := range []struct {
-		name string
-		w, h int
-	}{{"laptop", 1366, 768}, {"phone", 360, 640}} {
+		name    string
+		w, h    int
+		backend string
+	}{{"laptop", 1366, 768, "sqlite"}, {"phone", 360, 640, "sqlite"}, {"laptop-postgres", 1366, 768, "postgres"}} {
 		t.Run(size.name, func(t *testing.T) {
-			e := newEnv(t)
+			e := newEnvOn(t, size.backend)
 			e.addUser("王芳", store.RoleSocial)
 			e.addUser("李梅", store.RoleSocial)
 			boxA := e.addBox("雷山 村A 杨阿姨", "王芳")
