@@ -60,6 +60,11 @@ type Config struct {
 	Now   func() time.Time // nil: time.Now
 	// Auth checks boxes' tokens for NotesPath; nil: no notes endpoint.
 	Auth BoxAuth
+	// Signing signs the trainer's setup bundles (provision.go); nil: the
+	// page says signing is not set up. FontPath is the cards' font
+	// (overlay.DefaultFontPath when empty).
+	Signing  *Signing
+	FontPath string
 }
 
 // Console is the console's http.Handler.
@@ -75,6 +80,9 @@ type Console struct {
 	byName   *accounts.Throttle
 	byAddr   *accounts.Throttle
 	fakeHash string // checked against when the name is unknown, so timing does not tell names apart
+	signing  *Signing
+	font     string
+	cards    cardCache
 }
 
 // New builds the console.
@@ -97,7 +105,8 @@ func New(cfg Config) (*Console, error) {
 		return nil, fmt.Errorf("console: %w", err)
 	}
 	c := &Console{st: cfg.Store, blobs: cfg.Blobs, auth: cfg.Auth, log: cfg.Log, now: cfg.Now, pages: pages,
-		byName: accounts.NewThrottle(5, 15*time.Minute), byAddr: accounts.NewThrottle(30, 15*time.Minute), fakeHash: fake}
+		byName: accounts.NewThrottle(5, 15*time.Minute), byAddr: accounts.NewThrottle(30, 15*time.Minute), fakeHash: fake,
+		signing: cfg.Signing, font: cfg.FontPath}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
@@ -118,6 +127,7 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("GET "+Prefix+"export.tsv", c.user(c.export))
 	c.routes(mux) // admin.go: escalation, the admin's and the trainer's pages
 	c.fleetRoutes(mux)
+	c.provisionRoutes(mux)
 	c.mux = mux
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -153,6 +163,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 		mux.HandleFunc("GET "+NotesPath, c.boxNotes)
 		mux.HandleFunc("POST "+NoteReadPath, c.boxNoteRead)
 		mux.HandleFunc("POST "+HeartbeatPath, c.boxHeartbeat)
+		mux.HandleFunc("GET "+BundlePath, c.boxBundle)
 	}
 }
 

@@ -45,6 +45,9 @@ type Config struct {
 	// Now is the console's clock (nil: time.Now); tests set it to see
 	// a box go 失联 without waiting three days.
 	Now func() time.Time
+	// Signing is the trainer key the console signs setup bundles with;
+	// nil: the provisioning page says signing is not set up.
+	Signing *console.Signing
 }
 
 // Server is the composed service.
@@ -136,7 +139,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{uploads: up, store: st, blobs: blobs, keep: cfg.Retention, lockDB: lockDB, log: cfg.Log}
 	mux := http.NewServeMux()
 	auth.Register(mux)
-	con, err := console.New(console.Config{Store: st, Blobs: blobs, Log: cfg.Log, Auth: auth, Now: cfg.Now})
+	con, err := console.New(console.Config{Store: st, Blobs: blobs, Log: cfg.Log, Auth: auth, Now: cfg.Now, Signing: cfg.Signing})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("server: %w", err)
