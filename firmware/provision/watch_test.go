@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -92,6 +93,7 @@ func newRig(t *testing.T, idle bool) *rig {
 	var err error
 	r.w, err = NewWatcher(WatcherOptions{Store: r.store, Stick: DirStick{Globs: []string{r.stick}}, Key: r.o.box,
 		Idle: r.gate, LED: r.led, Interval: 20 * time.Millisecond, Now: func() time.Time { return t0.Add(time.Hour) },
+		Logger:  slog.New(slog.DiscardHandler),
 		Applied: func(v Version) { r.applied <- v }})
 	if err != nil {
 		t.Fatal(err)
