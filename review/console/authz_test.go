@@ -118,6 +118,13 @@ func testAuthz(t *testing.T, e *env) {
 		{"boxes", "GET", "/console/boxes", nil, []int{403, 403, 200, 403, 200, 303}},
 		{"revoke, the confirm step", "GET", "/console/boxes/" + boxC + "/revoke", nil, []int{403, 403, 200, 403, 200, 303}},
 		{"revoke an unknown box", "GET", "/console/boxes/" + strings.Repeat("0", 32) + "/revoke", nil, []int{403, 403, 404, 403, 404, 303}},
+		{"provision", "GET", "/console/provision", nil, []int{403, 403, 200, 403, 200, 303}},
+		{"provision upload, no file", "POST", "/console/provision/upload", url.Values{}, []int{403, 403, 400, 403, 400, 401}},
+		{"provision draft, unknown", "GET", "/console/provision/d/" + strings.Repeat("0", 32), nil, []int{403, 403, 404, 403, 404, 303}},
+		{"provision draft, malformed", "GET", "/console/provision/d/..%2F..%2Freview.db", nil, []int{403, 403, 404, 403, 404, 303}},
+		{"provision card, unknown draft", "GET", "/console/provision/d/" + strings.Repeat("0", 32) + "/card/0.png", nil, []int{403, 403, 404, 403, 404, 303}},
+		{"provision build, unknown draft", "POST", "/console/provision/build", url.Values{"draft": {strings.Repeat("0", 32)}}, []int{403, 403, 404, 403, 404, 401}},
+		{"bundle as a box, with a session", "GET", "/api/box/bundle", nil, []int{401, 401, 401, 401, 401, 401}},
 		{"revoke", "POST", "/console/boxes/revoke", url.Values{"box": {boxC}, "confirm": {"yes"}}, []int{403, 403, 303, 403, 303, 401}},
 
 		// Handing A on to "both": only A's worker may; "both" then may see
