@@ -54,7 +54,7 @@ func (o *org) bundle(tb testing.TB, n uint64, photoBytes int) []byte {
 	c := bundle.Contents{
 		Config: []byte(configFor(n)),
 		Catalogue: map[string][]byte{
-			"商品.csv":        []byte(fmt.Sprintf("名称,价格,链接号,图片\n辣椒酱 %d,29.9,1,辣椒酱.jpg\n", n)),
+			"商品.csv":         []byte(fmt.Sprintf("名称,价格,链接号,图片\n辣椒酱 %d,29.9,1,辣椒酱.jpg\n", n)),
 			"photos/辣椒酱.jpg": bytes.Repeat([]byte{0xff, 0xd8, byte(n)}, photoBytes/3+1),
 		},
 		Rules: map[string][]byte{"pack.toml": []byte(fmt.Sprintf("version = %d\n", n))},
