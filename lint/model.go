@@ -273,24 +273,25 @@ func (m *matcher) modelFindings(nt *normText, sc *scratch, into []Finding) []Fin
 	return into
 }
 
-// veto drops the rule findings whose category the model is sure the
-// utterance does not hold, when the model was trained to.
+// veto clears an utterance whose every rule finding is of a category the
+// model is sure the utterance does not hold, when the model was trained
+// to. It clears the whole utterance or nothing: the veto exists to spare a
+// clean line a warning, and a line with one finding the model does not
+// doubt is not clean, so its other findings stand too.
 func (m *matcher) veto(nt *normText, sc *scratch, out []Finding) []Finding {
 	cm := m.model
-	if cm == nil || cm.flags&flagVeto == 0 || len(nt.runes) < modelMinRunes {
+	if cm == nil || cm.flags&flagVeto == 0 || len(out) == 0 || len(nt.runes) < modelMinRunes {
 		return out
 	}
 	var s [64]float32
 	cm.scores(nt, sc, s[:len(cm.cats)])
-	kept := out[:0]
 	for _, f := range out {
 		k := slices.Index(cm.cats, f.Category)
-		if k >= 0 && s[k] < cm.veto[k] {
-			continue
+		if k < 0 || s[k] >= cm.veto[k] {
+			return out
 		}
-		kept = append(kept, f)
 	}
-	return kept
+	return out[:0]
 }
 
 // endsPending reports whether rs ends with the beginning of a rule

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -32,10 +33,11 @@ type trainSettings struct {
 	decay     float64 // learning rate falls as rate/(1+decay*epoch)
 	l2        float64 // on the weights a line touches
 	posWeight float64 // positives are rare in every category
-	// prob is the probability a category must exceed to be reported,
-	// vetoProb the one below which a rule finding is dropped (with
-	// flagVeto).
-	prob, vetoProb float64
+	// prob is the probability a category must exceed to be reported;
+	// veto holds, per category, the one below which a rule finding of it
+	// is dropped (with flagVeto; a category not listed is never vetoed).
+	prob float64
+	veto map[string]float64
 	// asrCopies is how many recogniser-shaped copies of each line are
 	// trained on besides the line itself.
 	asrCopies int
@@ -45,16 +47,18 @@ type trainSettings struct {
 // modelSettings were chosen by leave-one-set-out cross-validation over
 // the sets that may be tuned on (TestCategoryModelCrossValidation), never
 // on a frozen set. On the train/ folds, which no rule has seen (2026-12-07,
-// recall / false alarms): rules alone 0.749 / 0.060; these settings 0.791 /
-// 0.062 (without scoped features 0.789 / 0.063). Judging hedged lines with
-// the veto (flags 7, prob 0.95, veto 0.005) reached 0.813 / 0.043 but the
-// veto dropped rule findings the rules get right on purpose (这不是药是…,
-// 找不到比这更便宜的), so it is off; judging hedged lines without the veto
-// 0.809 / 0.077; char 4-grams +0.01 recall for +0.02 false alarms.
+// recall / false alarms): rules alone 0.749 / 0.060; the previous settings
+// (plain n-grams, no ASR copies, no veto) 0.786 / 0.064; these 0.790 /
+// 0.051. The veto is for PRICE only: out of fold, a PRICE finding the model
+// put below 0.01 was wrong 22 times and right 4 (最后一单, 百分之九十二点五
+// read off a label), while for ABS, MED, HEALTH and UNVERIF a veto dropped
+// more true findings than false ones. Judging hedged lines (flagHedged)
+// gained 0.018 recall for 0.014 more false alarms; char 4-grams, more ASR
+// copies, other class weights, L2 or thresholds moved nothing past 0.005.
 var modelSettings = trainSettings{
-	dim: 1 << 15, maxN: 3, flags: flagScoped,
+	dim: 1 << 15, maxN: 3, flags: flagScoped | flagVeto,
 	epochs: 30, rate: 0.2, decay: 0.1, l2: 1e-4, posWeight: 3,
-	prob: 0.85, vetoProb: 0, asrCopies: 1, seed: 20261206,
+	prob: 0.85, veto: map[string]float64{"PRICE": 0.01}, asrCopies: 1, seed: 20261206,
 }
 
 // parseSettings reads "maxN=4,flags=3,prob=0.7" over base.
@@ -89,11 +93,27 @@ func parseSettings(base trainSettings, s string) (trainSettings, error) {
 		case "prob":
 			base.prob = f
 		case "veto":
-			base.vetoProb = f
+			base.flags |= flagVeto
+			for _, c := range Categories() {
+				base.veto = maps.Clone(base.veto)
+				if base.veto == nil {
+					base.veto = map[string]float64{}
+				}
+				base.veto[c] = f
+			}
 		case "asr":
 			base.asrCopies = int(f)
 		default:
-			return base, fmt.Errorf("setting %q: unknown key", kv)
+			c, ok := strings.CutPrefix(k, "veto.")
+			if !ok || CategoryName(c) == "" {
+				return base, fmt.Errorf("setting %q: unknown key", kv)
+			}
+			base.flags |= flagVeto
+			base.veto = maps.Clone(base.veto)
+			if base.veto == nil {
+				base.veto = map[string]float64{}
+			}
+			base.veto[c] = f
 		}
 	}
 	return base, nil
@@ -274,7 +294,7 @@ func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte
 		out.Write(le.AppendUint32(nil, math.Float32bits(b[k])))
 		out.Write(le.AppendUint32(nil, math.Float32bits(scale)))
 		out.Write(le.AppendUint32(nil, math.Float32bits(logit(st.prob))))
-		out.Write(le.AppendUint32(nil, math.Float32bits(logit(st.vetoProb))))
+		out.Write(le.AppendUint32(nil, math.Float32bits(logit(st.veto[cat]))))
 		for _, v := range w[k] {
 			out.WriteByte(byte(int8(max(-127, min(127, math.Round(float64(v/scale)))))))
 		}
@@ -293,9 +313,9 @@ func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte
 //	go test -tags ne -run CrossValidation ./lint/ -v -cv maxN=4,flags=3
 func TestCategoryModelCrossValidation(t *testing.T) {
 	const (
-		// a little below what the committed settings reach (0.791, 0.062)
+		// a little below what the committed settings reach (0.790, 0.051)
 		minTrainRecall = 0.78
-		maxTrainFA     = 0.07
+		maxTrainFA     = 0.055
 	)
 	st, err := parseSettings(modelSettings, *cvSettings)
 	if err != nil {

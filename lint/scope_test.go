@@ -158,3 +158,97 @@ func TestCategoryModelSpeaksOnlyWhereRulesCannotDecide(t *testing.T) {
 		t.Errorf("built-in model categories %v", cm.cats)
 	}
 }
+
+// TestCategoryModelVeto drives the veto with a model sure that no line
+// holds PRICE and that every line holds ABS: a line whose only findings
+// are PRICE is cleared, a line with an ABS finding keeps all its findings,
+// and a model without the veto flag clears nothing.
+func TestCategoryModelVeto(t *testing.T) {
+	l := newLinterWithoutModel(t)
+	m := l.m.Load()
+	cats := Categories()
+	const dim = 1 << 12
+	price, abs := slices.Index(cats, "PRICE"), slices.Index(cats, "ABS")
+	doubter := func(flags byte) *catModel {
+		cm := &catModel{dim: dim, maxN: 3, flags: flags, cats: cats, w: make([]int8, dim*len(cats))}
+		for k := range cats {
+			cm.bias = append(cm.bias, 0)
+			cm.scale = append(cm.scale, 1)
+			cm.logit = append(cm.logit, float32(math.Inf(1))) // never speaks
+			cm.veto = append(cm.veto, float32(math.Inf(-1)))
+			switch k {
+			case price:
+				cm.bias[k] = -20
+				cm.veto[k] = -5
+			case abs:
+				cm.bias[k] = 20
+				cm.veto[k] = -5
+			}
+		}
+		return cm
+	}
+	cases := []struct {
+		name, text string
+		flags      byte
+		want       []string
+	}{
+		{"only price findings are cleared", "最后一天原价一百九十九今天只要九十九", flagVeto, nil},
+		{"an undoubted finding keeps the rest", "全国都找不到比这更便宜的了", flagVeto, []string{"ABS", "PRICE"}},
+		{"no veto flag, no veto", "最后一天原价一百九十九今天只要九十九", 0, []string{"PRICE"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m.model = nil
+			if got := categoriesOf(l.Check(c.text)); !slices.Contains(got, "PRICE") {
+				t.Fatalf("without a model Check(%q) = %v; the case needs a PRICE finding", c.text, got)
+			}
+			m.model = doubter(c.flags)
+			if got := categoriesOf(l.Check(c.text)); !slices.Equal(got, c.want) {
+				t.Errorf("Check(%q) categories %v, want %v", c.text, got, c.want)
+			}
+		})
+	}
+}
+
+func categoriesOf(fs []Finding) []string {
+	var out []string
+	for _, f := range fs {
+		if !slices.Contains(out, f.Category) {
+			out = append(out, f.Category)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestModelScopedFeatures: with flagScoped a negated clause adds features
+// of its own, so 不敢说最好 and 最好 differ by more than the 不敢说; the
+// clause after a break is left as it is.
+func TestModelScopedFeatures(t *testing.T) {
+	l := newLinterWithoutModel(t)
+	m := l.m.Load()
+	count := func(flags byte, text string) int {
+		cm := &catModel{dim: 1 << 15, maxN: 3, flags: flags}
+		sc := m.pool.Get().(*scratch)
+		defer m.pool.Put(sc)
+		nt := m.scan(text, sc)
+		n := 0
+		cm.features(nt, sc, func(uint32) { n++ })
+		return n
+	}
+	cases := []struct {
+		name, text string
+		extra      bool
+	}{
+		{"negated clause", "我们不敢说这个蜂蜜是最好的", true},
+		{"no hedge word", "我们敢说这个蜂蜜是最好的呀", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			plain, scoped := count(0, c.text), count(flagScoped, c.text)
+			if (scoped > plain) != c.extra {
+				t.Errorf("%q: %d features plain, %d scoped; extra scoped features wanted: %v", c.text, plain, scoped, c.extra)
+			}
+		})
+	}
+}
