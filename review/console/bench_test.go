@@ -220,9 +220,15 @@ func BenchmarkDecideAndNext(b *testing.B) {
 // moment older than those is still the one it goes to, and when none is
 // left it says so.
 func TestDecideFindsOlderNew(t *testing.T) {
+	for _, be := range []string{"sqlite", "postgres"} {
+		t.Run(be, func(t *testing.T) { testDecideFindsOlderNew(t, storeOn(t, be)) })
+	}
+}
+
+func testDecideFindsOlderNew(t *testing.T, be consoletest.Backend) {
 	ctx := context.Background()
 	spec := consoletest.Spec{Workers: 1, Women: 2, Segments: 60, Days: 30, UndecidedDays: 0, Seed: 3, Now: time.Now()}
-	r := newBenchRig(t, consoletest.SQLite(t), spec)
+	r := newBenchRig(t, be, spec)
 	w := r.data.Workers[0]
 	u := r.users[w]
 	items, err := r.be.Store.Queue(ctx, w, 100)

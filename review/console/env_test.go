@@ -25,6 +25,7 @@ import (
 
 	"github.com/cunbo/cunbo/review/accounts"
 	"github.com/cunbo/cunbo/review/boxauth"
+	"github.com/cunbo/cunbo/review/consoletest"
 	"github.com/cunbo/cunbo/review/pgtest"
 	"github.com/cunbo/cunbo/review/server"
 	"github.com/cunbo/cunbo/review/store"
@@ -64,6 +65,20 @@ func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
 	for _, be := range []string{"sqlite", "postgres"} {
 		t.Run(be, func(t *testing.T) { f(t, newEnvOn(t, be)) })
 	}
+}
+
+// storeOn is a bare store on backend ("sqlite" or "postgres"), for the
+// tests on the bench rig (consoletest's bulk-loaded data).
+func storeOn(t *testing.T, backend string) consoletest.Backend {
+	t.Helper()
+	switch backend {
+	case "sqlite":
+		return consoletest.SQLite(t)
+	case "postgres":
+		return consoletest.Postgres(t, pg.Cluster(t))
+	}
+	t.Fatalf("no backend %q", backend)
+	return consoletest.Backend{}
 }
 
 // newEnv is a service on SQLite, for the tests that run on one backend
