@@ -60,8 +60,17 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	log.Info("memory limit", "mib", limit>>20, "from", from)
 
 	// A configuration from a setup bundle, if one was applied (and came
-	// up, or is on trial); else the file.
-	cfg, warnings, prov, err := app.LoadConfig(*path, provision.DirStick{Globs: app.StickGlobs}, log)
+	// up, or is on trial); else the file. Not for --print-key, often run
+	// by hand as root: the bundle store would be made root's.
+	var prov *app.Provisioning
+	var cfg *config.Config
+	var warnings []*config.FieldError
+	var err error
+	if *printKey {
+		cfg, warnings, err = config.Load(*path)
+	} else {
+		cfg, warnings, prov, err = app.LoadConfig(*path, provision.DirStick{Globs: app.StickGlobs}, log)
+	}
 	if err != nil {
 		// One problem a line, not slog's quoted "\n": the journal shows
 		// every line as it is, and the trainer fixes them all at once.
