@@ -93,6 +93,9 @@ type Options struct {
 	// Provision takes setup bundles from a USB stick while idle and
 	// guards a configuration new at this start; nil for none.
 	Provision *Provisioning
+	// Heartbeat reports the box's health to the review service's fleet
+	// page (heartbeat.go); nil for none.
+	Heartbeat *HeartbeatSetup
 
 	// PracticeScript speaks each simulated customer's sample answer as a
 	// caption during a practice when there is no speech model (the
@@ -364,6 +367,9 @@ func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
 	if a.opts.Notes != nil {
 		spawn("notes", a.opts.Notes.Run)
 		spawn("notes pause", a.driveNotes)
+	}
+	if a.opts.Heartbeat != nil {
+		spawn("heartbeat", a.runHeartbeat)
 	}
 	readyc := make(chan struct{})
 	if a.opts.Provision != nil {

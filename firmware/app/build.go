@@ -161,6 +161,9 @@ func Build(s Spec) (Options, error) {
 		if opts.Notes, err = NewNotes(s.ReviewURL, s.StateDir, log.With("part", "notes")); err != nil {
 			log.Error("no notes from the review service", "err", err)
 		}
+		if opts.Heartbeat, err = NewHeartbeat(s.ReviewURL, s.StateDir, log.With("part", "heartbeat")); err != nil {
+			log.Error("no heartbeats to the review service", "err", err)
+		}
 	}
 	return opts, nil
 }
