@@ -144,11 +144,12 @@ func neverTuneSets(t *testing.T) []string {
 // a little below what the linter reaches, so a regression fails.
 func TestCorpusSets(t *testing.T) {
 	const (
-		// a little below what the linter reaches (0.880, 0.050, 0.74 on
-		// 2026-12-07; 0.843, 0.048, 0.74 the day before; 0.729, 0.062
-		// and 0.63 before any of this work)
-		minRecall      = 0.87
-		maxFalseAlarm  = 0.055
+		// a little below what the linter reaches (0.893, 0.044, 0.74 after
+		// the model learnt from train/ on 2026-12-07; 0.880, 0.050, 0.74
+		// before it; 0.843, 0.048, 0.74 the day before; 0.729, 0.062 and
+		// 0.63 before any of this work)
+		minRecall      = 0.885
+		maxFalseAlarm  = 0.05
 		minCatRecall   = 0.72
 		minCatExamples = 10
 	)
@@ -264,9 +265,10 @@ const asrSeed = 20261206
 // rate move when the never-tune sets are rewritten the way a recogniser
 // hears them. It prints aggregate figures only.
 func TestASRShapedNeverTuneSets(t *testing.T) {
-	// measured 0.071 and 0.004 on 2026-12-07 (0.067 and 0.004 the day
+	// measured 0.066 and 0.004 after the model trained on recogniser-shaped
+	// copies (2026-12-07; 0.071 and 0.004 before, 0.067 and 0.004 the day
 	// before, when the sets as written scored lower)
-	const maxRecallDrop, maxFARise = 0.08, 0.01
+	const maxRecallDrop, maxFARise = 0.075, 0.01
 	l, err := NewDefault()
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,7 @@ type trainSettings struct {
 // the sets that may be tuned on (TestCategoryModelCrossValidation), never
 // on a frozen set. On the train/ folds, which no rule has seen (2026-12-07,
 // recall / false alarms): rules alone 0.749 / 0.060; the previous settings
-// (plain n-grams, no ASR copies, no veto) 0.786 / 0.064; these 0.790 /
+// (plain n-grams, no ASR copies, no veto) 0.786 / 0.064; these 0.791 /
 // 0.051. The veto is for PRICE only: out of fold, a PRICE finding the model
 // put below 0.01 was wrong 22 times and right 4 (最后一单, 百分之九十二点五
 // read off a label), while for ABS, MED, HEALTH and UNVERIF a veto dropped
@@ -313,7 +313,7 @@ func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte
 //	go test -tags ne -run CrossValidation ./lint/ -v -cv maxN=4,flags=3
 func TestCategoryModelCrossValidation(t *testing.T) {
 	const (
-		// a little below what the committed settings reach (0.790, 0.051)
+		// a little below what the committed settings reach (0.791, 0.051)
 		minTrainRecall = 0.78
 		maxTrainFA     = 0.055
 	)
