@@ -120,7 +120,12 @@ func (c *Console) renderDraft(w http.ResponseWriter, r *http.Request, u who, cod
 	}
 	byRow := map[int][]string{}
 	for _, pr := range p.problems {
-		byRow[pr.Row] = append(byRow[pr.Row], pr.String())
+		// The row is said once, beside the card or in the list.
+		msg := pr.Msg
+		if pr.Field != "" {
+			msg = pr.Field + "：" + msg
+		}
+		byRow[pr.Row] = append(byRow[pr.Row], msg)
 	}
 	carded := map[int]bool{}
 	for i, prod := range p.cat.Products {
