@@ -231,26 +231,33 @@ func Build(ctx context.Context, be Backend, spec Spec) (*Data, error) {
 		}
 		sum := sha256.Sum256(js)
 		received := at.Add(time.Duration(1+rng.IntN(120)) * time.Minute)
-		l.add("segments", []string{"box_id", "id", "sha256", "size", "reason", "at", "json", "json_key", "clip_key", "received"},
-			wm.BoxID, id, hex.EncodeToString(sum[:]), int64(len(js)+60000), segment.ReasonFinding, at.UnixMicro(), js,
-			"segments/"+wm.BoxID+"/"+id+".json", spec.ClipKey, received.UnixMicro())
-		l.add("audit", []string{"at", "actor", "action", "subject", "detail"},
-			received.UnixMicro(), "box:"+wm.BoxID, "segment.received", wm.BoxID+"/"+id, "bytes="+strconv.Itoa(len(js)))
+		state := store.StateNew
+		var decisions [][]any
 		if at.After(undecided) {
 			fresh[wm.Worker] = append(fresh[wm.Worker], newSeg{store.SegmentRef{BoxID: wm.BoxID, ID: id}, at})
-			continue
+		} else {
+			d.Decided++
+			state = store.StateReal
+			if rng.IntN(3) == 0 {
+				state = store.StateFalse
+			}
+			decided := received.Add(time.Duration(1+rng.IntN(48)) * time.Hour)
+			actor := "user:" + wm.Worker
+			decisions = append(decisions, []any{wm.BoxID, id, state, store.StateNew, int64(0), actor, decided.UnixMicro()})
+			if state == store.StateReal && rng.IntN(2) == 0 {
+				decisions = append(decisions, []any{wm.BoxID, id, store.StateCoached, state, int64(0), actor, decided.Add(24 * time.Hour).UnixMicro()})
+				state = store.StateCoached
+			}
 		}
-		d.Decided++
-		state := store.StateReal
-		if rng.IntN(3) == 0 {
-			state = store.StateFalse
-		}
-		decided := received.Add(time.Duration(1+rng.IntN(48)) * time.Hour)
-		actor := "user:" + wm.Worker
-		cols := []string{"box_id", "segment_id", "state", "prev", "undoes", "actor", "at"}
-		l.add("decisions", cols, wm.BoxID, id, state, store.StateNew, int64(0), actor, decided.UnixMicro())
-		if state == store.StateReal && rng.IntN(2) == 0 {
-			l.add("decisions", cols, wm.BoxID, id, store.StateCoached, state, int64(0), actor, decided.Add(24*time.Hour).UnixMicro())
+		// The segment row carries its current state as Decide keeps it
+		// (migration 00012), before its decisions (foreign keys).
+		l.add("segments", []string{"box_id", "id", "sha256", "size", "reason", "at", "json", "json_key", "clip_key", "received", "state"},
+			wm.BoxID, id, hex.EncodeToString(sum[:]), int64(len(js)+60000), segment.ReasonFinding, at.UnixMicro(), js,
+			"segments/"+wm.BoxID+"/"+id+".json", spec.ClipKey, received.UnixMicro(), state)
+		l.add("audit", []string{"at", "actor", "action", "subject", "detail"},
+			received.UnixMicro(), "box:"+wm.BoxID, "segment.received", wm.BoxID+"/"+id, "bytes="+strconv.Itoa(len(js)))
+		for _, row := range decisions {
+			l.add("decisions", []string{"box_id", "segment_id", "state", "prev", "undoes", "actor", "at"}, row...)
 		}
 	}
 	for w, segs := range fresh {

@@ -111,9 +111,19 @@ type Console interface {
 	// Worker returns the social worker a box is assigned to; ErrNotFound.
 	Worker(ctx context.Context, boxID string) (string, error)
 
-	// Queue lists the segments of user's caseload with their states,
-	// newest moment first, at most limit.
+	// QueuePage lists a page of user's caseload with the segments'
+	// states: all her undecided segments first, however old, then the
+	// decided ones, each group newest moment first; it skips offset of
+	// them and returns at most limit.
+	QueuePage(ctx context.Context, user string, offset, limit int) ([]QueueItem, error)
+	// Queue is QueuePage's first page.
 	Queue(ctx context.Context, user string, limit int) ([]QueueItem, error)
+	// QueueRefs lists the same order as Queue with references, times and
+	// states only (Segment.BoxID, ID and At; no JSON): at most newLimit of
+	// her undecided segments, then at most decidedLimit decided ones.
+	QueueRefs(ctx context.Context, user string, newLimit, decidedLimit int) ([]QueueItem, error)
+	// NewCount is how many undecided segments user's caseload has.
+	NewCount(ctx context.Context, user string) (int, error)
 	// State returns a segment's current state (StateNew when undecided).
 	State(ctx context.Context, ref SegmentRef) (string, error)
 	// Decide sets a segment's state, appending the decision and its
@@ -146,7 +156,12 @@ type consoleQueries struct {
 	assign        string // box_id, user_name, assigned (upsert)
 	caseload      string // user_name
 	worker        string // box_id
-	queue         string // user_name, limit
+	queueNew      string // user_name, limit, offset
+	queueDone     string // user_name, limit, offset
+	refsNew       string // user_name, limit
+	refsDone      string // user_name, limit
+	newCount      string // user_name
+	setState      string // state, box_id, segment_id
 	state         string // box_id, segment_id
 	decide        string // box_id, segment_id, state, prev, undoes, actor, at -> seq
 	lastDecision  string // actor -> decision columns
@@ -167,14 +182,27 @@ var sqliteConsole = consoleQueries{
 		ON CONFLICT (box_id) DO UPDATE SET user_name = excluded.user_name, assigned = excluded.assigned`,
 	caseload: `SELECT box_id FROM caseload WHERE user_name = ? ORDER BY box_id`,
 	worker:   `SELECT user_name FROM caseload WHERE box_id = ?`,
-	// CROSS JOIN fixes SQLite's join order: segments walked newest first
-	// by segments_at (migration 00008), stopping at the limit; left free,
-	// it starts from the caseload and sorts all her segments.
-	queue: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received,
-		COALESCE((SELECT d.state FROM decisions d WHERE d.box_id = s.box_id AND d.segment_id = s.id ORDER BY d.seq DESC LIMIT 1), 'new')
-		FROM segments s CROSS JOIN caseload c ON c.box_id = s.box_id WHERE c.user_name = ? ORDER BY s.at DESC, s.id DESC LIMIT ?`,
-	state:  `SELECT state FROM decisions WHERE box_id = ? AND segment_id = ? ORDER BY seq DESC LIMIT 1`,
-	decide: `INSERT INTO decisions (box_id, segment_id, state, prev, undoes, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+	// Her new segments: CROSS JOIN makes SQLite start from her caseload
+	// and read each box's new ones off segments_state (migration 00012),
+	// sorting only those.
+	queueNew: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, s.state
+		FROM caseload c CROSS JOIN segments s ON s.box_id = c.box_id
+		WHERE c.user_name = ? AND s.state = 'new' ORDER BY s.at DESC, s.id DESC LIMIT ? OFFSET ?`,
+	// Her decided ones are most of her segments: CROSS JOIN keeps SQLite
+	// walking segments_at (migration 00008) newest first, stopping at the
+	// limit, instead of sorting all of them.
+	queueDone: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, s.state
+		FROM segments s CROSS JOIN caseload c ON c.box_id = s.box_id
+		WHERE c.user_name = ? AND s.state <> 'new' ORDER BY s.at DESC, s.id DESC LIMIT ? OFFSET ?`,
+	refsNew: `SELECT s.box_id, s.id, s.at, s.state FROM caseload c CROSS JOIN segments s ON s.box_id = c.box_id
+		WHERE c.user_name = ? AND s.state = 'new' ORDER BY s.at DESC, s.id DESC LIMIT ?`,
+	refsDone: `SELECT s.box_id, s.id, s.at, s.state FROM segments s CROSS JOIN caseload c ON c.box_id = s.box_id
+		WHERE c.user_name = ? AND s.state <> 'new' ORDER BY s.at DESC, s.id DESC LIMIT ?`,
+	newCount: `SELECT COUNT(*) FROM caseload c CROSS JOIN segments s ON s.box_id = c.box_id
+		WHERE c.user_name = ? AND s.state = 'new'`,
+	setState: `UPDATE segments SET state = ? WHERE box_id = ? AND id = ?`,
+	state:    `SELECT state FROM decisions WHERE box_id = ? AND segment_id = ? ORDER BY seq DESC LIMIT 1`,
+	decide:   `INSERT INTO decisions (box_id, segment_id, state, prev, undoes, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 	lastDecision: `SELECT d.seq, d.box_id, d.segment_id, d.state, d.prev, d.undoes, d.actor, d.at FROM decisions d
 		WHERE d.actor = ? AND d.undoes = 0 AND NOT EXISTS (SELECT 1 FROM decisions u WHERE u.undoes = d.seq)
 		ORDER BY d.seq DESC LIMIT 1`,
@@ -195,11 +223,21 @@ var postgresConsole = consoleQueries{
 		ON CONFLICT (box_id) DO UPDATE SET user_name = excluded.user_name, assigned = excluded.assigned`,
 	caseload: `SELECT box_id FROM caseload WHERE user_name = $1 ORDER BY box_id`,
 	worker:   `SELECT user_name FROM caseload WHERE box_id = $1`,
-	queue: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received,
-		COALESCE((SELECT d.state FROM decisions d WHERE d.box_id = s.box_id AND d.segment_id = s.id ORDER BY d.seq DESC LIMIT 1), 'new')
-		FROM segments s JOIN caseload c ON c.box_id = s.box_id WHERE c.user_name = $1 ORDER BY s.at DESC, s.id DESC LIMIT $2`,
-	state:  `SELECT state FROM decisions WHERE box_id = $1 AND segment_id = $2 ORDER BY seq DESC LIMIT 1`,
-	decide: `INSERT INTO decisions (box_id, segment_id, state, prev, undoes, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq`,
+	queueNew: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, s.state
+		FROM segments s JOIN caseload c ON c.box_id = s.box_id
+		WHERE c.user_name = $1 AND s.state = 'new' ORDER BY s.at DESC, s.id DESC LIMIT $2 OFFSET $3`,
+	queueDone: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, s.state
+		FROM segments s JOIN caseload c ON c.box_id = s.box_id
+		WHERE c.user_name = $1 AND s.state <> 'new' ORDER BY s.at DESC, s.id DESC LIMIT $2 OFFSET $3`,
+	refsNew: `SELECT s.box_id, s.id, s.at, s.state FROM segments s JOIN caseload c ON c.box_id = s.box_id
+		WHERE c.user_name = $1 AND s.state = 'new' ORDER BY s.at DESC, s.id DESC LIMIT $2`,
+	refsDone: `SELECT s.box_id, s.id, s.at, s.state FROM segments s JOIN caseload c ON c.box_id = s.box_id
+		WHERE c.user_name = $1 AND s.state <> 'new' ORDER BY s.at DESC, s.id DESC LIMIT $2`,
+	newCount: `SELECT COUNT(*) FROM segments s JOIN caseload c ON c.box_id = s.box_id
+		WHERE c.user_name = $1 AND s.state = 'new'`,
+	setState: `UPDATE segments SET state = $1 WHERE box_id = $2 AND id = $3`,
+	state:    `SELECT state FROM decisions WHERE box_id = $1 AND segment_id = $2 ORDER BY seq DESC LIMIT 1`,
+	decide:   `INSERT INTO decisions (box_id, segment_id, state, prev, undoes, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq`,
 	lastDecision: `SELECT d.seq, d.box_id, d.segment_id, d.state, d.prev, d.undoes, d.actor, d.at FROM decisions d
 		WHERE d.actor = $1 AND d.undoes = 0 AND NOT EXISTS (SELECT 1 FROM decisions u WHERE u.undoes = d.seq)
 		ORDER BY d.seq DESC LIMIT 1`,
@@ -343,7 +381,33 @@ func (s *sqlStore) Worker(ctx context.Context, boxID string) (string, error) {
 }
 
 func (s *sqlStore) Queue(ctx context.Context, user string, limit int) ([]QueueItem, error) {
-	rows, err := s.db.QueryContext(ctx, s.c.queue, user, limit)
+	return s.QueuePage(ctx, user, 0, limit)
+}
+
+func (s *sqlStore) QueuePage(ctx context.Context, user string, offset, limit int) ([]QueueItem, error) {
+	if offset < 0 || limit < 0 {
+		return nil, fmt.Errorf("store: queue: offset %d, limit %d", offset, limit)
+	}
+	out, err := s.queueRows(ctx, s.c.queueNew, user, limit, offset)
+	if err != nil || len(out) == limit {
+		return out, err
+	}
+	// The page reaches past her new ones: the rest comes from the decided,
+	// skipping as many of them as the offset goes past the new ones.
+	skip := 0
+	if len(out) == 0 {
+		n, err := s.NewCount(ctx, user)
+		if err != nil {
+			return nil, err
+		}
+		skip = max(offset-n, 0)
+	}
+	done, err := s.queueRows(ctx, s.c.queueDone, user, limit-len(out), skip)
+	return append(out, done...), err
+}
+
+func (s *sqlStore) queueRows(ctx context.Context, query, user string, limit, offset int) ([]QueueItem, error) {
+	rows, err := s.db.QueryContext(ctx, query, user, limit, offset)
 	if err != nil {
 		return nil, fmt.Errorf("store: queue: %w", err)
 	}
@@ -365,6 +429,46 @@ func (s *sqlStore) Queue(ctx context.Context, user string, limit int) ([]QueueIt
 	return out, nil
 }
 
+func (s *sqlStore) QueueRefs(ctx context.Context, user string, newLimit, decidedLimit int) ([]QueueItem, error) {
+	var out []QueueItem
+	for _, part := range []struct {
+		query string
+		limit int
+	}{{s.c.refsNew, newLimit}, {s.c.refsDone, decidedLimit}} {
+		if part.limit <= 0 {
+			continue
+		}
+		rows, err := s.db.QueryContext(ctx, part.query, user, part.limit)
+		if err != nil {
+			return nil, fmt.Errorf("store: queue refs: %w", err)
+		}
+		for rows.Next() {
+			var q QueueItem
+			var at int64
+			if err := rows.Scan(&q.BoxID, &q.ID, &at, &q.State); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: queue refs: %w", err)
+			}
+			q.At = fromMicros(at)
+			out = append(out, q)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: queue refs: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (s *sqlStore) NewCount(ctx context.Context, user string) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.c.newCount, user).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: new count: %w", err)
+	}
+	return n, nil
+}
+
 func (s *sqlStore) stateIn(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, ref SegmentRef) (string, error) {
@@ -383,10 +487,15 @@ func (s *sqlStore) State(ctx context.Context, ref SegmentRef) (string, error) {
 	return s.stateIn(ctx, s.db, ref)
 }
 
+// insertDecision appends d and sets the segment's current state (the
+// queue's index reads it, migration 00012) in the same transaction.
 func (s *sqlStore) insertDecision(ctx context.Context, tx *sql.Tx, d *Decision) error {
 	err := tx.QueryRowContext(ctx, s.c.decide, d.Ref.BoxID, d.Ref.ID, d.State, d.Prev, d.Undoes, d.Actor, micros(d.At)).Scan(&d.Seq)
 	if err != nil {
 		return fmt.Errorf("store: decide: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.c.setState, d.State, d.Ref.BoxID, d.Ref.ID); err != nil {
+		return fmt.Errorf("store: decide: set state: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,17 @@
+-- +goose Up
+-- The queue shows every undecided segment of a caseload first, however old.
+-- Deriving the state from the newest decision per segment meant reading all
+-- of a caseload's segments to find the new ones; keeping the current state
+-- on the segment row (set in the same transaction as each decision, see
+-- store.Decide and store.Undo) lets this index list her boxes' new ones
+-- newest first directly. The decisions table stays the history.
+ALTER TABLE segments ADD COLUMN state text NOT NULL DEFAULT 'new';
+UPDATE segments s SET state = d.state
+FROM (SELECT DISTINCT ON (box_id, segment_id) box_id, segment_id, state FROM decisions
+      ORDER BY box_id, segment_id, seq DESC) d
+WHERE d.box_id = s.box_id AND d.segment_id = s.id;
+CREATE INDEX segments_state ON segments (box_id, state, at DESC, id DESC);
+
+-- +goose Down
+DROP INDEX segments_state;
+ALTER TABLE segments DROP COLUMN state;
