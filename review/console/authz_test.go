@@ -152,6 +152,13 @@ func testAuthz(t *testing.T, e *env) {
 		{"notes as a box, with a session", "GET", "/api/box/notes", nil, []int{401, 401, 401, 401, 401, 401}},
 		{"read receipt as a box, with a session", "POST", "/api/box/notes/read", url.Values{"seq": {"1"}}, []int{401, 401, 401, 401, 401, 401}},
 
+		// The fleet: trainers and admins see it; only trainers re-key.
+		{"fleet", "GET", "/console/fleet", nil, []int{403, 403, 200, 200, 200, 303}},
+		{"replace, the form", "GET", "/console/fleet/" + boxB + "/replace", nil, []int{403, 403, 200, 403, 200, 303}},
+		{"replace an unknown box", "GET", "/console/fleet/" + strings.Repeat("0", 32) + "/replace", nil, []int{403, 403, 404, 403, 404, 303}},
+		{"replace", "POST", "/console/fleet/replace", url.Values{"box": {boxC}, "key": {strings.Repeat("ab", 32)}}, []int{403, 403, 303, 403, 400, 401}},
+		{"heartbeat as a box, with a session", "POST", "/api/box/heartbeat", url.Values{}, []int{401, 401, 401, 401, 401, 401}},
+
 		{"logout", "POST", "/console/logout", url.Values{}, []int{303, 303, 303, 303, 303, 401}},
 	}
 	for _, tc := range tests {
@@ -209,6 +216,7 @@ func testAuthz(t *testing.T, e *env) {
 		"user:admin box.assign": 1, "user:trainer boxes.view": 1, "user:both boxes.view": 1, "user:trainer box.revoke": 1,
 		"user:both box.revoke": 1, "user:both segment.view": 1, "user:both clip.view": 1, "user:sw-a audit.view": 0,
 		"user:trainer segment.view": 0, "user:trainer clip.view": 0,
+		"user:trainer fleet.view": 1, "user:admin fleet.view": 1, "user:both fleet.view": 1, "user:trainer box.replace": 1, "user:both box.replace": 0,
 	} {
 		if count[k] != want {
 			t.Errorf("audit %q: %d entries, want %d", k, count[k], want)
@@ -317,6 +325,7 @@ func testAuthzBoxToken(t *testing.T, e *env) {
 		{"GET", "/console/w/" + boxA}, {"GET", "/console/rules"}, {"GET", "/console/export.tsv"},
 		{"POST", "/console/decide"}, {"POST", "/console/undo"}, {"POST", "/console/note"}, {"POST", "/console/escalate"},
 		{"POST", "/console/admin/users"}, {"POST", "/console/admin/assign"}, {"POST", "/console/boxes/revoke"},
+		{"GET", "/console/fleet"}, {"GET", "/console/fleet/" + boxA + "/replace"}, {"POST", "/console/fleet/replace"},
 	} {
 		req, _ := http.NewRequest(p.method, e.base+p.path, strings.NewReader(form.Encode()))
 		req.Header.Set("Authorization", "Bearer "+tok)
