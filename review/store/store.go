@@ -94,7 +94,6 @@ type Store interface {
 	Progress    // progress.go
 	Escalations // escalate.go
 	Forgetting  // forget.go
-	Fleet       // fleet.go
 	Bundles     // bundles.go
 	Fleet       // fleet.go
 
