@@ -176,7 +176,7 @@ func New(opts Options) (*App, error) {
 	if opts.HTTPAddr != "" {
 		a.Web, err = web.New(web.Options{
 			Box: box, PIN: opts.PIN, Preview: a.Preview, Details: a.details, Notes: a.webNotes(), Practice: a.practice,
-			Logger: log.With("part", "web"),
+			WiFi: a.webWiFi(), Logger: log.With("part", "web"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("app: %w", err)

@@ -44,6 +44,9 @@ type Provisioning struct {
 	ReadyWithin time.Duration
 	// Interval between looks at the stick (default 3 s).
 	Interval time.Duration
+	// WiFi writes the bundle's networks and keeps the setup hotspot
+	// (wifi.go); nil: no NetworkManager.
+	WiFi *WiFi
 
 	fingerprint, qr string
 }
@@ -65,6 +68,7 @@ func OpenProvisioning(stateDir string, stick provision.Stick, log *slog.Logger) 
 		return nil, provision.Version{}, false, fmt.Errorf("app: %w", err)
 	}
 	p := &Provisioning{Store: s, Key: key, Stick: stick, Trial: trial}
+	p.WiFi = boxWiFi(key, stateDir, log)
 	pub := key.Public().(ed25519.PublicKey)
 	p.fingerprint = bundle.Fingerprint(pub)
 	if p.qr, err = provision.QRDataURI(provision.EnrolText(pub)); err != nil {
@@ -208,6 +212,11 @@ func (a *App) runProvisioning(ctx context.Context, ready <-chan struct{}) error 
 			}
 			errc <- err
 		}()
+	}
+	if p.WiFi != nil {
+		n++
+		v, _ := p.Store.Current()
+		go func() { errc <- a.runWiFi(ctx, p.WiFi, v) }()
 	}
 	if p.Stick != nil {
 		w, err := provision.NewWatcher(provision.WatcherOptions{

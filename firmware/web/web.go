@@ -263,6 +263,8 @@ type Options struct {
 	WarningRepeat time.Duration
 	// Notes are the coaching notes shown while idle; nil for none.
 	Notes Notes
+	// WiFi is the setup hotspot's Wi-Fi page; nil for none (wifi.go).
+	WiFi WiFiSetup
 	// Practice is the practice lab (customers, report); nil for none.
 	Practice PracticeSource
 	Now      func() time.Time
@@ -330,6 +332,7 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("GET /api/events", s.private(s.events))
 	mux.Handle("GET /api/practice", s.private(s.practice))
 	mux.Handle("POST /api/notes/{seq}/read", s.private(s.noteRead))
+	s.wifiRoutes(mux)
 	for _, m := range []string{"POST", "DELETE", "OPTIONS", "PATCH"} {
 		mux.Handle(m+" /api/whep", s.private(s.preview))
 		mux.Handle(m+" /api/whep/{id}", s.private(s.preview))

@@ -653,6 +653,94 @@ window.addEventListener("pagehide", () => {
   if (previewURL) fetch(previewURL, { method: "DELETE", keepalive: true }).catch(() => {});
 });
 
+// ---- Wi-Fi: the box's own hotspot when it knows no network ----
+// Asked every few seconds while the page is open and she is not live.
+// The answer to 连接 comes at once; then the box leaves its hotspot, and her
+// phone with it, so the page says so before she presses.
+let wifiChosen = null;
+let wifiSent = null; // SSID sent, until the box reports a result
+
+function wifiSignal(n) { return n >= 50 ? "📶" : "📡"; }
+
+function renderWiFi(v) {
+  const recent = v.last && (Date.now() - new Date(v.last.at).getTime()) < 30 * 60 * 1000;
+  $("wifi-area").hidden = !v.hotspot && !v.joining && !recent && !wifiSent;
+  const res = $("wifi-result");
+  if (v.joining || (wifiSent && !(v.last && v.last.ssid === wifiSent))) {
+    res.textContent = "⏳ 正在连「" + (v.joining || wifiSent) + "」…";
+    res.className = "";
+  } else if (v.last) {
+    wifiSent = null;
+    res.textContent = (v.last.ok ? "✅ " : "❌ ") + v.last.message;
+    res.className = v.last.ok ? "outcome-ok" : "outcome-bad";
+  }
+  res.hidden = !res.textContent;
+  $("wifi-hint").hidden = !v.hotspot;
+  $("wifi-list").hidden = !v.hotspot;
+  $("wifi-form").hidden = !v.hotspot || !wifiChosen;
+  if (!v.hotspot) return;
+  const names = v.nearby.map((n) => n.ssid).join("\n");
+  const list = $("wifi-list");
+  if (list.dataset.names !== names) {
+    list.dataset.names = names;
+    list.replaceChildren(...v.nearby.map((n) => {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.ssid = n.ssid;
+      b.textContent = wifiSignal(n.signal) + " " + n.ssid + (n.secured ? " 🔒" : "");
+      b.addEventListener("click", () => chooseWiFi(n.ssid, v.ssid));
+      li.append(b);
+      return li;
+    }));
+  }
+  for (const b of list.querySelectorAll("button")) b.classList.toggle("chosen", b.dataset.ssid === wifiChosen);
+}
+
+function chooseWiFi(ssid, hotspot) {
+  wifiChosen = ssid;
+  $("wifi-chosen").textContent = "📶 " + ssid;
+  $("wifi-warn").textContent = "按「连接」以后，手机会断开盒子的 Wi-Fi。连上了：把手机连回「" + ssid +
+    "」，再打开这个页面。没连上：手机重新连「" + (hotspot || "村播") + "」再试一次。";
+  $("wifi-error").textContent = "";
+  $("wifi-form").hidden = false;
+  for (const b of $("wifi-list").querySelectorAll("button")) b.classList.toggle("chosen", b.dataset.ssid === ssid);
+  $("wifi-password").focus();
+}
+
+$("wifi-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  if (!wifiChosen) return;
+  $("wifi-error").textContent = "";
+  try {
+    const r = await api("/api/wifi/join", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ ssid: wifiChosen, password: $("wifi-password").value }),
+    });
+    if (r.status !== 202) {
+      let msg = "盒子没有收到，请再按一次";
+      try { msg = (await r.json()).error || msg; } catch (_) { /* keep default */ }
+      $("wifi-error").textContent = "❗ " + msg;
+      return;
+    }
+    wifiSent = wifiChosen;
+    $("wifi-password").value = "";
+    toast("⏳ 正在连「" + wifiChosen + "」，手机马上会断开盒子的 Wi-Fi");
+    pollWiFi();
+  } catch (_) {
+    $("wifi-error").textContent = "❗ 盒子没有收到，请再按一次";
+  }
+});
+
+async function pollWiFi() {
+  if ($("app").hidden || (current && LIVE_STATES.has(current.state))) return;
+  try {
+    const r = await api("/api/wifi");
+    if (r.ok) renderWiFi(await r.json());
+  } catch (_) { /* the next poll tries again */ }
+}
+setInterval(pollWiFi, 3000);
+
 // ---- start ----
 async function start() {
   $("login").hidden = true;
