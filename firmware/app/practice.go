@@ -178,16 +178,17 @@ func (l *practiceLab) warn(w compliance.Warning) {
 }
 
 // finish ends the practice under way and returns its checks; with none
-// under way, the last practice's (the upload driver and the phone page's
-// driver both call it as the practice ends, in either order).
-func (l *practiceLab) finish(now time.Time) *segment.Checks {
+// under way, the last practice's if it ended after began (the upload
+// driver and the phone page's driver both call it as the practice ends,
+// in either order; an older practice's checks are never returned).
+func (l *practiceLab) finish(now, began time.Time) *segment.Checks {
 	l.noteCard(now)
 	speech := l.speechOn()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := l.run
 	if r == nil {
-		if l.last == nil {
+		if l.last == nil || l.last.end.Before(began) {
 			return nil
 		}
 		return l.last.checks
@@ -230,7 +231,7 @@ func (l *practiceLab) drive(box *firmware.Box) func(ctx context.Context) error {
 					l.begin(now)
 				case st.State != state.Practice && practising:
 					practising = false
-					l.finish(now)
+					l.finish(now, time.Time{})
 				}
 			}
 		}
