@@ -7,35 +7,24 @@ import (
 	"github.com/cunbo/cunbo/review/store"
 )
 
-// nextPeek is how many of her newest moments nextNew reads first.
-const nextPeek = 20
-
 // nextNew is the URL of user's first undecided moment other than skip (the
-// first new one ordered lists), or the queue when none is left.
+// first new one her queue lists), or the queue when none is left.
 //
-// Her new moments are mostly her newest, so the newest few are read first
-// and the whole queue only when none of them is new: reading 200 segments'
-// JSON for one link was most of a decision's server time. Either way the
-// answer is ordered's: its new-first sort is stable, so its first new
-// moment is the first new one of the unsorted list, whose head (moments
-// handed over by colleagues, then her newest) is the same at any limit.
+// Only references are read (no JSON), and only the two newest of her new
+// ones: skip may be one of them. The store lists her new ones first however
+// old (segments_state, migration 00012), so this is the queue's own answer.
 func (c *Console) nextNew(ctx context.Context, user string, skip store.SegmentRef) (string, error) {
-	for _, limit := range []int{nextPeek, queueLimit} {
-		own, err := c.st.Queue(ctx, user, limit)
-		if err != nil {
-			return "", err
-		}
-		items, err := c.withEscalated(ctx, user, own)
-		if err != nil {
-			return "", err
-		}
-		for _, it := range items {
-			if it.State == store.StateNew && it.Ref() != skip {
-				return momentURL(it.Ref()), nil
-			}
-		}
-		if len(own) < limit {
-			break // that was all of it
+	own, err := c.st.QueueRefs(ctx, user, 2, 0)
+	if err != nil {
+		return "", err
+	}
+	items, err := c.withEscalated(ctx, user, own)
+	if err != nil {
+		return "", err
+	}
+	for _, it := range items {
+		if it.State == store.StateNew && it.Ref() != skip {
+			return momentURL(it.Ref()), nil
 		}
 	}
 	return Prefix + "?msg=alldone", nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/cunbo/cunbo/review/store"
@@ -57,7 +58,7 @@ func (c *Console) moment(w http.ResponseWriter, r *http.Request, u who) {
 		c.fail(w, r, http.StatusNotFound, "找不到这一段。它可能已经被删除，或者不归您管。")
 		return
 	}
-	items, err := c.ordered(r.Context(), u.user.Name)
+	items, err := c.orderedRefs(r.Context(), u.user.Name)
 	if err != nil {
 		c.internal(w, r, err)
 		return
@@ -67,13 +68,12 @@ func (c *Console) moment(w http.ResponseWriter, r *http.Request, u who) {
 		c.internal(w, r, err)
 		return
 	}
-	state := store.StateNew
-	at := -1
-	for i, it := range items {
-		if it.Ref() == g.Ref() {
-			state, at = it.State, i
-		}
+	state, err := c.st.State(r.Context(), g.Ref())
+	if err != nil {
+		c.internal(w, r, err)
+		return
 	}
+	at := slices.IndexFunc(items, func(it store.QueueItem) bool { return it.Ref() == g.Ref() })
 	m, err := build(g, state, names[box])
 	if err != nil {
 		c.log.Error("console: moment", "box", box, "segment", id, "err", err)
@@ -98,6 +98,14 @@ func (c *Console) moment(w http.ResponseWriter, r *http.Request, u who) {
 			if it.State == store.StateNew {
 				d.Total++
 			}
+		}
+		if d.Total >= refsLimit { // a backlog past what was listed
+			n, err := c.st.NewCount(r.Context(), u.user.Name)
+			if err != nil {
+				c.internal(w, r, err)
+				return
+			}
+			d.Total = max(d.Total, n)
 		}
 		if state == store.StateNew {
 			d.Pos = at + 1

@@ -5,27 +5,26 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/cunbo/cunbo/review/store"
 )
 
 // queueLimit bounds a queue page; a caseload has a few women with a few
-// flagged moments a day. At 500 a full queue page was 280 KB of HTML
-// (minutes on a 3g link) and rendering it took most of its server time.
+// flagged moments a day, and a backlog is paged ("更多"). At 500 a full
+// queue page was 280 KB of HTML (minutes on a 3g link) and rendering it
+// took most of its server time.
 const queueLimit = 200
+
+// refsLimit bounds the undecided moments the moment page places itself
+// among (references only, no JSON): weeks of a whole caseload's backlog.
+const refsLimit = 5000
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
-// ordered returns user's queue: undecided moments first, each group newest
-// first (as the store lists them).
-func (c *Console) ordered(ctx context.Context, user string) ([]store.QueueItem, error) {
-	items, err := c.st.Queue(ctx, user, queueLimit)
-	if err != nil {
-		return nil, err
-	}
-	if items, err = c.withEscalated(ctx, user, items); err != nil {
-		return nil, err
-	}
+// newFirst puts undecided moments first, keeping the order within each
+// group (withEscalated's moments at the top, then as the store lists them).
+func newFirst(items []store.QueueItem) {
 	slices.SortStableFunc(items, func(a, b store.QueueItem) int {
 		an, bn := a.State == store.StateNew, b.State == store.StateNew
 		switch {
@@ -36,6 +35,44 @@ func (c *Console) ordered(ctx context.Context, user string) ([]store.QueueItem, 
 		}
 		return 0
 	})
+}
+
+// ordered returns page (0-based) of user's queue: her undecided moments
+// first, however old, then the decided ones, each group newest first; the
+// moments colleagues handed to her top the first page. more is whether a
+// next page may have more; handed is how many of the page's new moments a
+// colleague handed her (they are not of her caseload).
+func (c *Console) ordered(ctx context.Context, user string, page int) (items []store.QueueItem, more bool, handed int, err error) {
+	own, err := c.st.QueuePage(ctx, user, page*queueLimit, queueLimit)
+	if err != nil {
+		return nil, false, 0, err
+	}
+	items = own
+	if page == 0 {
+		if items, err = c.withEscalated(ctx, user, own); err != nil {
+			return nil, false, 0, err
+		}
+		for _, it := range items[:len(items)-len(own)] {
+			if it.State == store.StateNew {
+				handed++
+			}
+		}
+	}
+	newFirst(items)
+	return items, len(own) == queueLimit, handed, nil
+}
+
+// orderedRefs is the same order as ordered's pages, references and states
+// only, for placing one moment among the others.
+func (c *Console) orderedRefs(ctx context.Context, user string) ([]store.QueueItem, error) {
+	items, err := c.st.QueueRefs(ctx, user, refsLimit, queueLimit)
+	if err != nil {
+		return nil, err
+	}
+	if items, err = c.withEscalated(ctx, user, items); err != nil {
+		return nil, err
+	}
+	newFirst(items)
 	return items, nil
 }
 
@@ -62,8 +99,21 @@ type queueRow struct {
 
 type queueData struct {
 	New, Done []queueRow
+	NewTotal  int    // all her undecided moments, on any page
+	Page      int    // 1-based
+	More      string // the next page, when there is one
 	Social    bool
 	Msg       string
+}
+
+// queuePageNo is the 0-based page a ?p= asks for; anything odd is the
+// first.
+func queuePageNo(r *http.Request) int {
+	p, err := strconv.Atoi(r.URL.Query().Get("p"))
+	if err != nil || p < 1 || p > 10000 {
+		return 0
+	}
+	return p - 1
 }
 
 var messages = map[string]string{
@@ -71,12 +121,22 @@ var messages = map[string]string{
 }
 
 func (c *Console) queue(w http.ResponseWriter, r *http.Request, u who) {
-	d := queueData{Social: u.user.Has(store.RoleSocial), Msg: messages[r.URL.Query().Get("msg")]}
+	pg := queuePageNo(r)
+	d := queueData{Social: u.user.Has(store.RoleSocial), Msg: messages[r.URL.Query().Get("msg")], Page: pg + 1}
 	if d.Social {
-		items, err := c.ordered(r.Context(), u.user.Name)
+		items, more, handed, err := c.ordered(r.Context(), u.user.Name, pg)
 		if err != nil {
 			c.internal(w, r, err)
 			return
+		}
+		own, err := c.st.NewCount(r.Context(), u.user.Name)
+		if err != nil {
+			c.internal(w, r, err)
+			return
+		}
+		d.NewTotal = own + handed
+		if more {
+			d.More = Prefix + "?p=" + strconv.Itoa(pg+2)
 		}
 		names, err := c.boxNames(r.Context())
 		if err != nil {
