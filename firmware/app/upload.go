@@ -81,7 +81,7 @@ func (a *App) driveUploads(ctx context.Context) error {
 			rec := segment.Session{Device: a.opts.DeviceID, Start: cur.start, End: time.Now(),
 				Findings: int(a.warnings() - cur.warnings), Stalls: cur.stalls}
 			if cur.practice {
-				rec.Kind, rec.Checks = segment.KindPractice, a.practice.finish(rec.End)
+				rec.Kind, rec.Checks = segment.KindPractice, a.practice.finish(rec.End, cur.start)
 			}
 			if err := u.AddSession(rec); err != nil {
 				a.log.Error("session record not queued", "err", err)
