@@ -20,7 +20,7 @@ import (
 type Runner func(ctx context.Context, args []string) ([]byte, error)
 
 // NMCLI is Manager over the nmcli command line. The service user needs
-// NetworkManager's polkit permissions for it (systemd/cunbo-nm.pkla, see
+// NetworkManager's polkit permissions for it (systemd/cunbo-nm.rules, see
 // the README).
 type NMCLI struct {
 	// Path of nmcli; default "nmcli" from PATH.
