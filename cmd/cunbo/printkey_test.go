@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cunbo/cunbo/firmware/upload"
+	"github.com/cunbo/cunbo/firmware/wifi"
 )
 
 // `cunbo run --print-key` makes the box's key on first use and prints the
@@ -33,7 +34,9 @@ func TestRunPrintKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := key.Public().(ed25519.PublicKey)
-	want := "公钥 (public key): " + hex.EncodeToString(pub) + "\n盒子编号 (box id): " + upload.BoxID(pub) + "\n"
+	l := wifi.LabelFor(key)
+	want := "公钥 (public key): " + hex.EncodeToString(pub) + "\n盒子编号 (box id): " + upload.BoxID(pub) + "\n" +
+		"设置热点 (setup hotspot): " + l.SSID + "  密码 (password): " + l.Password + "\n"
 	if outs[0] != want || outs[1] != want {
 		t.Fatalf("printed\n%q\n%q\nwant %q", outs[0], outs[1], want)
 	}
