@@ -15,6 +15,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/practice"
 	"github.com/cunbo/cunbo/segment"
+	"github.com/cunbo/cunbo/speech"
 )
 
 // Practice starts a rehearsal like GoLive (a fresh transcript, the
@@ -97,8 +98,10 @@ func (l *practiceLab) cardID() string {
 	return cat.Products[c.Index].ID
 }
 
+// speechOn: the recogniser runs (whether or not she is heard right now:
+// the practice's end shuts the microphone before its checks are made).
 func (l *practiceLab) speechOn() bool {
-	return l.caps != nil && l.caps.Status().On
+	return l.caps != nil && l.caps.Speech().State == speech.StateOn
 }
 
 func (l *practiceLab) begin(now time.Time) {
@@ -159,6 +162,17 @@ func (l *practiceLab) speakScript(now time.Time) {
 	}
 }
 
+// noteSpeech notes that the recogniser ran during the practice (it may
+// start after the practice began, the model loading).
+func (l *practiceLab) noteSpeech() {
+	on := l.speechOn()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if on && l.run != nil {
+		l.run.speech = true
+	}
+}
+
 // heard takes the compliance loop's final captions.
 func (l *practiceLab) heard(h compliance.Heard) {
 	l.mu.Lock()
@@ -173,6 +187,7 @@ func (l *practiceLab) warn(w compliance.Warning) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.run != nil {
+		l.run.speech = true // a warning comes from captions
 		l.run.findings = append(l.run.findings, practice.Finding{At: w.At, Category: w.Category})
 	}
 }
@@ -183,7 +198,7 @@ func (l *practiceLab) warn(w compliance.Warning) {
 // in either order; an older practice's checks are never returned).
 func (l *practiceLab) finish(now, began time.Time) *segment.Checks {
 	l.noteCard(now)
-	speech := l.speechOn()
+	on := l.speechOn()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := l.run
@@ -194,7 +209,7 @@ func (l *practiceLab) finish(now, began time.Time) *segment.Checks {
 		return l.last.checks
 	}
 	l.run = nil
-	c := practice.Check(practice.Input{Scenario: l.scenario, Start: r.start, End: now, Speech: r.speech || speech,
+	c := practice.Check(practice.Input{Scenario: l.scenario, Start: r.start, End: now, Speech: r.speech || on,
 		Captions: r.captions, Findings: r.findings, Cards: r.cards, Words: l.words})
 	l.last = &practiceResult{start: r.start, end: now, checks: c, report: practice.PlainReport(c)}
 	l.log.Info("practice: ended", "seconds", c.Seconds, "warnings", c.Warnings, "skipped", c.Skipped)
@@ -219,6 +234,7 @@ func (l *practiceLab) drive(box *firmware.Box) func(ctx context.Context) error {
 				if practising {
 					now := l.now()
 					l.noteCard(now)
+					l.noteSpeech()
 					l.speakScript(now)
 				}
 			case st, ok := <-ch:
