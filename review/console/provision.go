@@ -33,7 +33,6 @@ import (
 	"sync"
 	"testing/fstest"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/cunbo/cunbo/bundle"
@@ -429,16 +428,10 @@ func (cc *cardCache) renderer(font string, portrait bool) (*overlay.Renderer, er
 	return r, nil
 }
 
-// cleanText keeps a one-line form value without control characters.
-func cleanText(s string, max int) (string, bool) {
-	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
-		return s, false
+// optionalLine is cleanLine for a field that may be left empty.
+func optionalLine(s string, max int) (string, bool) {
+	if strings.TrimSpace(s) == "" {
+		return "", true
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return s, false
-		}
-	}
-	return s, true
+	return cleanLine(s, max)
 }

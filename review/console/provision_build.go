@@ -232,7 +232,7 @@ func (c *Console) provisionBuild(w http.ResponseWriter, r *http.Request, u who) 
 	var problems []string
 	for _, pl := range platforms {
 		raw, key := r.PostFormValue(pl.Name+"_url"), strings.TrimSpace(r.PostFormValue(pl.Name+"_key"))
-		pu, ok := cleanText(raw, 500)
+		pu, ok := optionalLine(raw, 500)
 		f.dests[pl.Name], f.keys[pl.Name] = pu, key != ""
 		switch {
 		case pu == "" && key == "":
@@ -246,7 +246,7 @@ func (c *Console) provisionBuild(w http.ResponseWriter, r *http.Request, u who) 
 				problems = append(problems, pl.Label+"的推流地址要以 rtmp:// 或 rtmps:// 开头（在直播伴侣或开播设置里复制）。")
 				continue
 			}
-			if k, ok := cleanText(key, 500); !ok || strings.ContainsAny(k, " \t") {
+			if k, ok := optionalLine(key, 500); !ok || strings.ContainsAny(k, " \t") {
 				problems = append(problems, pl.Label+"的推流码太长或者有空格、看不见的字符。")
 				continue
 			}
@@ -262,7 +262,7 @@ func (c *Console) provisionBuild(w http.ResponseWriter, r *http.Request, u who) 
 	if len(cfg.Dest) == 0 && len(problems) == 0 {
 		problems = append(problems, "至少要填一个推流地址（抖音或快手）。")
 	}
-	ssid, ok := cleanText(r.PostFormValue("wifi_ssid"), 32)
+	ssid, ok := optionalLine(r.PostFormValue("wifi_ssid"), 32)
 	f.ssid = ssid
 	pass := r.PostFormValue("wifi_password")
 	switch {
@@ -282,7 +282,7 @@ func (c *Console) provisionBuild(w http.ResponseWriter, r *http.Request, u who) 
 			sec.PIN = pin
 		}
 	}
-	review, ok := cleanText(r.PostFormValue("review_url"), 300)
+	review, ok := optionalLine(r.PostFormValue("review_url"), 300)
 	f.review = review
 	if ru, err := url.Parse(review); review != "" && (!ok || err != nil || ru.Host == "" || (ru.Scheme != "http" && ru.Scheme != "https")) {
 		problems = append(problems, "审核服务的地址要以 http:// 或 https:// 开头。")
