@@ -128,6 +128,7 @@ func (f *Fake) Activate(_ context.Context, name string) error {
 func (f *Fake) Connectivity(context.Context) (Connectivity, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.note("connectivity")
 	if f.Wired || (f.active != "" && f.active != HotspotName) {
 		return Full, nil
 	}
