@@ -36,6 +36,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/cunbo/cunbo/bundle"
+	"github.com/cunbo/cunbo/firmware/cards"
+	"github.com/cunbo/cunbo/lint"
 	"github.com/cunbo/cunbo/overlay"
 	"github.com/cunbo/cunbo/review/store"
 )
@@ -357,10 +359,19 @@ func unmarshalDraft(data []byte) (*draft, error) {
 	return d, nil
 }
 
-// parsed is a draft's catalogue read the way the box reads it.
+// parsed is a draft's catalogue read the way the box reads it: cat holds
+// the cards the box shows; hidden are the rows whose card breaks an
+// advertising rule, which the box never puts on screen (firmware/cards).
 type parsed struct {
 	cat      *overlay.Catalog
 	problems []overlay.Problem
+	hidden   []hiddenCard
+}
+
+type hiddenCard struct {
+	Row      int
+	Name     string
+	Problems []string // what to write instead, in the box's words
 }
 
 func (d *draft) parse() (parsed, error) {
@@ -372,6 +383,32 @@ func (d *draft) parse() (parsed, error) {
 	return parsed{cat: cat, problems: problems}, err
 }
 
+// checkRules keeps the cards lt passes, as the box does with the rules a
+// bundle from this page leaves it (its built-in ones).
+func (p *parsed) checkRules(lt *lint.Linter, file string) {
+	kept := &overlay.Catalog{}
+	for _, prod := range p.cat.Products {
+		ok, bad := cards.Check(&overlay.Catalog{Products: []overlay.Product{prod}}, file, lt)
+		if ok.Len() == 1 {
+			kept.Products = append(kept.Products, prod)
+			continue
+		}
+		h := hiddenCard{Row: prod.Row, Name: prod.Name}
+		for _, b := range bad {
+			if b.Where == "" || !strings.Contains(b.Where, "「") {
+				continue // "no card left at all": said once on the page
+			}
+			msg := b.Message
+			if b.Hint != "" {
+				msg += " 可以改成：" + b.Hint
+			}
+			h.Problems = append(h.Problems, msg)
+		}
+		p.hidden = append(p.hidden, h)
+	}
+	p.cat = kept
+}
+
 // cardCache keeps the few drafts a trainer is looking at parsed, so each
 // card's picture does not decode every photo of the catalogue again.
 type cardCache struct {
@@ -379,6 +416,7 @@ type cardCache struct {
 	drafts    map[string]parsed
 	order     []string
 	renderers map[bool]*overlay.Renderer // by portrait
+	linter    *lint.Linter               // the box's built-in rules
 }
 
 const cachedDrafts = 4
@@ -393,6 +431,12 @@ func (cc *cardCache) get(id string, d *draft) (parsed, error) {
 	if err != nil {
 		return p, err
 	}
+	if cc.linter == nil {
+		if cc.linter, err = lint.NewDefault(); err != nil {
+			return p, fmt.Errorf("console: card rules: %w", err)
+		}
+	}
+	p.checkRules(cc.linter, d.Meta.Catalogue)
 	if cc.drafts == nil {
 		cc.drafts = map[string]parsed{}
 	}

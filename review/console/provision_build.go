@@ -61,6 +61,7 @@ type draftData struct {
 	Portrait  bool
 	Cards     []cardRow
 	Skipped   []rowProblems // rows that made no card, and the whole file's problems
+	Hidden    []hiddenCard  // cards the box will not show: words that break a rule
 	Problems  int
 	Boxes     []boxChoice
 	Dests     []destForm
@@ -142,6 +143,8 @@ func (c *Console) renderDraft(w http.ResponseWriter, r *http.Request, u who, cod
 		}
 		dd.Skipped = append(dd.Skipped, rowProblems{Row: row, Where: where, Problems: byRow[row]})
 	}
+	dd.Hidden = p.hidden
+	dd.Problems += len(p.hidden)
 	boxes, err := c.st.Boxes(r.Context())
 	if err != nil {
 		c.internal(w, r, err)

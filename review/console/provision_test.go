@@ -240,6 +240,22 @@ func TestProvisionUpload(t *testing.T) {
 	if code, _, _ := e.send(s, "GET", draft+"/card/2.png", nil); code != 404 {
 		t.Errorf("card past the end: %d", code)
 	}
+
+	// A card whose words break an advertising rule is not drawn by the
+	// box (firmware/cards), so it is not shown as a card here either.
+	code, _, h = e.uploadForm(s, "/console/provision/upload", nil,
+		[]upFile{{"catalogue", "蜂蜜.csv", []byte("名称,价格,卖点\n野生蜂蜜,58,全网最低价\n古州香米,39.9,新米\n")}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("upload with a banned phrase: %d", code)
+	}
+	_, page, _ = e.send(s, "GET", h.Get("Location"), nil)
+	rules, _, _ := strings.Cut(page[strings.Index(page, `id="rule-problems"`)+1:], "</div>")
+	if !strings.Contains(page, `id="rule-problems"`) || !strings.Contains(rules, "第2行「野生蜂蜜」") || !strings.Contains(rules, "全网最低") {
+		t.Errorf("the card with 全网最低价 is not listed as hidden:\n%.3000s", page)
+	}
+	if !strings.Contains(page, `id="card-count">1<`) || strings.Contains(page, "/card/1.png") {
+		t.Error("the card the box will not show is drawn")
+	}
 }
 
 // countAudit counts action in the audit log.
