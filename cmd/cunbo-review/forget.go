@@ -67,7 +67,7 @@ func runForget(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		actor := "cli:" + *by
 		if f, err = st.ForgetConsole(ctx, *boxID, func(f store.Forgotten) *store.AuditEntry {
 			return &store.AuditEntry{At: time.Now(), Actor: actor, Action: "forget.console", Subject: "box:" + *boxID,
-				Detail: fmt.Sprintf("notes=%d reads=%d decisions=%d escalations=%d", f.Notes, f.NoteReads, f.Decisions, f.Escalations)}
+				Detail: fmt.Sprintf("notes=%d reads=%d decisions=%d escalations=%d assessments=%d ready=%d", f.Notes, f.NoteReads, f.Decisions, f.Escalations, f.Assessments, f.ReadyMarks)}
 		}); err != nil {
 			fmt.Fprintf(stderr, "cunbo-review forget: %v\n", err)
 			return 1

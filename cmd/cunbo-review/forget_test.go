@@ -43,6 +43,13 @@ func TestForgetRemovesNotes(t *testing.T) {
 		if _, _, err := st.MarkNoteRead(ctx, id, last.Seq, now, store.AuditEntry{At: now, Actor: "box:" + id, Action: "note.read", Subject: id}); err != nil {
 			t.Fatal(err)
 		}
+		// Her practices' scores and her "ready" mark are hers too.
+		if _, err := st.Assess(ctx, store.Assessment{BoxID: id, SessionID: "20261128T093000000Z-practice", Present: 2, Answer: 3, Orders: 1, Rules: 3, Comment: "价格说得清楚", Author: "王芳", At: now}, store.AuditEntry{At: now, Actor: "user:王芳", Action: "practice.assess", Subject: id}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetReady(ctx, store.ReadyMark{BoxID: id, Ready: true, Author: "王芳", At: now}, store.AuditEntry{At: now, Actor: "user:王芳", Action: "practice.ready", Subject: id}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	st.Close()
 
@@ -65,6 +72,15 @@ func TestForgetRemovesNotes(t *testing.T) {
 	if notes, err := st.Notes(ctx, ids[1], 0, 10); err != nil || len(notes) != 2 {
 		t.Fatalf("another woman's notes: %d %v", len(notes), err)
 	}
+	if as, err := st.BoxAssessments(ctx, ids[0], 10); err != nil || len(as) != 0 {
+		t.Fatalf("her practice scores after forget: %d %v", len(as), err)
+	}
+	if m, err := st.Ready(ctx, ids[0]); err != nil || m.Ready || m.Author != "" {
+		t.Fatalf("her ready mark after forget: %+v %v", m, err)
+	}
+	if as, err := st.BoxAssessments(ctx, ids[1], 10); err != nil || len(as) != 1 {
+		t.Fatalf("another woman's practice scores: %d %v", len(as), err)
+	}
 	audit, err := st.Audit(ctx, 5)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +91,7 @@ func TestForgetRemovesNotes(t *testing.T) {
 			got = e.Actor + " " + e.Subject + " " + e.Detail
 		}
 	}
-	if want := "cli:王社工 box:" + ids[0] + " notes=2 reads=1 decisions=0 escalations=0"; got != want {
+	if want := "cli:王社工 box:" + ids[0] + " notes=2 reads=1 decisions=0 escalations=0 assessments=1 ready=1"; got != want {
 		t.Fatalf("audit %q, want %q", got, want)
 	}
 }

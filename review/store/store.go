@@ -96,6 +96,7 @@ type Store interface {
 	Forgetting  // forget.go
 	Bundles     // bundles.go
 	Fleet       // fleet.go
+	Assessments // assess.go
 
 	// AddBox enrols a box; ErrExists if its id is already enrolled.
 	AddBox(ctx context.Context, b Box) error
