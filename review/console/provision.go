@@ -423,20 +423,27 @@ const cachedDrafts = 4
 
 func (cc *cardCache) get(id string, d *draft) (parsed, error) {
 	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	if p, ok := cc.drafts[id]; ok {
+	p, ok := cc.drafts[id]
+	lt := cc.linter
+	cc.mu.Unlock()
+	if ok {
 		return p, nil
 	}
+	// Decoding a catalogue's photos takes seconds on a busy server: not
+	// under the lock every other trainer's pictures wait on.
 	p, err := d.parse()
 	if err != nil {
 		return p, err
 	}
-	if cc.linter == nil {
-		if cc.linter, err = lint.NewDefault(); err != nil {
+	if lt == nil {
+		if lt, err = lint.NewDefault(); err != nil {
 			return p, fmt.Errorf("console: card rules: %w", err)
 		}
 	}
-	p.checkRules(cc.linter, d.Meta.Catalogue)
+	p.checkRules(lt, d.Meta.Catalogue)
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.linter = lt
 	if cc.drafts == nil {
 		cc.drafts = map[string]parsed{}
 	}
