@@ -98,6 +98,7 @@ const (
 	kindProduct
 	kindReferral
 	kindSpeech
+	kindService
 )
 
 // A pattern may be several parts joined by '~': each later part must
@@ -169,6 +170,7 @@ type scratch struct {
 	prod   []hit
 	refer  []hit
 	speech []hit
+	svc    []hit
 	breaks []int
 	bounds []bool
 	segBuf []rune
@@ -286,7 +288,7 @@ func compile(p *Pack) (*matcher, error) {
 		{p.ClauseBreaks, kindBreak}, {p.OwnRange, kindOwnRange},
 		{p.Topics, kindTopic}, {p.DisclaimVerbs, kindVerb}, {p.Doubts, kindDoubt},
 		{p.Wishes, kindWish}, {p.Heads, kindHead}, {p.Subjects, kindSubject}, {p.Products, kindProduct},
-		{p.Referrals, kindReferral}, {p.SpeechVerbs, kindSpeech},
+		{p.Referrals, kindReferral}, {p.SpeechVerbs, kindSpeech}, {p.Services, kindService},
 	}
 	for _, l := range lists {
 		for _, w := range l.ph {
@@ -384,7 +386,7 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 	sc.neg, sc.notNeg, sc.discl, sc.own = sc.neg[:0], sc.notNeg[:0], sc.discl[:0], sc.own[:0]
 	sc.topic, sc.verb, sc.doubt, sc.wish = sc.topic[:0], sc.verb[:0], sc.doubt[:0], sc.wish[:0]
 	sc.head, sc.subj, sc.prod = sc.head[:0], sc.subj[:0], sc.prod[:0]
-	sc.refer, sc.speech = sc.refer[:0], sc.speech[:0]
+	sc.refer, sc.speech, sc.svc = sc.refer[:0], sc.speech[:0], sc.svc[:0]
 	sc.breaks = append(sc.breaks[:0], nt.breaks...)
 
 	record := func(k int32, start, end int) {
@@ -428,6 +430,8 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 			sc.refer = append(sc.refer, h)
 		case kindSpeech:
 			sc.speech = append(sc.speech, h)
+		case kindService:
+			sc.svc = append(sc.svc, h)
 		}
 	}
 	m.ac.scan(nt.runes, func(k int32, end int) {
@@ -624,6 +628,9 @@ func (m *matcher) suppressed(nt *normText, sc *scratch, c hit, r *Rule) bool {
 	if r.AboutProduct && m.notAboutProduct(sc, c, cs, ce) {
 		return true
 	}
+	if r.AboutGoods && serviceAfter(sc, c, ce) {
+		return true
+	}
 	if r.OwnRange {
 		for _, o := range sc.own {
 			if o.start >= cs && o.end <= c.start {
@@ -665,6 +672,10 @@ const (
 	// a head noun follows the absolute word within this gap (最 + 大的 +
 	// 苗寨; 最好吃 + 的 + 吃法)
 	headGap = 3
+	// a delivery or after-sales outcome follows a guarantee within this
+	// gap (绝对不会给你发错, 百分百给您补发), not further: 没有任何风险不好吃包退
+	// guarantees the goods and then promises a refund
+	serviceGap = 2
 )
 
 // negated reports whether the speaker takes the claim back in its clause:
@@ -715,7 +726,7 @@ func (m *matcher) negated(nt *normText, sc *scratch, c hit, cs, ce int) bool {
 		}
 	}
 	for _, ng := range sc.neg {
-		if ng.start < c.end || ng.end > ce || ng.start-c.end > disownWindow || !m.realNegation(sc, ng) || !governsVerb(sc, ng, ce) {
+		if ng.start < c.end || ng.end > ce || ng.start-c.end > disownWindow || !m.realNegation(sc, ng) || !(governsVerb(sc, ng, ce) || endsPredicate(nt, sc, ng, ce)) {
 			continue
 		}
 		for _, tp := range sc.topic {
@@ -829,6 +840,38 @@ func governsVerb(sc *scratch, ng hit, ce int) bool {
 	return false
 }
 
+// endsPredicate reports whether a negation closes what she says about the
+// topic before a correction starts (国家认可什么的我们没有，就是村里的手艺;
+// 我们没有的就是自己家做的): a 的 may close it, then 就是 or 只是, which the
+// normaliser drops as a filler, so the original text is read.
+func endsPredicate(nt *normText, sc *scratch, ng hit, ce int) bool {
+	i := ng.end
+	if i < ce && nt.runes[i] == '的' {
+		i++
+	}
+	if i >= ce {
+		return true
+	}
+	o := int(nt.spans[i-1].end)
+	for _, w := range [...]string{"就是", "只是", "就只是"} {
+		if hasPrefixRunes(sc.orig[o:], w) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefixRunes(rs []rune, w string) bool {
+	i := 0
+	for _, r := range w {
+		if i >= len(rs) || rs[i] != r {
+			return false
+		}
+		i++
+	}
+	return true
+}
+
 // notAboutProduct reports whether an absolute word qualifies something
 // other than the product: a head noun right after it (最好吃的吃法), or a
 // nearest subject before it in the clause that is a person, team or
@@ -851,6 +894,18 @@ func (m *matcher) notAboutProduct(sc *scratch, c hit, cs, ce int) bool {
 		}
 	}
 	return other
+}
+
+// serviceAfter reports whether the guarantee's outcome is a delivery or
+// after-sales one (绝对不会 + 发错, 百分百 + 给您补发): it follows the
+// guarantee within serviceGap runes in its clause.
+func serviceAfter(sc *scratch, c hit, ce int) bool {
+	for _, s := range sc.svc {
+		if s.start >= c.end && s.start-c.end <= serviceGap && s.end <= ce {
+			return true
+		}
+	}
+	return false
 }
 
 // clauseOf returns the clause [start,end) holding position i.

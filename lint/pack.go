@@ -82,6 +82,10 @@ type Pack struct {
 	// product (篮球队拿过县里第一名). Products are the nouns that are.
 	Subjects []Phrase
 	Products []Phrase
+	// Services are delivery and after-sales outcomes (发错, 摔碎, 给您补发):
+	// a guarantee whose outcome they are promises the seller's own work,
+	// which she can keep, not an unprovable quality of the goods.
+	Services []Phrase
 	Allow    []Phrase
 	Words    []Phrase
 	Rules    []Rule
@@ -114,10 +118,14 @@ type Rule struct {
 	// product: a head noun after it or a subject before it that is not the
 	// product clears it.
 	AboutProduct bool
-	Law          string
-	Explain      string
-	Suggest      string
-	Line         int
+	// AboutGoods marks a guarantee that is one only when it promises
+	// something of the goods: a service outcome right after it clears it
+	// (绝对不会发错, 百分百给您补发).
+	AboutGoods bool
+	Law        string
+	Explain    string
+	Suggest    string
+	Line       int
 }
 
 // PackError lists every problem found in a rule pack, each with its line.
@@ -287,6 +295,8 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 				p.Subjects = append(p.Subjects, words()...)
 			case "product":
 				p.Products = append(p.Products, words()...)
+			case "service":
+				p.Services = append(p.Services, words()...)
 			default:
 				fail(line, "unknown key %q in [normalize]", key)
 			}
@@ -336,7 +346,7 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 					fail(line, "boundary: want start, both or none, got %q", val)
 				}
 				rule.Boundary = val
-			case "negatable", "own-range", "about-product":
+			case "negatable", "own-range", "about-product", "about-goods":
 				b, ok := parseYesNo(val)
 				if !ok {
 					fail(line, "%s: want yes or no, got %q", key, val)
@@ -346,6 +356,8 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 					rule.Negatable = b
 				case "own-range":
 					rule.OwnRange = b
+				case "about-goods":
+					rule.AboutGoods = b
 				default:
 					rule.AboutProduct = b
 				}

@@ -43,6 +43,29 @@ func TestScopeAndQualification(t *testing.T) {
 		{"特别 is not a negation", "这个茶对鼻炎特别管用喝几天就好", []string{"MED"}},
 		{"modest refusal after", "有人说我们是第一我可不敢当", nil},
 		{"absolute word on after-sales", "路上压坏的我们百分之百给你补发", nil},
+		// a guarantee of her own delivery or after-sales work is a promise
+		// she can keep, not a quality of the goods; the goods' own stay claims
+		{"guarantee of packing", "罐子都用气泡膜裹好了绝对不会碎", nil},
+		{"guarantee of the address", "每单都对过地址绝对不会给你发错", nil},
+		{"percent of re-sending", "少了的百分之百给您补发", nil},
+		{"guarantee of the goods", "这个蜂蜜放多久绝对不会坏", []string{"UNVERIF"}},
+		{"guarantee, then a refund", "保证没有任何风险不新鲜包换", []string{"UNVERIF"}},
+		{"guarantee of the body", "老人小孩喝了绝对不会过敏", []string{"UNVERIF"}},
+		// a claim named, then dismissed or denied and corrected after it
+		{"dismissed as made up", "什么国宴专供那都是编的我们就是山里人家", nil},
+		{"dismissed as superstition", "戴了招财辟邪那都是迷信", nil},
+		{"denied, then what it is", "国家认证什么的我们没有就是自家地里种的", nil},
+		{"resumptive pronoun", "排毒功能它没有就是普通的茶", nil},
+		{"pronoun but no denial", "这个茶有排毒功能它没有副作用", []string{"HEALTH", "UNVERIF"}},
+		{"a dismissal of others is no retraction", "我们是国宴专供的别人家的都是假的", []string{"DISPARAGE", "STATE"}},
+		{"those others are fake", "我家的米最正宗外头那些都是假的", []string{"ABS", "DISPARAGE"}},
+		// the doctor on her family; her own worry; a best within her own range
+		{"doctor on her grandmother", "医生说我外婆血压高要少吃盐", nil},
+		{"doctor on her confinement", "医生说她坐月子不能吃生冷的", nil},
+		{"doctor on the goods", "医生说我们这个茶能降血脂", []string{"DATA", "MED"}},
+		{"her only worry", "我唯一害怕的是下雨天发不了货", nil},
+		{"best of her six", "我们有六种蜂蜜里这个最甜", nil},
+		{"best of her spice levels", "辣椒酱有三个辣度这个最香", nil},
 		// recogniser output: digits for characters, any of the three de
 		{"lone 1 as a character", "这个银镯子戴1辈子都不会变色", []string{"UNVERIF"}},
 		{"lone 0 as a character", "我们的辣椒酱0添加", []string{"UNVERIF"}},
