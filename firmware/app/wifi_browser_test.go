@@ -120,7 +120,11 @@ func TestHotspotPageJoinsHerNewRouter(t *testing.T) {
 		t.Fatal("a refused password took the hotspot down")
 	}
 
-	// Wrong: tried, failed, the hotspot is back and the page says why.
+	// Wrong, with the name typed by hand (as for a network the scan
+	// missed): tried, failed, the hotspot is back and the page says why.
+	press(t, phone, "#wifi-other", true, 80*time.Millisecond)
+	do(t, phone, 10*time.Second, chromedp.WaitVisible(chromedp.CSS("#wifi-name")),
+		chromedp.SendKeys(chromedp.CSS("#wifi-name"), "阿秀新家"))
 	eval[bool](t, phone, `(document.getElementById('wifi-password').value = '') === ''`)
 	do(t, phone, 10*time.Second, chromedp.SendKeys(chromedp.CSS("#wifi-password"), "wrong-password"))
 	press(t, phone, "#wifi-join", true, 80*time.Millisecond)
@@ -129,9 +133,15 @@ func TestHotspotPageJoinsHerNewRouter(t *testing.T) {
 		t.Fatal("after a wrong password the hotspot is not back")
 	}
 
-	// Right: joined; the hotspot is off and stays off.
+	// Right, picked from the list: joined; the hotspot is off and stays off.
+	press(t, phone, `#wifi-list button[data-ssid="阿秀新家"]`, true, 80*time.Millisecond)
 	do(t, phone, 10*time.Second, chromedp.WaitVisible(chromedp.CSS("#wifi-password")),
+		poll(`document.getElementById('wifi-name').hidden`),
 		chromedp.SendKeys(chromedp.CSS("#wifi-password"), newPW))
+	if !eval[bool](t, phone, `(() => { const r = document.getElementById('wifi-join').getBoundingClientRect();
+	  return r.top >= 0 && r.bottom <= window.innerHeight; })()`) {
+		t.Fatal("连接 is off her 360×640 screen after she picked a network")
+	}
 	press(t, phone, "#wifi-join", true, 80*time.Millisecond)
 	do(t, phone, 30*time.Second, poll(`document.getElementById('wifi-result').textContent.includes('已连上「阿秀新家」')`))
 	if on, _, _ := fake.Hotspot(); on || fake.Active() != "cunbo-阿秀新家" {
@@ -140,7 +150,7 @@ func TestHotspotPageJoinsHerNewRouter(t *testing.T) {
 	if n, ok := fake.Saved("cunbo-阿秀新家"); !ok || n.PSK != newPW || n.Priority != wifi.JoinPriority {
 		t.Fatalf("saved %+v %v", n, ok)
 	}
-	if eval[bool](t, phone, `!document.getElementById('wifi-list').hidden`) {
+	if eval[bool](t, phone, `!document.getElementById('wifi-list').hidden || !document.getElementById('wifi-other').hidden`) {
 		t.Error("the list of names is still shown once joined")
 	}
 	if l := logs.String(); strings.Contains(l, newPW) || strings.Contains(l, "wrong-password") || !strings.Contains(l, "阿秀新家") {

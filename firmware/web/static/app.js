@@ -677,7 +677,8 @@ function renderWiFi(v) {
   res.hidden = !res.textContent;
   $("wifi-hint").hidden = !v.hotspot;
   $("wifi-list").hidden = !v.hotspot;
-  $("wifi-form").hidden = !v.hotspot || !wifiChosen;
+  $("wifi-other").hidden = !v.hotspot;
+  $("wifi-form").hidden = !v.hotspot || wifiChosen === null;
   if (!v.hotspot) return;
   const names = v.nearby.map((n) => n.ssid).join("\n");
   const list = $("wifi-list");
@@ -697,25 +698,38 @@ function renderWiFi(v) {
   for (const b of list.querySelectorAll("button")) b.classList.toggle("chosen", b.dataset.ssid === wifiChosen);
 }
 
+// chooseWiFi picks a name from the list, or ("") one she types (a hidden
+// network, or one the scan missed).
 function chooseWiFi(ssid, hotspot) {
   wifiChosen = ssid;
-  $("wifi-chosen").textContent = "📶 " + ssid;
-  $("wifi-warn").textContent = "按「连接」以后，手机会断开盒子的 Wi-Fi。连上了：把手机连回「" + ssid +
-    "」，再打开这个页面。没连上：手机重新连「" + (hotspot || "村播") + "」再试一次。";
+  $("wifi-name").hidden = ssid !== "";
+  $("wifi-chosen").textContent = ssid ? "📶 " + ssid : "";
+  $("wifi-warn").textContent = "按「连接」以后，手机会断开盒子的 Wi-Fi。连上了：把手机连回" +
+    (ssid ? "「" + ssid + "」" : "你家的 Wi-Fi") + "，再打开这个页面。没连上：手机重新连「" +
+    (hotspot || "村播") + "」再试一次。";
   $("wifi-error").textContent = "";
   $("wifi-form").hidden = false;
   for (const b of $("wifi-list").querySelectorAll("button")) b.classList.toggle("chosen", b.dataset.ssid === ssid);
-  $("wifi-password").focus();
+  // On a small phone the form is below the list: bring 连接 into view.
+  $(ssid ? "wifi-password" : "wifi-name").focus({ preventScroll: true });
+  $("wifi-join").scrollIntoView({ block: "nearest" });
 }
+
+$("wifi-other").addEventListener("click", async () => {
+  let hotspot = "";
+  try { hotspot = (await (await api("/api/wifi")).json()).ssid || ""; } catch (_) { /* the default name */ }
+  chooseWiFi("", hotspot);
+});
 
 $("wifi-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  if (!wifiChosen) return;
+  if (wifiChosen === null) return;
+  const ssid = wifiChosen || $("wifi-name").value.trim();
   $("wifi-error").textContent = "";
   try {
     const r = await api("/api/wifi/join", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ ssid: wifiChosen, password: $("wifi-password").value }),
+      body: JSON.stringify({ ssid: ssid, password: $("wifi-password").value }),
     });
     if (r.status !== 202) {
       let msg = "盒子没有收到，请再按一次";
@@ -723,9 +737,9 @@ $("wifi-form").addEventListener("submit", async (e) => {
       $("wifi-error").textContent = "❗ " + msg;
       return;
     }
-    wifiSent = wifiChosen;
+    wifiSent = ssid;
     $("wifi-password").value = "";
-    toast("⏳ 正在连「" + wifiChosen + "」，手机马上会断开盒子的 Wi-Fi");
+    toast("⏳ 正在连「" + ssid + "」，手机马上会断开盒子的 Wi-Fi");
     pollWiFi();
   } catch (_) {
     $("wifi-error").textContent = "❗ 盒子没有收到，请再按一次";
