@@ -249,6 +249,16 @@ func (c *Console) provisionBuild(w http.ResponseWriter, r *http.Request, u who) 
 				problems = append(problems, pl.Label+"的推流地址要以 rtmp:// 或 rtmps:// 开头（在直播伴侣或开播设置里复制）。")
 				continue
 			}
+			// The address goes into config.toml in the clear and may be
+			// shown again; the key belongs in the sealed secrets. An
+			// address with more than the app after the host (or a query)
+			// carries a key: internal/secret draws the line at the same
+			// place.
+			if u, _ := url.Parse(pu); strings.Contains(strings.Trim(u.EscapedPath(), "/"), "/") || u.RawQuery != "" || u.User != nil {
+				f.dests[pl.Name] = ""
+				problems = append(problems, pl.Label+"的推流地址里好像带着推流码。地址只填到第一个“/”后面那一段（比如 rtmp://…com/stage），后面的填到“推流码”里。")
+				continue
+			}
 			if k, ok := optionalLine(key, 500); !ok || strings.ContainsAny(k, " \t") {
 				problems = append(problems, pl.Label+"的推流码太长或者有空格、看不见的字符。")
 				continue

@@ -313,6 +313,7 @@ func TestProvisionBuild(t *testing.T) {
 			{"weak PIN", func(f url.Values) { f.Set("pin", "123456") }, "太容易猜"},
 			{"not a push address", func(f url.Values) { f.Set("douyin_url", "https://douyin.com") }, "rtmp://"},
 			{"short Wi-Fi password", func(f url.Values) { f.Set("wifi_password", "1234") }, "8 到 63"},
+			{"the key inside the address", func(f url.Values) { f.Set("douyin_url", "rtmp://push.douyincdn.com/stage/"+testWiFiPass) }, "好像带着推流码"},
 			{"a revoked or unknown box", func(f url.Values) { f.Set("box", strings.Repeat("0", 32)) }, "不在了"},
 		} {
 			f := buildForm(draft, "download", boxA)
