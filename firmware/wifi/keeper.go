@@ -111,6 +111,11 @@ func (k *Keeper) Join(ssid, psk string) error {
 	if k.joining != "" {
 		return ErrBusy
 	}
+	if k.onSince.IsZero() {
+		// Only her way back onto a network: a box online keeps the
+		// networks its bundle gave it.
+		return &InputError{"盒子已经连上网了，不用在这里换 Wi-Fi"}
+	}
 	select {
 	case k.joins <- n:
 		k.joining = ssid

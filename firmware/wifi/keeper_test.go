@@ -158,6 +158,9 @@ func TestRunJoins(t *testing.T) {
 	lw.w = &logs
 	k := &Keeper{M: f, Label: Label{SSID: "村播-ab12", Password: "12345678"}, After: time.Millisecond,
 		Settle: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&lw, nil))}
+	if err := k.Join("阿秀新家", "new-router-pw"); err == nil {
+		t.Fatal("a network taken while the box is not offering its hotspot")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- k.Run(ctx, 5*time.Millisecond) }()
