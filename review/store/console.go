@@ -189,7 +189,7 @@ var sqliteConsole = consoleQueries{
 		FROM caseload c CROSS JOIN segments s ON s.box_id = c.box_id
 		WHERE c.user_name = ? AND s.state = 'new' ORDER BY s.at DESC, s.id DESC LIMIT ? OFFSET ?`,
 	// Her decided ones are most of her segments: CROSS JOIN keeps SQLite
-	// walking segments_at (migration 00008) newest first, stopping at the
+	// walking segments_decided (migration 00012) newest first, stopping at the
 	// limit, instead of sorting all of them.
 	queueDone: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, s.state
 		FROM segments s CROSS JOIN caseload c ON c.box_id = s.box_id

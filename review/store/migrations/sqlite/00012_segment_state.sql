@@ -11,7 +11,14 @@ UPDATE segments SET state = (
     ORDER BY d.seq DESC LIMIT 1)
 WHERE EXISTS (SELECT 1 FROM decisions d WHERE d.box_id = segments.box_id AND d.segment_id = segments.id);
 CREATE INDEX segments_state ON segments (box_id, state, at DESC, id DESC);
+-- Her decided ones are listed by walking all decided segments newest first
+-- and keeping her boxes' (as segments_at, migration 00008, does for all):
+-- without the WHERE the walk first passed every new segment of every
+-- caseload, and with box_id and state in it the walk skips other women's
+-- without reading their rows.
+CREATE INDEX segments_decided ON segments (at DESC, id DESC, box_id, state) WHERE state <> 'new';
 
 -- +goose Down
+DROP INDEX segments_decided;
 DROP INDEX segments_state;
 ALTER TABLE segments DROP COLUMN state;
