@@ -246,23 +246,24 @@ func (k *Keeper) TryJoin(ctx context.Context, n Network) Result {
 		res.Message = "没连上「" + n.SSID + "」。请看看密码对不对，再试一次"
 		log.Warn("wifi not joined from the phone page", "err", err)
 	}
+	// The hotspot comes back before the page hears the outcome, so her
+	// next try finds it up.
+	var back time.Time
+	if !res.OK && wasOn && (k.Idle == nil || k.Idle()) {
+		if err := k.M.StartHotspot(ctx, k.Label.SSID, k.Label.Password); err != nil {
+			log.Error("setup hotspot not back after a failed join", "err", err)
+		} else {
+			back = k.now()
+		}
+	}
 	k.mu.Lock()
 	k.joining, k.last = "", &res
 	if wasOn {
-		k.onSince = time.Time{}
+		k.onSince = back
 	}
 	if res.OK {
 		k.lostSince = time.Time{}
 	}
 	k.mu.Unlock()
-	if !res.OK && wasOn && (k.Idle == nil || k.Idle()) {
-		if err := k.M.StartHotspot(ctx, k.Label.SSID, k.Label.Password); err != nil {
-			log.Error("setup hotspot not back after a failed join", "err", err)
-		} else {
-			k.mu.Lock()
-			k.onSince = k.now()
-			k.mu.Unlock()
-		}
-	}
 	return res
 }
