@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,11 @@ func testAuthz(t *testing.T, e *env) {
 	e.upload("雷山 村A", idA, tarA)
 	idB, tarB := segmentTar(t, 2, at, mp4)
 	e.upload("雷山 村B", idB, tarB)
+	practiceA := "/console/p/" + boxA + "/" + e.putPractice("雷山 村A", at, 10*time.Minute, practiceChecks())
+	liveStart := at.Add(-2 * time.Hour)
+	e.putSession("雷山 村A", liveStart, time.Hour, 0)
+	liveA := "/console/p/" + boxA + "/" + liveStart.UTC().Format("20060102T150405Z") + "-0000abcd"
+	assessA := url.Values{"box": {boxA}, "id": {path.Base(practiceA)}, "present": {"2"}, "answer": {"3"}, "orders": {"1"}, "rules": {"3"}, "comment": {"价格说清楚了"}}
 
 	users := []string{"sw-a", "sw-b", "trainer", "admin", "both", ""}
 	ss := e.signIn(users...)
@@ -100,6 +106,13 @@ func testAuthz(t *testing.T, e *env) {
 		{"decide on A", "POST", "/console/decide", url.Values{"box": {boxA}, "id": {idA}, "state": {store.StateReal}}, []int{303, 404, 403, 403, 404, 401}},
 		{"undo", "POST", "/console/undo", url.Values{}, []int{303, 409, 403, 403, 409, 401}},
 		{"note to A", "POST", "/console/note", url.Values{"box": {boxA}, "id": {idA}, "text": {"说“很实在”就好"}}, []int{303, 404, 403, 403, 404, 401}},
+		{"practice of A", "GET", practiceA, nil, []int{200, 404, 403, 403, 404, 303}},
+		{"a live of A as a practice", "GET", liveA, nil, []int{404, 404, 403, 403, 404, 303}},
+		{"practice, malformed id", "GET", "/console/p/" + boxA + "/..%2F..%2Freview.db", nil, []int{404, 404, 403, 403, 404, 303}},
+		{"assess a practice of A", "POST", "/console/p/assess", assessA, []int{303, 404, 403, 403, 404, 401}},
+		{"assess: no GET", "GET", "/console/p/assess", nil, []int{405, 405, 405, 405, 405, 405}},
+		{"ready mark of A", "POST", "/console/ready", url.Values{"box": {boxA}, "ready": {"1"}}, []int{303, 404, 403, 403, 404, 401}},
+		{"ready mark of B", "POST", "/console/ready", url.Values{"box": {boxB}, "ready": {"1"}}, []int{404, 303, 403, 403, 404, 401}},
 
 		{"audit log", "GET", "/console/admin/audit", nil, []int{403, 403, 403, 200, 403, 303}},
 		{"audit log, filtered", "GET", "/console/admin/audit?who=sw-a&action=segment.view&from=2026-01-01&to=2036-01-01", nil, []int{403, 403, 403, 200, 403, 303}},
@@ -216,6 +229,8 @@ func testAuthz(t *testing.T, e *env) {
 		"user:admin box.assign": 1, "user:trainer boxes.view": 1, "user:both boxes.view": 1, "user:trainer box.revoke": 1,
 		"user:both box.revoke": 1, "user:both segment.view": 1, "user:both clip.view": 1, "user:sw-a audit.view": 0,
 		"user:trainer segment.view": 0, "user:trainer clip.view": 0,
+		"user:sw-a practice.view": 1, "user:sw-a practice.assess": 1, "user:sw-a practice.ready": 1, "user:sw-b practice.ready": 1,
+		"user:sw-b practice.view": 0, "user:both practice.assess": 0, "user:trainer practice.view": 0,
 		"user:trainer fleet.view": 1, "user:admin fleet.view": 1, "user:both fleet.view": 1, "user:trainer box.replace": 1, "user:both box.replace": 0,
 	} {
 		if count[k] != want {
@@ -237,6 +252,7 @@ func testAuthzCSRF(t *testing.T, e *env) {
 	mp4 := clip(t, 2)
 	idA, tarA := segmentTar(t, 1, time.Now().UTC().Add(-time.Hour).Truncate(time.Second), mp4)
 	e.upload("雷山 村A", idA, tarA)
+	practiceID := e.putPractice("雷山 村A", time.Now().UTC().Add(-2*time.Hour).Truncate(time.Second), 10*time.Minute, practiceChecks())
 	ss := e.signIn("sw-a", "sw-b", "admin", "trainer")
 	posts := []struct {
 		as, path string
@@ -248,6 +264,8 @@ func testAuthzCSRF(t *testing.T, e *env) {
 		{"admin", "/console/admin/users", url.Values{"name": {"mallory"}, "role": {store.RoleAdmin}}},
 		{"admin", "/console/admin/assign", url.Values{"box": {boxA}, "to": {"sw-b"}}},
 		{"trainer", "/console/boxes/revoke", url.Values{"box": {boxA}, "confirm": {"yes"}}},
+		{"sw-a", "/console/p/assess", url.Values{"box": {boxA}, "id": {practiceID}, "present": {"2"}, "answer": {"3"}, "orders": {"1"}, "rules": {"3"}}},
+		{"sw-a", "/console/ready", url.Values{"box": {boxA}, "ready": {"1"}}},
 		{"sw-a", "/console/logout", url.Values{}},
 	}
 	for _, p := range posts {
@@ -294,6 +312,12 @@ func testAuthzCSRF(t *testing.T, e *env) {
 	}
 	if _, err := e.st.User(ctx, "mallory"); err == nil {
 		t.Errorf("a refused account was added")
+	}
+	if as, _ := e.st.PracticeAssessments(ctx, boxA, practiceID); len(as) != 0 {
+		t.Errorf("a refused assessment was stored: %+v", as)
+	}
+	if m, _ := e.st.Ready(ctx, boxA); m.Ready {
+		t.Errorf("a refused ready mark was stored: %+v", m)
 	}
 	if w, _ := e.st.Worker(ctx, boxA); w != "sw-a" {
 		t.Errorf("a refused assignment moved box A to %q", w)

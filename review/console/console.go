@@ -128,6 +128,7 @@ func New(cfg Config) (*Console, error) {
 	c.routes(mux) // admin.go: escalation, the admin's and the trainer's pages
 	c.fleetRoutes(mux)
 	c.provisionRoutes(mux)
+	c.practiceRoutes(mux) // practice.go: practices, assessment, the ready mark
 	c.mux = mux
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -73,6 +73,9 @@ type womanData struct {
 	Notes          []noteView
 	NewCount       int
 	SessionsCapped bool
+
+	// Her practices, apart from her lives (practice.go).
+	practiceData
 }
 
 // ownBox reports whether box (a path value) is of user's caseload; any
@@ -131,6 +134,12 @@ func (c *Console) womanPage(ctx context.Context, box string) (womanData, error) 
 		return womanData{}, err
 	}
 	d.SessionsCapped = len(recs) == sessionsLimit
+	// Practices are not lives: they are listed and scored on their own
+	// (practice.go) and never count as hours live or warnings per hour.
+	if d.practiceData, err = c.womanPractices(ctx, box, recs); err != nil {
+		return womanData{}, err
+	}
+	recs = slices.DeleteFunc(recs, isPractice)
 	var parsed []*wire.Session
 	since := time.Time{}
 	for _, x := range recs {

@@ -95,6 +95,8 @@ type queueRow struct {
 	moment
 	Said []span
 	Esc  *escMark // handed on to or by a colleague (escalate.go)
+	// Ready: a social worker said she may go on a real live (practice.go).
+	Ready bool
 }
 
 type queueData struct {
@@ -148,12 +150,18 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request, u who) {
 			c.internal(w, r, err)
 			return
 		}
+		ready, err := c.st.ReadyBoxes(r.Context())
+		if err != nil {
+			c.internal(w, r, err)
+			return
+		}
 		for _, it := range items {
 			m, err := build(it.Segment, it.State, names[it.BoxID])
 			if err != nil {
 				c.log.Error("console: queue", "box", it.BoxID, "segment", it.ID, "err", err)
 			}
-			row := queueRow{moment: m, Said: short(m.Said, 40), Esc: marks[it.Ref()]}
+			_, isReady := ready[it.BoxID]
+			row := queueRow{moment: m, Said: short(m.Said, 40), Esc: marks[it.Ref()], Ready: isReady}
 			if it.State == store.StateNew {
 				d.New = append(d.New, row)
 			} else {
