@@ -103,6 +103,10 @@ func parseSettings(base trainSettings, s string) (trainSettings, error) {
 			}
 		case "asr":
 			base.asrCopies = int(f)
+		case "seed":
+			// another seed shows how much of a difference is the
+			// training's own noise
+			base.seed = uint64(f)
 		default:
 			c, ok := strings.CutPrefix(k, "veto.")
 			if !ok || CategoryName(c) == "" {
@@ -315,9 +319,11 @@ func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte
 //	go test -tags ne -run CrossValidation ./lint/ -v -cv maxN=4,flags=3
 func TestCategoryModelCrossValidation(t *testing.T) {
 	const (
-		// a little below what the committed settings reach (0.791, 0.051)
-		minTrainRecall = 0.78
-		maxTrainFA     = 0.055
+		// a little below what the committed settings reach (0.799, 0.041 on
+		// 2026-12-07 round 3; 0.791, 0.051 before; other seeds swing the
+		// false alarms by ±0.003)
+		minTrainRecall = 0.785
+		maxTrainFA     = 0.046
 	)
 	st, err := parseSettings(modelSettings, *cvSettings)
 	if err != nil {

@@ -66,6 +66,13 @@ func TestScopeAndQualification(t *testing.T) {
 		{"her only worry", "我唯一害怕的是下雨天发不了货", nil},
 		{"best of her six", "我们有六种蜂蜜里这个最甜", nil},
 		{"best of her spice levels", "辣椒酱有三个辣度这个最香", nil},
+		// guarantees by shape: no defect under any condition, not one drop
+		{"no fault wherever tested", "拿到哪里化验都查不出一点毛病", []string{"UNVERIF"}},
+		{"however long it keeps", "这个腊肉不管放多久都不会长虫", []string{"UNVERIF"}},
+		{"not half a speck", "我们家的蜂蜜没有掺半点杂质", []string{"UNVERIF"}},
+		{"not one grain of fertiliser", "这片茶园没施过一粒化肥", []string{"UNVERIF"}},
+		{"no drop, no chemical named", "我们没有一点点办法", nil},
+		{"any weather, her own work", "不管刮风下雨我们都不会停播", nil},
 		// recogniser output: digits for characters, any of the three de
 		{"lone 1 as a character", "这个银镯子戴1辈子都不会变色", []string{"UNVERIF"}},
 		{"lone 0 as a character", "我们的辣椒酱0添加", []string{"UNVERIF"}},
