@@ -735,6 +735,32 @@ func (m *matcher) negated(nt *normText, sc *scratch, c hit, cs, ce int) bool {
 			}
 		}
 	}
+	return m.echoDenied(nt, sc, c, ce)
+}
+
+// echoDenied reports whether the claim's verb comes back negated after it
+// in the clause, the topic-comment way of refusing (加微信我是不会加的,
+// 叫我加他微信我不加的): a real negation, then within two runes a trade or
+// speech verb that also stands in the claim or just before it. A
+// condition (不加就抢不到了, 不加的话) refuses nothing.
+func (m *matcher) echoDenied(nt *normText, sc *scratch, c hit, ce int) bool {
+	from := max(c.start-2, 0)
+	for _, ng := range sc.neg {
+		if ng.start < c.end || ng.end > ce || ng.start-c.end > disownWindow || !m.realNegation(sc, ng) {
+			continue
+		}
+		for _, v := range sc.verb {
+			if v.start < ng.end || v.start-ng.end > 1 || v.end > ce {
+				continue
+			}
+			if j := v.end; j < ce && (nt.runes[j] == '就' || hasPrefixRunes(nt.runes[j:], "的话")) {
+				continue
+			}
+			if slices.Contains(nt.runes[from:c.end], nt.runes[v.start]) && v.end-v.start == 1 {
+				return true
+			}
+		}
+	}
 	return false
 }
 

@@ -73,6 +73,11 @@ func TestScopeAndQualification(t *testing.T) {
 		{"not one grain of fertiliser", "这片茶园没施过一粒化肥", []string{"UNVERIF"}},
 		{"no drop, no chemical named", "我们没有一点点办法", nil},
 		{"any weather, her own work", "不管刮风下雨我们都不会停播", nil},
+		// the claim's verb echoed, negated: she refuses what was asked
+		{"echo refusal", "要加我微信的我一律不加大家就在直播间问", nil},
+		{"echo refusal after a request", "老有人让我加他微信我是不会加的", nil},
+		{"echo as a condition", "快加我微信不加就抢不到了", []string{"OFFPLAT"}},
+		{"echo as a condition with 的话", "加我微信啊不加的话没有优惠", []string{"OFFPLAT"}},
 		// recogniser output: digits for characters, any of the three de
 		{"lone 1 as a character", "这个银镯子戴1辈子都不会变色", []string{"UNVERIF"}},
 		{"lone 0 as a character", "我们的辣椒酱0添加", []string{"UNVERIF"}},
