@@ -78,6 +78,9 @@ func TestScopeAndQualification(t *testing.T) {
 		{"echo refusal after a request", "老有人让我加他微信我是不会加的", nil},
 		{"echo as a condition", "快加我微信不加就抢不到了", []string{"OFFPLAT"}},
 		{"echo as a condition with 的话", "加我微信啊不加的话没有优惠", []string{"OFFPLAT"}},
+		// a fibre's share off a label; a percent on a result stays a claim
+		{"fibre on the label", "这条围巾是百分之百羊毛织的", nil},
+		{"percent on a result", "百分之百喝了睡得好", []string{"HEALTH", "UNVERIF"}},
 		// recogniser output: digits for characters, any of the three de
 		{"lone 1 as a character", "这个银镯子戴1辈子都不会变色", []string{"UNVERIF"}},
 		{"lone 0 as a character", "我们的辣椒酱0添加", []string{"UNVERIF"}},
