@@ -121,6 +121,7 @@ func TestPracticeInChromium(t *testing.T) {
 				chromedp.Navigate(e.base+"/console/w/"+boxA),
 				chromedp.WaitVisible(chromedp.CSS("#practices")),
 			)
+			eval[bool](t, ctx, `(document.querySelector('#ready').scrollIntoView(), true)`)
 			shot(t, ctx, size.name+"-woman-practices")
 			noSideways("her page")
 			her := eval[string](t, ctx, `document.querySelector('main').innerText`)
@@ -169,6 +170,8 @@ func TestPracticeInChromium(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS("#ready-clear")),
 			)
 			noSideways("her page, ready")
+			eval[bool](t, ctx, `(document.querySelector('#ready').scrollIntoView(), true)`)
+			shot(t, ctx, size.name+"-woman-ready")
 			if got := eval[string](t, ctx, `document.querySelector('#ready').innerText`); !strings.Contains(got, "可以正式直播了") || !strings.Contains(got, "sw-a") {
 				t.Errorf("the ready mark shows %q", got)
 			}
