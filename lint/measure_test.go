@@ -144,13 +144,14 @@ func neverTuneSets(t *testing.T) []string {
 // a little below what the linter reaches, so a regression fails.
 func TestCorpusSets(t *testing.T) {
 	const (
-		// a little below what the linter reaches (0.893, 0.044, 0.74 after
-		// the model learnt from train/ on 2026-12-07; 0.880, 0.050, 0.74
+		// a little below what the linter reaches (0.893, 0.044, 0.76 after
+		// round 3's scope and shape work on 2026-12-07; 0.893, 0.044, 0.74
+		// after the model learnt from train/; 0.880, 0.050, 0.74
 		// before it; 0.843, 0.048, 0.74 the day before; 0.729, 0.062 and
 		// 0.63 before any of this work)
 		minRecall      = 0.885
 		maxFalseAlarm  = 0.05
-		minCatRecall   = 0.72
+		minCatRecall   = 0.74
 		minCatExamples = 10
 	)
 	l, err := NewDefault()
