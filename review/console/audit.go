@@ -100,7 +100,8 @@ type auditData struct {
 
 // auditActions are offered in the action filter; any other can be typed.
 var auditActions = []string{"user.login", "user.logout", "user.add", "segment.view", "clip.view", "segment.decide",
-	"segment.undo", "segment.escalate", "note.add", "box.assign", "box.revoke", "audit.view", "audit.export", "users.view", "boxes.view"}
+	"segment.undo", "segment.escalate", "note.add", "box.assign", "box.revoke", "audit.view", "audit.export", "users.view", "boxes.view",
+	"practice.view", "practice.assess", "practice.ready"}
 
 // actionWords say an action in plain words beside its code (the code is
 // what the filter and the export use).
@@ -110,6 +111,7 @@ var actionWords = map[string]string{
 	"note.fetch": "盒子取了留言", "note.read": "她读了留言", "box.assign": "分配了盒子", "box.revoke": "停用了盒子",
 	"box.add": "登记了盒子", "audit.view": "看了操作记录", "audit.export": "下载了操作记录", "users.view": "看了账号",
 	"boxes.view": "看了盒子", "segment.received": "收到一段", "session.received": "收到直播记录",
+	"practice.view": "看了一次练习", "practice.assess": "给练习评了分", "practice.ready": "定了能不能正式直播",
 }
 
 // fullTime is when an entry was written, to the second, in China's time.
