@@ -183,20 +183,23 @@ func scoreBars(scores []scoreView) float64 {
 	return max(360, scoreBarGap+float64(len(scores))*(scoreBarW+scoreBarGap))
 }
 
-// womanPractices gathers her practices (recs are her session records, of
-// which the lives are shown elsewhere), their scores and her mark.
-func (c *Console) womanPractices(ctx context.Context, box string, recs []store.Session) (practiceData, error) {
+// womanPractices gathers her practices from recs (her session records),
+// their scores and her mark, and returns the other records: her lives,
+// and any record that does not parse (shown with the lives as such).
+func (c *Console) womanPractices(ctx context.Context, box string, recs []store.Session) (practiceData, []store.Session, error) {
 	var d practiceData
+	var lives []store.Session
 	for _, x := range recs {
 		s, err := wire.ParseSession(x.Record)
 		if err != nil || s.Kind != segment.KindPractice {
-			continue // an unreadable record is shown with the lives
+			lives = append(lives, x)
+			continue
 		}
 		d.Practices = append(d.Practices, summarise(s))
 	}
 	scores, err := c.st.BoxAssessments(ctx, box, practicesShown)
 	if err != nil {
-		return practiceData{}, err
+		return practiceData{}, nil, err
 	}
 	for i := len(scores) - 1; i >= 0; i-- {
 		d.Scores = append(d.Scores, viewScore(scores[i]))
@@ -210,16 +213,9 @@ func (c *Console) womanPractices(ctx context.Context, box string, recs []store.S
 		}
 	}
 	if d.Ready, err = c.st.Ready(ctx, box); err != nil {
-		return practiceData{}, err
+		return practiceData{}, nil, err
 	}
-	return d, nil
-}
-
-// isPractice reports whether a stored record is a practice; one that does
-// not parse is not (it is shown as unreadable with the lives).
-func isPractice(x store.Session) bool {
-	s, err := wire.ParseSession(x.Record)
-	return err == nil && s.Kind == segment.KindPractice
+	return d, lives, nil
 }
 
 // ownPractice finds a practice of user's caseload by its path values;

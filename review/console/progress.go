@@ -136,10 +136,9 @@ func (c *Console) womanPage(ctx context.Context, box string) (womanData, error) 
 	d.SessionsCapped = len(recs) == sessionsLimit
 	// Practices are not lives: they are listed and scored on their own
 	// (practice.go) and never count as hours live or warnings per hour.
-	if d.practiceData, err = c.womanPractices(ctx, box, recs); err != nil {
+	if d.practiceData, recs, err = c.womanPractices(ctx, box, recs); err != nil {
 		return womanData{}, err
 	}
-	recs = slices.DeleteFunc(recs, isPractice)
 	var parsed []*wire.Session
 	since := time.Time{}
 	for _, x := range recs {
