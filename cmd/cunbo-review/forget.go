@@ -81,7 +81,7 @@ func runForget(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return 1
 		}
 	}
-	fmt.Fprintf(stdout, "removed %d segments (%d with clips), %d session records, %d unfinished uploads, %d coaching notes (%d read receipts), %d decisions, %d escalations of box %s\n",
-		c.Segments, c.Clips, c.Sessions, uploads, f.Notes, f.NoteReads, f.Decisions, f.Escalations, *boxID)
+	fmt.Fprintf(stdout, "removed %d segments (%d with clips), %d session records, %d unfinished uploads, %d coaching notes (%d read receipts), %d decisions, %d escalations, %d practice scores, %d ready marks of box %s\n",
+		c.Segments, c.Clips, c.Sessions, uploads, f.Notes, f.NoteReads, f.Decisions, f.Escalations, f.Assessments, f.ReadyMarks, *boxID)
 	return 0
 }

@@ -57,7 +57,7 @@ func TestForgetRemovesNotes(t *testing.T) {
 		t.Fatalf("forget of an unknown segment: %d %q %s", code, out, errOut)
 	}
 	code, out, errOut := run(t, "forget", "--data", data, "--box", ids[0], "--by", "王社工")
-	if code != 0 || !strings.Contains(out, "2 coaching notes (1 read receipts)") {
+	if code != 0 || !strings.Contains(out, "2 coaching notes (1 read receipts)") || !strings.Contains(out, "1 practice scores, 1 ready marks") {
 		t.Fatalf("forget: %d %q %s", code, out, errOut)
 	}
 
