@@ -340,6 +340,24 @@ func cleanComment(s string) (string, bool) {
 	return s, true
 }
 
+// readAssessment reads the rubric's scores and the comment from a form;
+// msg says in her social worker's words what to fix when they are not
+// usable.
+func readAssessment(value func(string) string) (scores [4]int, comment, msg string) {
+	for i, st := range rubric {
+		v, err := strconv.Atoi(value(st.Field))
+		if err != nil || scoreNames[v] == "" {
+			return [4]int{}, "", "每一项都要选：未做到、基本做到 或 做得好。请回到上一页选好再保存（写的评语还在上一页）。"
+		}
+		scores[i] = v
+	}
+	comment, ok := cleanComment(value("comment"))
+	if !ok {
+		return [4]int{}, "", fmt.Sprintf("评语最多写 %d 个字，不能有特殊符号。请回到上一页改一改（刚才写的字还在上一页）。", maxAssessComment)
+	}
+	return scores, comment, ""
+}
+
 func (c *Console) assess(w http.ResponseWriter, r *http.Request, u who) {
 	box, id := r.PostFormValue("box"), r.PostFormValue("id")
 	_, ok, err := c.ownPractice(r.Context(), u.user.Name, box, id)
@@ -351,18 +369,9 @@ func (c *Console) assess(w http.ResponseWriter, r *http.Request, u who) {
 		c.fail(w, r, http.StatusNotFound, "找不到这次练习。它可能已经被删除，或者不归您管。")
 		return
 	}
-	var scores [4]int
-	for i, st := range rubric {
-		v, err := strconv.Atoi(r.PostFormValue(st.Field))
-		if err != nil || scoreNames[v] == "" {
-			c.fail(w, r, http.StatusBadRequest, "每一项都要选：未做到、基本做到 或 做得好。请回到上一页选好再保存（写的评语还在上一页）。")
-			return
-		}
-		scores[i] = v
-	}
-	comment, ok := cleanComment(r.PostFormValue("comment"))
-	if !ok {
-		c.fail(w, r, http.StatusBadRequest, fmt.Sprintf("评语最多写 %d 个字。请回到上一页改短一点（刚才写的字还在上一页）。", maxAssessComment))
+	scores, comment, msg := readAssessment(r.PostFormValue)
+	if msg != "" {
+		c.fail(w, r, http.StatusBadRequest, msg)
 		return
 	}
 	now := c.now()
