@@ -21,6 +21,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/compliance"
 	"github.com/cunbo/cunbo/firmware/notes"
 	"github.com/cunbo/cunbo/firmware/pipeline"
+	"github.com/cunbo/cunbo/firmware/provision"
 	"github.com/cunbo/cunbo/firmware/sdnotify"
 	"github.com/cunbo/cunbo/firmware/upload"
 	"github.com/cunbo/cunbo/firmware/web"
@@ -96,6 +97,10 @@ type Options struct {
 	// Heartbeat reports the box's health to the review service's fleet
 	// page (heartbeat.go); nil for none.
 	Heartbeat *HeartbeatSetup
+	// Bundles fetches setup bundles published for this box by the review
+	// service while idle (the network path beside the stick); used only
+	// with Provision, nil for none.
+	Bundles provision.Downloader
 
 	// PracticeScript speaks each simulated customer's sample answer as a
 	// caption during a practice when there is no speech model (the

@@ -164,6 +164,9 @@ func Build(s Spec) (Options, error) {
 		if opts.Heartbeat, err = NewHeartbeat(s.ReviewURL, s.StateDir, log.With("part", "heartbeat")); err != nil {
 			log.Error("no heartbeats to the review service", "err", err)
 		}
+		if opts.Bundles, err = NewBundleClient(s.ReviewURL, s.StateDir); err != nil {
+			log.Error("no setup bundles from the review service; the USB stick still works", "err", err)
+		}
 	}
 	return opts, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,6 +45,10 @@ type Provisioning struct {
 	ReadyWithin time.Duration
 	// Interval between looks at the stick (default 3 s).
 	Interval time.Duration
+	// FetchInterval is between asks of the review service for a newer
+	// bundle (default provision.FetcherOptions'); the first ask is as
+	// soon as the box is ready and idle.
+	FetchInterval time.Duration
 	// WiFi writes the bundle's networks and keeps the setup hotspot
 	// (wifi.go); nil: no NetworkManager.
 	WiFi *WiFi
@@ -157,6 +162,26 @@ func bundleCatalogue(dir string) string {
 	return ""
 }
 
+// bundleDownloadTimeout bounds one bundle download: the largest bundle
+// (bundle.MaxBundleSize, 64 MiB) over a weak village uplink of about
+// 256 kbit/s takes some 35 minutes, and a link that stalls for good must
+// still give the box back to the next ask.
+const bundleDownloadTimeout = 45 * time.Minute
+
+// NewBundleClient is the box's signed-in client of the review service at
+// url for setup bundles, with the box key from stateDir.
+func NewBundleClient(url, stateDir string) (*upload.BoxClient, error) {
+	key, err := upload.LoadOrCreateKey(stateDir)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	c, err := upload.NewBoxClient(url, key, &http.Client{Timeout: bundleDownloadTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	return c, nil
+}
+
 // setup is the phone page's part.
 func (p *Provisioning) setup() *web.Setup {
 	su := &web.Setup{Fingerprint: p.fingerprint, QR: p.qr}
@@ -195,13 +220,14 @@ func (g idleGate) WaitIdle(ctx context.Context) error {
 	return nil
 }
 
-// runProvisioning watches the stick and guards a trial; it returns
+// runProvisioning watches the stick, asks the review service for bundles
+// (when one is configured) and guards a trial; it returns
 // ErrRestart when the box must start again with another configuration.
 func (a *App) runProvisioning(ctx context.Context, ready <-chan struct{}) error {
 	p := a.opts.Provision
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	errc := make(chan error, 2)
+	errc := make(chan error, 4)
 	n := 0
 	if p.Trial {
 		n++
@@ -218,39 +244,61 @@ func (a *App) runProvisioning(ctx context.Context, ready <-chan struct{}) error 
 		v, _ := p.Store.Current()
 		go func() { errc <- a.runWiFi(ctx, p.WiFi, v) }()
 	}
-	if p.Stick != nil {
-		w, err := provision.NewWatcher(provision.WatcherOptions{
-			Store: p.Store, Stick: p.Stick, Key: p.Key, Idle: idleGate{a}, LED: a.opts.Panel.LED,
-			Interval: p.Interval, Logger: a.log.With("part", "provision"),
-			// The restart waits for idle too: she may have pressed 开播
-			// while the bundle was written.
-			Applied: func(provision.Version) {
-				go func() {
-					if (idleGate{a}).WaitIdle(ctx) == nil {
-						cancel(ErrRestart)
-					}
-				}()
-			},
-		})
-		if err != nil {
-			return fmt.Errorf("app: %w", err)
-		}
+	// Both paths restart the same way once a bundle is in: the restart
+	// waits for idle too, she may have pressed 开播 while it was written.
+	applied := func(provision.Version) {
+		go func() {
+			if (idleGate{a}).WaitIdle(ctx) == nil {
+				cancel(ErrRestart)
+			}
+		}()
+	}
+	// afterReady runs f once the box is ready: a bundle applied during a
+	// trial would be confirmed, or rolled back, in its place.
+	afterReady := func(f func(context.Context) error) {
 		n++
 		go func() {
-			// Not before the box is ready: a bundle applied during a
-			// trial would be confirmed, or rolled back, in its place.
 			select {
 			case <-ready:
 			case <-ctx.Done():
 				errc <- ctx.Err()
 				return
 			}
-			err := w.Run(ctx)
+			err := f(ctx)
 			if c := context.Cause(ctx); errors.Is(c, ErrRestart) {
 				err = c
 			}
 			errc <- err
 		}()
+	}
+	if a.opts.Bundles != nil {
+		f, err := provision.NewFetcher(provision.FetcherOptions{
+			Store: p.Store, Client: a.opts.Bundles, Key: p.Key, Idle: idleGate{a}, LED: a.opts.Panel.LED,
+			Interval: p.FetchInterval, Logger: a.log.With("part", "provision-fetch"), Applied: applied,
+		})
+		if err != nil {
+			return fmt.Errorf("app: %w", err)
+		}
+		afterReady(func(ctx context.Context) error {
+			err := f.Run(ctx)
+			if err == nil {
+				// Applied: wait for the restart rather than end the
+				// other parts with a nil error.
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return err
+		})
+	}
+	if p.Stick != nil {
+		w, err := provision.NewWatcher(provision.WatcherOptions{
+			Store: p.Store, Stick: p.Stick, Key: p.Key, Idle: idleGate{a}, LED: a.opts.Panel.LED,
+			Interval: p.Interval, Logger: a.log.With("part", "provision"), Applied: applied,
+		})
+		if err != nil {
+			return fmt.Errorf("app: %w", err)
+		}
+		afterReady(w.Run)
 	}
 	var first error
 	for range n {
