@@ -118,4 +118,16 @@ func TestDebPackage(t *testing.T) {
 	if err := exec.Command("bash", "deb/check.sh", bad).Run(); err == nil {
 		t.Fatal("check.sh accepted a package without its binary")
 	}
+	// Nor one without the polkit rule (no hotspot) or the stick rule (no
+	// bundles by USB).
+	for _, f := range []string{"etc/polkit-1/rules.d/50-cunbo-nm.rules", "usr/lib/udev/rules.d/90-cunbo-stick.rules"} {
+		broken := filepath.Join(dir, "broken-"+filepath.Base(f))
+		run(t, "dpkg-deb", "-R", deb, broken)
+		os.Remove(filepath.Join(broken, f))
+		bad := filepath.Join(dir, "cunbo_0.0.0-bad_"+filepath.Base(f)+"_amd64.deb")
+		run(t, "dpkg-deb", "--root-owner-group", "--build", broken, bad)
+		if err := exec.Command("bash", "deb/check.sh", bad).Run(); err == nil {
+			t.Errorf("check.sh accepted a package without %s", f)
+		}
+	}
 }

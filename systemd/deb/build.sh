@@ -16,6 +16,10 @@ install -D -m 0755 "$bin" "$root/usr/bin/cunbo"
 install -D -m 0644 "$sd/cunbo.service" "$root/usr/lib/systemd/system/cunbo.service"
 install -D -m 0644 "$sd/cunbo.tmpfiles" "$root/usr/lib/tmpfiles.d/cunbo.conf"
 install -D -m 0644 "$sd/cunbo.sysusers" "$root/usr/lib/sysusers.d/cunbo.conf"
+# nmcli for the service (Wi-Fi from a bundle, the setup hotspot), and the
+# USB stick mounted read-only where the box looks for setup bundles.
+install -D -m 0644 "$sd/cunbo-nm.rules" "$root/etc/polkit-1/rules.d/50-cunbo-nm.rules"
+install -D -m 0644 "$sd/90-cunbo-stick.rules" "$root/usr/lib/udev/rules.d/90-cunbo-stick.rules"
 # The config holds the PIN and stream keys: readable by the service only.
 install -D -m 0640 "$repo/firmware/cunbo.example.toml" "$root/etc/cunbo/cunbo.toml"
 install -D -m 0644 "$repo/firmware/cunbo.example.toml" "$root/usr/share/doc/cunbo/cunbo.example.toml"
