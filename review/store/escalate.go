@@ -265,23 +265,5 @@ func (s *sqlStore) AuditPage(ctx context.Context, f AuditFilter) ([]AuditEntry, 
 		return nil, nil
 	}
 	q, args := s.auditPageSQL(f)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: audit page: %w", err)
-	}
-	defer rows.Close()
-	var out []AuditEntry
-	for rows.Next() {
-		var e AuditEntry
-		var at int64
-		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Subject, &e.Detail); err != nil {
-			return nil, fmt.Errorf("store: audit page: %w", err)
-		}
-		e.At = fromMicros(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: audit page: %w", err)
-	}
-	return out, nil
+	return s.auditRows(ctx, "audit page", q, args...)
 }

@@ -402,9 +402,15 @@ func (s *sqlStore) AppendAudit(ctx context.Context, e AuditEntry) error {
 }
 
 func (s *sqlStore) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
-	rows, err := s.db.QueryContext(ctx, s.q.audit, limit)
+	return s.auditRows(ctx, "audit", s.q.audit, limit)
+}
+
+// auditRows runs a query returning audit columns (seq, at, actor, action,
+// subject, detail) and reads them; what names the caller in errors.
+func (s *sqlStore) auditRows(ctx context.Context, what, query string, args ...any) ([]AuditEntry, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: audit: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []AuditEntry
@@ -412,13 +418,13 @@ func (s *sqlStore) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
 		var e AuditEntry
 		var at int64
 		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Subject, &e.Detail); err != nil {
-			return nil, fmt.Errorf("store: audit: %w", err)
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		e.At = fromMicros(at)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: audit: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return out, nil
 }
