@@ -388,7 +388,7 @@ func (s *sqlStore) QueuePage(ctx context.Context, user string, offset, limit int
 	if offset < 0 || limit < 0 {
 		return nil, fmt.Errorf("store: queue: offset %d, limit %d", offset, limit)
 	}
-	out, err := s.queueRows(ctx, s.c.queueNew, user, limit, offset)
+	out, err := s.queueItems(ctx, "queue", s.c.queueNew, user, limit, offset)
 	if err != nil || len(out) == limit {
 		return out, err
 	}
@@ -402,14 +402,16 @@ func (s *sqlStore) QueuePage(ctx context.Context, user string, offset, limit int
 		}
 		skip = max(offset-n, 0)
 	}
-	done, err := s.queueRows(ctx, s.c.queueDone, user, limit-len(out), skip)
+	done, err := s.queueItems(ctx, "queue", s.c.queueDone, user, limit-len(out), skip)
 	return append(out, done...), err
 }
 
-func (s *sqlStore) queueRows(ctx context.Context, query, user string, limit, offset int) ([]QueueItem, error) {
-	rows, err := s.db.QueryContext(ctx, query, user, limit, offset)
+// queueItems runs a query returning segment columns and the state, and
+// reads them; what names the caller in errors.
+func (s *sqlStore) queueItems(ctx context.Context, what, query string, args ...any) ([]QueueItem, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: queue: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []QueueItem
@@ -418,13 +420,13 @@ func (s *sqlStore) queueRows(ctx context.Context, query, user string, limit, off
 		var at, received int64
 		g := &q.Segment
 		if err := rows.Scan(&g.BoxID, &g.ID, &g.SHA256, &g.Size, &g.Reason, &at, &g.JSON, &g.JSONKey, &g.ClipKey, &received, &q.State); err != nil {
-			return nil, fmt.Errorf("store: queue: %w", err)
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		g.At, g.Received = fromMicros(at), fromMicros(received)
 		out = append(out, q)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: queue: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return out, nil
 }

@@ -127,26 +127,7 @@ func (s *sqlStore) Escalation(ctx context.Context, ref SegmentRef) (Escalation, 
 }
 
 func (s *sqlStore) EscalatedTo(ctx context.Context, user string, limit int) ([]QueueItem, error) {
-	rows, err := s.db.QueryContext(ctx, s.sqlFor(sqliteEscalatedTo, postgresEscalatedTo), user, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: escalated to: %w", err)
-	}
-	defer rows.Close()
-	var out []QueueItem
-	for rows.Next() {
-		var q QueueItem
-		var at, received int64
-		g := &q.Segment
-		if err := rows.Scan(&g.BoxID, &g.ID, &g.SHA256, &g.Size, &g.Reason, &at, &g.JSON, &g.JSONKey, &g.ClipKey, &received, &q.State); err != nil {
-			return nil, fmt.Errorf("store: escalated to: %w", err)
-		}
-		g.At, g.Received = fromMicros(at), fromMicros(received)
-		out = append(out, q)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: escalated to: %w", err)
-	}
-	return out, nil
+	return s.queueItems(ctx, "escalated to", s.sqlFor(sqliteEscalatedTo, postgresEscalatedTo), user, limit)
 }
 
 func (s *sqlStore) EscalationsOf(ctx context.Context, user string, limit int) ([]Escalation, error) {
