@@ -317,7 +317,13 @@ func (a *App) Run(ctx context.Context, ready func(httpAddr string)) error {
 		go func() {
 			defer wg.Done()
 			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("%s: %w", name, err)
+				// The first error is Run's; the others (every part
+				// ends with ctx's deadline at once) must not block
+				// the part sending it, or Run would wait forever.
+				select {
+				case errc <- fmt.Errorf("%s: %w", name, err):
+				default:
+				}
 				cancel()
 			}
 		}()

@@ -147,3 +147,34 @@ func reviewBox(t *testing.T, stateDir, reviewURL string, prov *app.Provisioning)
 	}
 	return a
 }
+
+// A box run until a deadline (rather than cancelled) ends: every part
+// ends with the deadline at once, more than Run's error channel held.
+func TestRunEndsAtItsDeadline(t *testing.T) {
+	stateDir := t.TempDir()
+	prov, _, _, err := app.OpenProvisioning(stateDir, nil, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.Open(context.Background(), server.Config{DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	review := httptest.NewServer(srv.Handler())
+	t.Cleanup(review.Close)
+	// With a review service: the most parts.
+	a := reviewBox(t, stateDir, review.URL, prov)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, nil) }()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatal("Run did not end after its deadline")
+	}
+}
