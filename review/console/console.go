@@ -119,6 +119,7 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("GET "+Prefix+"{$}", c.user(c.queue))
 	mux.HandleFunc("GET "+Prefix+"m/{box}/{id}", c.social(c.moment))
 	mux.HandleFunc("GET "+Prefix+"clip/{box}/{id}", c.social(c.clip))
+	mux.HandleFunc("GET "+Prefix+"poster/{box}/{id}", c.social(c.poster))
 	mux.HandleFunc("POST "+Prefix+"decide", c.social(c.decide))
 	mux.HandleFunc("POST "+Prefix+"undo", c.social(c.undo))
 	mux.HandleFunc("POST "+Prefix+"note", c.social(c.note))
@@ -223,8 +224,11 @@ func (c *Console) user(h userHandler) http.HandlerFunc {
 	}
 }
 
-// isClip: a video element cannot follow a redirect to a sign-in page.
-func isClip(r *http.Request) bool { return r.Pattern == "GET "+Prefix+"clip/{box}/{id}" }
+// isClip: a video element (or its poster) cannot follow a redirect to a
+// sign-in page.
+func isClip(r *http.Request) bool {
+	return r.Pattern == "GET "+Prefix+"clip/{box}/{id}" || r.Pattern == "GET "+Prefix+"poster/{box}/{id}"
+}
 
 // social requires a signed-in social worker.
 func (c *Console) social(h userHandler) http.HandlerFunc {
