@@ -5,7 +5,7 @@ set -euo pipefail
 deb=$1
 fail() { echo "check.sh: $deb: $*" >&2; exit 1; }
 info=$(dpkg-deb --info "$deb")
-for want in "Package: cunbo-review" "Depends: systemd" " postinst" " prerm" " postrm" " conffiles"; do
+for want in "Package: cunbo-review" "Depends: systemd" "Recommends: ffmpeg" " postinst" " prerm" " postrm" " conffiles"; do
 	grep -qF -- "$want" <<<"$info" || fail "control lacks '$want'"
 done
 arch=$(dpkg-deb --field "$deb" Architecture)
