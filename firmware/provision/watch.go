@@ -138,6 +138,12 @@ func (w *Watcher) Once(ctx context.Context) error {
 func (w *Watcher) take(path string) (Version, bool) {
 	log := w.o.Logger.With("bundle", path)
 	v, err := w.apply(path)
+	if errors.Is(err, errInUse) {
+		// The stick left in through the restart that bundle asked for:
+		// nothing to say, the phone page keeps "✅ 新设置已用上".
+		log.Info("provision: the bundle on the stick is the one in use")
+		return Version{}, false
+	}
 	if err != nil {
 		out := Outcome{At: w.o.Now(), Message: "❌ 设置没换成：请培训老师看看", Reason: err.Error()}
 		if be, ok := errors.AsType[*bundle.Error](err); ok {
@@ -188,12 +194,25 @@ func (w *Watcher) apply(path string) (Version, error) {
 		return Version{}, fmt.Errorf("provision: %w", err)
 	}
 	self := w.o.Key.Public().(ed25519.PublicKey)
-	v, err := bundle.Open(f, fi.Size(), trust, self, store.Have(), w.o.Now())
+	have := store.Have()
+	v, err := bundle.Open(f, fi.Size(), trust, self, have, w.o.Now())
+	if errors.Is(err, bundle.Replay) && have > 0 {
+		// Not newer: the very bundle the box has (a stick still in after
+		// the restart it asked for; or the one just tried and rolled
+		// back) is no refusal, its outcome is on the phone page already.
+		// An older one is refused.
+		if same, serr := bundle.Open(f, fi.Size(), trust, self, have-1, w.o.Now()); serr == nil && same.Manifest.Version == have {
+			return Version{}, errInUse
+		}
+	}
 	if err != nil {
 		return Version{}, err
 	}
 	return store.Apply(v, w.o.Key, trust.Root)
 }
+
+// errInUse: the bundle is the newest version the box has taken.
+var errInUse = errors.New("provision: bundle already in use")
 
 func (w *Watcher) flash(pattern string) {
 	if w.o.LED == nil {
