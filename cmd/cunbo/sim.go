@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cunbo/cunbo/firmware/app"
 	"github.com/cunbo/cunbo/firmware/memlimit"
 )
 
@@ -47,6 +48,7 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	verbose := fs.Bool("v", false, "log everything the pipeline does")
 	printKey := fs.Bool("print-key", false, "print the simulated box's public key and id (made in --data on first use) for cunbo-review box add, then exit")
 	httpFlags := addSimHTTPFlags(fs)
+	stick := fs.String("stick", "", "with --http: take setup bundles from this `folder`, standing in for a USB stick (with --review, also those published for the box); the box restarts itself to use one")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cunbo sim [--rtmp-file FILE | --rtmp URL]... [--duration D] [--portrait] [--card N] [--data DIR] [--record DIR] [--preview ADDR] [--catalog CSV --photos DIR]")
 		fmt.Fprintln(stderr, "在电脑上模拟一台直播盒子：测试画面 + 循环播放的讲话声 + 商品卡片。")
@@ -58,6 +60,10 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if cfg.Card < 0 {
 		fmt.Fprintln(stderr, "cunbo sim: --card counts from 1 (0 hides the card)")
+		return 2
+	}
+	if *stick != "" && httpFlags.addr == "" {
+		fmt.Fprintln(stderr, "cunbo sim: --stick needs --http (bundles are taken while the box is idle)")
 		return 2
 	}
 	if *duration < 0 || *quotaMB <= 0 {
@@ -104,20 +110,20 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
 		return 1
 	}
-	opts, err := buildSim(cfg, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
-		return 2
-	}
-	p := opts.Pipeline
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
 	if httpFlags.addr != "" {
-		return runSimHTTP(ctx, opts, cfg, httpFlags, stdin, stdout, stderr)
+		return runSimBox(ctx, cfg, httpFlags, *stick, stdin, stdout, stderr)
 	}
+	opts, err := buildSim(cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+		return 2
+	}
+	p := opts.Pipeline
 	runCtx, stopRun := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run(runCtx) }()
@@ -152,6 +158,44 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	fmt.Fprintln(stdout, "直播已结束 (stream ended)")
 	return 0
+}
+
+// runSimBox builds and runs the simulated box with its phone page, and
+// builds it again from the applied bundle each time a setup bundle asks
+// for a restart, in this process, as systemd restarts `cunbo run`.
+func runSimBox(ctx context.Context, base simConfig, hf *simHTTPFlags, stick string, stdin io.Reader, stdout, stderr io.Writer) int {
+	out := &syncWriter{w: stdout}
+	restore := rawTerminal(stdin)
+	defer restore()
+	keys := stdinKeys(stdin)
+	// Bundles come by a stick, or from the review service once a stick
+	// brought the organisation's root.
+	bundles := stick != "" || base.ReviewURL != ""
+	for restarted := false; ; restarted = true {
+		cfg := base
+		var prov *app.Provisioning
+		upLine := ""
+		if bundles {
+			var err error
+			if prov, err = simProvisioning(&cfg, stick, cfg.Logger); err != nil {
+				fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+				return 1
+			}
+			if restarted {
+				upLine = appliedLine(prov)
+			}
+		}
+		opts, err := buildSim(cfg, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+			return 2
+		}
+		opts.Provision = prov
+		code, restart := runSimHTTP(ctx, opts, cfg, hf, upLine, keys, out, stderr)
+		if !restart || ctx.Err() != nil {
+			return code
+		}
+	}
 }
 
 // simExit maps a start-up failure to an exit status: being told to stop

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -63,9 +64,12 @@ func (f *simHTTPFlags) apply(cfg *simConfig) error {
 // runSimHTTP runs the simulated box the way the real one runs — idle until
 // the big button is pressed — with its phone page, and a terminal panel:
 // state and LED changes are printed, single keys press the buttons.
-func runSimHTTP(ctx context.Context, opts app.Options, cfg simConfig, hf *simHTTPFlags, stdin io.Reader, stdout, stderr io.Writer) int {
+// It returns restart when the box must be built again for another
+// configuration (app.ErrRestart), as systemd restarts `cunbo run`.
+// upLine, when not empty, is printed once the box is up (what became of
+// the setup bundle it restarted for).
+func runSimHTTP(ctx context.Context, opts app.Options, cfg simConfig, hf *simHTTPFlags, upLine string, keys <-chan byte, out *syncWriter, stderr io.Writer) (code int, restart bool) {
 	p, panel, pin := opts.Pipeline, opts.Panel, opts.PIN
-	out := &syncWriter{w: stdout}
 	if caps := opts.Compliance; caps != nil {
 		caps.Loop().AddSink(warningPrinter(out))
 	}
@@ -77,18 +81,14 @@ func runSimHTTP(ctx context.Context, opts app.Options, cfg simConfig, hf *simHTT
 	a, err := app.New(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
-		return 2
+		return 2, false
 	}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, func(addr string) { ready <- addr }) }()
 	select {
 	case err := <-done:
-		if err != nil {
-			fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
-			return 1
-		}
-		return 0
+		return simRunEnd(err, stderr)
 	case addr := <-ready:
 		url := "http://" + displayHost(addr) + "/"
 		out.printf("\n手机页面 (phone page): %s\n密码 (PIN): %s\n", url, pin)
@@ -97,6 +97,9 @@ func runSimHTTP(ctx context.Context, opts app.Options, cfg simConfig, hf *simHTT
 		}
 		out.printf("数据 (data): %s   (录像 recording, 标记片段 flagged, 日志 sim.log)\n", cfg.DataDir)
 		out.printf("%s\n", keyHelp)
+		if upLine != "" {
+			out.printf("%s\n", upLine)
+		}
 		if hf.open {
 			openBrowser(url, out)
 		}
@@ -104,15 +107,44 @@ func runSimHTTP(ctx context.Context, opts app.Options, cfg simConfig, hf *simHTT
 			startSimPractice(a, out)
 		}
 	}
-	restore := rawTerminal(stdin)
-	defer restore()
-	go readKeys(ctx, stdin, panel.Virtual, out, func() string { return cardLine(p.Card()) })
-	if err := <-done; err != nil {
-		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
-		return 1
+	// The keys go to this box only: a rebuilt box takes them over.
+	keysCtx, stopKeys := context.WithCancel(ctx)
+	defer stopKeys()
+	go readKeys(keysCtx, keys, panel.Virtual, out, func() string { return cardLine(p.Card()) })
+	code, restart = simRunEnd(<-done, stderr)
+	if code == 0 && !restart {
+		out.printf("模拟盒子已关闭 (simulator stopped)\n")
 	}
-	out.printf("模拟盒子已关闭 (simulator stopped)\n")
-	return 0
+	return code, restart
+}
+
+// simRunEnd maps the end of app.Run to an exit status, or a restart.
+func simRunEnd(err error, stderr io.Writer) (int, bool) {
+	switch {
+	case errors.Is(err, app.ErrRestart):
+		return 0, true
+	case err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
+		fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
+		return 1, false
+	}
+	return 0, false
+}
+
+// stdinKeys reads the terminal once for every box the simulator builds.
+func stdinKeys(stdin io.Reader) <-chan byte {
+	ch := make(chan byte)
+	go func() {
+		defer close(ch)
+		r := bufio.NewReader(stdin)
+		for {
+			c, err := r.ReadByte()
+			if err != nil {
+				return
+			}
+			ch <- c
+		}
+	}()
+	return ch
 }
 
 const keyHelp = `按键 (keys): b 大按钮/开播 (big)   B 按住大按钮3秒/下播 (hold big)   n 下一个 (next)   p 上一个 (prev)
@@ -136,13 +168,18 @@ var simKeys = map[byte]struct {
 
 // readKeys turns terminal keys into presses on the virtual panel, through
 // the same debounce and long-press code as the real buttons.
-func readKeys(ctx context.Context, stdin io.Reader, v *hw.Virtual, out *syncWriter, card func() string) {
-	r := bufio.NewReader(stdin)
+func readKeys(ctx context.Context, keys <-chan byte, v *hw.Virtual, out *syncWriter, card func() string) {
 	lastCard := card()
 	for {
-		c, err := r.ReadByte()
-		if err != nil {
+		var c byte
+		select {
+		case <-ctx.Done():
 			return
+		case k, ok := <-keys:
+			if !ok {
+				return
+			}
+			c = k
 		}
 		k, ok := simKeys[c]
 		if !ok {
