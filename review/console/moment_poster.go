@@ -25,7 +25,7 @@ const maxPoster = 1 << 20
 func (c *Console) poster(w http.ResponseWriter, r *http.Request, u who) {
 	box, id := r.PathValue("box"), r.PathValue("id")
 	at, err := strconv.ParseFloat(r.URL.Query().Get("t"), 64)
-	if err != nil || at < 0 || at > maxClipSecs {
+	if err != nil || !(at >= 0 && at <= maxClipSecs) { // NaN too
 		http.Error(w, "bad t", http.StatusBadRequest)
 		return
 	}

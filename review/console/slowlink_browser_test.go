@@ -185,3 +185,37 @@ func momentStart(t *testing.T, e *env, hc *http.Client, box, id string) string {
 	v, _, _ := strings.Cut(rest, `"`)
 	return v
 }
+
+// Without ffmpeg on the service, a poster is "not found" (the video shows
+// its own frame when it arrives) and a bad time is refused; the clip is
+// served either way.
+func TestPosterWithoutFFmpeg(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("王芳", store.RoleSocial)
+	const woman = "雷山 村A 杨阿姨"
+	box := e.addBox(woman, "王芳")
+	id, tar := segmentTar(t, 1, time.Now().UTC().Truncate(time.Second).Add(-time.Hour), clip(t, 8))
+	e.upload(woman, id, tar)
+	hc := client(t)
+	e.login(hc, "王芳")
+	t.Setenv("PATH", t.TempDir())
+	for _, tt := range []struct {
+		path string
+		want int
+	}{
+		{"/console/poster/" + box + "/" + id + "?t=1.00", http.StatusNotFound},
+		{"/console/poster/" + box + "/" + id + "?t=NaN", http.StatusBadRequest},
+		{"/console/poster/" + box + "/" + id + "?t=1e9", http.StatusBadRequest},
+		{"/console/poster/" + box + "/" + id, http.StatusBadRequest},
+		{"/console/clip/" + box + "/" + id, http.StatusOK},
+	} {
+		resp, err := hc.Get(e.base + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("GET %s: %d, want %d", tt.path, resp.StatusCode, tt.want)
+		}
+	}
+}
