@@ -164,7 +164,7 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 	cfg.Video.Source, cfg.Audio.Source = "test", "test"
 	cfg.Video.BitrateKbps = 1200
 	cfg.Speech.ModelDir = filepath.Join(base, "models") // none installed
-	cfg.RulePack = filepath.Join(base, "no-rules")     // the built-in rules
+	cfg.RulePack = filepath.Join(base, "no-rules")      // the built-in rules
 	cfg.Record.Dir, cfg.Record.QuotaMB = filepath.Join(base, "record"), 256
 	opts, err := app.FromConfig(cfg, app.BuildOptions{VirtualPanel: true, HTTPAddr: "127.0.0.1:0", Logger: testLogger(t)})
 	if err != nil {
