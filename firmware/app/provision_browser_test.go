@@ -40,8 +40,25 @@ import (
 // stick — fetches the bundle when idle, applies it, restarts as `cunbo
 // run` does (app.LoadConfig, app.FromConfig), says so on its phone page,
 // and goes live on nginx-rtmp with the trainer's stream key and her cards.
+//
+// It times the machine's part of each step (README, "For trainers"):
+// what the trainer waits for, not what she does.
 func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 	ctx := context.Background()
+	var laps []string
+	var total time.Duration
+	lapStart := time.Now()
+	lap := func(step string) {
+		d := time.Since(lapStart)
+		total += d
+		laps = append(laps, fmt.Sprintf("%-58s %6.1f s", step, d.Seconds()))
+		lapStart = time.Now()
+	}
+	defer func() {
+		if !t.Failed() {
+			t.Logf("machine steps, as the trainer waits for them:\n%s\n%-58s %6.1f s", strings.Join(laps, "\n"), "total", total.Seconds())
+		}
+	}()
 	ngx := rtmptest.New(t)
 	o := newTrainerOrg(t)
 	dataDir := t.TempDir()
@@ -77,11 +94,13 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.putOnStick(t, stick, "1.cunbo", o.bundleFor(t, pub, 1))
+	lapStart = time.Now()
 	runCtx, stop := context.WithTimeout(ctx, 90*time.Second)
 	defer stop()
 	if err := boxWith(t, stateDir, prov).Run(runCtx, nil); !errors.Is(err, app.ErrRestart) {
 		t.Fatalf("first stick: Run %v, want ErrRestart", err)
 	}
+	lap("new box starts, takes the stick's bundle, asks to restart")
 
 	// The trainer's console.
 	csv, photo := filepath.Join(base, "榕江商品.csv"), filepath.Join(base, "ji.png")
@@ -93,6 +112,8 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 	}
 	const streamKey, pin = "yang-9f3k", "529174"
 	bctx := chromium(t)
+	do(t, bctx, 60*time.Second, chromedp.Navigate(review.URL+"/console/login"), chromedp.WaitVisible(chromedp.CSS("#name")))
+	lapStart = time.Now()
 	do(t, bctx, 60*time.Second,
 		chromedp.Navigate(review.URL+"/console/login"),
 		chromedp.WaitVisible(chromedp.CSS("#name")),
@@ -108,6 +129,7 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#cards")),
 		poll(`(() => { const i = document.querySelector('#cards img'); return i && i.complete && i.naturalWidth > 300 })()`),
 	)
+	lap("console: log in, upload the catalogue, every card drawn")
 	if n := eval[float64](t, bctx, `document.querySelectorAll('#cards img').length`); n != 2 {
 		t.Errorf("%v card pictures, want 2 (row 3 has no price)", n)
 	}
@@ -118,6 +140,7 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 		t.Errorf("cards %q lack the catalogue's products", cards)
 	}
 	ingest := strings.TrimSuffix(ngx.URL(streamKey), "/"+streamKey)
+	lapStart = time.Now()
 	do(t, bctx, 60*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#douyin_url"), ingest),
 		chromedp.SendKeys(chromedp.CSS("#douyin_key"), streamKey),
@@ -130,6 +153,7 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no bundle published for the box: %v (page says %q)", err, text(t, bctx, "#provision-msg"))
 	}
+	lap("console: fill in, sign and publish the bundle")
 
 	// The box, started with version 1 and the review service, takes the
 	// published bundle over the network and asks to restart.
@@ -140,9 +164,12 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 	if v.Number != 1 {
 		t.Fatalf("after the stick: version %d, want 1", v.Number)
 	}
-	if err := reviewBox(t, stateDir, review.URL, p1).Run(runCtx, nil); !errors.Is(err, app.ErrRestart) {
+	rb := reviewBox(t, stateDir, review.URL, p1)
+	lapStart = time.Now()
+	if err := rb.Run(runCtx, nil); !errors.Is(err, app.ErrRestart) {
 		t.Fatalf("Run: %v, want ErrRestart for the published bundle", err)
 	}
+	lap("box starts, fetches the published bundle, applies it")
 	if v, ok := p1.Store.Current(); !ok || v.Number != pb.Version {
 		t.Fatalf("current %+v, want the published version %d", v, pb.Version)
 	}
@@ -150,6 +177,7 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 	// The restart, as `cunbo run` does it: the factory file, with the
 	// bundle's configuration laid over. This box has no camera or
 	// microphone: the test pattern and tone stand in for them.
+	lapStart = time.Now()
 	factory := filepath.Join(base, "cunbo.toml")
 	if err := os.WriteFile(factory, []byte("device_id = \"rongjiang-01\"\nstate_dir = "+strconv.Quote(stateDir)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -177,6 +205,7 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	phone := runApp(t, a)
+	lap("box restarts with the new setup, ready")
 
 	// Her phone page says the new setup is in use, shows her first card,
 	// and goes live.
@@ -184,6 +213,9 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 	do(t, bctx, 60*time.Second,
 		chromedp.Navigate(phone+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#pin")),
+	)
+	lapStart = time.Now()
+	do(t, bctx, 60*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#pin"), pin),
 		chromedp.Click(chromedp.CSS("#login-button")),
 		chromedp.WaitVisible(chromedp.CSS("#app")),
@@ -195,6 +227,7 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 	if st := a.Box.Status().State; st != state.Live {
 		t.Fatalf("box %s after tapping 开播", st)
 	}
+	lap("phone page: PIN, ✅ shown, card shown, 开播 until 直播中")
 	comp := opts.Pipeline.Compositor()
 	if _, err := comp.Card(1); err != nil {
 		t.Errorf("the box has no second card: %v", err)
