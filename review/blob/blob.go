@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"strings"
+	"time"
 )
 
 // ErrNotFound: no blob under that key.
@@ -27,6 +29,30 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	// Ping reports whether the backend can be written to.
 	Ping(ctx context.Context) error
+	// List returns the blobs whose keys start with prefix ("" for all),
+	// sorted by key. For sweeps of small families of blobs (setup bundle
+	// drafts), not for the segments, which the database lists.
+	List(ctx context.Context, prefix string) ([]Info, error)
+}
+
+// Info is a listed blob.
+type Info struct {
+	Key  string
+	Size int64
+	// Modified is when the blob was last put, by the backend's clock.
+	Modified time.Time
+}
+
+// checkPrefix accepts "" and the beginnings of valid keys.
+func checkPrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	// A prefix may end anywhere in a key: "a/" or "a/b" both begin one.
+	if t := strings.TrimSuffix(prefix, "/"); ValidKey(t) {
+		return nil
+	}
+	return fmt.Errorf("blob: bad prefix %q", prefix)
 }
 
 // keyRe keeps keys to relative slash-separated names of safe characters, so

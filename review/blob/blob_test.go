@@ -9,8 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cunbo/cunbo/internal/tmpfstest"
 	"github.com/cunbo/cunbo/review/blob"
@@ -148,6 +150,51 @@ func TestContract(t *testing.T) {
 				}
 			}
 		}},
+		{"list", func(t *testing.T, s blob.Store) {
+			before := time.Now().Add(-time.Minute)
+			keys := []string{"provision/drafts/b.zip", "provision/drafts/a.zip", "provision/bundles/x.cunbo",
+				"provision/drafts.zip", "provision/drafts/sub/c.zip", "segments/aa/s1/clip.mp4"}
+			for i, k := range keys {
+				if err := s.Put(ctx, k, strings.NewReader(strings.Repeat("x", i+1)), int64(i+1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Delete(ctx, "provision/drafts/b.zip"); err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				prefix string
+				want   []string
+			}{
+				{"provision/drafts/", []string{"provision/drafts/a.zip", "provision/drafts/sub/c.zip"}},
+				{"provision/drafts", []string{"provision/drafts.zip", "provision/drafts/a.zip", "provision/drafts/sub/c.zip"}},
+				{"provision/", []string{"provision/bundles/x.cunbo", "provision/drafts.zip", "provision/drafts/a.zip", "provision/drafts/sub/c.zip"}},
+				{"", []string{"provision/bundles/x.cunbo", "provision/drafts.zip", "provision/drafts/a.zip", "provision/drafts/sub/c.zip", "segments/aa/s1/clip.mp4"}},
+				{"nothing/here/", nil},
+				{"segments/aa/s1/clip.mp4", []string{"segments/aa/s1/clip.mp4"}},
+			} {
+				got, err := s.List(ctx, tc.prefix)
+				if err != nil {
+					t.Fatalf("list %q: %v", tc.prefix, err)
+				}
+				var names []string
+				for _, in := range got {
+					names = append(names, in.Key)
+					i := slices.Index(keys, in.Key)
+					if in.Size != int64(i+1) || in.Modified.Before(before) || in.Modified.After(time.Now().Add(time.Minute)) {
+						t.Errorf("list %q: %+v, want size %d put just now", tc.prefix, in, i+1)
+					}
+				}
+				if !slices.Equal(names, tc.want) {
+					t.Errorf("list %q = %q, want %q", tc.prefix, names, tc.want)
+				}
+			}
+			for _, bad := range []string{"../", "/abs", "a//", ".tmp-", "a b/"} {
+				if _, err := s.List(ctx, bad); err == nil {
+					t.Errorf("list %q: no error for a bad prefix", bad)
+				}
+			}
+		}},
 		{"ping", func(t *testing.T, s blob.Store) {
 			if err := s.Ping(ctx); err != nil {
 				t.Fatal(err)
@@ -259,5 +306,26 @@ func TestFilesDeleteLeavesNoNames(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(root); err != nil || len(ents) != 0 {
 		t.Fatalf("root after every blob went: %v %v", ents, err)
+	}
+}
+
+// A file being written (a Put in progress, or one a crash left) is no
+// blob: List leaves it out, as Open cannot open it.
+func TestFilesListSkipsWritesInProgress(t *testing.T) {
+	dir := t.TempDir()
+	s, err := blob.NewFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Put(ctx, "provision/drafts/a.zip", strings.NewReader("zip"), 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "provision", "drafts", ".tmp-123"), []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.List(ctx, "provision/drafts/")
+	if err != nil || len(got) != 1 || got[0].Key != "provision/drafts/a.zip" {
+		t.Fatalf("list = %+v, %v; want only provision/drafts/a.zip", got, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -125,6 +126,58 @@ func (f *Files) Delete(_ context.Context, key string) error {
 		}
 	}
 	return nil
+}
+
+// List walks the folder the prefix names. Files being written (and
+// anything else not a key) are left out.
+func (f *Files) List(ctx context.Context, prefix string) ([]Info, error) {
+	if err := checkPrefix(prefix); err != nil {
+		return nil, err
+	}
+	// The deepest folder every match is under: "a/b/c" is under a/b.
+	start := f.root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		start = f.path(prefix[:i])
+	}
+	var out []Info
+	err := filepath.WalkDir(start, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !de.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(f.root, p)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if !strings.HasPrefix(key, prefix) || !ValidKey(key) {
+			return nil
+		}
+		fi, err := de.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // deleted while listed
+		}
+		if err != nil {
+			return err
+		}
+		out = append(out, Info{Key: key, Size: fi.Size(), Modified: fi.ModTime()})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("blob: list %s: %w", prefix, err)
+	}
+	// WalkDir goes in lexical order of names, which is not the keys'
+	// order ("a/b" before "a.b" on disk, after it as a key).
+	slices.SortFunc(out, func(a, b Info) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
 }
 
 // Ping writes and removes a small file: a full or read-only disk fails it.
