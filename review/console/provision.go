@@ -39,6 +39,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/cards"
 	"github.com/cunbo/cunbo/lint"
 	"github.com/cunbo/cunbo/overlay"
+	"github.com/cunbo/cunbo/review/retention"
 	"github.com/cunbo/cunbo/review/store"
 )
 
@@ -158,7 +159,9 @@ type draftMeta struct {
 
 var draftIDRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-func draftKey(id string) string { return "provision/drafts/" + id + ".zip" }
+// draftKey is under retention's prefix: the sweep removes drafts after
+// retention.DraftsKept.
+func draftKey(id string) string { return retention.DraftsPrefix + id + ".zip" }
 
 // uploadName is a file's name as the bundle will carry it: the base name
 // only, one path element under catalogue/.

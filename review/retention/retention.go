@@ -11,6 +11,11 @@
 // Three years is the record-keeping period of the 2026 livestream
 // e-commerce rules. A segment whose transcript goes loses its clip too.
 //
+// A trainer's provisioning drafts (an uploaded catalogue with its photos,
+// kept for the cards' preview and the bundle made from it) go 7 days
+// after they were saved: the bundle carries what the box needs, and a
+// seller's products and photos are not kept for nothing.
+//
 // Blobs go first, then the rows with their audit entry in one transaction:
 // a failure in between leaves rows whose blobs are gone, which the next
 // sweep (or the same forget again) finishes; never rows that look deleted
@@ -111,7 +116,16 @@ func (p *Policy) Register(fs *flag.FlagSet) {
 // Counts is what one sweep or forget removed.
 type Counts struct {
 	Clips, Segments, Sessions int
+	// Drafts are provisioning drafts (Sweep only).
+	Drafts int
 }
+
+// DraftsPrefix is where the console keeps provisioning drafts, one blob
+// each. They have no rows: the blob store lists them.
+const DraftsPrefix = "provision/drafts/"
+
+// DraftsKept is how long a draft is kept after it was saved.
+const DraftsKept = 7 * Day
 
 // batch bounds one transaction, so a first sweep over years of backlog
 // does not hold the database for minutes.
@@ -149,13 +163,42 @@ func Sweep(ctx context.Context, st store.Store, bs blob.Store, p Policy, now tim
 	n, err = st.DeleteSessions(ctx, "", before, entry("retention.sessions", before))
 	c.Sessions += n
 	errs = append(errs, err)
+	before = now.Add(-DraftsKept)
+	n, err = sweepDrafts(ctx, st, bs, before, entry("retention.drafts", before))
+	c.Drafts += n
+	errs = append(errs, err)
 	if c != (Counts{}) {
-		log.Info("retention: removed", "clips", c.Clips, "segments", c.Segments, "session_records", c.Sessions)
+		log.Info("retention: removed", "clips", c.Clips, "segments", c.Segments, "session_records", c.Sessions, "drafts", c.Drafts)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("retention: sweep: %w", err)
 	}
 	return c, nil
+}
+
+// sweepDrafts removes the drafts saved before before. One that cannot be
+// deleted stays for the next sweep; the others go all the same.
+func sweepDrafts(ctx context.Context, st store.Store, bs blob.Store, before time.Time, audit func(int) *store.AuditEntry) (int, error) {
+	infos, err := bs.List(ctx, DraftsPrefix)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, in := range infos {
+		if !in.Modified.Before(before) {
+			continue
+		}
+		if err := bs.Delete(ctx, in.Key); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if e := audit(n); e != nil {
+		errs = append(errs, st.AppendAudit(ctx, *e))
+	}
+	return n, errors.Join(errs...)
 }
 
 // expire removes, batch by batch, the segments (or only their clips)
