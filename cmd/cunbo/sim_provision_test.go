@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +24,10 @@ import (
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/firmware/upload"
 	"github.com/cunbo/cunbo/firmware/web"
+	"github.com/cunbo/cunbo/review/blob"
+	"github.com/cunbo/cunbo/review/boxauth"
+	"github.com/cunbo/cunbo/review/server"
+	"github.com/cunbo/cunbo/review/store"
 	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 )
 
@@ -170,5 +177,117 @@ func TestSimStickBundleRebuildsTheBox(t *testing.T) {
 	}
 	if v := res.Video(); v == nil || v.CodecName != "h264" {
 		t.Errorf("nginx got %+v", res.Streams)
+	}
+}
+
+// With --review, once a stick brought the organisation's root, the sim
+// also takes the bundle the trainer published for it over the network,
+// and rebuilds itself again with that one.
+func TestSimTakesPublishedBundle(t *testing.T) {
+	ctx := context.Background()
+	reviewDir := t.TempDir()
+	srv, err := server.Open(ctx, server.Config{DataDir: reviewDir, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	review := httptest.NewServer(srv.Handler())
+	t.Cleanup(review.Close)
+
+	dataDir, stick := t.TempDir(), t.TempDir()
+	key, err := upload.LoadOrCreateKey(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	boxID, err := boxauth.Enroll(ctx, srv.Store(), pub, "雷山 阿秀", "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, b1 := simBundle(t, pub, 1, "rtmp://127.0.0.1:1/live", "k1", "榕江小香鸡")
+	_, b2 := simBundle(t, pub, 2, "rtmp://127.0.0.1:1/live", "k2", "古州香米")
+	// Published as the console's 发布 does: the blob, then the row.
+	blobs, err := blob.NewFiles(filepath.Join(reviewDir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b2)
+	bkey := "provision/bundles/sim-2.cunbo"
+	if err := blobs.Put(ctx, bkey, bytes.NewReader(b2), int64(len(b2))); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Store().PublishBundle(ctx, store.PublishedBundle{Version: 2, BlobKey: bkey, Size: int64(len(b2)),
+		SHA256: hex.EncodeToString(sum[:]), Published: time.Now(), Actor: "trainer:test"}, []string{boxID},
+		store.AuditEntry{At: time.Now(), Actor: "trainer:test", Action: "bundle.publish", Subject: "sim"}); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, 150*time.Second)
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runSim(ctx, []string{"--http", "127.0.0.1:0", "--stick", stick, "--review", review.URL, "--preview", "",
+			"--portrait", "--data", dataDir}, strings.NewReader(""), &stdout, &stderr)
+	}()
+	wait := func(what string) {
+		t.Helper()
+		for !strings.Contains(stdout.String(), what) {
+			select {
+			case code := <-done:
+				t.Fatalf("cunbo sim exited %d before %q\n%s\n%s", code, what, stdout.String(), stderr.String())
+			case <-ctx.Done():
+				t.Fatalf("no %q\n%s\n%s", what, stdout.String(), stderr.String())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	wait("手机页面")
+	time.Sleep(time.Second) // published, but the box trusts no root yet: not taken
+	if strings.Contains(stdout.String(), "新设置") {
+		t.Fatalf("a box trusting no root took a bundle:\n%s", stdout.String())
+	}
+	if err := os.WriteFile(filepath.Join(stick, provision.RootFile), []byte(bundle.PublicKeyHex(root)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stick, "1.cunbo"), b1, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wait("✅ 新设置已用上 (第 1 版)")
+	wait("✅ 新设置已用上 (第 2 版)")
+	if strings.Contains(stdout.String(), "↩️") || strings.Contains(stdout.String(), "❌") {
+		t.Errorf("a refusal or rollback on the way:\n%s", stdout.String())
+	}
+	// The box now in use is version 2's: its card.
+	m := regexp.MustCompile(`手机页面 \(phone page\): (\S+)\n密码 \(PIN\): (\d+)`).FindAllStringSubmatch(stdout.String(), -1)
+	if len(m) != 3 {
+		t.Fatalf("%d phone pages, want 3 (factory, version 1, version 2):\n%s", len(m), stdout.String())
+	}
+	base := strings.TrimSuffix(m[2][1], "/")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := c.Post(base+"/api/login", "application/json", strings.NewReader(`{"pin":"`+m[2][2]+`"}`))
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("login: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = c.Get(base + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st web.Status
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || st.Card == nil || st.Card.Name != "古州香米" {
+		t.Errorf("card %+v (%v), want version 2's 古州香米", st.Card, err)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("cunbo sim exited %d\n%s", code, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("cunbo sim did not stop")
 	}
 }
