@@ -50,7 +50,7 @@ func runSim(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	httpFlags := addSimHTTPFlags(fs)
 	stick := fs.String("stick", "", "with --http: take setup bundles from this `folder`, standing in for a USB stick (with --review, also those published for the box); the box restarts itself to use one")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cunbo sim [--rtmp-file FILE | --rtmp URL]... [--duration D] [--portrait] [--card N] [--data DIR] [--record DIR] [--preview ADDR] [--catalog CSV --photos DIR]")
+		fmt.Fprintln(stderr, "usage: cunbo sim [--rtmp-file FILE | --rtmp URL]... [--duration D] [--portrait] [--card N] [--data DIR] [--record DIR] [--preview ADDR] [--catalog CSV --photos DIR] [--http ADDR [--stick DIR] [--review URL]]")
 		fmt.Fprintln(stderr, "在电脑上模拟一台直播盒子：测试画面 + 循环播放的讲话声 + 商品卡片。")
 		fmt.Fprintln(stderr, "Runs a simulated box: test pattern, looping speech and product cards.")
 		fs.PrintDefaults()

@@ -73,6 +73,7 @@ func TestSimFlagErrors(t *testing.T) {
 		{[]string{"sim", "--card", "99", "--preview", ""}, 2, "商品目录只有"},
 		{[]string{"sim", "--rtmp", "http://example.com/x", "--preview", ""}, 2, "cunbo sim"},
 		{[]string{"sim", "--duration", "-1s"}, 2, "must be positive"},
+		{[]string{"sim", "--stick", "/media/stick"}, 2, "--stick needs --http"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			_, stderr, code := runCLI(t, "", tc.args...)
