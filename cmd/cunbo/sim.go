@@ -181,7 +181,9 @@ func runSimBox(ctx context.Context, base simConfig, hf *simHTTPFlags, stick stri
 				fmt.Fprintf(stderr, "cunbo sim: %v\n", err)
 				return 1
 			}
-			if restarted {
+			if prov == nil {
+				out.printf("⚠️ 设置包用不了，盒子照常运行 (setup bundles off: see sim.log)\n")
+			} else if restarted {
 				upLine = appliedLine(prov)
 			}
 		}

@@ -37,7 +37,9 @@ func simProvisioning(cfg *simConfig, stick string, log *slog.Logger) (*app.Provi
 		return nil, err
 	}
 	if prov == nil {
-		return nil, fmt.Errorf("setup bundles cannot be opened in %s (see sim.log)", cfg.DataDir)
+		// As `cunbo run`: bundles are not worth a box that cannot
+		// stream (LoadConfig logged why).
+		return nil, nil
 	}
 	if _, ok := prov.Store.Current(); ok {
 		overlayBundleConfig(cfg, bc, log)
