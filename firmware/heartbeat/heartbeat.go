@@ -17,10 +17,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/cunbo/cunbo/firmware/idlework"
 )
 
 // Path is the review service's endpoint (review/console.HeartbeatPath).
@@ -102,12 +103,10 @@ type Config struct {
 type Sender struct {
 	cfg  Config
 	log  *slog.Logger
-	wake chan struct{}
+	loop *idlework.Loop
 
-	mu         sync.Mutex
-	live       bool
-	cancelLive context.CancelFunc
-	sent       int
+	mu   sync.Mutex
+	sent int
 }
 
 // New checks cfg and fills in its defaults.
@@ -136,26 +135,17 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.Sources.Version == "" {
 		cfg.Sources.Version = SoftwareVersion()
 	}
-	return &Sender{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}, nil
+	s := &Sender{cfg: cfg, log: cfg.Logger}
+	s.loop = idlework.New(idlework.Config{
+		Name: "heartbeat", Interval: cfg.Interval, MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff,
+		Step: s.send, Logger: cfg.Logger,
+	})
+	return s, nil
 }
 
 // SetLive stops heartbeats while the box is live (one in flight is cut
 // off) and sends one as soon as it is idle again.
-func (s *Sender) SetLive(live bool) {
-	s.mu.Lock()
-	was := s.live
-	s.live = live
-	if live && s.cancelLive != nil {
-		s.cancelLive()
-	}
-	s.mu.Unlock()
-	if was && !live {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-	}
-}
+func (s *Sender) SetLive(live bool) { s.loop.SetLive(live) }
 
 // Sent counts the heartbeats the service took.
 func (s *Sender) Sent() int {
@@ -204,95 +194,19 @@ func (s *Sender) Collect(ctx context.Context) Report {
 	return r
 }
 
-var errLive = errors.New("heartbeat: the box went live")
-
 // Run sends heartbeats until ctx ends: one at start, then every Interval
 // while idle and one after each live.
-func (s *Sender) Run(ctx context.Context) error {
-	backoff := s.cfg.MinBackoff
-	failing := false
-	for {
-		if err := s.waitIdle(ctx); err != nil {
-			return err
-		}
-		err := s.send(ctx)
-		wait := s.cfg.Interval
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, errLive):
-			continue // sent again once idle
-		case err != nil:
-			if !failing {
-				s.log.Warn("heartbeat: review service not reachable; retrying quietly", "err", err)
-			} else {
-				s.log.Debug("heartbeat: still failing", "err", err)
-			}
-			failing = true
-			wait = backoff/2 + rand.N(backoff/2+1)
-			backoff = min(2*backoff, s.cfg.MaxBackoff)
-		default:
-			if failing {
-				s.log.Info("heartbeat: review service reachable again")
-			}
-			failing, backoff = false, s.cfg.MinBackoff
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		case <-s.wake:
-			t.Stop()
-		}
-	}
-}
+func (s *Sender) Run(ctx context.Context) error { return s.loop.Run(ctx) }
 
-func (s *Sender) waitIdle(ctx context.Context) error {
-	for {
-		s.mu.Lock()
-		live := s.live
-		s.mu.Unlock()
-		if !live {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.wake:
-		}
-	}
-}
-
-// send sends one heartbeat under a context that going live cancels.
+// send sends one heartbeat; ctx ends when the box goes live.
 func (s *Sender) send(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	s.mu.Lock()
-	if s.live {
-		s.mu.Unlock()
-		return errLive
-	}
-	s.cancelLive = cancel
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.cancelLive = nil
-		s.mu.Unlock()
-	}()
 	r := s.Collect(sctx)
 	var out struct {
 		At time.Time `json:"at"`
 	}
-	err := s.cfg.Client.Do(sctx, http.MethodPost, Path, r, &out)
-	if err != nil {
-		s.mu.Lock()
-		live := s.live
-		s.mu.Unlock()
-		if live && ctx.Err() == nil {
-			return errLive
-		}
+	if err := s.cfg.Client.Do(sctx, http.MethodPost, Path, r, &out); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
 	s.mu.Lock()

@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	"github.com/cunbo/cunbo/firmware/atomicfile"
+	"github.com/cunbo/cunbo/firmware/idlework"
 	"github.com/cunbo/cunbo/firmware/upload"
 )
 
@@ -96,12 +96,10 @@ type Book struct {
 	cfg  Config
 	log  *slog.Logger
 	path string
-	wake chan struct{}
+	loop *idlework.Loop
 
-	mu         sync.Mutex
-	f          file
-	live       bool
-	cancelLive context.CancelFunc // cuts a request off when the box goes live
+	mu sync.Mutex
+	f  file
 }
 
 // ErrNoNote: MarkRead of a seq the box does not have.
@@ -132,7 +130,11 @@ func Open(cfg Config) (*Book, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("notes: %w", err)
 	}
-	b := &Book{cfg: cfg, log: cfg.Logger, path: filepath.Join(cfg.Dir, "notes.json"), wake: make(chan struct{}, 1)}
+	b := &Book{cfg: cfg, log: cfg.Logger, path: filepath.Join(cfg.Dir, "notes.json")}
+	b.loop = idlework.New(idlework.Config{
+		Name: "notes", Interval: cfg.Interval, MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff,
+		Step: b.sync, Logger: cfg.Logger,
+	})
 	data, err := os.ReadFile(b.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -208,32 +210,14 @@ func (b *Book) MarkRead(seq int64) error {
 	if err != nil {
 		return err
 	}
-	b.notify()
+	b.loop.Wake()
 	return nil
 }
 
 // SetLive stops all traffic while the box is live, starting or
 // reconnecting (a request in flight is cut off), and looks for new notes
 // as soon as it is idle again.
-func (b *Book) SetLive(live bool) {
-	b.mu.Lock()
-	was := b.live
-	b.live = live
-	if live && b.cancelLive != nil {
-		b.cancelLive()
-	}
-	b.mu.Unlock()
-	if was && !live {
-		b.notify()
-	}
-}
-
-func (b *Book) notify() {
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
-}
+func (b *Book) SetLive(live bool) { b.loop.SetLive(live) }
 
 // saveLocked writes next to disk and, once it is there, makes it the
 // book's; b.mu is held.
@@ -251,91 +235,13 @@ func (b *Book) saveLocked(next file) error {
 
 // Run fetches new notes and sends receipts while the box is idle, until
 // ctx ends.
-func (b *Book) Run(ctx context.Context) error {
-	backoff := b.cfg.MinBackoff
-	failing := false
-	for {
-		if err := b.waitIdle(ctx); err != nil {
-			return err
-		}
-		err := b.sync(ctx)
-		wait := b.cfg.Interval
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, errLive):
-			continue
-		case err != nil:
-			// One warning when the service becomes unreachable, then
-			// quiet retries: a box offline for a day must not fill the
-			// journal.
-			if !failing {
-				b.log.Warn("notes: review service not reachable; retrying quietly", "err", err)
-			} else {
-				b.log.Debug("notes: still failing", "err", err)
-			}
-			failing = true
-			wait = backoff/2 + rand.N(backoff/2+1)
-			backoff = min(2*backoff, b.cfg.MaxBackoff)
-		default:
-			if failing {
-				b.log.Info("notes: review service reachable again")
-			}
-			failing, backoff = false, b.cfg.MinBackoff
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		case <-b.wake:
-			t.Stop()
-		}
-	}
-}
+func (b *Book) Run(ctx context.Context) error { return b.loop.Run(ctx) }
 
-var errLive = errors.New("notes: the box went live")
-
-func (b *Book) waitIdle(ctx context.Context) error {
-	for {
-		b.mu.Lock()
-		live := b.live
-		b.mu.Unlock()
-		if !live {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-b.wake:
-		}
-	}
-}
-
-// sync sends the receipts waiting, then fetches what is new, under a
-// context that going live cancels.
+// sync sends the receipts waiting, then fetches what is new; ctx ends
+// when the box goes live.
 func (b *Book) sync(ctx context.Context) error {
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	b.mu.Lock()
-	if b.live {
-		b.mu.Unlock()
-		return errLive
-	}
-	b.cancelLive = cancel
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		b.cancelLive = nil
-		b.mu.Unlock()
-	}()
 	// A receipt that cannot go does not hold up new notes, nor they it.
-	err := errors.Join(b.sendReceipts(sctx), b.fetch(sctx))
-	if err != nil && ctx.Err() == nil && sctx.Err() != nil {
-		return errLive
-	}
-	return err
+	return errors.Join(b.sendReceipts(ctx), b.fetch(ctx))
 }
 
 func (b *Book) sendReceipts(ctx context.Context) error {
