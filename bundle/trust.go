@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -51,6 +52,26 @@ func ParsePublicKeyHex(s string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("bundle: public key %.20q: want %d hex digits", s, 2*ed25519.PublicKeySize)
 	}
 	return ed25519.PublicKey(b), nil
+}
+
+// EnrolText is what a box's QR code says: its public key in hex behind a
+// prefix that tells a scanner what it is. Boxes show it, trainers' tools
+// read it back with ParseEnrolText.
+func EnrolText(pub ed25519.PublicKey) string { return enrolPrefix + PublicKeyHex(pub) }
+
+const enrolPrefix = "cunbo-box:"
+
+// ParseEnrolText reads a box's public key as a trainer has it from the box:
+// the QR text (EnrolText) or the hex alone, typed with spaces or dashes.
+func ParseEnrolText(s string) (ed25519.PublicKey, error) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), enrolPrefix)
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || r == '-' {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, s)
+	return ParsePublicKeyHex(s)
 }
 
 // Signed is a signed body: the exact bytes signed and the signature, so a

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -15,6 +14,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cunbo/cunbo/bundle"
 	"github.com/cunbo/cunbo/review/boxauth"
 )
 
@@ -79,11 +79,11 @@ func parsePublicKey(data []byte) (ed25519.PublicKey, error) {
 		return ed25519.PublicKey(data), nil
 	}
 	text := bytes.TrimSpace(data)
-	if b, err := hex.DecodeString(string(text)); err == nil && len(b) == ed25519.PublicKeySize {
-		return b, nil
+	if pub, err := bundle.ParseEnrolText(string(text)); err == nil { // hex, or the box's QR text
+		return pub, nil
 	}
 	if b, err := base64.StdEncoding.DecodeString(string(text)); err == nil && len(b) == ed25519.PublicKeySize {
 		return b, nil
 	}
-	return nil, errors.New("not an ed25519 public key (want PEM, 64 hex digits, base64 or 32 raw bytes)")
+	return nil, errors.New("not an ed25519 public key (want the box's QR text cunbo-box:…, 64 hex digits, PEM, base64 or 32 raw bytes)")
 }

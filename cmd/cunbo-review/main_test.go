@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cunbo/cunbo/bundle"
 	"github.com/cunbo/cunbo/review/blob"
 	"github.com/cunbo/cunbo/review/boxauth"
 	"github.com/cunbo/cunbo/review/pgtest"
@@ -196,6 +197,11 @@ func TestServeSQLiteFiles(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "box", "add", "--data", data, "--key-hex", hex.EncodeToString(pub)); code != 1 || !strings.Contains(errOut, "already exists") {
 		t.Fatalf("box add twice: %d %s", code, errOut)
+	}
+	// A third as the trainer has it from the box's QR code.
+	pub3, _, _ := ed25519.GenerateKey(rand.Reader)
+	if code, out, errOut := run(t, "box", "add", "--data", data, "--key-hex", bundle.EnrolText(pub3)); code != 0 || strings.TrimSpace(out) != boxauth.BoxID(pub3) {
+		t.Fatalf("box add --key-hex with the QR text: %d %q %s", code, out, errOut)
 	}
 
 	base, stop, log := serve(t, "--data", data)

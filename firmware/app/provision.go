@@ -76,7 +76,7 @@ func OpenProvisioning(stateDir string, stick provision.Stick, log *slog.Logger) 
 	p.WiFi = boxWiFi(key, stateDir, log)
 	pub := key.Public().(ed25519.PublicKey)
 	p.fingerprint = bundle.Fingerprint(pub)
-	if p.qr, err = provision.QRDataURI(provision.EnrolText(pub)); err != nil {
+	if p.qr, err = provision.QRDataURI(bundle.EnrolText(pub)); err != nil {
 		log.Warn("no QR code of the box key", "err", err)
 	}
 	return p, v, v.Number != 0, nil

@@ -6,14 +6,7 @@ import (
 	"strings"
 
 	qrcode "github.com/yeqown/go-qrcode/v2"
-
-	"github.com/cunbo/cunbo/bundle"
 )
-
-// EnrolText is what the box's QR code says: the box's public key in hex,
-// under a prefix that says what it is, so a trainer's phone or the console
-// enrolls the box by scanning it (the fingerprint beside it is for eyes).
-func EnrolText(pub []byte) string { return "cunbo-box:" + bundle.PublicKeyHex(pub) }
 
 // QRSVG draws text as a QR code in SVG, one square per dark module with a
 // quiet zone of four. The library's own writers pull in image packages the

@@ -205,7 +205,7 @@ func TestStickRefusals(t *testing.T) {
 // The QR code on the phone page says the box's key: the SVG, drawn back
 // into pixels from its path, decodes with an independent reader.
 func TestQRSVGDecodes(t *testing.T) {
-	want := EnrolText(pub(key("box")))
+	want := bundle.EnrolText(pub(key("box")))
 	svg, err := QRSVG(want)
 	if err != nil {
 		t.Fatal(err)

@@ -366,24 +366,6 @@ func (c *Console) replaceForm(w http.ResponseWriter, r *http.Request, u who) {
 	c.render(w, http.StatusOK, "fleet_replace.html", page{Title: "换新盒子", User: &u.user, CSRF: u.session.CSRF, Data: replaceData{Box: b}})
 }
 
-// parseBoxKey reads a box's public key as its phone page shows it: the QR
-// text "cunbo-box:<hex>" or the hex alone, spaces and dashes allowed.
-func parseBoxKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, "cunbo-box:")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) || r == '-' {
-			return -1
-		}
-		return unicode.ToLower(r)
-	}, s)
-	pub, err := bundle.ParsePublicKeyHex(s)
-	if err != nil {
-		return nil, err
-	}
-	return pub, nil
-}
-
 func (c *Console) replaceBox(w http.ResponseWriter, r *http.Request, u who) {
 	old, ok := c.namedBox(w, r, r.PostFormValue("box"))
 	if !ok {
@@ -398,7 +380,7 @@ func (c *Console) replaceBox(w http.ResponseWriter, r *http.Request, u who) {
 		again("新盒子的号码太长了。请扫新盒子手机页上的二维码，或者照着抄那 64 个字母和数字。")
 		return
 	}
-	pub, err := parseBoxKey(key)
+	pub, err := bundle.ParseEnrolText(key)
 	if err != nil {
 		again("新盒子的号码不对。请扫新盒子手机页上的二维码，或者照着抄那 64 个字母和数字。")
 		return
