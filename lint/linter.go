@@ -11,6 +11,7 @@
 package lint
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -154,27 +155,32 @@ type scratch struct {
 	shapeL []span // shape rune -> literal rune range
 	first  []hit
 	later  []hit
-	cands  []hit
-	except []hit
-	allow  []hit
-	neg    []hit
-	notNeg []hit
-	discl  []hit
-	own    []hit
-	topic  []hit
-	verb   []hit
-	doubt  []hit
-	wish   []hit
-	head   []hit
-	subj   []hit
-	prod   []hit
-	refer  []hit
-	speech []hit
-	svc    []hit
-	breaks []int
-	bounds []bool
-	segBuf []rune
-	out    []Finding
+	// laterAt orders later's indices by start, so following a pattern
+	// looks only at the parts that begin within partGap of it: a long
+	// caption holds thousands of part hits, and scanning them all for
+	// every first part was quadratic (a 1 MB line took hours).
+	laterAt []int32
+	cands   []hit
+	except  []hit
+	allow   []hit
+	neg     []hit
+	notNeg  []hit
+	discl   []hit
+	own     []hit
+	topic   []hit
+	verb    []hit
+	doubt   []hit
+	wish    []hit
+	head    []hit
+	subj    []hit
+	prod    []hit
+	refer   []hit
+	speech  []hit
+	svc     []hit
+	breaks  []int
+	bounds  []bool
+	segBuf  []rune
+	out     []Finding
 }
 
 // Negation reaches back at most this many runes within its clause.
@@ -499,6 +505,13 @@ func (m *matcher) ruleByID(id string) *Rule {
 // joinParts turns first-part hits into candidates, following multi-part
 // patterns through their later parts.
 func (m *matcher) joinParts(nt *normText, sc *scratch) {
+	sc.laterAt = sc.laterAt[:0]
+	for i := range sc.later {
+		sc.laterAt = append(sc.laterAt, int32(i))
+	}
+	slices.SortFunc(sc.laterAt, func(a, b int32) int {
+		return cmp.Or(cmp.Compare(sc.later[a].start, sc.later[b].start), cmp.Compare(a, b))
+	})
 	for _, f := range sc.first {
 		p := m.pats[f.idx]
 		if p.nparts == 1 {
@@ -528,20 +541,33 @@ func (m *matcher) followParts(nt *normText, sc *scratch, f hit) (int, bool) {
 	_, ce := clauseOf(sc.breaks, f.start, len(nt.runes))
 	end := f.end
 	for k := 1; k < p.nparts; k++ {
-		ok := false
-		for _, l := range sc.later {
-			ref := m.parts[l.idx]
-			if ref.pattern == f.idx && ref.part == k && l.start >= end && l.start-end <= partGap && l.end <= ce {
-				if !p.own && m.rules[p.rule].Negatable && (m.negatedPart(sc, l, end) || cannot(nt.runes, l.end)) {
-					continue
-				}
-				end, ok = l.end, true
+		// The part found first by the scan wins, as it always has; only
+		// the parts starting in [end, end+partGap] can qualify.
+		best := int32(-1)
+		from, _ := slices.BinarySearchFunc(sc.laterAt, end, func(i int32, at int) int {
+			return cmp.Compare(sc.later[i].start, at)
+		})
+		for _, i := range sc.laterAt[from:] {
+			l := sc.later[i]
+			if l.start-end > partGap {
 				break
 			}
+			if best >= 0 && i > best {
+				continue
+			}
+			ref := m.parts[l.idx]
+			if ref.pattern != f.idx || ref.part != k || l.end > ce {
+				continue
+			}
+			if !p.own && m.rules[p.rule].Negatable && (m.negatedPart(sc, l, end) || cannot(nt.runes, l.end)) {
+				continue
+			}
+			best = i
 		}
-		if !ok {
+		if best < 0 {
 			return 0, false
 		}
+		end = sc.later[best].end
 	}
 	return end, true
 }
