@@ -40,7 +40,7 @@ func TestRunWorksAroundSetupMistakes(t *testing.T) {
 	if err := f.SaveAs(catalogue); err != nil {
 		t.Fatal(err)
 	}
-	u := ngx.URL("setup")
+	u := ngx.URL("k7f3a9c")
 	i := strings.LastIndexByte(u, '/')
 	conf := filepath.Join(dir, "cunbo.toml")
 	toml := fmt.Sprintf(`device_id = "test-box"
@@ -146,7 +146,7 @@ key = %q
 	resp.Body.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		fi, err := os.Stat(ngx.RecordingPath("setup"))
+		fi, err := os.Stat(ngx.RecordingPath("k7f3a9c"))
 		if err == nil && fi.Size() > 50<<10 && get().State == "live" {
 			break
 		}
@@ -186,6 +186,6 @@ key = %q
 		t.Fatalf("PIN changed: %q -> %q", pin, b2)
 	}
 	if strings.Contains(logs.String(), u[i+1:]) {
-		t.Error("the stream key was logged")
+		t.Errorf("the stream key was logged:\n%s", logs.String())
 	}
 }
