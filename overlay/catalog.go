@@ -56,6 +56,16 @@ type Product struct {
 	Tagline   string
 }
 
+// CardText is one piece of words a product card shows, with what the
+// catalogue calls that column.
+type CardText struct{ Label, Text string }
+
+// Texts are the words p's card shows that an advertising rule can break:
+// the box and the trainer's page check the same ones.
+func (p Product) Texts() []CardText {
+	return []CardText{{"名称", p.Name}, {"规格", p.Unit}, {"卖点", p.Tagline}}
+}
+
 // PriceText formats the price the way Chinese shops print it: ¥39.9,
 // ¥128, ¥9.95.
 func (p *Product) PriceText() string {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cunbo/cunbo/bundle"
 	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 	"github.com/xuri/excelize/v2"
@@ -96,7 +97,7 @@ key = %q
 		t.Fatalf("no PIN file: %v\n%s", err, logs.String())
 	}
 	pin := strings.TrimSpace(string(b))
-	if fi, err := os.Stat(pinPath); err != nil || fi.Mode().Perm() != 0o640 || config.CheckPIN(pin) != "" {
+	if fi, err := os.Stat(pinPath); err != nil || fi.Mode().Perm() != 0o640 || bundle.CheckPIN(pin) != "" {
 		t.Fatalf("PIN %q, file %v %v", pin, fi.Mode(), err)
 	}
 	base := "http://" + httpAddr

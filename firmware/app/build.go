@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/cunbo/cunbo/bundle"
 	"github.com/cunbo/cunbo/firmware/cards"
 	"github.com/cunbo/cunbo/firmware/compliance"
-	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/firmware/pipeline"
 	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
@@ -55,7 +55,7 @@ type Spec struct {
 	Panel       Panel
 	RingOnLevel hw.Level
 	// HTTPAddr is the phone page's address (empty: none) and PIN its
-	// password, which must pass config.CheckPIN.
+	// password, which must pass bundle.CheckPIN.
 	HTTPAddr, PIN string
 	// Destination is where the stream goes as the page shows it, keys
 	// masked (package secret).
@@ -73,9 +73,9 @@ type Spec struct {
 func FlaggedQuota(recordQuota int64) int64 { return recordQuota / 4 }
 
 // CheckPIN is the phone page's PIN rule for every box: "" when pin is
-// acceptable, else what is wrong in plain Chinese (config.CheckPIN).
+// acceptable, else what is wrong in plain Chinese (bundle.CheckPIN).
 func CheckPIN(pin string) error {
-	if msg := config.CheckPIN(pin); msg != "" {
+	if msg := bundle.CheckPIN(pin); msg != "" {
 		return fmt.Errorf("app: %s (the phone page's PIN is refused)", msg)
 	}
 	return nil

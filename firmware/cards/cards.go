@@ -14,7 +14,6 @@ package cards
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/cunbo/cunbo/firmware/web"
@@ -64,9 +63,9 @@ func Check(cat *overlay.Catalog, file string, lt *lint.Linter) (*overlay.Catalog
 	kept := &overlay.Catalog{}
 	for _, p := range cat.Products {
 		var bad []web.SetupProblem
-		for _, f := range []struct{ label, text string }{{"名称", p.Name}, {"规格", p.Unit}, {"卖点", p.Tagline}} {
-			for _, fd := range outermost(lt.Check(f.text)) {
-				msg := fmt.Sprintf("卡片%s里的“%s”不能用：%s", f.label, fd.Match, fd.Explain)
+		for _, f := range p.Texts() {
+			for _, fd := range lint.Outermost(lt.Check(f.Text)) {
+				msg := fmt.Sprintf("卡片%s里的“%s”不能用：%s", f.Label, fd.Match, fd.Explain)
 				if fd.Law != "" {
 					msg += "（" + fd.Law + "）"
 				}
@@ -133,25 +132,6 @@ func cmp(s, fallback string) string {
 		return fallback
 	}
 	return s
-}
-
-// outermost drops findings lying inside another one (包治 inside 包治百病):
-// the trainer needs one line per phrase to change.
-func outermost(fs []lint.Finding) []lint.Finding {
-	slices.SortStableFunc(fs, func(a, b lint.Finding) int {
-		if a.Start != b.Start {
-			return a.Start - b.Start
-		}
-		return b.End - a.End
-	})
-	var out []lint.Finding
-	for _, f := range fs {
-		if n := len(out); n > 0 && f.Start >= out[n-1].Start && f.End <= out[n-1].End {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
 }
 
 // limit keeps the first MaxProblems and says how many more there are.

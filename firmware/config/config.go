@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/cunbo/cunbo/bundle"
 )
 
 // DefaultPath is where the package installs the configuration.
@@ -326,7 +327,7 @@ func (c *Config) check() []*FieldError {
 			"盒子的名字必须填写：1 到 32 个小写英文字母、数字或“-”，以字母或数字开头，%s", what)
 	}
 	if c.PIN != "" {
-		if msg := CheckPIN(c.PIN); msg != "" {
+		if msg := bundle.CheckPIN(c.PIN); msg != "" {
 			k.fatal("pin", `pin = "502817"（或者删掉这一行，盒子会自己生成密码，写在 `+filepath.Join(c.StateDir, PINFile)+`）`, "%s", msg)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/cunbo/cunbo/bundle"
 )
 
 const minimal = "device_id = \"box-1\"\npin = \"502817\"\n"
@@ -266,18 +267,6 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-func TestCheckPIN(t *testing.T) {
-	for pin, ok := range map[string]bool{
-		"502817": true, "90817263": true, "013579": true,
-		"2468": false, "246810": false, "123456": false, "654321": false, "000000": false, "999999": false,
-		"345678": false, "890123": false, "12345": false, "123456789": false, "50281a": false, "": false, "５０２８１７": false,
-	} {
-		if got := CheckPIN(pin) == ""; got != ok {
-			t.Errorf("CheckPIN(%q) = %q, want ok=%v", pin, CheckPIN(pin), ok)
-		}
-	}
-}
-
 // TestBoxPIN: a box without a pin in its config makes its own on first
 // start, keeps it (0640, for the label) and uses the same one afterwards.
 func TestBoxPIN(t *testing.T) {
@@ -285,7 +274,7 @@ func TestBoxPIN(t *testing.T) {
 	c := Default()
 	c.StateDir = dir
 	pin, created, err := BoxPIN(&c)
-	if err != nil || !created || CheckPIN(pin) != "" {
+	if err != nil || !created || bundle.CheckPIN(pin) != "" {
 		t.Fatalf("%q %v %v", pin, created, err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, PINFile))
@@ -304,7 +293,7 @@ func TestBoxPIN(t *testing.T) {
 	}
 	// A damaged file is replaced, a configured PIN wins.
 	os.WriteFile(filepath.Join(dir, PINFile), []byte("12\n"), 0o640)
-	if p, created, err := BoxPIN(&c); err != nil || !created || CheckPIN(p) != "" {
+	if p, created, err := BoxPIN(&c); err != nil || !created || bundle.CheckPIN(p) != "" {
 		t.Fatalf("damaged file: %q %v %v", p, created, err)
 	}
 	c.PIN = "90817263"

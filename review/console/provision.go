@@ -36,7 +36,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/cunbo/cunbo/bundle"
-	"github.com/cunbo/cunbo/firmware/cards"
 	"github.com/cunbo/cunbo/lint"
 	"github.com/cunbo/cunbo/overlay"
 	"github.com/cunbo/cunbo/review/retention"
@@ -387,25 +386,28 @@ func (d *draft) parse() (parsed, error) {
 }
 
 // checkRules keeps the cards lt passes, as the box does with the rules a
-// bundle from this page leaves it (its built-in ones).
-func (p *parsed) checkRules(lt *lint.Linter, file string) {
+// bundle from this page leaves it (its built-in ones): the same words of
+// each card (overlay's Product.Texts), one problem per outermost phrase.
+func (p *parsed) checkRules(lt *lint.Linter) {
 	kept := &overlay.Catalog{}
 	for _, prod := range p.cat.Products {
-		ok, bad := cards.Check(&overlay.Catalog{Products: []overlay.Product{prod}}, file, lt)
-		if ok.Len() == 1 {
+		h := hiddenCard{Row: prod.Row, Name: prod.Name}
+		for _, t := range prod.Texts() {
+			for _, fd := range lint.Outermost(lt.Check(t.Text)) {
+				msg := fmt.Sprintf("卡片%s里的“%s”不能用：%s", t.Label, fd.Match, fd.Explain)
+				if fd.Law != "" {
+					msg += "（" + fd.Law + "）"
+				}
+				msg += "。这张卡片不会出现在直播画面上。"
+				if fd.Suggest != "" {
+					msg += " 可以改成：" + fd.Suggest
+				}
+				h.Problems = append(h.Problems, msg)
+			}
+		}
+		if len(h.Problems) == 0 {
 			kept.Products = append(kept.Products, prod)
 			continue
-		}
-		h := hiddenCard{Row: prod.Row, Name: prod.Name}
-		for _, b := range bad {
-			if b.Where == "" || !strings.Contains(b.Where, "「") {
-				continue // "no card left at all": said once on the page
-			}
-			msg := b.Message
-			if b.Hint != "" {
-				msg += " 可以改成：" + b.Hint
-			}
-			h.Problems = append(h.Problems, msg)
 		}
 		p.hidden = append(p.hidden, h)
 	}
@@ -443,7 +445,7 @@ func (cc *cardCache) get(id string, d *draft) (parsed, error) {
 			return p, fmt.Errorf("console: card rules: %w", err)
 		}
 	}
-	p.checkRules(lt, d.Meta.Catalogue)
+	p.checkRules(lt)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	cc.linter = lt

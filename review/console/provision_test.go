@@ -24,6 +24,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/cunbo/cunbo/bundle"
+	"github.com/cunbo/cunbo/firmware/config"
 	"github.com/cunbo/cunbo/review/console"
 	"github.com/cunbo/cunbo/review/server"
 	"github.com/cunbo/cunbo/review/store"
@@ -347,6 +348,11 @@ func TestProvisionBuild(t *testing.T) {
 		sec, err := v.Secrets(a.priv)
 		if err != nil || sec.PIN != testPIN || sec.StreamKeys["douyin"] != testStreamKey || len(sec.WiFi) != 1 || sec.WiFi[0].Password != testWiFiPass {
 			t.Fatalf("box A's secrets: %+v, %v", sec, err)
+		}
+		// The box loads it with its own loader, cleanly (the service itself
+		// may not import firmware, so this is where that is checked).
+		if _, warns, err := config.Parse(v.Config(), bundle.ConfigFile); err != nil || len(warns) > 0 {
+			t.Errorf("the box does not load the page's config.toml cleanly: %v %v\n%s", err, warns, v.Config())
 		}
 		if !strings.Contains(string(v.Config()), `url = "rtmp://push-rtmp-l1.douyincdn.com/stage"`) || !strings.Contains(string(v.Config()), "portrait = true") {
 			t.Errorf("config.toml:\n%s", v.Config())
