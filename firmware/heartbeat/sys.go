@@ -1,6 +1,7 @@
 package heartbeat
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cunbo/cunbo/internal/childproc"
 )
 
 // Sys is what the box reads about its own machine. Each reading may be
@@ -101,11 +104,13 @@ func (l Linux) Throttled(ctx context.Context) (now, sinceBoot, ok bool) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, vcgencmdTimeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, cmd, "get_throttled").Output()
-	if err != nil {
+	var out bytes.Buffer
+	c := exec.CommandContext(ctx, cmd, "get_throttled")
+	c.Stdout = &out
+	if err := childproc.Run(c); err != nil {
 		return false, false, false
 	}
-	return ParseThrottled(string(out))
+	return ParseThrottled(out.String())
 }
 
 // ParseThrottled reads vcgencmd's "throttled=0x50005". Bits 0–3 are now

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/cunbo/cunbo/internal/childproc"
 )
 
 // BundleExt is how a bundle's file name ends.
@@ -82,8 +85,8 @@ func (s SysStick) Scan(ctx context.Context) ([]string, func(), error) {
 	release := func() {
 		for _, m := range mounted {
 			// A detached unmount: the stick may already be gone.
-			if out, err := exec.Command("umount", "-l", m).CombinedOutput(); err != nil {
-				log.Warn("provision: unmount stick", "dir", m, "err", err, "out", strings.TrimSpace(string(out)))
+			if out, err := runOutput(exec.Command("umount", "-l", m)); err != nil {
+				log.Warn("provision: unmount stick", "dir", m, "err", err, "out", out)
 			}
 			_ = os.Remove(m)
 		}
@@ -93,11 +96,11 @@ func (s SysStick) Scan(ctx context.Context) ([]string, func(), error) {
 		if err := os.MkdirAll(mp, 0o700); err != nil {
 			continue
 		}
-		out, err := exec.CommandContext(ctx, "mount", "-o", "ro,nosuid,nodev,noexec", filepath.Join(dev, d), mp).CombinedOutput()
+		out, err := runOutput(exec.CommandContext(ctx, "mount", "-o", "ro,nosuid,nodev,noexec", filepath.Join(dev, d), mp))
 		if err != nil {
 			// A partition without a file system, or one already mounted
 			// elsewhere: not a stick with a bundle.
-			log.Debug("provision: mount stick", "dev", d, "err", err, "out", strings.TrimSpace(string(out)))
+			log.Debug("provision: mount stick", "dev", d, "err", err, "out", out)
 			_ = os.Remove(mp)
 			continue
 		}
@@ -153,4 +156,13 @@ func bundlesIn(dir string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// runOutput runs a short command as every child of the box is run (it dies
+// with the box) and returns its output, trimmed, for the log.
+func runOutput(cmd *exec.Cmd) (string, error) {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := childproc.Run(cmd)
+	return strings.TrimSpace(out.String()), err
 }

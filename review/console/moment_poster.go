@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strconv"
 	"time"
+
+	"github.com/cunbo/cunbo/internal/childproc"
 )
 
 // posterWidth is a phone's width: the frame is a few tens of KB, so on a
@@ -64,7 +66,7 @@ func (c *Console) poster(w http.ResponseWriter, r *http.Request, u who) {
 	var out, stderr bytes.Buffer
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stdout, cmd.Stderr = &limited{b: &out, n: maxPoster}, &limited{b: &stderr, n: 4 << 10}
-	err = cmd.Run()
+	err = childproc.Run(cmd)
 	if errors.Is(err, exec.ErrNotFound) {
 		http.Error(w, "no poster", http.StatusNotFound)
 		return
