@@ -42,7 +42,10 @@ func TestBundleWiFiWrittenOnceAtStart(t *testing.T) {
 	}
 
 	fake := &wifi.Fake{Wired: true}
-	start := func() {
+	// Each start is its own box, stopped when its subtest ends: two boxes
+	// on one state folder at once tidy each other's files away (a process
+	// a systemd unit never has).
+	start := func(t *testing.T) {
 		p, _, _, err := app.OpenProvisioning(stateDir, provision.DirStick{}, testLogger(t))
 		if err != nil {
 			t.Fatal(err)
@@ -51,7 +54,7 @@ func TestBundleWiFiWrittenOnceAtStart(t *testing.T) {
 		runApp(t, boxWith(t, stateDir, p))
 	}
 	t.Run("first start", func(t *testing.T) {
-		start()
+		start(t)
 		waitUntil(t, 30*time.Second, "the bundle's networks written", func() bool {
 			_, ok := fake.Saved("cunbo-阿秀家")
 			return ok
@@ -70,7 +73,7 @@ func TestBundleWiFiWrittenOnceAtStart(t *testing.T) {
 	}
 	before, checks := count("put "), count("connectivity")
 	t.Run("next start", func(t *testing.T) {
-		start()
+		start(t)
 		// The keeper's first look comes after the networks' turn.
 		waitUntil(t, 30*time.Second, "the hotspot keeper running", func() bool { return count("connectivity") > checks })
 		if n := count("put "); n != before {
