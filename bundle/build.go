@@ -19,7 +19,10 @@ type Contents struct {
 	Config    []byte            // config.toml
 	Catalogue map[string][]byte // the spreadsheet and photos, by name under catalogue/
 	Rules     map[string][]byte // the rule pack, by name under rules/
-	Model     *ModelRef         // the speech model the box should run, if any
+	// Scenarios are practice scenario files (package practice's format),
+	// by name under scenarios/; none: the box keeps its built-in set.
+	Scenarios map[string][]byte
+	Model     *ModelRef // the speech model the box should run, if any
 }
 
 // Box is one target box and the secrets sealed to it.
@@ -74,7 +77,7 @@ func Build(w io.Writer, c Contents, o Options) error {
 	for _, dir := range []struct {
 		name  string
 		files map[string][]byte
-	}{{CatalogueDir, c.Catalogue}, {RulesDir, c.Rules}} {
+	}{{CatalogueDir, c.Catalogue}, {RulesDir, c.Rules}, {ScenariosDir, c.Scenarios}} {
 		for name, data := range dir.files {
 			// Not path.Join: it would clean "../config.toml" into a name
 			// that overwrites another file; CheckPath refuses it instead.

@@ -44,6 +44,48 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestScenariosRoundTrip: practice scenarios travel under scenarios/ and
+// come out byte for byte; a bundle without them (every older one) is still
+// valid and carries none.
+func TestScenariosRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	scn := map[string][]byte{
+		"榕江 第一课.txt": []byte("scenario 榕江\nversion 1\n3 | 阿英 | - | - | - | 主播好\n"),
+		"蜂蜜.txt":     []byte("scenario 蜂蜜\nversion 1\n"),
+	}
+	for _, c := range []struct {
+		name string
+		scn  map[string][]byte
+	}{{"with scenarios", scn}, {"without", nil}} {
+		t.Run(c.name, func(t *testing.T) {
+			b := f.build(t, func(co *Contents, _ *Options) { co.Scenarios = c.scn })
+			v, err := open(b, f.trust(), pub(f.boxA), 0, t0)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			got := v.Scenarios()
+			if len(got) != len(c.scn) {
+				t.Fatalf("Scenarios() = %d files, want %d", len(got), len(c.scn))
+			}
+			for name, want := range c.scn {
+				if !bytes.Equal(got[name], want) {
+					t.Errorf("scenario %s = %q, want %q", name, got[name], want)
+				}
+			}
+			if len(v.Rules()) != 1 || len(v.Catalogue()) != 2 {
+				t.Errorf("rules %d, catalogue %d files: scenarios leaked into other folders", len(v.Rules()), len(v.Catalogue()))
+			}
+		})
+	}
+	for _, bad := range []string{"a/b.txt", "../config.toml", ".hidden.txt"} {
+		co, o := f.contents(), f.options()
+		co.Scenarios = map[string][]byte{bad: []byte("x")}
+		if err := Build(&bytes.Buffer{}, co, o); err == nil {
+			t.Errorf("Build took scenario %q", bad)
+		}
+	}
+}
+
 func TestSecretsOnlyForTheirBox(t *testing.T) {
 	f := newFixture(t)
 	b := f.build(t, nil)
@@ -418,7 +460,8 @@ func TestCheckPath(t *testing.T) {
 		ok   bool
 	}{
 		{"config.toml", true}, {"catalogue/货品.xlsx", true}, {"catalogue/photos/辣椒 酱.jpg", true},
-		{"rules/pack/rules.toml", true}, {"secrets/ab.age", true},
+		{"rules/pack/rules.toml", true}, {"secrets/ab.age", true}, {"scenarios/榕江 第一课.txt", true},
+		{"scenarios/a/b.txt", false}, {"scenarios", false}, {"scenarios/.x.txt", false},
 		{"", false}, {".", false}, {"..", false}, {"/config.toml", false}, {"catalogue/../config.toml", false},
 		{"catalogue//x", false}, {"catalogue/x/", false}, {`catalogue\x`, false}, {"catalogue/c:x", false},
 		{"catalogue/.x", false}, {"catalogue/x\n", false}, {"catalogue/a/b/c/d", false}, {"other/x", false},

@@ -24,6 +24,9 @@
 //	config.toml       the box configuration
 //	catalogue/…       the product catalogue and its photos
 //	rules/…           the rule pack
+//	scenarios/<name>  practice scenarios (package practice's format), one
+//	                  level only; optional: without them the box keeps its
+//	                  built-in set
 //	secrets/<id>.age  Wi-Fi password, stream keys, PIN: age-encrypted to one
 //	                  target box's ed25519 key (agessh), one file per box
 //

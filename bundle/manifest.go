@@ -22,11 +22,12 @@ const (
 	ConfigFile    = "config.toml"
 	CatalogueDir  = "catalogue"
 	RulesDir      = "rules"
+	ScenariosDir  = "scenarios"
 	SecretsDir    = "secrets"
 )
 
-// Limits. A bundle carries a configuration, a catalogue with photos and a
-// rule pack, never the speech model, so tens of megabytes are plenty; the
+// Limits. A bundle carries a configuration, a catalogue with photos, a
+// rule pack and practice scenarios, never the speech model, so tens of megabytes are plenty; the
 // limits keep a hostile stick from filling the box's memory or card.
 const (
 	MaxBundleSize   = 64 << 20
@@ -114,9 +115,10 @@ func CheckPath(p string) error {
 	switch {
 	case p == ConfigFile:
 	case len(parts) >= 2 && (parts[0] == CatalogueDir || parts[0] == RulesDir):
+	case len(parts) == 2 && parts[0] == ScenariosDir:
 	case len(parts) == 2 && parts[0] == SecretsDir && strings.HasSuffix(parts[1], ".age"):
 	default:
-		return fmt.Errorf("path %q: not config.toml and not under catalogue/, rules/ or secrets/", p)
+		return fmt.Errorf("path %q: not config.toml and not under catalogue/, rules/, scenarios/ or secrets/", p)
 	}
 	return nil
 }

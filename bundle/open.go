@@ -208,6 +208,10 @@ func (v *Verified) Catalogue() map[string][]byte { return v.under(CatalogueDir) 
 // Rules is the rule pack's files, by name under rules/.
 func (v *Verified) Rules() map[string][]byte { return v.under(RulesDir) }
 
+// Scenarios is the practice scenarios' files, by name under scenarios/;
+// empty for a bundle without any (every bundle made before they existed).
+func (v *Verified) Scenarios() map[string][]byte { return v.under(ScenariosDir) }
+
 func (v *Verified) under(dir string) map[string][]byte {
 	out := make(map[string][]byte)
 	for p, data := range v.files {
