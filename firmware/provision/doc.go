@@ -8,6 +8,7 @@
 //	trust.json          the root public key the box trusts and the newest revocation list
 //	state.json          the highest version tried, a trial in progress, the last outcome
 //	versions/<N>/       one whole configuration: config.toml, catalogue/, rules/,
+//	                    scenarios/ (practice, if the bundle had any),
 //	                    secrets.json (0600), manifest.json, READY once it came up
 //	current -> versions/N
 //	previous -> versions/M

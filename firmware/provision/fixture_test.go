@@ -48,6 +48,10 @@ func configFor(n uint64) string {
 	return fmt.Sprintf("device_id = \"box-v%d\"\ncatalogue = \"catalogue/商品.csv\"\n", n)
 }
 
+func scenarioFor(n uint64) string {
+	return fmt.Sprintf("scenario 第%d版\nversion 1\n3 | 阿英 | - | - | - | 主播好\n", n)
+}
+
 // bundle makes version n for the box; photo bytes make it bigger.
 func (o *org) bundle(tb testing.TB, n uint64, photoBytes int) []byte {
 	tb.Helper()
@@ -58,6 +62,11 @@ func (o *org) bundle(tb testing.TB, n uint64, photoBytes int) []byte {
 			"photos/辣椒酱.jpg": bytes.Repeat([]byte{0xff, 0xd8, byte(n)}, photoBytes/3+1),
 		},
 		Rules: map[string][]byte{"pack.toml": []byte(fmt.Sprintf("version = %d\n", n))},
+	}
+	if n%2 == 1 {
+		// Odd versions carry practice scenarios, even ones none: every
+		// switch and rollback between them must bring the folder along.
+		c.Scenarios = map[string][]byte{"练习.txt": []byte(scenarioFor(n))}
 	}
 	opts := bundle.Options{
 		Version: n, Created: t0, Expires: t0.AddDate(0, 0, 30),
@@ -124,6 +133,15 @@ func configVersion(tb testing.TB, s *Store) uint64 {
 	csv, err := os.ReadFile(filepath.Join(v.Dir, "catalogue", "商品.csv"))
 	if err != nil || !strings.Contains(string(csv), fmt.Sprintf("辣椒酱 %d,", v.Number)) {
 		tb.Fatalf("version %d's catalogue: %q %v", v.Number, csv, err)
+	}
+	scn, err := os.ReadFile(filepath.Join(v.ScenariosDir(), "练习.txt"))
+	switch {
+	case v.Number%2 == 1 && (err != nil || string(scn) != scenarioFor(v.Number)):
+		tb.Fatalf("version %d's scenarios: %q %v", v.Number, scn, err)
+	case v.Number%2 == 0:
+		if _, err := os.Stat(v.ScenariosDir()); !os.IsNotExist(err) {
+			tb.Fatalf("version %d carried no scenarios, but its folder has: %v", v.Number, err)
+		}
 	}
 	return v.Number
 }

@@ -62,12 +62,16 @@ type Store struct {
 // Version is one applied configuration.
 type Version struct {
 	Number uint64
-	Dir    string // the version's folder: config.toml, catalogue/, rules/, secrets.json
+	Dir    string // the version's folder: config.toml, catalogue/, rules/, scenarios/, secrets.json
 	Ready  bool   // it came up ready once
 }
 
 // ConfigPath is the version's config.toml.
 func (v Version) ConfigPath() string { return filepath.Join(v.Dir, bundle.ConfigFile) }
+
+// ScenariosDir is the version's practice scenarios folder; it does not
+// exist when the bundle carried none.
+func (v Version) ScenariosDir() string { return filepath.Join(v.Dir, bundle.ScenariosDir) }
 
 // Secrets reads the version's secrets (Wi-Fi, stream keys, PIN).
 func (v Version) Secrets() (bundle.Secrets, error) {
@@ -364,6 +368,11 @@ func (s *Store) Apply(v *bundle.Verified, key ed25519.PrivateKey, root ed25519.P
 	}
 	for name, data := range v.Rules() {
 		files[bundle.RulesDir+"/"+name] = data
+	}
+	// Practice scenarios land beside the rule pack, in the same staged
+	// folder, so they switch in and roll back with it.
+	for name, data := range v.Scenarios() {
+		files[bundle.ScenariosDir+"/"+name] = data
 	}
 	manifest, err := json.MarshalIndent(v.Manifest, "", "  ")
 	if err != nil {
