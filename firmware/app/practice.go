@@ -2,7 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +18,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/pipeline"
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/firmware/web"
+	"github.com/cunbo/cunbo/lint"
 	"github.com/cunbo/cunbo/practice"
 	"github.com/cunbo/cunbo/segment"
 	"github.com/cunbo/cunbo/speech"
@@ -41,7 +47,17 @@ type practiceLab struct {
 	log      *slog.Logger
 	pl       *pipeline.Pipeline
 	caps     *compliance.Captions // nil: no speech, caption checks skipped
-	scenario *practice.Scenario   // nil: no customers (the set did not load)
+	// set is the scenarios practised in turn, one a practice: the
+	// published set when the applied bundle has one, else the built-in
+	// set; empty: no customers (neither fits the catalogue).
+	set  []*practice.Scenario
+	next int // index into set of the next practice's scenario
+	// scenario is the current or last practice's (nil before the first).
+	scenario *practice.Scenario
+	// flagged are sample answers the linter flags, by scenario and line:
+	// never spoken as her captions.
+	flagged  map[*practice.Scenario]map[int]bool
+	problems []string // for the simulator's terminal at start
 	words    map[string][]string
 	now      func() time.Time
 	script   bool // Options.PracticeScript
@@ -70,23 +86,117 @@ func newPracticeLab(opts Options, log *slog.Logger) *practiceLab {
 	l := &practiceLab{log: log, pl: opts.Pipeline, caps: opts.Compliance, now: time.Now, words: map[string][]string{},
 		script: opts.PracticeScript}
 	var ids []string
-	if cat := opts.Pipeline.Catalog(); cat != nil {
+	cat := opts.Pipeline.Catalog()
+	if cat != nil {
 		for _, p := range cat.Products {
 			ids = append(ids, p.ID)
 			l.words[p.ID] = []string{p.Name, p.Tagline}
 		}
 	}
-	set, err := practice.Default(ids)
-	switch {
-	case err != nil:
-		// A catalogue without the demo products: she still practises,
-		// without customers, until a scenario for her products arrives.
-		log.Info("practice: no scenario for this catalogue", "err", err)
-	case len(set) > 0:
-		l.scenario = set[0]
+	if opts.Provision != nil {
+		if v, ok := opts.Provision.Store.Current(); ok {
+			l.set = publishedScenarios(v.ScenariosDir(), ids, cat != nil, log)
+		}
+	}
+	if len(l.set) == 0 {
+		set, err := practice.Default(ids)
+		if err != nil {
+			// A catalogue without the demo products: she still
+			// practises, without customers, until a scenario for her
+			// products arrives.
+			log.Info("practice: no scenario for this catalogue", "err", err)
+		}
+		l.set = set
+	}
+	if l.script {
+		l.lintSamples(opts.Compliance)
 	}
 	return l
 }
+
+// publishedScenarios reads the scenarios a setup bundle installed in dir.
+// A bundle's scenarios were checked when it was built, but a box must not
+// trust that: one file that does not parse (an older builder, a damaged
+// card) drops the whole published set, so she never practises half a
+// lesson, and the box says so in the journal and keeps the built-in set.
+// Questions about products this box's catalogue lacks are left out.
+func publishedScenarios(dir string, ids []string, haveCatalogue bool, log *slog.Logger) []*practice.Scenario {
+	des, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		log.Error("practice: published scenarios unreadable; using the built-in set", "dir", dir, "err", err)
+		return nil
+	}
+	var set []*practice.Scenario
+	for _, de := range des { // sorted by name: the trainer numbers the lessons
+		if !de.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		if err == nil && len(data) > practice.MaxScenarioBytes {
+			err = fmt.Errorf("%d bytes, over %d", len(data), practice.MaxScenarioBytes)
+		}
+		var s *practice.Scenario
+		if err == nil {
+			s, err = practice.ParseScenario(data, nil)
+		}
+		if err != nil {
+			log.Error("practice: a published scenario is unusable; using the built-in set", "file", de.Name(), "err", err)
+			return nil
+		}
+		if haveCatalogue {
+			var dropped []int
+			if s, dropped = s.Fit(ids); len(dropped) > 0 {
+				log.Warn("practice: questions about products not in the catalogue left out", "file", de.Name(), "lines", dropped)
+			}
+		}
+		if len(s.Questions) == 0 {
+			log.Warn("practice: a published scenario has no question for this catalogue", "file", de.Name())
+			continue
+		}
+		set = append(set, s)
+	}
+	if len(set) == 0 {
+		log.Error("practice: no published scenario fits this box; using the built-in set", "dir", dir)
+		return nil
+	}
+	log.Info("practice: published scenarios", "count", len(set), "first", set[0].Name)
+	return set
+}
+
+// lintSamples checks the sample answers the simulator will speak with the
+// box's own rules: a flagged one would set off a warning in the middle of
+// a model answer. It is left unspoken and said at start.
+func (l *practiceLab) lintSamples(caps *compliance.Captions) {
+	var lt *lint.Linter
+	if caps != nil {
+		lt = caps.Loop().Linter()
+	}
+	if lt == nil {
+		var err error
+		if lt, err = lint.NewDefault(); err != nil {
+			l.log.Error("practice: sample answers not checked", "err", err)
+			return
+		}
+	}
+	l.flagged = map[*practice.Scenario]map[int]bool{}
+	for _, s := range l.set {
+		for _, p := range practice.CheckSamples(s, lt) {
+			if l.flagged[s] == nil {
+				l.flagged[s] = map[int]bool{}
+			}
+			l.flagged[s][p.Line] = true
+			l.problems = append(l.problems, s.Name+" "+p.Error())
+			l.log.Warn("practice: sample answer not spoken", "scenario", s.Name, "problem", p.Error())
+		}
+	}
+}
+
+// PracticeProblems are the practice's setup problems the simulator prints
+// when it starts one: sample answers the linter flags (left unspoken).
+func (a *App) PracticeProblems() []string { return slices.Clone(a.practice.problems) }
 
 // cardID is the product whose card is on screen, "" for none.
 func (l *practiceLab) cardID() string {
@@ -112,6 +222,10 @@ func (l *practiceLab) begin(now time.Time) {
 	}
 	l.run = &practiceRun{start: now, speech: l.speechOn(), spoken: map[int]bool{},
 		cards: []practice.CardChange{{At: now, ID: l.cardID()}}}
+	if len(l.set) > 0 {
+		l.scenario = l.set[l.next%len(l.set)]
+		l.next++
+	}
 }
 
 // noteCard records a card change, if any.
@@ -144,7 +258,7 @@ func (l *practiceLab) speakScript(now time.Time) {
 		return
 	}
 	for _, q := range l.scenario.Questions {
-		if q.Sample == "" || q.Within == 0 || r.spoken[q.Line] {
+		if q.Sample == "" || q.Within == 0 || r.spoken[q.Line] || l.flagged[l.scenario][q.Line] {
 			continue
 		}
 		at, ok := practice.Asked(q, r.start, r.cards)
@@ -260,8 +374,11 @@ func (l *practiceLab) PracticeView() web.PracticeView {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var v web.PracticeView
-	if l.scenario != nil {
+	switch {
+	case l.run != nil && l.scenario != nil:
 		v.Scenario = l.scenario.Name
+	case len(l.set) > 0: // the one the next practice takes
+		v.Scenario = l.set[l.next%len(l.set)].Name
 	}
 	if r := l.run; r != nil {
 		v.Active = true

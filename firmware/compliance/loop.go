@@ -255,6 +255,10 @@ func New(cfg Config) (*Loop, error) {
 	return l, nil
 }
 
+// Linter is the rules the loop judges captions with (the practice lab
+// checks its scripted answers with the same).
+func (l *Loop) Linter() *lint.Linter { return l.cfg.Linter }
+
 // AddSink adds a warning sink, for parts built after the loop (the box, the
 // phone page).
 func (l *Loop) AddSink(s WarningSink) {
