@@ -44,9 +44,9 @@ const cardPoll = 100 * time.Millisecond
 // changes) and, when it ends, computes its checks and her report. It
 // serves the phone page's simulated customers and report.
 type practiceLab struct {
-	log      *slog.Logger
-	pl       *pipeline.Pipeline
-	caps     *compliance.Captions // nil: no speech, caption checks skipped
+	log  *slog.Logger
+	pl   *pipeline.Pipeline
+	caps *compliance.Captions // nil: no speech, caption checks skipped
 	// set is the scenarios practised in turn, one a practice: the
 	// published set when the applied bundle has one, else the built-in
 	// set; empty: no customers (neither fits the catalogue).
