@@ -129,6 +129,7 @@ func New(cfg Config) (*Console, error) {
 	c.routes(mux) // admin.go: escalation, the admin's and the trainer's pages
 	c.fleetRoutes(mux)
 	c.provisionRoutes(mux)
+	c.enrolRoutes(mux)    // enrol.go: adding a new box by its QR
 	c.practiceRoutes(mux) // practice.go: practices, assessment, the ready mark
 	c.mux = mux
 	cop := http.NewCrossOriginProtection()
