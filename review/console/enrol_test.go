@@ -100,7 +100,7 @@ func TestEnrolBox(t *testing.T) {
 				wantPage: []string{"这个文件不是照片", `value="榕江 杨阿姨"`}},
 			{name: "an iPhone HEIC photo", as: "杨老师", form: func(string) url.Values { return url.Values{"name": {"榕江 杨阿姨"}} },
 				files: []upFile{{"photo", "IMG_0001.HEIC", append([]byte{0, 0, 0, 0x18}, "ftypheic\x00\x00\x00\x00mif1heic"...)}},
-				code: http.StatusBadRequest, wantPage: []string{"HEIC", "截一张屏", `value="榕江 杨阿姨"`}},
+				code:  http.StatusBadRequest, wantPage: []string{"HEIC", "截一张屏", `value="榕江 杨阿姨"`}},
 			{name: "nothing given", as: "杨老师", form: func(string) url.Values { return url.Values{"name": {"榕江 杨阿姨"}} },
 				code: http.StatusBadRequest, wantPage: []string{"请拍一张盒子二维码的照片，或者把盒子身份粘贴进来"}},
 			{name: "no name: what the photo said is kept", as: "杨老师", key: shotPub, form: func(string) url.Values { return url.Values{} },
@@ -193,7 +193,9 @@ func TestEnrolBox(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.ContainsFunc(es, func(a store.AuditEntry) bool { return a.Subject == boxauth.BoxID(shotPub) && a.Detail == "榕江 杨阿姨" }) {
+			if !slices.ContainsFunc(es, func(a store.AuditEntry) bool {
+				return a.Subject == boxauth.BoxID(shotPub) && a.Detail == "榕江 杨阿姨"
+			}) {
 				t.Errorf("no box.add of the screenshot's box by user:杨老师 in %+v", es)
 			}
 		})
