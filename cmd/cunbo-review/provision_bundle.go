@@ -49,6 +49,7 @@ func runProvisionBundle(ctx context.Context, args []string, stdout, stderr io.Wr
 	config := fs.String("config", "", "the box configuration (config.toml)")
 	catalogue := fs.String("catalogue", "", "the catalogue: a spreadsheet file, or a folder with it and the photos")
 	rules := fs.String("rules", "", "the rule pack: a file or a folder")
+	scenarios := fs.String("scenarios", "", "practice scenarios: a .txt file or a folder of them, checked with the practice parser and the rule pack")
 	secrets := fs.String("secrets", "", "JSON file with the Wi-Fi networks, stream keys and PIN, sealed to each box")
 	modelName := fs.String("model-name", "", "the speech model the boxes should run")
 	modelSum := fs.String("model-sha256", "", "the speech model's SHA-256 (hex)")
@@ -121,6 +122,18 @@ func runProvisionBundle(ctx context.Context, args []string, stdout, stderr io.Wr
 	}
 	if c.Rules, err = readTree(*rules); err != nil {
 		return fail(1, err)
+	}
+	if c.Scenarios, err = readTree(*scenarios); err != nil {
+		return fail(1, err)
+	}
+	if len(c.Scenarios) > 0 {
+		ok, err := checkScenarios(c.Scenarios, c.Rules, c.Catalogue, stdout, stderr)
+		if err != nil {
+			return fail(1, err)
+		}
+		if !ok {
+			return fail(1, errors.New("练习题有要改的地方，设置包没有做 (scenario problems above; no bundle written)"))
+		}
 	}
 	if *modelName != "" {
 		sum := strings.ToLower(strings.TrimSpace(*modelSum))

@@ -123,6 +123,37 @@ func TestProvisionWorkshop(t *testing.T) {
 		t.Errorf("a third box: %v, want NotForBox", err)
 	}
 
+	// Practice scenarios: a scripted answer the rules flag, or a line that
+	// does not parse, is said by file and line and no bundle is written; a
+	// clean set is listed and travels in the bundle.
+	write("scn-bad/1.txt", "scenario 坏例子\nversion 1\n3 | 王姐 | - | 40 | PRICE | 最便宜吗？ | 我们是全网最低价\n")
+	write("scn-bad/2.txt", "scenario 断了\nversion 1\n\n3 | 甲 | - | - | 你好\n")
+	code, _, errOut = run(t, append(bundleArgs, "--scenarios", p("scn-bad"), "--version", "43", "--out", p("s.cunbo"))...)
+	if code != 1 || !strings.Contains(errOut, "1.txt: 第3行：示范回答里有「全网最低价」，盒子会提醒，请换个说法") ||
+		!strings.Contains(errOut, "2.txt: 第4行：要用 | 分成6或7段") {
+		t.Errorf("bundle with bad scenarios: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(p("s.cunbo")); err == nil {
+		t.Error("a bundle with bad scenarios was written")
+	}
+	good := "scenario 辣椒酱\nversion 1\ncard lajiao+5 | 阿英 | lajiao | 30 | - | 多少钱？ | 二十九块九一瓶\n"
+	write("scn/辣椒酱.txt", good)
+	code, out, errOut = run(t, append(bundleArgs, "--scenarios", p("scn"), "--version", "43", "--out", p("s.cunbo"))...)
+	if code != 0 || !strings.Contains(out, "辣椒酱.txt  辣椒酱  1 个问题") || !strings.Contains(errOut, "商品「lajiao」不在商品表里") {
+		t.Fatalf("bundle with scenarios: %d %q %s", code, out, errOut)
+	}
+	sdata, err := os.ReadFile(p("s.cunbo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := bundle.Open(bytes.NewReader(sdata), int64(len(sdata)), trust, pub(boxA), 42, time.Now())
+	if err != nil {
+		t.Fatalf("the bundle with scenarios: %v", err)
+	}
+	if string(sv.Scenarios()["辣椒酱.txt"]) != good {
+		t.Errorf("the bundle's scenarios: %q", sv.Scenarios())
+	}
+
 	// Revoked: her next bundle is refused by the tool, and boxes that got
 	// the list refuse her old one.
 	code, _, errOut = run(t, "provision", "revoke", "--root", p("root"), "--serial", serial[1], "--passphrase-file", pass)
