@@ -92,4 +92,3 @@ func catalogueIDs(catalogue map[string][]byte) ([]string, bool) {
 	}
 	return nil, false
 }
-
