@@ -126,7 +126,7 @@ func (c *Console) signerStatus() (name, problem string) {
 }
 
 func (c *Console) provisionLimits() string {
-	return fmt.Sprintf("商品表最大 %d MB；照片最多 %d 张，每张最大 %d MB。", MaxCatalogueBytes>>20, MaxPhotos, MaxPhotoBytes>>20)
+	return fmt.Sprintf("商品表最大 %d MB；照片最多 %d 张，每张最大 %d MB；练习题最多 %d 个。", MaxCatalogueBytes>>20, MaxPhotos, MaxPhotoBytes>>20, MaxScenarioFiles)
 }
 
 func (c *Console) provisionPage(w http.ResponseWriter, r *http.Request, u who) {
@@ -147,6 +147,7 @@ type draft struct {
 	Meta      draftMeta
 	Catalogue []byte
 	Photos    map[string][]byte
+	Scenarios map[string][]byte // practice scenario files, by name
 }
 
 type draftMeta struct {
@@ -240,6 +241,17 @@ func (c *Console) provisionUpload(w http.ResponseWriter, r *http.Request, u who)
 		}
 		d.Photos[pn] = data
 	}
+	var code int
+	var msg string
+	d.Scenarios, code, msg = readScenarios(r.MultipartForm.File["scenarios"], func(n string) bool { return n == name })
+	if code == 500 {
+		c.internal(w, r, errors.New("console: provision: reading a scenario file"))
+		return
+	}
+	if msg != "" {
+		c.uploadRefused(w, u, code, msg)
+		return
+	}
 	// A file the box cannot read at all is refused here, with the
 	// reader's own words; row problems are shown on the draft's page.
 	if _, _, err := overlay.ParseCatalog(bytes.NewReader(d.Catalogue), nil); err != nil {
@@ -256,7 +268,7 @@ func (c *Console) provisionUpload(w http.ResponseWriter, r *http.Request, u who)
 		c.internal(w, r, err)
 		return
 	}
-	c.audit(r.Context(), u, r, "provision.upload", id, fmt.Sprintf("catalogue=%s photos=%d bytes=%d", name, len(d.Photos), len(data)))
+	c.audit(r.Context(), u, r, "provision.upload", id, fmt.Sprintf("catalogue=%s photos=%d scenarios=%d bytes=%d", name, len(d.Photos), len(d.Scenarios), len(data)))
 	http.Redirect(w, r, Prefix+"provision/d/"+id, http.StatusSeeOther)
 }
 
@@ -291,6 +303,11 @@ func (d *draft) marshal() ([]byte, error) {
 	}
 	for _, n := range slices.Sorted(maps.Keys(d.Photos)) {
 		if err := put("photos/"+n, d.Photos[n]); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(d.Scenarios)) {
+		if err := put("scenarios/"+n, d.Scenarios[n]); err != nil {
 			return nil, err
 		}
 	}
@@ -336,7 +353,7 @@ func unmarshalDraft(data []byte) (*draft, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &draft{Photos: map[string][]byte{}}
+	d := &draft{Photos: map[string][]byte{}, Scenarios: map[string][]byte{}}
 	for _, f := range zr.File {
 		rc, err := f.Open()
 		if err != nil {
@@ -356,6 +373,8 @@ func unmarshalDraft(data []byte) (*draft, error) {
 			d.Catalogue = b
 		case "photos":
 			d.Photos[name] = b
+		case "scenarios":
+			d.Scenarios[name] = b
 		}
 	}
 	return d, nil
@@ -365,9 +384,10 @@ func unmarshalDraft(data []byte) (*draft, error) {
 // the cards the box shows; hidden are the rows whose card breaks an
 // advertising rule, which the box never puts on screen (firmware/cards).
 type parsed struct {
-	cat      *overlay.Catalog
-	problems []overlay.Problem
-	hidden   []hiddenCard
+	cat       *overlay.Catalog
+	problems  []overlay.Problem
+	hidden    []hiddenCard
+	scenarios []scenarioView
 }
 
 type hiddenCard struct {
@@ -446,6 +466,7 @@ func (cc *cardCache) get(id string, d *draft) (parsed, error) {
 		}
 	}
 	p.checkRules(lt)
+	p.scenarios = checkScenarios(d.Scenarios, &p, lt)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	cc.linter = lt

@@ -72,6 +72,7 @@ type draftData struct {
 	NoSign    string
 	Error     string
 	NoFont    string
+	Scenarios []scenarioView
 }
 
 // draftForm is what the build form sent back, secrets excluded.
@@ -144,6 +145,7 @@ func (c *Console) renderDraft(w http.ResponseWriter, r *http.Request, u who, cod
 	}
 	dd.Hidden = p.hidden
 	dd.Problems += len(p.hidden)
+	dd.Scenarios = p.scenarios
 	boxes, err := c.st.Boxes(r.Context())
 	if err != nil {
 		c.internal(w, r, err)
@@ -338,6 +340,14 @@ func (c *Console) provisionBuild(w http.ResponseWriter, r *http.Request, u who) 
 	if action != "download" && action != "publish" {
 		problems = append(problems, "请点“下载设置包”或者“发到盒子”。")
 	}
+	p, err := c.cards.get(id, d)
+	if err != nil {
+		c.internal(w, r, err)
+		return
+	}
+	if msg := scenarioProblems(p.scenarios); msg != "" {
+		problems = append(problems, msg)
+	}
 	if len(problems) > 0 {
 		refuse(strings.Join(problems, " "))
 		return
@@ -360,6 +370,9 @@ func (c *Console) provisionBuild(w http.ResponseWriter, r *http.Request, u who) 
 	contents := bundle.Contents{Config: conf.Bytes(), Catalogue: map[string][]byte{d.Meta.Catalogue: d.Catalogue}}
 	for n, b := range d.Photos {
 		contents.Catalogue[n] = b
+	}
+	if len(d.Scenarios) > 0 {
+		contents.Scenarios = d.Scenarios
 	}
 	now := c.now().UTC()
 	version := uint64(now.Unix())
