@@ -13,6 +13,12 @@ type Progress interface {
 	// limit. Session ids begin with their start time (segment.NewSessionID),
 	// so the primary key gives the order.
 	BoxSessions(ctx context.Context, boxID string, limit int) ([]Session, error)
+	// BoxSessionsOfKind is BoxSessions of her practices (practice true:
+	// records of kind "practice") or of her lives (every other record:
+	// kind "live", records from boxes before practices, and any that does
+	// not parse), so that a run of one kind never pushes the other out of
+	// its window on her page.
+	BoxSessionsOfKind(ctx context.Context, boxID string, practice bool, limit int) ([]Session, error)
 	// BoxMoments lists a box's segments whose moment is at or after since,
 	// with their current states, newest moment first, at most limit.
 	BoxMoments(ctx context.Context, boxID string, since time.Time, limit int) ([]QueueItem, error)
@@ -29,6 +35,27 @@ const (
 		WHERE box_id = ? ORDER BY id DESC LIMIT ?`
 	boxSessionsPostgres = `SELECT box_id, id, sha256, record, received FROM sessions
 		WHERE box_id = $1 ORDER BY id DESC LIMIT $2`
+
+	// The kind is read from the record as uploaded. SQLite checks the JSON
+	// is valid before extracting (json_extract fails the whole query on
+	// one bad row). PostgreSQL 15 has no error-free cast to jsonb, so it
+	// matches the top-level member in the record's text, escaped so that
+	// no byte sequence errors: a string value cannot hold the unescaped
+	// quotes, and "kind" is the record's only member of that name
+	// (segment.Session). Both walk the box's rows in primary-key order.
+	boxSessionsPracticeSQLite = `SELECT box_id, id, sha256, record, received FROM sessions
+		WHERE box_id = ? AND (CASE WHEN json_valid(CAST(record AS TEXT)) THEN json_extract(CAST(record AS TEXT), '$.kind') END) IS 'practice'
+		ORDER BY id DESC LIMIT ?`
+	boxSessionsLiveSQLite = `SELECT box_id, id, sha256, record, received FROM sessions
+		WHERE box_id = ? AND (CASE WHEN json_valid(CAST(record AS TEXT)) THEN json_extract(CAST(record AS TEXT), '$.kind') END) IS NOT 'practice'
+		ORDER BY id DESC LIMIT ?`
+	practiceRePostgres          = `'"kind"[[:space:]]*:[[:space:]]*"practice"'`
+	boxSessionsPracticePostgres = `SELECT box_id, id, sha256, record, received FROM sessions
+		WHERE box_id = $1 AND encode(record, 'escape') ~ ` + practiceRePostgres + `
+		ORDER BY id DESC LIMIT $2`
+	boxSessionsLivePostgres = `SELECT box_id, id, sha256, record, received FROM sessions
+		WHERE box_id = $1 AND encode(record, 'escape') !~ ` + practiceRePostgres + `
+		ORDER BY id DESC LIMIT $2`
 
 	// The state is the newest decision row (decisions_segment index), as
 	// in the queue.
@@ -81,7 +108,19 @@ const (
 )
 
 func (s *sqlStore) BoxSessions(ctx context.Context, boxID string, limit int) ([]Session, error) {
-	rows, err := s.db.QueryContext(ctx, s.sqlFor(boxSessionsSQLite, boxSessionsPostgres), boxID, limit)
+	return s.boxSessions(ctx, s.sqlFor(boxSessionsSQLite, boxSessionsPostgres), boxID, limit)
+}
+
+func (s *sqlStore) BoxSessionsOfKind(ctx context.Context, boxID string, practice bool, limit int) ([]Session, error) {
+	q := s.sqlFor(boxSessionsLiveSQLite, boxSessionsLivePostgres)
+	if practice {
+		q = s.sqlFor(boxSessionsPracticeSQLite, boxSessionsPracticePostgres)
+	}
+	return s.boxSessions(ctx, q, boxID, limit)
+}
+
+func (s *sqlStore) boxSessions(ctx context.Context, q, boxID string, limit int) ([]Session, error) {
+	rows, err := s.db.QueryContext(ctx, q, boxID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: box sessions: %w", err)
 	}

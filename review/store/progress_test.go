@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ func TestProgressContract(t *testing.T) {
 		run  func(t *testing.T, s store.Store)
 	}{
 		{"sessions of a box", testBoxSessions},
+		{"sessions of a box by kind", testBoxSessionsOfKind},
 		{"moments of a box", testBoxMoments},
 		{"decided", testDecided},
 		{"recent notes", testRecentNotes},
@@ -55,6 +58,60 @@ func testBoxSessions(t *testing.T, s store.Store) {
 	}
 	if got, err := s.BoxSessions(ctx, "9999", 10); err != nil || len(got) != 0 {
 		t.Fatalf("sessions of an unknown box: %v %v", got, err)
+	}
+}
+
+// testBoxSessionsOfKind: her lives and her practices each have their own
+// window: 70 practices after 3 lives leave the lives in theirs.
+func testBoxSessionsOfKind(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedCaseload(t, s)
+	put := func(box, id, record string) {
+		t.Helper()
+		if _, err := s.PutSession(ctx, store.Session{BoxID: box, ID: id, SHA256: "s", Record: []byte(record), Received: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := func(day, n int) string { return fmt.Sprintf("202611%02dT100000Z-%08d", day, n) }
+	// Lives: before practices existed (no kind), a live, one that does
+	// not parse, one whose caption text merely mentions the word.
+	put("1111", id(1, 1), `{"id":"a","findings":2}`)
+	put("1111", id(2, 2), `{"id":"b","kind":"live"}`)
+	put("1111", id(3, 3), `not json \xff`)
+	put("1111", id(4, 4), `{"id":"d","kind":"live","note":"她说 \"kind\":\"practice\" 是练习"}`)
+	for n := range 70 {
+		kind := `"kind":"practice"`
+		if n%2 == 1 {
+			kind = `"kind" : "practice"` // another encoder's spacing
+		}
+		put("1111", id(10+n/5, 100+n), `{"id":"p`+strconv.Itoa(n)+`",`+kind+`,"checks":{"scenario":"榕江"}}`)
+	}
+	put("2222", id(5, 5), `{"id":"other","kind":"live"}`)
+	tests := []struct {
+		name     string
+		practice bool
+		limit    int
+		want     []string
+	}{
+		{"lives", false, 60, []string{id(4, 4), id(3, 3), id(2, 2), id(1, 1)}},
+		{"lives, window of 2", false, 2, []string{id(4, 4), id(3, 3)}},
+		{"practices", true, 3, []string{id(23, 169), id(23, 168), id(23, 167)}},
+	}
+	for _, tc := range tests {
+		got, err := s.BoxSessionsOfKind(ctx, "1111", tc.practice, tc.limit)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var ids []string
+		for _, x := range got {
+			ids = append(ids, x.ID)
+		}
+		if !slices.Equal(ids, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, ids, tc.want)
+		}
+	}
+	if got, err := s.BoxSessionsOfKind(ctx, "1111", true, 100); err != nil || len(got) != 70 {
+		t.Errorf("all practices: %d, %v; want 70", len(got), err)
 	}
 }
 
