@@ -101,6 +101,9 @@ type Options struct {
 	// service while idle (the network path beside the stick); used only
 	// with Provision, nil for none.
 	Bundles provision.Downloader
+	// ReviewURL is the review service's address, for the phone page's
+	// link to the console page that enrols this box; "" for none.
+	ReviewURL string
 
 	// PracticeScript speaks each simulated customer's sample answer as a
 	// caption during a practice when there is no speech model (the
@@ -282,7 +285,7 @@ func (a *App) details() web.Details {
 		d.UploadNote = u.Status().Summary()
 	}
 	if p := a.opts.Provision; p != nil {
-		d.Setup = p.setup()
+		d.Setup = p.setup(a.opts.ReviewURL)
 	}
 	return d
 }

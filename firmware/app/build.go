@@ -151,6 +151,7 @@ func Build(s Spec) (Options, error) {
 		Logger:   log, DeviceID: s.DeviceID,
 	}
 	if s.ReviewURL != "" {
+		opts.ReviewURL = s.ReviewURL
 		// Uploads are not worth a box that cannot stream: without them
 		// the segments stay on the SD card.
 		if opts.Uploader, err = NewUploader(s.ReviewURL, s.StateDir, caps, log.With("part", "upload")); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,7 +54,7 @@ type Provisioning struct {
 	// (wifi.go); nil: no NetworkManager.
 	WiFi *WiFi
 
-	fingerprint, qr string
+	fingerprint, qr, enrol string
 }
 
 // OpenProvisioning opens the store in stateDir/provision with the box key
@@ -75,7 +76,7 @@ func OpenProvisioning(stateDir string, stick provision.Stick, log *slog.Logger) 
 	p := &Provisioning{Store: s, Key: key, Stick: stick, Trial: trial}
 	p.WiFi = boxWiFi(key, stateDir, log)
 	pub := key.Public().(ed25519.PublicKey)
-	p.fingerprint = bundle.Fingerprint(pub)
+	p.fingerprint, p.enrol = bundle.Fingerprint(pub), bundle.EnrolText(pub)
 	if p.qr, err = provision.QRDataURI(bundle.EnrolText(pub)); err != nil {
 		log.Warn("no QR code of the box key", "err", err)
 	}
@@ -182,9 +183,13 @@ func NewBundleClient(url, stateDir string) (*upload.BoxClient, error) {
 	return c, nil
 }
 
-// setup is the phone page's part.
-func (p *Provisioning) setup() *web.Setup {
-	su := &web.Setup{Fingerprint: p.fingerprint, QR: p.qr}
+// setup is the phone page's part; with the review service's address, it
+// links to the console's page that adds this box.
+func (p *Provisioning) setup(reviewURL string) *web.Setup {
+	su := &web.Setup{Fingerprint: p.fingerprint, QR: p.qr, Enrol: p.enrol}
+	if reviewURL != "" {
+		su.EnrolURL = strings.TrimSuffix(reviewURL, "/") + "/console/boxes/enrol?key=" + url.QueryEscape(p.enrol)
+	}
 	if v, ok := p.Store.Current(); ok {
 		su.Version = v.Number
 	}

@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/cunbo/cunbo/bundle"
 	"github.com/cunbo/cunbo/firmware/app"
 	"github.com/cunbo/cunbo/firmware/provision"
 	"github.com/cunbo/cunbo/firmware/state"
@@ -32,9 +34,12 @@ import (
 	"github.com/cunbo/cunbo/stream/rtmp/rtmptest"
 )
 
-// A trainer sets up a box end to end: in the console (Chromium) she
-// uploads the seller's catalogue as Excel saves it (GBK CSV, one row
-// without a price), sees the cards as the box draws them and the row's
+// A trainer sets up a box end to end: on her phone (Chromium) she opens
+// the new box's page, copies its identity (📋 复制) and screenshots its
+// 🔧 盒子身份 card, and adds the box in the console from the screenshot
+// (➕ 添加新盒子), the fingerprints alike. The box takes its first stick.
+// In the console she uploads the seller's catalogue as Excel saves it
+// (GBK CSV, one row without a price), sees the cards as the box draws them and the row's
 // problem, fills where to stream and the PIN, picks the box and publishes.
 // The box — its key enrolled, the organisation's root from its first
 // stick — fetches the bundle when idle, applies it, restarts as `cunbo
@@ -80,8 +85,8 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The new box: its key made on first boot, enrolled (the trainer
-	// scanned its QR), the organisation's root from its first stick.
+	// The new box: its key made on first boot, idle, its phone page up.
+	// The organisation's root comes later, on its first stick.
 	base := t.TempDir()
 	stateDir, stick := filepath.Join(base, "state"), t.TempDir()
 	prov, _, _, err := app.OpenProvisioning(stateDir, provision.DirStick{Globs: []string{stick}}, testLogger(t))
@@ -89,20 +94,101 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := prov.Key.Public().(ed25519.PublicKey)
-	boxID, err := boxauth.Enroll(ctx, srv.Store(), pub, "榕江 杨阿姨", "test", time.Now())
+	boxID := boxauth.BoxID(pub)
+	runCtx, stop := context.WithTimeout(ctx, 90*time.Second)
+	defer stop()
+	lapStart = time.Now()
+	first, ready := boxWith(t, stateDir, prov), make(chan string, 1)
+	firstRun := make(chan error, 1)
+	go func() { firstRun <- first.Run(runCtx, func(addr string) { ready <- "http://" + addr }) }()
+	var boxPage string
+	select {
+	case boxPage = <-ready:
+	case err := <-firstRun:
+		t.Fatalf("the new box stopped before its page was up: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("the new box's page not up in 60 s")
+	}
+	lap("new box starts, its phone page up")
+
+	// The trainer, on her phone: the box's page, 🔧 盒子身份, 📋 复制 (the
+	// page served over plain http on the LAN has no navigator.clipboard:
+	// the fallback field is what she sees), and a screenshot of the card.
+	bctx := chromium(t)
+	do(t, bctx, 60*time.Second, chromedp.Navigate(boxPage+"/"), chromedp.WaitVisible(chromedp.CSS("#pin")))
+	lapStart = time.Now()
+	do(t, bctx, 60*time.Second,
+		chromedp.Evaluate[chromedp.Void](`Object.defineProperty(navigator, 'clipboard', {value: undefined})`),
+		chromedp.SendKeys(chromedp.CSS("#pin"), testPIN),
+		chromedp.Click(chromedp.CSS("#login-button")),
+		chromedp.WaitVisible(chromedp.CSS("#setup-area")),
+		chromedp.ScrollIntoView(chromedp.CSS("#setup-qr")),
+		poll(`document.getElementById('setup-qr').complete && document.getElementById('setup-qr').naturalWidth > 0`),
+		chromedp.Click(chromedp.CSS("#setup-copy")),
+		chromedp.WaitVisible(chromedp.CSS("#setup-copied")),
+	)
+	boxFingerprint := text(t, bctx, "#setup-fingerprint")
+	if got := eval[string](t, bctx, `document.getElementById('setup-enrol').value`); got != bundle.EnrolText(pub) {
+		t.Errorf("the copy field holds %q, want %q", got, bundle.EnrolText(pub))
+	}
+	if sel := eval[string](t, bctx, `String(window.getSelection()) || (() => { const f = document.activeElement; return f && f.id === 'setup-enrol' ? f.value.slice(f.selectionStart, f.selectionEnd) : '' })()`); sel != bundle.EnrolText(pub) {
+		t.Errorf("after 📋 复制 on plain http, %q is selected, want the whole identity", sel)
+	}
+	if got := text(t, bctx, "#setup-copied"); !strings.Contains(got, "已复制 ✅") && !strings.Contains(got, "长按") {
+		t.Errorf("after 📋 复制 the page says %q", got)
+	}
+	do(t, bctx, 10*time.Second, chromedp.ScrollIntoView(chromedp.CSS("#setup-qr")))
+	c, cancel := context.WithTimeout(bctx, 20*time.Second)
+	screenshot, err := chromedp.Run(c, chromedp.CaptureScreenshot())
+	cancel()
 	if err != nil {
 		t.Fatal(err)
 	}
+	shotFile := filepath.Join(base, "Screenshot_box.png")
+	if err := os.WriteFile(shotFile, screenshot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lap("phone: box page, PIN, 📋 复制, screenshot of 🔧 盒子身份")
+
+	// Still on her phone: the console, ➕ 添加新盒子, the screenshot.
+	do(t, bctx, 60*time.Second, chromedp.Navigate(review.URL+"/console/login"), chromedp.WaitVisible(chromedp.CSS("#name")))
+	lapStart = time.Now()
+	do(t, bctx, 60*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#name"), "杨老师"),
+		chromedp.SendKeys(chromedp.CSS("#password"), trainerPassword),
+		chromedp.Click(chromedp.CSS("#login")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/provision"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/console/provision"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#enrol-link")),
+		chromedp.Click(chromedp.CSS("#enrol-link")),
+		chromedp.WaitVisible(chromedp.CSS("#enrol-form")),
+		chromedp.SetUploadFiles(chromedp.CSS("#photo"), []string{shotFile}),
+		chromedp.SendKeys(chromedp.CSS("#boxname"), "榕江 杨阿姨"),
+		chromedp.Click(chromedp.CSS("#enrol")),
+		chromedp.WaitVisible(chromedp.CSS("#enrolled")),
+	)
+	lap("console: log in, ➕ 添加新盒子 with the screenshot, fingerprint shown")
+	if got := text(t, bctx, "#fingerprint"); got != boxFingerprint {
+		t.Fatalf("the console shows fingerprint %q, the box %q", got, boxFingerprint)
+	}
+	if b, err := srv.Store().Box(ctx, boxID); err != nil || b.Name != "榕江 杨阿姨" {
+		t.Fatalf("box after enrolling in the console: %+v, %v", b, err)
+	}
+
+	// The first stick: the box takes its bundle and asks to restart.
 	o.putOnStick(t, stick, "1.cunbo", o.bundleFor(t, pub, 1))
 	lapStart = time.Now()
-	runCtx, stop := context.WithTimeout(ctx, 90*time.Second)
-	defer stop()
-	if err := boxWith(t, stateDir, prov).Run(runCtx, nil); !errors.Is(err, app.ErrRestart) {
-		t.Fatalf("first stick: Run %v, want ErrRestart", err)
+	select {
+	case err := <-firstRun:
+		if !errors.Is(err, app.ErrRestart) {
+			t.Fatalf("first stick: Run %v, want ErrRestart", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the box did not take the stick's bundle in 60 s")
 	}
-	lap("new box starts, takes the stick's bundle, asks to restart")
+	lap("new box sees the stick, takes its bundle, asks to restart")
 
-	// The trainer's console.
+	// The trainer's console: the catalogue.
 	csv, photo := filepath.Join(base, "榕江商品.csv"), filepath.Join(base, "ji.png")
 	if err := os.WriteFile(csv, gbkCatalogue(t), 0o644); err != nil {
 		t.Fatal(err)
@@ -111,25 +197,16 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	const streamKey, pin = "yang-9f3k", "529174"
-	bctx := chromium(t)
-	do(t, bctx, 60*time.Second, chromedp.Navigate(review.URL+"/console/login"), chromedp.WaitVisible(chromedp.CSS("#name")))
+	do(t, bctx, 60*time.Second, chromedp.Click(chromedp.CSS("#to-provision")), chromedp.WaitVisible(chromedp.CSS("#upload-form")))
 	lapStart = time.Now()
 	do(t, bctx, 60*time.Second,
-		chromedp.Navigate(review.URL+"/console/login"),
-		chromedp.WaitVisible(chromedp.CSS("#name")),
-		chromedp.SendKeys(chromedp.CSS("#name"), "杨老师"),
-		chromedp.SendKeys(chromedp.CSS("#password"), trainerPassword),
-		chromedp.Click(chromedp.CSS("#login")),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/provision"]`)),
-		chromedp.Click(chromedp.CSS(`a[href="/console/provision"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#upload-form")),
 		chromedp.SetUploadFiles(chromedp.CSS("#catalogue"), []string{csv}),
 		chromedp.SetUploadFiles(chromedp.CSS("#photos"), []string{photo}),
 		chromedp.Click(chromedp.CSS("#upload")),
 		chromedp.WaitVisible(chromedp.CSS("#cards")),
 		poll(`(() => { const i = document.querySelector('#cards img'); return i && i.complete && i.naturalWidth > 300 })()`),
 	)
-	lap("console: log in, upload the catalogue, every card drawn")
+	lap("console: upload the catalogue, every card drawn")
 	if n := eval[float64](t, bctx, `document.querySelectorAll('#cards img').length`); n != 2 {
 		t.Errorf("%v card pictures, want 2 (row 3 has no price)", n)
 	}
@@ -228,6 +305,19 @@ func TestTrainerProvisionsABoxInChromium(t *testing.T) {
 		t.Fatalf("box %s after tapping 开播", st)
 	}
 	lap("phone page: PIN, ✅ shown, card shown, 开播 until 直播中")
+	// The box knows its review service now: its 🔧 card links to the
+	// console page that adds it, which says it is added already.
+	wantLink := review.URL + "/console/boxes/enrol?key=" + url.QueryEscape(bundle.EnrolText(pub))
+	if link := eval[string](t, bctx, `(() => { const a = document.getElementById('setup-enrol-link'); return a.hidden ? '' : a.href })()`); link != wantLink {
+		t.Errorf("the 🔧 card links to %q, want %q", link, wantLink)
+	} else {
+		do(t, bctx, 60*time.Second, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#enrol-form")),
+			chromedp.SendKeys(chromedp.CSS("#boxname"), "杨阿姨 又一次"), chromedp.Click(chromedp.CSS("#enrol")),
+			chromedp.WaitVisible(chromedp.CSS("#enrol-error")))
+		if got := text(t, bctx, "#enrol-error"); !strings.Contains(got, "这个盒子已经添加过了（名字：榕江 杨阿姨") {
+			t.Errorf("adding the box again from its link says %q", got)
+		}
+	}
 	comp := opts.Pipeline.Compositor()
 	if _, err := comp.Card(1); err != nil {
 		t.Errorf("the box has no second card: %v", err)

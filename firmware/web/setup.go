@@ -10,6 +10,12 @@ type Setup struct {
 	Fingerprint string `json:"fingerprint"`
 	// QR is a data: URI of an image of the QR code.
 	QR string `json:"qr"`
+	// Enrol is the QR's text (bundle.EnrolText), for the page's copy
+	// button: a trainer pastes it into the console on the same phone.
+	Enrol string `json:"enrol"`
+	// EnrolURL opens the console's page to add this box, its identity
+	// filled in; "" when the box knows no review service.
+	EnrolURL string `json:"enrol_url,omitempty"`
 	// Version is the setup version in use; 0 for the factory one.
 	Version uint64 `json:"version"`
 	// Outcome is what became of the last bundle, in plain Chinese; ""

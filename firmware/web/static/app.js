@@ -338,7 +338,33 @@ function renderSetup(su) {
   out.className = su.outcome_ok ? "outcome-ok" : "outcome-bad";
   out.hidden = !su.outcome;
   $("setup-trust").textContent = su.trust || "";
+  $("setup-enrol").value = su.enrol || "";
+  $("setup-copy").hidden = !su.enrol;
+  const link = $("setup-enrol-link");
+  if (su.enrol_url) link.href = su.enrol_url;
+  link.hidden = !su.enrol_url;
 }
+
+// Copies the box's identity for the console. navigator.clipboard exists
+// only on secure origins, and the box is served over plain http on the
+// LAN: then the text is selected in a visible field and copied the old
+// way, and stays there for her to long-press if even that is refused.
+$("setup-copy").addEventListener("click", async () => {
+  const field = $("setup-enrol"), said = $("setup-copied");
+  let ok = false;
+  if (navigator.clipboard && window.isSecureContext) {
+    try { await navigator.clipboard.writeText(field.value); ok = true; } catch (_) { /* the old way below */ }
+  }
+  if (!ok) {
+    field.hidden = false;
+    field.focus();
+    field.select();
+    field.setSelectionRange(0, field.value.length);
+    try { ok = document.execCommand("copy"); } catch (_) { ok = false; }
+  }
+  said.textContent = ok ? "已复制 ✅ 到后台“➕ 添加新盒子”里粘贴" : "请长按上面的字，选“全选”再“复制”";
+  said.hidden = false;
+});
 
 function openEvents() {
   if (events) events.close();
