@@ -1,12 +1,15 @@
 package app_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/css"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/cunbo/cunbo/firmware/state"
@@ -48,6 +51,20 @@ func TestPracticeInChromium(t *testing.T) {
 	if got := text(t, phone, "#practice-banner"); !strings.Contains(got, "观众看不到") {
 		t.Errorf("banner %q", got)
 	}
+	// The state box beside the preview is narrow: its words stay on one
+	// line rather than breaking mid-word (练习中 · 观 / 众看不到).
+	if lines := eval[float64](t, phone, `(() => { const e = document.getElementById('state-label');
+	  return e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight); })()`); lines > 1.5 {
+		t.Errorf("the state label %q takes %.1f lines at 360 px", text(t, phone, "#state-label"), lines)
+	}
+	// Icons come from the colour emoji font, not from a text font that
+	// happens to hold the code point (DejaVu Sans draws 🌑 关灯 as a white
+	// disc and ⚪ as an outline).
+	for _, css := range []string{"#state-icon", "#btn-light-off i", "#btn-prev i"} {
+		if fonts := platformFonts(t, phone, css); len(fonts) != 1 || fonts[0] != "Noto Color Emoji" {
+			t.Errorf("%s drawn with %q, want Noto Color Emoji", css, fonts)
+		}
+	}
 	// The greeting comes 3 s in, 阿英's question 5 s after the first card.
 	do(t, phone, 30*time.Second,
 		poll(`document.getElementById('practice-list').textContent.includes('辣椒酱多少钱一瓶')`))
@@ -63,13 +80,23 @@ func TestPracticeInChromium(t *testing.T) {
 	if p2 := eval[playback](t, phone, playbackJS); p2.Frames-p1.Frames < 5 {
 		t.Errorf("preview frames %d → %d in 1 s during the practice", p1.Frames, p2.Frames)
 	}
-	// The comments are on her screen, in large type.
+	// The newest question is on her screen, in large type, also once
+	// older ones pile up (小李 asks third, 20 s in).
 	type box struct{ Top, Bottom, Font float64 }
-	c := eval[box](t, phone, `(() => { const li = document.querySelector('#practice-list li:last-child');
-	  const r = li.getBoundingClientRect(); return {Top: r.top, Bottom: r.bottom, Font: parseFloat(getComputedStyle(li).fontSize)}; })()`)
-	if c.Top < 0 || c.Bottom > 640 || c.Font < 20 {
-		t.Errorf("newest comment at %+v: want on a 360×640 screen, type ≥ 20 px", c)
+	newest := func(want string) {
+		t.Helper()
+		do(t, phone, 40*time.Second, poll(`document.getElementById('practice-list').textContent.includes('`+want+`')`))
+		c := eval[box](t, phone, `(() => { const li = document.querySelector('#practice-list li:last-child');
+		  const r = li.getBoundingClientRect(); return {Top: r.top, Bottom: r.bottom, Font: parseFloat(getComputedStyle(li).fontSize)}; })()`)
+		if got := text(t, phone, "#practice-list li:last-child"); !strings.Contains(got, want) {
+			t.Fatalf("newest comment %q, want %q", got, want)
+		}
+		if c.Top < 0 || c.Bottom > 640 || c.Font < 20 {
+			t.Errorf("newest comment (%s) at %+v: want on a 360×640 screen, type ≥ 20 px", want, c)
+		}
 	}
+	newest("辣椒酱多少钱一瓶")
+	newest("辣不辣")
 	if _, err := os.Stat(b.ngx.RecordingPath("box")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("nginx-rtmp has a recording during a practice: %v", err)
 	}
@@ -101,4 +128,29 @@ func TestPracticeInChromium(t *testing.T) {
 	if _, err := os.Stat(b.ngx.RecordingPath("box")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("nginx-rtmp has a recording after a practice: %v", err)
 	}
+}
+
+// platformFonts are the fonts Chromium drew the element's text with.
+func platformFonts(t *testing.T, ctx context.Context, sel string) []string {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	// The node comes from chromedp's own view of the DOM: a second
+	// DOM.getDocument would renumber the nodes under chromedp's feet.
+	ids, err := chromedp.Run(c, chromedp.QueryNodeIDs(chromedp.CSS(sel)))
+	if err == nil {
+		_, err = chromedp.Call(c, css.Enable, cdp.Empty{})
+	}
+	var f css.GetPlatformFontsForNodeResult
+	if err == nil {
+		f, err = chromedp.Call(c, css.GetPlatformFontsForNode, css.GetPlatformFontsForNodeParams{NodeID: ids[0]})
+	}
+	if err != nil {
+		t.Fatalf("chromium: fonts of %s: %v", sel, err)
+	}
+	var names []string
+	for _, u := range f.Fonts {
+		names = append(names, u.FamilyName)
+	}
+	return names
 }

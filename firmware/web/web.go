@@ -215,7 +215,9 @@ func Labels(s state.State) (icon, label string) {
 	case state.Setup:
 		return "🔵", "设置中"
 	case state.Practice:
-		return "🟩", "练习中 · 观众看不到"
+		// Short: the practice banner above says 观众看不到 in full, and
+		// the long phrase broke mid-word in the narrow state box.
+		return "🟩", "练习中"
 	}
 	return "❗", "设备故障"
 }
