@@ -23,8 +23,8 @@ import (
 // maxAssessComment is the longest comment on an assessment, in characters.
 const maxAssessComment = 300
 
-// practicesShown bounds the scorings read for her page: more than the
-// practices sessionsLimit can list.
+// practicesShown bounds her practices listed on her page, and the
+// scorings read for them: a window of their own beside her lives'.
 const practicesShown = sessionsLimit
 
 // rubricStep is one step of the practice lab the rubric scores.
@@ -186,20 +186,25 @@ func scoreBars(scores []scoreView) float64 {
 // womanPractices gathers her practices from recs (her session records),
 // their scores and her mark, and returns the other records: her lives,
 // and any record that does not parse (shown with the lives as such).
-func (c *Console) womanPractices(ctx context.Context, box string, recs []store.Session) (practiceData, []store.Session, error) {
+func (c *Console) womanPractices(ctx context.Context, box string) (practiceData, error) {
 	var d practiceData
-	var lives []store.Session
+	recs, err := c.st.BoxSessionsOfKind(ctx, box, true, practicesShown)
+	if err != nil {
+		return practiceData{}, err
+	}
 	for _, x := range recs {
 		s, err := wire.ParseSession(x.Record)
 		if err != nil || s.Kind != segment.KindPractice {
-			lives = append(lives, x)
+			// The store matched its kind; a record that is not a
+			// practice after all is a bug to see, not a practice.
+			c.log.Error("console: woman page: not a practice", "box", box, "session", x.ID, "err", err)
 			continue
 		}
 		d.Practices = append(d.Practices, summarise(s))
 	}
 	scores, err := c.st.BoxAssessments(ctx, box, practicesShown)
 	if err != nil {
-		return practiceData{}, nil, err
+		return practiceData{}, err
 	}
 	for i := len(scores) - 1; i >= 0; i-- {
 		d.Scores = append(d.Scores, viewScore(scores[i]))
@@ -213,9 +218,9 @@ func (c *Console) womanPractices(ctx context.Context, box string, recs []store.S
 		}
 	}
 	if d.Ready, err = c.st.Ready(ctx, box); err != nil {
-		return practiceData{}, nil, err
+		return practiceData{}, err
 	}
-	return d, lives, nil
+	return d, nil
 }
 
 // ownPractice finds a practice of user's caseload by its path values;

@@ -129,14 +129,16 @@ func (c *Console) womanPage(ctx context.Context, box string) (womanData, error) 
 		return womanData{}, err
 	}
 	d := womanData{Box: box, Name: boxName(b), DecidedCounts: map[string]int{}}
-	recs, err := c.st.BoxSessions(ctx, box, sessionsLimit)
+	// Practices are not lives: they are listed and scored on their own
+	// (practice.go) and never count as hours live or warnings per hour.
+	// Each kind is read in its own window, so a month of daily practices
+	// never pushes her lives off the page, nor lives her practices.
+	recs, err := c.st.BoxSessionsOfKind(ctx, box, false, sessionsLimit)
 	if err != nil {
 		return womanData{}, err
 	}
 	d.SessionsCapped = len(recs) == sessionsLimit
-	// Practices are not lives: they are listed and scored on their own
-	// (practice.go) and never count as hours live or warnings per hour.
-	if d.practiceData, recs, err = c.womanPractices(ctx, box, recs); err != nil {
+	if d.practiceData, err = c.womanPractices(ctx, box); err != nil {
 		return womanData{}, err
 	}
 	var parsed []*wire.Session
