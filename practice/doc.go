@@ -38,4 +38,35 @@
 //     simulator speaks it when there is no speech model.
 //
 // Errors name the line and say what is wrong in Chinese and English.
+//
+// # Sample answers are linted
+//
+// A sample answer is what `cunbo sim --practice` says as her captions, so
+// it must be an answer the box would not warn about: Validate (and
+// CheckSamples) run every sample through the linter (the built-in rules,
+// or the rule pack the scenarios are bundled with) and report a flagged
+// one as a problem of its line: 第18行：示范回答里有「点关注送」，盒子会提醒，请换个说法.
+// The simulator leaves such a sample unspoken and prints the problem when
+// the practice starts.
+//
+// # Publishing scenarios to boxes
+//
+// Scenarios travel to boxes in the signed setup bundle, like the rule pack
+// (package bundle, folder scenarios/, one level, .txt files):
+//
+//   - on the review service's trainer page (做设置包), choose the files under
+//     🎓 练习题 beside the catalogue; the next page lists each scenario
+//     (name, questions, products) or its problems by line, and warns about
+//     products the catalogue lacks. No bundle is built while a file has a
+//     problem.
+//   - on the command line, `cunbo-review provision bundle … --scenarios DIR`
+//     (a .txt file or a folder of them) does the same checks and writes no
+//     bundle while any file has a problem.
+//
+// The box installs them with the rest of the bundle (atomically, rolled
+// back with it) and practises with them in turn, one a practice, in file
+// name order (name them 01-…, 02-…); questions about products its
+// catalogue lacks are left out. A bundle without scenarios leaves the box
+// on the built-in set (scenarios/*.scn here), and so does a published file
+// that does not parse: the box says so in its journal and never stops.
 package practice
