@@ -101,7 +101,8 @@ type auditData struct {
 // auditActions are offered in the action filter; any other can be typed.
 var auditActions = []string{"user.login", "user.logout", "user.add", "segment.view", "clip.view", "segment.decide",
 	"segment.undo", "segment.escalate", "note.add", "box.assign", "box.revoke", "audit.view", "audit.export", "users.view", "boxes.view",
-	"practice.view", "practice.assess", "practice.ready"}
+	"practice.view", "practice.assess", "practice.ready", "woman.view", "rules.view", "fleet.view", "box.enrol", "box.replace",
+	"provision.view", "provision.upload", "provision.preview", "bundle.download", "bundle.publish", "bundle.fetch"}
 
 // actionWords say an action in plain words beside its code (the code is
 // what the filter and the export use).
@@ -112,6 +113,12 @@ var actionWords = map[string]string{
 	"box.add": "登记了盒子", "audit.view": "看了操作记录", "audit.export": "下载了操作记录", "users.view": "看了账号",
 	"boxes.view": "看了盒子", "segment.received": "收到一段", "session.received": "收到直播记录",
 	"practice.view": "看了一次练习", "practice.assess": "给练习评了分", "practice.ready": "定了能不能正式直播",
+	"woman.view": "看了她的进步", "rules.view": "看了规则准不准", "clip.poster": "看了片段的画面", "fleet.view": "看了盒子好不好",
+	"box.enrol": "登记了盒子", "box.replace": "换了新盒子", "provision.view": "打开了做设置包", "provision.upload": "传了商品表",
+	"provision.preview": "看了设置包的卡片", "bundle.download": "下载了设置包", "bundle.publish": "把设置包发给了盒子",
+	"bundle.fetch": "盒子取了设置包", "retention.segments": "到期删了片段", "retention.clips": "到期删了视频",
+	"retention.sessions": "到期删了直播记录", "retention.drafts": "到期删了设置包草稿", "forget.segments": "删了她的片段",
+	"forget.sessions": "删了她的直播记录", "forget.console": "删了她的留言和判断",
 }
 
 // fullTime is when an entry was written, to the second, in China's time.
