@@ -69,27 +69,42 @@ func Decode(data []byte) (string, error) {
 		return "", fmt.Errorf("%w: %s: %w", ErrNotImage, format, err)
 	}
 	gray := toGray(img)
-	b := gray.Bounds()
-	var tries []*image.Gray
-	if long := max(b.Dx(), b.Dy()); long > scanSide {
-		tries = append(tries, scale(gray, scanSide, long))
-		if b.Dx()*b.Dy() <= fullPixels {
-			tries = append(tries, gray)
-		}
-	} else {
-		tries = append(tries, gray)
-		// A screenshot of a small QR gains from being enlarged: the
-		// finder patterns must be several pixels wide.
-		if long < scanSide/2 {
-			tries = append(tries, scale(gray, 2*long, long))
-		}
-	}
-	for _, g := range tries {
-		if text, ok := decodeGray(g); ok {
+	for _, g := range attempts(gray) {
+		if text, ok := decodeGray(g()); ok {
 			return text, nil
 		}
 	}
 	return "", fmt.Errorf("%w (%s %d×%d)", ErrNoCode, format, cfg.Width, cfg.Height)
+}
+
+// ladder are the long sides a picture is tried at, largest first. The
+// library's grid sampling misses at some scales of a slightly turned
+// code and not at others, so one size is not enough.
+var ladder = []int{scanSide, 1200, 900, 700}
+
+// attempts are the sizes to try g at, each made only when its turn comes:
+// the common cases (a screenshot, a photo) first, full size (a code small
+// in a big photo) late, and a small picture enlarged (finder patterns
+// need several pixels a module).
+func attempts(g *image.Gray) []func() *image.Gray {
+	b := g.Bounds()
+	long := max(b.Dx(), b.Dy())
+	var out []func() *image.Gray
+	if long <= scanSide {
+		out = append(out, func() *image.Gray { return g })
+	}
+	for _, side := range ladder {
+		if side < long {
+			out = append(out, func() *image.Gray { return scale(g, side, long) })
+		}
+	}
+	if long > scanSide && b.Dx()*b.Dy() <= fullPixels {
+		out = append(out, func() *image.Gray { return g })
+	}
+	if long < scanSide/2 {
+		out = append(out, func() *image.Gray { return scale(g, 2*long, long) })
+	}
+	return out
 }
 
 // decodeGray tries both of the library's binarizers: the hybrid one copes
@@ -110,11 +125,18 @@ func decodeGray(g *image.Gray) (string, bool) {
 }
 
 func toGray(img image.Image) *image.Gray {
-	if g, ok := img.(*image.Gray); ok {
-		return g
+	if m, ok := img.(*image.Gray); ok {
+		return m
 	}
 	b := img.Bounds()
 	g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	if m, ok := img.(*image.YCbCr); ok { // a JPEG: its luma is the grey picture already
+		for y := range b.Dy() {
+			i := m.YOffset(b.Min.X, b.Min.Y+y)
+			copy(g.Pix[y*g.Stride:y*g.Stride+b.Dx()], m.Y[i:i+b.Dx()])
+		}
+		return g
+	}
 	draw.Draw(g, g.Bounds(), img, b.Min, draw.Src)
 	return g
 }
