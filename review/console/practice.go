@@ -6,6 +6,7 @@ package console
 // from her real lives everywhere, so they never count as hours live.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/cunbo/cunbo/lint"
 	"github.com/cunbo/cunbo/review/store"
 	"github.com/cunbo/cunbo/review/wire"
 	"github.com/cunbo/cunbo/segment"
@@ -251,6 +253,9 @@ func (c *Console) ownPractice(ctx context.Context, user, box, id string) (*wire.
 type questionView struct {
 	segment.QuestionCheck
 	AtText, AnswerText string
+	// TemptsName is the rule the question tempts her to break, in plain
+	// words (绝对化用语, not the scenario's code ABS).
+	TemptsName string
 }
 
 type practicePage struct {
@@ -316,7 +321,8 @@ func (c *Console) practice(w http.ResponseWriter, r *http.Request, u who) {
 			d.Gaps = append(d.Gaps, gapView{From: clock(g.From), To: clock(g.To)})
 		}
 		for _, q := range s.Checks.Questions {
-			d.Questions = append(d.Questions, questionView{QuestionCheck: q, AtText: clock(q.At), AnswerText: clock(q.AnswerAt)})
+			d.Questions = append(d.Questions, questionView{QuestionCheck: q, AtText: clock(q.At), AnswerText: clock(q.AnswerAt),
+				TemptsName: cmp.Or(lint.CategoryName(q.Tempts), q.Tempts)})
 		}
 	}
 	for _, a := range hist {

@@ -136,9 +136,16 @@ func TestPracticeInChromium(t *testing.T) {
 			)
 			noSideways("the practice page")
 			pg := eval[string](t, ctx, `document.querySelector('main').innerText`)
-			for _, want := range []string{"阿英：辣椒酱多少钱一瓶？", "✅ 第 0:12 回答了", "王姐：是不是全网最便宜？", "老张：蜂蜜能治高血压吗？"} {
+			for _, want := range []string{"阿英：辣椒酱多少钱一瓶？", "✅ 第 0:12 回答了", "王姐：是不是全网最便宜？", "老张：蜂蜜能治高血压吗？",
+				"诱导她说：绝对化用语", "诱导她说：疾病治疗功效"} {
 				if !strings.Contains(pg, want) {
 					t.Errorf("the practice page lacks %q", want)
+				}
+			}
+			// The scenario's rule codes are for the file, not the page.
+			for _, code := range []string{"ABS", "MED", "OFFPLAT"} {
+				if strings.Contains(pg, code) {
+					t.Errorf("the practice page shows the code %s:\n%s", code, pg)
 				}
 			}
 			// Score it: big enough to tap on a phone.
