@@ -47,32 +47,7 @@ func TestPublishedScenariosInPractice(t *testing.T) {
 			var logs lockedBuffer
 			log := slog.New(slog.NewTextHandler(&logs, nil))
 			stateDir := t.TempDir()
-			o := newTrainerOrg(t)
-			prov, _, _, err := app.OpenProvisioning(stateDir, nil, log)
-			if err != nil {
-				t.Fatal(err)
-			}
-			boxPub := prov.Key.Public().(ed25519.PublicKey)
-			root := o.root.Public().(ed25519.PublicKey)
-			var buf bytes.Buffer
-			if err := bundle.Build(&buf, bundle.Contents{Config: []byte("device_id = \"box-scn\"\n"), Scenarios: tt.scenarios},
-				bundle.Options{Version: 1, Created: time.Now().Add(-time.Minute), Expires: time.Now().AddDate(0, 0, 30),
-					Boxes:  []bundle.Box{{Key: boxPub}},
-					Signer: bundle.Signer{Key: o.trainer, Cert: o.cert}, Root: root}); err != nil {
-				t.Fatal(err)
-			}
-			v, err := bundle.Open(bytes.NewReader(buf.Bytes()), int64(buf.Len()), bundle.Trust{Root: root}, boxPub, prov.Store.Have(), time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := prov.Store.Apply(v, prov.Key, root); err != nil {
-				t.Fatal(err)
-			}
-			// The restart that switches the bundle in.
-			prov, _, _, err = app.OpenProvisioning(stateDir, nil, log)
-			if err != nil {
-				t.Fatal(err)
-			}
+			prov := applyScenarios(t, stateDir, tt.scenarios, log)
 			a := scenarioBox(t, stateDir, prov, log)
 			base := runApp(t, a)
 			c := phoneClient(t, base)
@@ -107,6 +82,11 @@ func TestPublishedScenariosInPractice(t *testing.T) {
 
 func scenarioBox(t *testing.T, stateDir string, prov *app.Provisioning, log *slog.Logger) *app.App {
 	t.Helper()
+	return scenarioBoxScript(t, stateDir, prov, log, false)
+}
+
+func scenarioBoxScript(t *testing.T, stateDir string, prov *app.Provisioning, log *slog.Logger, script bool) *app.App {
+	t.Helper()
 	prov.ReadyWithin = 60 * time.Second
 	epoch := time.Now()
 	video, err := hw.NewTestPattern(hw.TestPatternConfig{Format: pipeline.Format(true), Epoch: epoch})
@@ -126,6 +106,7 @@ func scenarioBox(t *testing.T, stateDir string, prov *app.Provisioning, log *slo
 		t.Fatal(err)
 	}
 	opts.Provision = prov
+	opts.PracticeScript = script
 	a, err := app.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -160,4 +141,59 @@ func practiceView(t *testing.T, c *http.Client, base string) web.PracticeView {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// applyScenarios applies a bundle carrying scenarios to the box in
+// stateDir and opens its provisioning again, as the restart after it does.
+func applyScenarios(t *testing.T, stateDir string, scenarios map[string][]byte, log *slog.Logger) *app.Provisioning {
+	t.Helper()
+	o := newTrainerOrg(t)
+	prov, _, _, err := app.OpenProvisioning(stateDir, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxPub := prov.Key.Public().(ed25519.PublicKey)
+	root := o.root.Public().(ed25519.PublicKey)
+	var buf bytes.Buffer
+	if err := bundle.Build(&buf, bundle.Contents{Config: []byte("device_id = \"box-scn\"\n"), Scenarios: scenarios},
+		bundle.Options{Version: 1, Created: time.Now().Add(-time.Minute), Expires: time.Now().AddDate(0, 0, 30),
+			Boxes:  []bundle.Box{{Key: boxPub}},
+			Signer: bundle.Signer{Key: o.trainer, Cert: o.cert}, Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := bundle.Open(bytes.NewReader(buf.Bytes()), int64(buf.Len()), bundle.Trust{Root: root}, boxPub, prov.Store.Have(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prov.Store.Apply(v, prov.Key, root); err != nil {
+		t.Fatal(err)
+	}
+	prov, _, _, err = app.OpenProvisioning(stateDir, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prov
+}
+
+// A scripted answer the box's rules flag is not spoken by the simulator
+// (it would warn her mid-answer) and is said when the practice starts.
+func TestFlaggedSampleAnswerSaid(t *testing.T) {
+	log := testLogger(t)
+	stateDir := t.TempDir()
+	prov := applyScenarios(t, stateDir, map[string][]byte{"01.txt": []byte("scenario 辣椒酱\nversion 1\n" +
+		"1 | 王姐 | lajiao | 20 | PRICE | 是不是最便宜？ | 我们是全网最低价\n" +
+		"2 | 阿英 | lajiao | 20 | - | 多少钱？ | 三十九块九一瓶\n")}, log)
+	for _, script := range []bool{false, true} {
+		a := scenarioBoxScript(t, stateDir, prov, log, script)
+		got := a.PracticeProblems()
+		if !script {
+			if len(got) != 0 {
+				t.Errorf("without the script: %q", got)
+			}
+			continue
+		}
+		if len(got) != 1 || !strings.Contains(got[0], "第3行：示范回答里有「全网最低价」，盒子会提醒，请换个说法") {
+			t.Errorf("PracticeProblems = %q", got)
+		}
+	}
 }
