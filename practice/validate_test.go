@@ -103,3 +103,41 @@ func TestFitAndProducts(t *testing.T) {
 		t.Error("Fit changed the scenario it was given")
 	}
 }
+
+// FuzzValidate: whatever a trainer uploads, Validate returns a scenario or
+// problems on lines of the file, never a panic; a parsed scenario's
+// problems are its sample answers' lines.
+func FuzzValidate(f *testing.F) {
+	data, _ := defaultFiles.ReadFile("scenarios/rongjiang.scn")
+	f.Add(data)
+	f.Add([]byte(header + "3 | 甲 | lajiao | 30 | PRICE | 便宜吗？ | 我们是全网最低价，包治百病\n"))
+	f.Add([]byte(header + "3 | 甲 | - | - | 你好\n"))
+	lt, err := lint.NewDefault()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, problems := Validate(data, lt)
+		lines := strings.Count(string(data), "\n") + 1
+		for _, p := range problems {
+			if p.Zh == "" || p.En == "" || p.Line < 0 || p.Line > lines+1 {
+				t.Fatalf("problem %+v in a file of %d lines", p, lines)
+			}
+		}
+		if s == nil {
+			if len(problems) != 1 {
+				t.Fatalf("unparsed with %d problems", len(problems))
+			}
+			return
+		}
+		samples := map[int]bool{}
+		for _, q := range s.Questions {
+			samples[q.Line] = q.Sample != ""
+		}
+		for _, p := range problems {
+			if !samples[p.Line] || !strings.Contains(p.Zh, "示范回答") {
+				t.Fatalf("problem %+v is not a sample answer's line", p)
+			}
+		}
+	})
+}
