@@ -180,6 +180,7 @@ type scratch struct {
 	breaks  []int
 	bounds  []bool
 	segBuf  []rune
+	words   wordScratch // the category model's segmentation (model_words.go)
 	out     []Finding
 }
 
@@ -481,6 +482,7 @@ func (m *matcher) judge(nt *normText, sc *scratch, pauses []int, into []Finding)
 		sc.out = out
 		return m.modelFindings(nt, sc, into)
 	}
+	from := len(into)
 	for _, f := range out {
 		r := m.ruleByID(f.Rule)
 		s := nt.spanOf(f.Start, f.End)
@@ -490,7 +492,7 @@ func (m *matcher) judge(nt *normText, sc *scratch, pauses []int, into []Finding)
 		into = append(into, f)
 	}
 	sc.out = out[:0]
-	return into
+	return m.modelMore(nt, sc, into, from)
 }
 
 func (m *matcher) ruleByID(id string) *Rule {

@@ -52,6 +52,17 @@ const (
 	// flagVeto lets the model drop a rule finding whose category it scores
 	// below the category's veto threshold.
 	flagVeto
+	// flagWords adds gse's words and word pairs (model_words.go).
+	flagWords
+	// flagPOS adds parts of speech: each word with the tag before it, tag
+	// bigrams and trigrams.
+	flagPOS
+	// flagWordScope draws the word features of a hedged clause again,
+	// marked as hedged, as flagScoped does for n-grams.
+	flagWordScope
+	// flagAdd lets the model add a category to a line the rules flagged
+	// for another (a health claim said around a listed superlative).
+	flagAdd
 )
 
 // catModel is a decoded category model: int8 weights with one scale per
@@ -126,8 +137,8 @@ func decodeModel(b []byte) (*catModel, error) {
 // not allocate.
 func hashGrams(rs []rune, from, to, maxN int, salt uint32, dim uint32, emit func(uint32)) {
 	const (
-		offset = 2166136261
-		prime  = 16777619
+		offset = fnvOffset
+		prime  = fnvPrime
 	)
 	// positions from-1 and to are the marks when they fall outside rs
 	lo, hi := from, to
@@ -164,9 +175,14 @@ func hashGrams(rs []rune, from, to, maxN int, salt uint32, dim uint32, emit func
 }
 
 // features calls emit with every feature bucket of the scanned utterance.
-func (cm *catModel) features(nt *normText, sc *scratch, emit func(uint32)) {
+func (cm *catModel) features(seg segmenter, nt *normText, sc *scratch, emit func(uint32)) {
 	rs := nt.runes
 	hashGrams(rs, 0, len(rs), cm.maxN, 0, cm.dim, emit)
+	words := cm.flags&(flagWords|flagPOS) != 0
+	if words {
+		seg.cut(rs, &sc.words)
+		cm.wordFeatures(rs, &sc.words, 0, len(rs), 0, emit)
+	}
 	if cm.flags&flagScoped == 0 {
 		return
 	}
@@ -188,6 +204,9 @@ func (cm *catModel) features(nt *normText, sc *scratch, emit func(uint32)) {
 			}
 			lastFrom = from
 			hashGrams(rs, from, to, min(cm.maxN, modelScopedMaxN), salt, cm.dim, emit)
+			if words && cm.flags&flagWordScope != 0 {
+				cm.wordFeatures(rs, &sc.words, from, to, salt, emit)
+			}
 		}
 	}
 	var neg []hit
@@ -208,10 +227,10 @@ func (cm *catModel) features(nt *normText, sc *scratch, emit func(uint32)) {
 }
 
 // scores writes each category's logit for the scanned utterance.
-func (cm *catModel) scores(nt *normText, sc *scratch, out []float32) {
+func (cm *catModel) scores(seg segmenter, nt *normText, sc *scratch, out []float32) {
 	var sums [64]int32
 	n := len(cm.cats)
-	cm.features(nt, sc, func(f uint32) {
+	cm.features(seg, nt, sc, func(f uint32) {
 		row := cm.w[int(f)*n : int(f)*n+n]
 		for k, v := range row {
 			sums[k] += int32(v)
@@ -248,15 +267,31 @@ func ruled(sc *scratch) bool {
 // over the whole utterance, explained by the pack's first rule of that
 // category. It runs only when the rules found nothing.
 func (m *matcher) modelFindings(nt *normText, sc *scratch, into []Finding) []Finding {
+	return m.modelAdds(nt, sc, into, len(into))
+}
+
+// modelMore adds the model's categories to a line whose rule findings are
+// into[from:], when the model was trained to (flagAdd).
+func (m *matcher) modelMore(nt *normText, sc *scratch, into []Finding, from int) []Finding {
+	if m.model == nil || m.model.flags&flagAdd == 0 || len(into) == from {
+		return into
+	}
+	return m.modelAdds(nt, sc, into, from)
+}
+
+// modelAdds appends a finding for every category the model is sure of
+// that into[from:] does not already hold.
+func (m *matcher) modelAdds(nt *normText, sc *scratch, into []Finding, from int) []Finding {
 	cm := m.model
 	if cm == nil || len(nt.runes) < modelMinRunes || m.endsPending(nt.runes) ||
 		cm.flags&flagHedged == 0 && m.hedged(sc) || ruled(sc) {
 		return into
 	}
 	var s [64]float32
-	cm.scores(nt, sc, s[:len(cm.cats)])
+	cm.scores(m.seg, nt, sc, s[:len(cm.cats)])
+	n := len(into)
 	for k, cat := range cm.cats {
-		if s[k] <= cm.logit[k] {
+		if s[k] <= cm.logit[k] || slices.ContainsFunc(into[from:n], func(f Finding) bool { return f.Category == cat }) {
 			continue
 		}
 		r := m.firstRule(cat)
@@ -284,7 +319,7 @@ func (m *matcher) veto(nt *normText, sc *scratch, out []Finding) []Finding {
 		return out
 	}
 	var s [64]float32
-	cm.scores(nt, sc, s[:len(cm.cats)])
+	cm.scores(m.seg, nt, sc, s[:len(cm.cats)])
 	for _, f := range out {
 		k := slices.Index(cm.cats, f.Category)
 		if k < 0 || s[k] >= cm.veto[k] {

@@ -226,7 +226,7 @@ func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte
 	add := func(text string, labels []string) {
 		nt := m.scan(text, sc)
 		var x []uint32
-		shell.features(nt, sc, func(f uint32) { x = append(x, f) })
+		shell.features(m.seg, nt, sc, func(f uint32) { x = append(x, f) })
 		y := make([]bool, len(cats))
 		for _, lab := range labels {
 			y[ci[lab]] = true

@@ -271,7 +271,7 @@ func TestModelScopedFeatures(t *testing.T) {
 		defer m.pool.Put(sc)
 		nt := m.scan(text, sc)
 		n := 0
-		cm.features(nt, sc, func(uint32) { n++ })
+		cm.features(m.seg, nt, sc, func(uint32) { n++ })
 		return n
 	}
 	cases := []struct {
