@@ -63,6 +63,7 @@ func TestEnrolInChromium(t *testing.T) {
 				chromedp.Click(chromedp.CSS("#enrol-link")),
 				chromedp.WaitVisible(chromedp.CSS("#enrol-form")),
 			)
+			shot(t, ctx, "enrol-"+tc.name+"-form")
 			noSideways("form")
 			if got := eval[string](t, ctx, `document.getElementById('photo-camera').getAttribute('capture')`); got != "environment" {
 				t.Errorf("the camera picker has capture=%q, want environment", got)
@@ -84,6 +85,7 @@ func TestEnrolInChromium(t *testing.T) {
 				if name := eval[string](t, ctx, `document.getElementById('boxname').value`); name != "榕江 杨阿姨" {
 					t.Fatalf("the name she typed became %q", name)
 				}
+				shot(t, ctx, "enrol-"+tc.name+"-error")
 				noSideways("error")
 				do(t, ctx, 60*time.Second,
 					chromedp.SetUploadFiles(chromedp.CSS("#photo"), []string{shotFile}),
