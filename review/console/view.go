@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"regexp"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -69,6 +70,10 @@ type line struct {
 // finding is one finding in everyday words.
 type finding struct {
 	Said, What, Explain, Law, Suggest string
+	// Times is how often she said it in the segment: a phrase repeated
+	// while the segment stayed open is one entry, counted, not a
+	// screenful of the same line above the clip.
+	Times int
 }
 
 // moment is one segment as the pages show it.
@@ -108,7 +113,12 @@ func build(g store.Segment, state, who string) (moment, error) {
 		for i := max(f.Start, 0); i < min(f.End, len(text)); i++ {
 			marked[i] = true
 		}
-		m.Findings = append(m.Findings, finding{Said: f.Match, What: f.CategoryName, Explain: f.Explain, Law: f.Law, Suggest: f.Suggest})
+		fv := finding{Said: f.Match, What: f.CategoryName, Explain: f.Explain, Law: f.Law, Suggest: f.Suggest, Times: 1}
+		if i := slices.IndexFunc(m.Findings, func(o finding) bool { o.Times = 1; return o == fv }); i >= 0 {
+			m.Findings[i].Times++
+			continue
+		}
+		m.Findings = append(m.Findings, fv)
 	}
 	var clipStart time.Time
 	if s.Clip != nil {
