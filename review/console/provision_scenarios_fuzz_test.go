@@ -1,0 +1,83 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cunbo/cunbo/review/blob"
+	"github.com/cunbo/cunbo/review/store"
+)
+
+// Whatever scenario file a trainer uploads with a good catalogue, the
+// upload keeps a draft whose page lists it (or its problems), or refuses
+// it with a plain reason: never a server error, never a panic.
+func FuzzProvisionScenarios(f *testing.F) {
+	f.Add("01 榕江.txt", []byte("scenario 榕江\nversion 1\ncard 1+5 | 阿英 | 1 | 30 | - | 多少钱？ | 六十八\n"))
+	f.Add("坏.txt", []byte("scenario 坏\nversion 1\n3 | 甲 | 1 | 30 | PRICE | 便宜吗 | 全网最低价\n"))
+	f.Add("../x.txt", []byte("\xff\xfe"))
+	f.Add("a.scn", []byte("version 1\n"))
+	ctx := context.Background()
+	dir := f.TempDir()
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "review.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	blobs, err := blob.NewFiles(filepath.Join(dir, "blobs"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	c, err := New(Config{Store: st, Blobs: blobs, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	u := who{user: store.User{Name: "杨老师", Roles: []string{store.RoleTrainer}, Created: time.Now()}}
+	f.Fuzz(func(t *testing.T, name string, scn []byte) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for _, p := range []struct {
+			field, name string
+			data        []byte
+		}{{"catalogue", "商品.csv", []byte("编号,名称,价格\n1,榕江小香鸡,68\n")}, {"scenarios", name, scn}} {
+			w, err := mw.CreateFormFile(p.field, p.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(p.data)
+		}
+		mw.Close()
+		r := httptest.NewRequest("POST", Prefix+"provision/upload", &body)
+		r.Header.Set("Content-Type", mw.FormDataContentType())
+		if err := r.ParseMultipartForm(32 << 20); err != nil {
+			return
+		}
+		w := httptest.NewRecorder()
+		c.provisionUpload(w, r, u)
+		switch w.Code {
+		case http.StatusSeeOther:
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+			if !strings.Contains(w.Body.String(), "什么也没保存") {
+				t.Fatalf("refused (%d) without saying nothing was kept:\n%s", w.Code, w.Body)
+			}
+			return
+		default:
+			t.Fatalf("upload of scenario %q (%d bytes): %d\n%s", name, len(scn), w.Code, w.Body)
+		}
+		id := strings.TrimPrefix(w.Header().Get("Location"), Prefix+"provision/d/")
+		r = httptest.NewRequest("GET", Prefix+"provision/d/"+id, nil)
+		r.SetPathValue("draft", id)
+		w = httptest.NewRecorder()
+		c.draftPage(w, r, u)
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `id="scenario-count">1<`) {
+			t.Fatalf("draft page after uploading scenario %q: %d\n%.2000s", name, w.Code, w.Body)
+		}
+	})
+}
