@@ -395,7 +395,7 @@ func (c *Console) provisionBuild(w http.ResponseWriter, r *http.Request, u who) 
 		return
 	}
 	sum := sha256.Sum256(out.Bytes())
-	detail := fmt.Sprintf("version=%d boxes=%s bytes=%d sha256=%s", version, strings.Join(targetIDs, ","), out.Len(), hex.EncodeToString(sum[:]))
+	detail := fmt.Sprintf("version=%d boxes=%s scenarios=%d bytes=%d sha256=%s", version, strings.Join(targetIDs, ","), len(contents.Scenarios), out.Len(), hex.EncodeToString(sum[:]))
 	if action == "download" {
 		c.audit(r.Context(), u, r, "bundle.download", id, detail)
 		h := w.Header()
