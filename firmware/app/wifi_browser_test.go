@@ -105,6 +105,11 @@ func TestHotspotPageJoinsHerNewRouter(t *testing.T) {
 	if f := eval[float64](t, phone, `parseFloat(getComputedStyle(document.querySelector('#wifi-list button')).fontSize)`); f < 20 {
 		t.Errorf("network names in %v px type, want ≥ 20", f)
 	}
+	// Her instructions are readable on the light card (the dark page's
+	// grey hint was #bbb on light blue, 1.7:1).
+	if c := eval[float64](t, phone, contrastJS+`('#wifi-hint', '#wifi-area')`); c < 4.5 {
+		t.Errorf("the hint's contrast on the Wi-Fi card is %.1f:1, want ≥ 4.5", c)
+	}
 
 	press(t, phone, `#wifi-list button[data-ssid="阿秀新家"]`, true, 80*time.Millisecond)
 	do(t, phone, 10*time.Second, chromedp.WaitVisible(chromedp.CSS("#wifi-password")))
@@ -129,6 +134,7 @@ func TestHotspotPageJoinsHerNewRouter(t *testing.T) {
 	do(t, phone, 10*time.Second, chromedp.SendKeys(chromedp.CSS("#wifi-password"), "wrong-password"))
 	press(t, phone, "#wifi-join", true, 80*time.Millisecond)
 	do(t, phone, 30*time.Second, poll(`document.getElementById('wifi-result').textContent.includes('没连上')`))
+	resultUncovered(t, phone, "the wrong password's outcome")
 	if on, _, _ := fake.Hotspot(); !on {
 		t.Fatal("after a wrong password the hotspot is not back")
 	}
@@ -144,6 +150,7 @@ func TestHotspotPageJoinsHerNewRouter(t *testing.T) {
 	}
 	press(t, phone, "#wifi-join", true, 80*time.Millisecond)
 	do(t, phone, 30*time.Second, poll(`document.getElementById('wifi-result').textContent.includes('已连上「阿秀新家」')`))
+	resultUncovered(t, phone, "the join's outcome")
 	if on, _, _ := fake.Hotspot(); on || fake.Active() != "cunbo-阿秀新家" {
 		t.Fatalf("after the join: hotspot %v, active %q", on, fake.Active())
 	}
@@ -157,3 +164,24 @@ func TestHotspotPageJoinsHerNewRouter(t *testing.T) {
 		t.Fatalf("log (the network, never a password):\n%s", l)
 	}
 }
+
+// resultUncovered fails when the 正在连 toast still lies over the outcome
+// it announced (it stayed its 4 s and hid 没连上 under it).
+func resultUncovered(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	if eval[bool](t, ctx, `(() => { const toast = document.getElementById('toast');
+	  if (toast.hidden) return false;
+	  const a = toast.getBoundingClientRect(), b = document.getElementById('wifi-result').getBoundingClientRect();
+	  return a.top < b.bottom && b.top < a.bottom; })()`) {
+		t.Errorf("%s %q is under the toast %q", what, text(t, ctx, "#wifi-result"), text(t, ctx, "#toast"))
+	}
+}
+
+// contrastJS is a function of (text selector, background selector): the
+// WCAG contrast ratio of the text's colour on the background's.
+const contrastJS = `((fg, bg) => {
+  const rgb = (sel, prop) => getComputedStyle(document.querySelector(sel))[prop].match(/[0-9.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => { const [r, g, b] = c.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const a = lum(rgb(fg, 'color')), b = lum(rgb(bg, 'backgroundColor'));
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); })`

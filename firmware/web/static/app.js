@@ -696,6 +696,8 @@ function renderWiFi(v) {
     res.textContent = "⏳ 正在连「" + (v.joining || wifiSent) + "」…";
     res.className = "";
   } else if (v.last) {
+    // The outcome is the news: the 正在连 toast on top must not hide it.
+    if (wifiSent) $("toast").hidden = true;
     wifiSent = null;
     res.textContent = (v.last.ok ? "✅ " : "❌ ") + v.last.message;
     res.className = v.last.ok ? "outcome-ok" : "outcome-bad";
