@@ -2,6 +2,9 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cunbo/cunbo/firmware"
 	"github.com/cunbo/cunbo/firmware/compliance"
@@ -51,7 +56,8 @@ type practiceLab struct {
 	// published set when the applied bundle has one, else the built-in
 	// set; empty: no customers (neither fits the catalogue).
 	set  []*practice.Scenario
-	next int // index into set of the next practice's scenario
+	ids  []string // set's ids for her list (scenarioID), by index
+	next int      // index into set of the next practice's scenario
 	// scenario is the current or last practice's (nil before the first).
 	scenario *practice.Scenario
 	// flagged are sample answers the linter flags, by scenario and line:
@@ -65,7 +71,17 @@ type practiceLab struct {
 	mu   sync.Mutex
 	run  *practiceRun // nil while not practising
 	last *practiceResult
+	// chosen is the scenario she picked on her phone for the practice
+	// about to begin, at chosenAt; nil: the next in turn.
+	chosen   *practice.Scenario
+	chosenAt time.Time
 }
+
+// choiceTTL is how long her choice waits for the practice it was made
+// for: the box takes the start within milliseconds, but if it never does
+// (she pressed 开播 at the same moment), a later practice started from the
+// box's buttons must come in turn, not from a forgotten choice.
+const choiceTTL = 15 * time.Second
 
 type practiceRun struct {
 	start    time.Time
@@ -108,10 +124,26 @@ func newPracticeLab(opts Options, log *slog.Logger) *practiceLab {
 		}
 		l.set = set
 	}
+	for _, s := range l.set {
+		l.ids = append(l.ids, scenarioID(s))
+	}
 	if l.script {
 		l.lintSamples(opts.Compliance)
 	}
 	return l
+}
+
+// scenarioID names a scenario in her list by its content (as this box
+// fits it to its catalogue): a list she loaded before a new bundle
+// changed the lesson names nothing, rather than the lesson now in its
+// place.
+func scenarioID(s *practice.Scenario) string {
+	b, err := json.Marshal(s)
+	if err != nil { // plain strings, numbers and slices: cannot fail
+		b = []byte(s.Name)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:6])
 }
 
 // publishedScenarios reads the scenarios a setup bundle installed in dir.
@@ -222,10 +254,42 @@ func (l *practiceLab) begin(now time.Time) {
 	}
 	l.run = &practiceRun{start: now, speech: l.speechOn(), spoken: map[int]bool{},
 		cards: []practice.CardChange{{At: now, ID: l.cardID()}}}
-	if len(l.set) > 0 {
+	chosen := l.chosen
+	if chosen != nil && now.Sub(l.chosenAt) > choiceTTL {
+		l.log.Warn("practice: a choice not taken in time; the next in turn instead", "scenario", chosen.Name)
+		chosen = nil
+	}
+	l.chosen = nil
+	switch {
+	case chosen != nil:
+		// Her pick does not move the turn: 随便来一个 still gives the
+		// lesson that was next.
+		l.scenario = chosen
+	case len(l.set) > 0:
 		l.scenario = l.set[l.next%len(l.set)]
 		l.next++
 	}
+	if l.scenario != nil {
+		l.log.Info("practice: began", "scenario", l.scenario.Name, "chosen", chosen != nil)
+	}
+}
+
+// ChoosePractice makes the next practice take the scenario she picked on
+// her phone (web.PracticeSource); "" takes the next in turn.
+func (l *practiceLab) ChoosePractice(id string) error {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if id == "" {
+		l.chosen = nil
+		return nil
+	}
+	i := slices.Index(l.ids, id)
+	if i < 0 {
+		return fmt.Errorf("practice: scenario %q: %w", id, web.ErrUnknownScenario)
+	}
+	l.chosen, l.chosenAt = l.set[i], now
+	return nil
 }
 
 // noteCard records a card change, if any.
@@ -380,6 +444,13 @@ func (l *practiceLab) PracticeView() web.PracticeView {
 	case len(l.set) > 0: // the one the next practice takes
 		v.Scenario = l.set[l.next%len(l.set)].Name
 	}
+	if len(l.set) > 0 {
+		v.Next = l.ids[l.next%len(l.set)]
+	}
+	v.Scenarios = make([]web.PracticeScenario, 0, len(l.set))
+	for i, s := range l.set {
+		v.Scenarios = append(v.Scenarios, l.listed(i, s))
+	}
 	if r := l.run; r != nil {
 		v.Active = true
 		v.Elapsed = now.Sub(r.start).Seconds()
@@ -403,6 +474,57 @@ func (l *practiceLab) PracticeView() web.PracticeView {
 			Next: points(p.report.Next), Missing: p.report.Missing}
 	}
 	return v
+}
+
+// listed is scenario s, the i-th, as her list shows it: the icon the
+// trainer began its name with (🍯 卖蜂蜜), else its number in the list,
+// so that each button looks different to a reader of few characters.
+func (l *practiceLab) listed(i int, s *practice.Scenario) web.PracticeScenario {
+	icon, name := splitIcon(s.Name)
+	if icon == "" {
+		icon = "🎓"
+		if i < len(keycaps) {
+			icon = keycaps[i]
+		}
+	}
+	ps := web.PracticeScenario{ID: l.ids[i], Icon: icon, Name: name, Products: []string{}}
+	seen := map[string]bool{}
+	for _, q := range s.Questions {
+		if q.Within > 0 {
+			ps.Questions++
+		}
+		if q.Product == "" || seen[q.Product] {
+			continue
+		}
+		seen[q.Product] = true
+		n := q.Product
+		if w := l.words[q.Product]; len(w) > 0 && w[0] != "" {
+			n = w[0]
+		}
+		ps.Products = append(ps.Products, n)
+	}
+	return ps
+}
+
+var keycaps = []string{"1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣"}
+
+// splitIcon takes the emoji a name begins with ("🍯 卖蜂蜜" → "🍯",
+// "卖蜂蜜"); a name without one, or that is only one, is left whole.
+func splitIcon(name string) (icon, rest string) {
+	end := 0
+	for i, r := range name {
+		emoji := unicode.Is(unicode.So, r) || r == '\u200d' || (r >= 0xfe00 && r <= 0xfe0f) ||
+			(r >= 0x1f3fb && r <= 0x1f3ff)
+		if !emoji {
+			break
+		}
+		end = i + utf8.RuneLen(r)
+	}
+	rest = strings.TrimSpace(name[end:])
+	if end == 0 || rest == "" {
+		return "", name
+	}
+	return name[:end], rest
 }
 
 func points(ps []practice.Point) []web.PracticePoint {

@@ -333,6 +333,7 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("POST /api/button/{name}", s.private(s.button))
 	mux.Handle("GET /api/events", s.private(s.events))
 	mux.Handle("GET /api/practice", s.private(s.practice))
+	mux.Handle("POST /api/practice/start", s.private(s.practiceStart))
 	mux.Handle("POST /api/notes/{seq}/read", s.private(s.noteRead))
 	s.wifiRoutes(mux)
 	for _, m := range []string{"POST", "DELETE", "OPTIONS", "PATCH"} {
