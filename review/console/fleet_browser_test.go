@@ -117,6 +117,20 @@ func TestFleetGoesLostInChromium(t *testing.T) {
 			if px := eval[float64](t, ctx, `parseFloat(getComputedStyle(document.querySelector('#fleet .state')).fontSize)`); px < 14 {
 				t.Errorf("state in %.0f px type", px)
 			}
+
+			// Replacing it: the new box's key gets a field the card's
+			// width, under its label (it sat squeezed beside the label's
+			// last line, 170 px wide on a phone).
+			do(t, ctx, 30*time.Second, chromedp.Navigate(e.base+"/console/fleet/"+id+"/replace"), chromedp.WaitVisible(chromedp.CSS("#key")))
+			type field struct{ Key, Form, LabelBottom, KeyTop float64 }
+			f := eval[field](t, ctx, `(() => { const k = document.getElementById('key').getBoundingClientRect();
+			  const l = document.querySelector('label[for=key]').getBoundingClientRect();
+			  return {Key: k.width, Form: document.getElementById('key').form.getBoundingClientRect().width, LabelBottom: l.bottom, KeyTop: k.top}; })()`)
+			if f.Key < 0.9*f.Form || f.KeyTop < f.LabelBottom-1 {
+				t.Errorf("the key field is %.0f px wide in a %.0f px form, top %.0f (label ends at %.0f): want the form's width, under the label",
+					f.Key, f.Form, f.KeyTop, f.LabelBottom)
+			}
+			shot(t, ctx, size.name+"-fleet-replace")
 		})
 	}
 }
