@@ -2,7 +2,11 @@ package app_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -12,7 +16,14 @@ import (
 	"github.com/chromedp/cdproto/css"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/cunbo/cunbo/firmware/app"
+	"github.com/cunbo/cunbo/firmware/pipeline"
 	"github.com/cunbo/cunbo/firmware/state"
+	"github.com/cunbo/cunbo/firmware/upload"
+	"github.com/cunbo/cunbo/hw"
+	"github.com/cunbo/cunbo/review/boxauth"
+	"github.com/cunbo/cunbo/review/server"
+	"github.com/cunbo/cunbo/segment"
 )
 
 // A practice from the phone page, in Chromium at 360×640 with touch: 练习
@@ -101,6 +112,17 @@ func TestPracticeInChromium(t *testing.T) {
 		t.Errorf("nginx-rtmp has a recording during a practice: %v", err)
 	}
 
+	// A tap is not enough to end it, and the page says how in the
+	// practice's words (she is not live: 下播 would be wrong).
+	tap("#btn-big")
+	do(t, phone, 10*time.Second, poll(`!document.getElementById('toast').hidden`))
+	if got := text(t, phone, "#toast"); !strings.Contains(got, "结束练习") || strings.Contains(got, "下播") {
+		t.Errorf("a tap on the big button during a practice says %q", got)
+	}
+	if st := b.app.Box.Status().State; st != state.Practice {
+		t.Fatalf("a tap during the practice made the box %s", st)
+	}
+
 	// Held 3.5 s by touch: the practice ends and the report appears.
 	press(t, phone, "#btn-big", true, 3500*time.Millisecond)
 	do(t, phone, 45*time.Second,
@@ -153,4 +175,180 @@ func platformFonts(t *testing.T, ctx context.Context, sel string) []string {
 		names = append(names, u.FamilyName)
 	}
 	return names
+}
+
+// She picks the lesson to practise, in Chromium with touch: with three
+// scenarios published, 🎓 练习 shows them as big buttons (icon, name,
+// questions, products) with 随便来一个 and 不练了, fitting 412×915 and
+// 360×640 without sideways scrolling; 不练了 starts nothing; she taps the
+// second (not the one next in turn), its customer asks, the first's never
+// does, and the session record at the review service names it.
+func TestPracticeChoiceInChromium(t *testing.T) {
+	ctx := context.Background()
+	srv, err := server.Open(ctx, server.Config{DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	review := httptest.NewServer(srv.Handler())
+	t.Cleanup(review.Close)
+
+	log := testLogger(t)
+	stateDir := t.TempDir()
+	prov := applyScenarios(t, stateDir, map[string][]byte{
+		"01 辣椒酱.txt": []byte("scenario 🌶️ 卖辣椒酱\nversion 1\n" +
+			"1 | 阿英 | lajiao | 30 | - | 辣椒酱多少钱一瓶？ | 三十九块九一瓶\n"),
+		"02 蜂蜜.txt": []byte("scenario 🍯 卖蜂蜜\nversion 1\n" +
+			"1 | 老张 | fengmi | 40 | MED | 蜂蜜能治高血压吗？ | 蜂蜜是食品，不能治病\n" +
+			"2 | 贵阳妹 | fengmi | 30 | - | 发货到广东要几天？\n" +
+			"3 | 阿英 | lajiao | 30 | - | 辣椒酱也有吗？\n"),
+		"03 微信.txt": []byte("scenario 别人要加微信\nversion 1\n" +
+			"1 | 路人甲 | - | 30 | OFFPLAT | 加个微信吧，私下买便宜点\n"),
+	}, log)
+	key, err := upload.LoadOrCreateKey(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxID, err := boxauth.Enroll(ctx, srv.Store(), key.Public().(ed25519.PublicKey), "榕江 阿英", "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := time.Now()
+	video, err := hw.NewTestPattern(hw.TestPatternConfig{Format: pipeline.Format(true), Epoch: epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audio, err := hw.NewTone(hw.ToneConfig{Format: hw.AudioFormat{SampleRate: 48000, Channels: 1}, Epoch: epoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := app.Build(app.Spec{
+		Pipeline:      pipeline.Config{Video: video, Audio: audio, Portrait: true, VideoKbps: 800, Epoch: epoch},
+		DemoCatalogue: true, StateDir: stateDir, ReviewURL: review.URL, DeviceID: "sim",
+		Panel: app.VirtualPanel(), HTTPAddr: "127.0.0.1:0", PIN: testPIN, Preview: whepLoopback(), Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov.ReadyWithin = 60 * time.Second
+	opts.Provision = prov
+	a, err := app.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := runApp(t, a)
+
+	phone := chromium(t)
+	tap := func(css string) {
+		t.Helper()
+		p := center(t, phone, css)
+		touchAt(t, phone, input.DispatchTouchEventTypeTouchStart, p)
+		time.Sleep(80 * time.Millisecond)
+		touchAt(t, phone, input.DispatchTouchEventTypeTouchEnd, p)
+	}
+	type button struct {
+		Text                     string
+		Top, Bottom, Left, Right float64
+		Height, Font             float64
+	}
+	type layout struct {
+		Buttons           []button
+		Focused           string
+		PageWide, DlgWide bool
+		ViewW, ViewH      float64
+	}
+	choose := func(w, h int64) {
+		t.Helper()
+		do(t, phone, 10*time.Second,
+			chromedp.EmulateViewport(w, h, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
+		tap("#btn-practice")
+		do(t, phone, 15*time.Second, poll(`document.getElementById('practice-choose').open &&
+		  document.querySelectorAll('#choose-list button').length === 3`))
+		l := eval[layout](t, phone, `(() => {
+		  const d = document.getElementById('practice-choose');
+		  const bs = [...d.querySelectorAll('button')].map((b) => { const r = b.getBoundingClientRect();
+		    const n = b.querySelector('b');
+		    return {Text: b.textContent, Top: r.top, Bottom: r.bottom, Left: r.left, Right: r.right, Height: r.height,
+		      Font: parseFloat(getComputedStyle(n || b).fontSize)}; });
+		  return {Buttons: bs, Focused: document.activeElement.textContent,
+		    PageWide: document.documentElement.scrollWidth > innerWidth, DlgWide: d.scrollWidth > d.clientWidth,
+		    ViewW: innerWidth, ViewH: innerHeight}; })()`)
+		if len(l.Buttons) != 5 {
+			t.Fatalf("%d×%d: %d buttons in the list, want 3 lessons, 随便来一个, 不练了: %+v", w, h, len(l.Buttons), l.Buttons)
+		}
+		for i, want := range []string{"🌶️卖辣椒酱 · 1 个问题🛍️ 榕江古法辣椒酱", "🍯卖蜂蜜 · 3 个问题🛍️ 野生蜂蜜、榕江古法辣椒酱",
+			"3️⃣别人要加微信 · 1 个问题", "🎲随便来一个", "✖️不练了"} {
+			if l.Buttons[i].Text != want {
+				t.Errorf("%d×%d: button %d says %q, want %q", w, h, i+1, l.Buttons[i].Text, want)
+			}
+		}
+		for _, b := range l.Buttons {
+			if b.Height < 48 || b.Font < 20 || b.Left < 0 || b.Right > l.ViewW || b.Top < 0 || b.Bottom > l.ViewH {
+				t.Errorf("%d×%d: %q at %+v: want ≥ 48 px high, type ≥ 20 px, on the first screen", w, h, b.Text, b)
+			}
+		}
+		if l.PageWide || l.DlgWide {
+			t.Errorf("%d×%d: scrolls sideways (page %v, list %v)", w, h, l.PageWide, l.DlgWide)
+		}
+		if l.Focused != l.Buttons[0].Text {
+			t.Errorf("%d×%d: focus on %q, want the first lesson (keyboard, screen reader)", w, h, l.Focused)
+		}
+		if png, err := chromedp.Run(phone, chromedp.CaptureScreenshot()); err == nil {
+			_ = os.WriteFile(fmt.Sprintf("/tmp/cunbo-practice-choose-%dx%d.png", w, h), png, 0o644)
+		}
+	}
+
+	do(t, phone, 10*time.Second,
+		chromedp.EmulateViewport(412, 915, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	do(t, phone, 30*time.Second,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#pin")),
+		chromedp.SendKeys(chromedp.CSS("#pin"), testPIN),
+		chromedp.Click(chromedp.CSS("#login-button")),
+		chromedp.WaitVisible(chromedp.CSS("#app")),
+		poll(`document.getElementById('state-label').textContent === '未开播'`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-practice")),
+	)
+	choose(412, 915)
+	tap("#choose-cancel")
+	do(t, phone, 10*time.Second, poll(`!document.getElementById('practice-choose').open`))
+	time.Sleep(500 * time.Millisecond)
+	if st := a.Box.Status().State; st != state.Idle {
+		t.Fatalf("box %s after 不练了", st)
+	}
+
+	choose(360, 640)
+	tap("#choose-list li:nth-child(2) button")
+	do(t, phone, 20*time.Second,
+		poll(`document.getElementById('state-label').textContent.includes('练习中')`),
+		poll(`!document.getElementById('practice-choose').open`),
+		poll(`document.getElementById('practice-list').textContent.includes('辣椒酱也有吗')`),
+	)
+	list := text(t, phone, "#practice-list")
+	for _, want := range []string{"老张", "蜂蜜能治高血压吗", "贵阳妹"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("comments %q lack %q", list, want)
+		}
+	}
+	if strings.Contains(list, "辣椒酱多少钱一瓶") {
+		t.Errorf("the first lesson's question came up in the second: %q", list)
+	}
+	if png, err := chromedp.Run(phone, chromedp.CaptureScreenshot()); err == nil {
+		_ = os.WriteFile("/tmp/cunbo-practice-chosen-360x640.png", png, 0o644)
+	}
+
+	press(t, phone, "#btn-big", true, 3500*time.Millisecond)
+	do(t, phone, 45*time.Second, poll(`document.getElementById('state-label').textContent === '未开播'`))
+	var rec *segment.Session
+	waitUntil(t, 60*time.Second, "the practice's session record at the review service", func() bool {
+		ss, err := srv.Store().BoxSessions(ctx, boxID, 10)
+		if err != nil || len(ss) == 0 {
+			return false
+		}
+		rec, err = segment.ParseSession(ss[0].Record)
+		return err == nil
+	})
+	if rec.Kind != segment.KindPractice || rec.Checks == nil || rec.Checks.Scenario != "🍯 卖蜂蜜" {
+		t.Errorf("record kind %q checks %+v, want the practice of 🍯 卖蜂蜜", rec.Kind, rec.Checks)
+	}
 }

@@ -429,7 +429,96 @@ function renderPractice(st) {
   }
   if (!on && practiceTimer) { clearInterval(practiceTimer); practiceTimer = null; }
   if (ended) fetchReport(8);
+  // The box left idle some other way (its own buttons): nothing to choose.
+  if (st.state !== "idle" && $("practice-choose").open) $("practice-choose").close();
 }
+
+// 🎓 练习: with one scenario (or none) it starts at once; with more, she
+// picks one from big buttons, or 随便来一个 (the next in turn, as the
+// box's held card button gives).
+async function openChooser() {
+  let v;
+  try {
+    const r = await api("/api/practice");
+    if (!r.ok) throw new Error(String(r.status));
+    v = await r.json();
+  } catch (_) {
+    if (!$("app").hidden) toast("❗ 连不上盒子，请再按一次", "bad");
+    return;
+  }
+  const list = v.scenarios || [];
+  if (list.length <= 1) { startPractice(""); return; }
+  renderChooser(list);
+  $("choose-error").textContent = "";
+  const d = $("practice-choose");
+  if (!d.open) d.showModal();
+  const first = $("choose-list").querySelector("button");
+  if (first) first.focus();
+}
+
+function renderChooser(list) {
+  $("choose-list").replaceChildren(...list.map((sc) => {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "choice";
+    b.dataset.id = sc.id;
+    const icon = document.createElement("i");
+    icon.textContent = sc.icon;
+    icon.setAttribute("aria-hidden", "true");
+    const words = document.createElement("span");
+    const name = document.createElement("b");
+    name.textContent = sc.name;
+    const count = document.createElement("span");
+    count.className = "count";
+    count.textContent = " · " + sc.questions + " 个问题";
+    words.append(name, count);
+    const products = sc.products || [];
+    if (products.length) {
+      const p = document.createElement("small");
+      p.textContent = "🛍️ " + products.slice(0, 3).join("、") + (products.length > 3 ? " 等" : "");
+      words.append(p);
+    }
+    b.append(icon, words);
+    gesture(b, { onTap: () => startPractice(sc.id) });
+    li.append(b);
+    return li;
+  }));
+}
+
+let practiceAsked = false; // a start is on its way
+async function startPractice(id) {
+  if (practiceAsked) return;
+  practiceAsked = true;
+  const d = $("practice-choose");
+  try {
+    const r = await api("/api/practice/start", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ scenario: id }),
+    });
+    let v = {};
+    try { v = await r.json(); } catch (_) { /* keep empty */ }
+    if (r.ok) {
+      if (d.open) d.close();
+      if (!events || events.readyState !== EventSource.OPEN) refresh();
+      return;
+    }
+    const msg = "❗ " + (v.error || "盒子没有收到，请再按一次").replace(/ \(.*\)$/, "");
+    if (v.scenarios && v.scenarios.length) renderChooser(v.scenarios);
+    if (d.open) $("choose-error").textContent = msg;
+    else toast(msg, "bad");
+  } catch (_) {
+    if (!$("app").hidden) toast("❗ 连不上盒子，请再按一次", "bad");
+  } finally {
+    practiceAsked = false;
+  }
+}
+
+gesture($("btn-practice"), { onTap: openChooser });
+gesture($("choose-any"), { onTap: () => startPractice("") });
+gesture($("choose-cancel"), { onTap: () => $("practice-choose").close() });
+$("practice-choose").addEventListener("close", () => {
+  if (!$("btn-practice").hidden) $("btn-practice").focus();
+});
 
 async function pollPractice() {
   try {
@@ -593,7 +682,7 @@ function gesture(el, o) {
 }
 
 for (const b of document.querySelectorAll("#buttons button")) {
-  if (b.id === "btn-big") continue;
+  if (b.id === "btn-big" || b.id === "btn-practice") continue; // their own gestures
   gesture(b, { onTap: () => press(b.dataset.button, b.dataset.press) });
 }
 
@@ -606,7 +695,7 @@ gesture($("btn-big"), {
   holdMs: HOLD_MS,
   holdWanted: () => !!current && LIVE_STATES.has(current.state),
   onHold: () => { bigBusy = true; press("big", "long"); },
-  onShortHold: () => toast("要下播，请按住 3 秒", "info"),
+  onShortHold: () => toast(current && current.state === "practice" ? "要结束练习，请按住 3 秒" : "要下播，请按住 3 秒", "info"),
   onTap: () => {
     if (!current || current.state !== "idle" || bigBusy) return;
     bigBusy = true;
