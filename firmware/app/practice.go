@@ -512,13 +512,14 @@ var keycaps = []string{"1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6
 // "卖蜂蜜"); a name without one, or that is only one, is left whole.
 func splitIcon(name string) (icon, rest string) {
 	end := 0
-	for i, r := range name {
-		emoji := unicode.Is(unicode.So, r) || r == '\u200d' || (r >= 0xfe00 && r <= 0xfe0f) ||
-			(r >= 0x1f3fb && r <= 0x1f3ff)
+	for end < len(name) {
+		r, n := utf8.DecodeRuneInString(name[end:])
+		emoji := r != utf8.RuneError && (unicode.Is(unicode.So, r) || r == '\u200d' ||
+			(r >= 0xfe00 && r <= 0xfe0f) || (r >= 0x1f3fb && r <= 0x1f3ff))
 		if !emoji {
 			break
 		}
-		end = i + utf8.RuneLen(r)
+		end += n
 	}
 	rest = strings.TrimSpace(name[end:])
 	if end == 0 || rest == "" {

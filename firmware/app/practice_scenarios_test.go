@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
@@ -196,4 +197,68 @@ func TestFlaggedSampleAnswerSaid(t *testing.T) {
 			t.Errorf("PracticeProblems = %q", got)
 		}
 	}
+}
+
+// Her choice through the box's own lab: the list names each published
+// scenario with its icon, questions and products; the chosen one is
+// practised without moving the turn (随便来一个 afterwards gives the one
+// that was next); an id from an old list starts nothing.
+func TestChosenScenario(t *testing.T) {
+	log := testLogger(t)
+	stateDir := t.TempDir()
+	prov := applyScenarios(t, stateDir, map[string][]byte{
+		"01.txt": []byte("scenario 卖辣椒酱\nversion 1\n1 | 阿英 | lajiao | 30 | - | 辣椒酱多少钱一瓶？\n"),
+		"02.txt": []byte("scenario 🍯 卖蜂蜜\nversion 1\n1 | 老张 | fengmi | 40 | MED | 蜂蜜能治高血压吗？\n" +
+			"2 | 山里人 | - | - | - | 主播好！\n"),
+	}, log)
+	a := scenarioBox(t, stateDir, prov, log)
+	base := runApp(t, a)
+	c := phoneClient(t, base)
+	pv := practiceView(t, c, base)
+	if len(pv.Scenarios) != 2 {
+		t.Fatalf("scenarios %+v", pv.Scenarios)
+	}
+	want := []web.PracticeScenario{
+		{ID: pv.Scenarios[0].ID, Icon: "1️⃣", Name: "卖辣椒酱", Questions: 1, Products: []string{"榕江古法辣椒酱"}},
+		{ID: pv.Scenarios[1].ID, Icon: "🍯", Name: "卖蜂蜜", Questions: 1, Products: []string{"野生蜂蜜"}},
+	}
+	for i := range want {
+		if got := pv.Scenarios[i]; got.ID == "" || fmt.Sprint(got) != fmt.Sprint(want[i]) {
+			t.Errorf("scenario %d: %+v, want %+v", i, got, want[i])
+		}
+	}
+	if pv.Next != pv.Scenarios[0].ID {
+		t.Errorf("next in turn %q, want the first %q", pv.Next, pv.Scenarios[0].ID)
+	}
+	start := func(id string, code int) {
+		t.Helper()
+		resp, err := c.Post(base+"/api/practice/start", "application/json", strings.NewReader(`{"scenario":"`+id+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != code {
+			t.Fatalf("start %q: %s, want %d", id, resp.Status, code)
+		}
+	}
+	practise := func(id, scenario string) {
+		t.Helper()
+		start(id, http.StatusOK)
+		waitUntil(t, 20*time.Second, "the practice", func() bool { return a.Box.Status().State == state.Practice })
+		if got := practiceView(t, c, base).Scenario; got != scenario {
+			t.Errorf("practising %q, want %q", got, scenario)
+		}
+		if err := a.Box.Post(state.BigLong, ""); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 30*time.Second, "idle again", func() bool { return a.Box.Status().State == state.Idle })
+	}
+	start("0123456789ab", http.StatusConflict)
+	time.Sleep(300 * time.Millisecond)
+	if st := a.Box.Status().State; st != state.Idle {
+		t.Fatalf("an unknown scenario started the box: %s", st)
+	}
+	practise(pv.Scenarios[1].ID, "🍯 卖蜂蜜")
+	practise("", "卖辣椒酱")
+	practise("", "🍯 卖蜂蜜")
 }
