@@ -65,8 +65,10 @@
 //
 // The box installs them with the rest of the bundle (atomically, rolled
 // back with it) and practises with them in turn, one a practice, in file
-// name order (name them 01-…, 02-…); questions about products its
-// catalogue lacks are left out. A bundle without scenarios leaves the box
+// name order (name them 01-…, 02-…), unless she picks one on her phone
+// (🎓 练习 lists them; an emoji at the start of the name, scenario 🍯
+// 卖蜂蜜, is its button's icon); questions about products its catalogue
+// lacks are left out. A bundle without scenarios leaves the box
 // on the built-in set (scenarios/*.scn here), and so does a published file
 // that does not parse: the box says so in its journal and never stops.
 package practice
