@@ -81,7 +81,15 @@ type Segment struct {
 	Findings    []Finding  `json:"findings"`
 	// RulePack is the version of the linter's rules that judged it.
 	RulePack string `json:"rule_pack,omitempty"`
+	// Kind is KindPractice for a moment of a practice (nothing was
+	// published: no viewer heard it), else KindLive; "" (boxes before
+	// practices, and every live, so that a live's segment.json is read by
+	// services that predate the field) is a live.
+	Kind string `json:"kind,omitempty"`
 }
+
+// IsPractice reports whether the moment was said during a practice.
+func (s *Segment) IsPractice() bool { return s.Kind == KindPractice }
 
 // Clip describes clip.mp4.
 type Clip struct {
@@ -198,6 +206,8 @@ func (s *Segment) Validate() error {
 		return bad("reason mark with findings")
 	case !utf8.ValidString(s.Transcript.Text):
 		return bad("transcript is not UTF-8")
+	case s.Kind != "" && s.Kind != KindLive && s.Kind != KindPractice:
+		return bad("unknown kind %q", s.Kind)
 	}
 	if s.Clip != nil && s.Clip.File != ClipFile {
 		return bad("clip file %q, want %q", s.Clip.File, ClipFile)
@@ -244,6 +254,9 @@ func (s *Segment) Validate() error {
 func (s *Segment) validateV1() error {
 	if s.ClipPending != nil {
 		return bad("clip_pending in version 1")
+	}
+	if s.Kind != "" {
+		return bad("kind in version 1")
 	}
 	n := utf8.RuneCountInString(s.Transcript.Text)
 	for i, c := range s.Transcript.Captions {

@@ -52,6 +52,14 @@ func TestValidate(t *testing.T) {
 		}, "clip_pending"},
 		{"clip under another name", func(s *Segment) { s.Clip = &Clip{File: "../x.mp4"} }, "clip file"},
 		{"finding without a rule", func(s *Segment) { s.Findings[0].Rule = "" }, "without category or rule"},
+		{"said in a practice", func(s *Segment) { s.Kind = KindPractice }, ""},
+		{"a mark in a practice", func(s *Segment) { s.Reason, s.Findings, s.Kind = ReasonMark, nil, KindPractice }, ""},
+		{"live said so", func(s *Segment) { s.Kind = KindLive }, ""},
+		{"unknown kind", func(s *Segment) { s.Kind = "rehearsal" }, "unknown kind"},
+		{"kind in version 1", func(s *Segment) {
+			s.Version, s.Kind = 1, KindPractice
+			s.Findings[0].Caption = 0
+		}, "kind in version 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := twoUtterances()
@@ -71,6 +79,37 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("Said = %q, want the words without the caption break", got.Said(got.Findings[0]))
 			}
 		})
+	}
+}
+
+// TestKindOnTheWire: a live's segment.json has no kind member (services
+// that predate practices read it as before), a practice's says so, and a
+// segment without one is a live.
+func TestKindOnTheWire(t *testing.T) {
+	for _, tc := range []struct {
+		kind         string
+		wantMember   bool
+		wantPractice bool
+	}{
+		{"", false, false},
+		{KindPractice, true, true},
+	} {
+		s := twoUtterances()
+		s.Kind = tc.kind
+		data, err := json.Marshal(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(data), `"kind"`); got != tc.wantMember {
+			t.Errorf("kind %q: member in JSON = %v, want %v: %s", tc.kind, got, tc.wantMember, data)
+		}
+		got, err := Parse(data)
+		if err != nil {
+			t.Fatalf("kind %q: %v", tc.kind, err)
+		}
+		if got.IsPractice() != tc.wantPractice {
+			t.Errorf("kind %q: IsPractice = %v", tc.kind, got.IsPractice())
+		}
 	}
 }
 
