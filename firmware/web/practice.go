@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -97,7 +98,11 @@ func (s *Server) practiceStart(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Scenario string `json:"scenario"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+	data, err := io.ReadAll(r.Body)
+	if err == nil && len(bytes.TrimSpace(data)) > 0 { // no body: the next in turn
+		err = json.Unmarshal(data, &body)
+	}
+	if err != nil {
 		badBody(w, err)
 		return
 	}

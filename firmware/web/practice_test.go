@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -88,6 +89,8 @@ func TestPracticeStartChoice(t *testing.T) {
 			body: `{"scenario":"ccc333"}`, code: http.StatusConflict, want: state.Idle, error: "请重新选一个"},
 		{name: "while live", scenarios: []web.PracticeScenario{honey, tempts}, live: true, body: `{"scenario":"bbb222"}`,
 			code: http.StatusConflict, want: state.Live, error: "正在直播，不能练习"},
+		{name: "JSON and more", scenarios: []web.PracticeScenario{honey, tempts}, body: `{"scenario":"bbb222"} {}`,
+			code: http.StatusBadRequest, want: state.Idle},
 		{name: "a body that is not JSON", scenarios: []web.PracticeScenario{honey, tempts}, body: `scenario=bbb222`,
 			code: http.StatusBadRequest, want: state.Idle},
 	}
@@ -137,11 +140,19 @@ func TestPracticeStartChoice(t *testing.T) {
 	}
 }
 
-// GET /api/practice lists the scenarios, also (empty) without a lab.
+// GET /api/practice lists the scenarios; a start needs the PIN.
 func TestPracticeViewListsScenarios(t *testing.T) {
 	l := &lab{scenarios: []web.PracticeScenario{honey, tempts}}
 	r := newPracticeRig(t, l)
 	c := r.client(t)
+	resp, err := c.Post(r.hs.URL+"/api/practice/start", "application/json", strings.NewReader(`{"scenario":"aaa111"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || len(l.choices()) != 0 {
+		t.Fatalf("start without the PIN: %s, choices %q", resp.Status, l.choices())
+	}
 	r.login(t, c, "246813")
 	code, b := get(t, c, r.hs.URL+"/api/practice")
 	var v web.PracticeView
@@ -170,4 +181,54 @@ func newPracticeRig(t *testing.T, src web.PracticeSource) *rig {
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &rig{srv: srv, hs: hs, pl: &pl.pipeline, box: box}
+}
+
+// Whatever the body, a start is answered, and a scenario is chosen only
+// when the answer is 200 and the body named one the box has (or none).
+func FuzzPracticeStart(f *testing.F) {
+	for _, s := range []string{`{"scenario":"aaa111"}`, `{"scenario":""}`, ``, `{"scenario":"zzz"}`, `{"scenario":1}`,
+		`{"scenario":"aaa111"} trailing`, `scenario=aaa111`, `{"scenario":" bbb222 "}`} {
+		f.Add(s)
+	}
+	l := &lab{scenarios: []web.PracticeScenario{honey, tempts}}
+	srv, err := web.New(web.Options{Box: fixedBox{st: firmware.Status{State: state.Idle}}, PIN: "246813", Practice: l})
+	if err != nil {
+		f.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	f.Cleanup(hs.Close)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := c.Post(hs.URL+"/api/login", "application/json", strings.NewReader(`{"pin":"246813"}`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		f.Fatalf("login: %s", resp.Status)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		before := len(l.choices())
+		resp, err := c.Post(hs.URL+"/api/practice/start", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ch := l.choices()
+		chose := len(ch) > before
+		if (resp.StatusCode == http.StatusOK) != chose {
+			t.Fatalf("%q: %d %s, chose %v", body, resp.StatusCode, b, chose)
+		}
+		if !chose {
+			var e struct{ Error string }
+			if json.Unmarshal(b, &e) != nil || e.Error == "" {
+				t.Fatalf("%q: refused without a reason: %d %s", body, resp.StatusCode, b)
+			}
+			return
+		}
+		if id := ch[len(ch)-1]; id != "" && id != honey.ID && id != tempts.ID {
+			t.Fatalf("%q chose %q", body, id)
+		}
+	})
 }
