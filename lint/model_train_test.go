@@ -46,19 +46,27 @@ type trainSettings struct {
 
 // modelSettings were chosen by leave-one-set-out cross-validation over
 // the sets that may be tuned on (TestCategoryModelCrossValidation), never
-// on a frozen set. On the train/ folds, which no rule has seen (2026-12-07,
-// recall / false alarms): rules alone 0.749 / 0.060; the previous settings
-// (plain n-grams, no ASR copies, no veto) 0.786 / 0.064; these 0.791 /
-// 0.051. The veto is for PRICE only: out of fold, a PRICE finding the model
-// put below 0.01 was wrong 22 times and right 4 (最后一单, 百分之九十二点五
-// read off a label), while for ABS, MED, HEALTH and UNVERIF a veto dropped
-// more true findings than false ones. Judging hedged lines (flagHedged)
-// gained 0.018 recall for 0.014 more false alarms; char 4-grams, more ASR
-// copies, other class weights, L2 or thresholds moved nothing past 0.005.
+// on a frozen set. Round 4 (2026-12-07, with train/paraphrase2.tsv and
+// train/tempting2.tsv; all eleven folds, recall / false-alarm lines, mean
+// of three seeds unless said): the round-3 settings 0.837 / 84 of
+// 2,676 (one seed); flagAdd
+// (the model adds a category to a line the rules flagged) +0.004 recall,
+// no false alarm more; a veto for SUPERST besides PRICE cleared 3 false
+// alarms and no true finding (for ABS, STATE, MED and HEALTH a veto still
+// drops more true findings than false ones; for UNVERIF, the weakest
+// category, it cleared 6 false alarms for 10 true findings, 0.69 → 0.66;
+// for OFFPLAT 5 for 3, but it dropped 快加我微信不加就抢不到了, a
+// redirect TestScopeAndQualification holds the rules to); gse
+// words and word pairs (flagWords) +0.002 recall (+0.006 on the train/
+// folds) for +2 false alarms, within the ±6 lines other seeds move it.
+// Parts of speech (flagPOS) and hedged-clause words (flagWordScope) added
+// false alarms; 2^16 buckets, class weight 2 and thresholds 0.9/0.93
+// moved nothing past the seed noise.
 var modelSettings = trainSettings{
-	dim: 1 << 15, maxN: 3, flags: flagScoped | flagVeto,
+	dim: 1 << 15, maxN: 3, flags: flagScoped | flagVeto | flagWords | flagAdd,
 	epochs: 30, rate: 0.2, decay: 0.1, l2: 1e-4, posWeight: 3,
-	prob: 0.85, veto: map[string]float64{"PRICE": 0.01}, asrCopies: 1, seed: 20261206,
+	prob: 0.85, veto: map[string]float64{"PRICE": 0.01, "SUPERST": 0.01},
+	asrCopies: 1, seed: 20261206,
 }
 
 // parseSettings reads "maxN=4,flags=3,prob=0.7" over base.
@@ -319,11 +327,11 @@ func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte
 //	go test -tags ne -run CrossValidation ./lint/ -v -cv maxN=4,flags=3
 func TestCategoryModelCrossValidation(t *testing.T) {
 	const (
-		// a little below what the committed settings reach (0.799, 0.041 on
-		// 2026-12-07 round 3; 0.791, 0.051 before; other seeds swing the
-		// false alarms by ±0.003)
-		minTrainRecall = 0.785
-		maxTrainFA     = 0.046
+		// a little below what the committed settings reach on the five
+		// train/ folds (0.761, 0.045 on 2026-12-07 round 4; other seeds
+		// swing the false alarms by ±0.004)
+		minTrainRecall = 0.745
+		maxTrainFA     = 0.052
 	)
 	st, err := parseSettings(modelSettings, *cvSettings)
 	if err != nil {
