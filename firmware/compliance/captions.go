@@ -46,8 +46,8 @@ const (
 	ListenOff Listening = iota
 	// ListenLive: live on air.
 	ListenLive
-	// ListenPractice: rehearsing off air with warnings, for a later
-	// feature; heard like ListenLive.
+	// ListenPractice: rehearsing off air with warnings; heard like
+	// ListenLive, and the moments it flags are marked as a practice's.
 	ListenPractice
 )
 
@@ -57,8 +57,18 @@ const (
 const offAirSilence = time.Second
 
 // Listen sets when the microphone is heard: the box calls it as she goes
-// live and ends. It never blocks.
-func (c *Captions) Listen(l Listening) { c.listen.Store(int32(l)) }
+// live and ends. It never blocks. It also tells the loop whether what it
+// hears from now on is a practice's (Loop.Practising); going off air
+// leaves that as it was, since the last words are judged after it.
+func (c *Captions) Listen(l Listening) {
+	switch l {
+	case ListenLive:
+		c.loop.Practising(false)
+	case ListenPractice:
+		c.loop.Practising(true)
+	}
+	c.listen.Store(int32(l))
+}
 
 // Listening is the current setting.
 func (c *Captions) Listening() Listening { return Listening(c.listen.Load()) }

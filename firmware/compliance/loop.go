@@ -130,8 +130,10 @@ type Loop struct {
 
 	in      chan input
 	dropped atomic.Uint64
-	wg      sync.WaitGroup // segment writers
-	seq     atomic.Uint64
+	// practice: what is heard now is a practice's (Practising).
+	practice atomic.Bool
+	wg       sync.WaitGroup // segment writers
+	seq      atomic.Uint64
 
 	// Owned by Run's goroutine.
 	stream   *lint.Stream
@@ -140,6 +142,8 @@ type Loop struct {
 	heardSeq uint64
 	segs     []*openSeg
 	warnedAt []warned
+	// practising is the practice flag of the input being handled.
+	practising bool
 
 	mu    sync.Mutex
 	stats Stats
@@ -189,6 +193,9 @@ type input struct {
 	c       speech.Caption
 	at      time.Time
 	release func()
+	// practice is stamped when the input arrives, so a caption still
+	// queued when a practice ends keeps the kind it was said in.
+	practice bool
 }
 
 type openPartial struct {
@@ -295,6 +302,12 @@ func (l *Loop) MarkAt(at time.Time, release func()) error {
 	return nil
 }
 
+// Practising says whether what the loop hears from now on is a practice
+// (nothing published): the segments it flags and the marks pressed are
+// then marked as a practice's (segment.KindPractice), so her social
+// worker tells them from what viewers heard. Captions.Listen calls it.
+func (l *Loop) Practising(p bool) { l.practice.Store(p) }
+
 // Store is where the loop keeps flagged segments; nil when it keeps none.
 func (l *Loop) Store() *flagged.Store { return l.cfg.Store }
 
@@ -303,6 +316,7 @@ func (l *Loop) Store() *flagged.Store { return l.cfg.Store }
 func (l *Loop) NewSession() { l.send(input{kind: inSession, at: l.cfg.Now()}) }
 
 func (l *Loop) send(in input) bool {
+	in.practice = l.practice.Load()
 	select {
 	case l.in <- in:
 		return true
@@ -345,6 +359,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.wg.Wait()
 			return nil
 		case in := <-l.in:
+			l.practising = in.practice
 			switch in.kind {
 			case inCaption:
 				l.caption(in.c, in.at)

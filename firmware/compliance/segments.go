@@ -11,6 +11,7 @@ import (
 
 	"github.com/cunbo/cunbo/firmware/flagged"
 	"github.com/cunbo/cunbo/lint"
+	"github.com/cunbo/cunbo/segment"
 	"github.com/cunbo/cunbo/speech"
 	"github.com/cunbo/cunbo/stream/record"
 )
@@ -22,6 +23,7 @@ import (
 type openSeg struct {
 	id       string // "" until first written
 	reason   string
+	practice bool      // flagged in a practice: nothing of another kind joins it
 	at       time.Time // the moment
 	from, to time.Time // the clip's range
 	caps     []heard   // its transcript, in the order heard
@@ -169,7 +171,7 @@ func (l *Loop) file(sf lint.StreamFinding, utt []heard, notAfter time.Time) *ope
 			return o
 		}
 	}
-	o := &openSeg{reason: flagged.ReasonFinding, at: moment, from: from, to: to, rules: map[string]bool{}}
+	o := &openSeg{reason: flagged.ReasonFinding, practice: l.practising, at: moment, from: from, to: to, rules: map[string]bool{}}
 	l.addContext(o, utt[0].seq)
 	o.add(f, utt)
 	l.hold(o)
@@ -255,7 +257,7 @@ func (o *openSeg) add(f segFinding, utt []heard) {
 // joinable is the newest findings segment a finding may join.
 func (l *Loop) joinable() *openSeg {
 	for i := len(l.segs) - 1; i >= 0; i-- {
-		if o := l.segs[i]; o.reason == flagged.ReasonFinding && !o.closed {
+		if o := l.segs[i]; o.reason == flagged.ReasonFinding && !o.closed && o.practice == l.practising {
 			return o
 		}
 	}
@@ -273,7 +275,7 @@ func (l *Loop) addContext(o *openSeg, before uint64) {
 }
 
 func (l *Loop) mark(at time.Time, release func()) {
-	o := &openSeg{reason: flagged.ReasonMark, at: at, from: at.Add(-l.cfg.MarkBefore), to: at.Add(l.cfg.MarkAfter),
+	o := &openSeg{reason: flagged.ReasonMark, practice: l.practising, at: at, from: at.Add(-l.cfg.MarkBefore), to: at.Add(l.cfg.MarkAfter),
 		release: release, rules: map[string]bool{}}
 	l.addContext(o, l.heardSeq+1)
 	l.hold(o)
@@ -363,6 +365,9 @@ func (l *Loop) write(o *openSeg) {
 	if o.id == "" {
 		seg := flagged.Segment{Reason: o.reason, Device: l.cfg.Device, At: o.at, RulePack: l.cfg.Linter.Version(),
 			Transcript: tr, Findings: findings}
+		if o.practice {
+			seg.Kind = segment.KindPractice
+		}
 		if l.cfg.Recorder != nil {
 			seg.ClipPending = &flagged.Range{From: o.from, To: o.to}
 		}
@@ -537,7 +542,7 @@ func (l *Loop) resumeClips() {
 		if s.ClipPending == nil {
 			continue
 		}
-		o := &openSeg{id: s.ID, reason: s.Reason, at: s.At, from: s.ClipPending.From, to: s.ClipPending.To, closed: true}
+		o := &openSeg{id: s.ID, reason: s.Reason, practice: s.IsPractice(), at: s.At, from: s.ClipPending.From, to: s.ClipPending.To, closed: true}
 		l.hold(o)
 		l.segs = append(l.segs, o)
 		l.log.Info("flagged segment still needs its clip", "id", s.ID)
