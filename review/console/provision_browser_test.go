@@ -81,13 +81,20 @@ func TestProvisionInChromium(t *testing.T) {
 				}
 			}
 
+			// The box's checkbox is big and its whole row takes the tap.
+			box := eval[[]float64](t, ctx, `(() => { const i = document.querySelector('#boxes input[type=checkbox]'), r = i.getBoundingClientRect(),
+				l = i.closest('label').getBoundingClientRect(); return [r.width, r.height, l.width, l.height]; })()`)
+			if box[0] < 24 || box[1] < 24 || box[3] < 44 || box[2] < 200 {
+				t.Errorf("the box checkbox is %.0f×%.0f px in a %.0f×%.0f px row, want ≥ 24 px in a row ≥ 44 px tall", box[0], box[1], box[2], box[3])
+			}
 			do(t, ctx, 60*time.Second,
 				chromedp.SendKeys(chromedp.CSS("#douyin_url"), "rtmp://push-rtmp-l1.douyincdn.com/stage"),
 				chromedp.SendKeys(chromedp.CSS("#douyin_key"), testStreamKey),
 				chromedp.SendKeys(chromedp.CSS("#wifi_ssid"), "杨家小卖部"),
 				chromedp.SendKeys(chromedp.CSS("#wifi_password"), testWiFiPass),
 				chromedp.SendKeys(chromedp.CSS("#pin"), testPIN),
-				chromedp.Click(chromedp.CSS(`#boxes input[value="`+boxA+`"]`)),
+				// A tap on the box's name ticks it.
+				chromedp.Click(chromedp.CSS(`#boxes input[value="`+boxA+`"] ~ .subject`)),
 				chromedp.Click(chromedp.CSS("#publish")),
 				chromedp.WaitVisible(chromedp.CSS("#provision-msg")),
 			)

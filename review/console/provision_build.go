@@ -93,7 +93,13 @@ func (c *Console) draftPage(w http.ResponseWriter, r *http.Request, u who) {
 		return
 	}
 	c.audit(r.Context(), u, r, "provision.preview", id, "")
-	c.renderDraft(w, r, u, http.StatusOK, id, d, draftForm{review: c.defaultReviewURL(r), days: 30}, "")
+	f, msg := draftForm{review: c.defaultReviewURL(r), days: 30}, ""
+	if r.URL.Query().Has("refused") {
+		if rf, ok := c.loadRefused(r, u, id); ok {
+			f, msg = rf.form(), rf.Msg
+		}
+	}
+	c.renderDraft(w, r, u, http.StatusOK, id, d, f, msg)
 }
 
 // defaultReviewURL is this service as the box should reach it: the address
@@ -231,7 +237,7 @@ func (c *Console) provisionBuild(w http.ResponseWriter, r *http.Request, u who) 
 	var cfg boxConfig
 	cfg.Video.Portrait = d.Meta.Portrait
 	refuse := func(msg string) {
-		c.renderDraft(w, r, u, http.StatusBadRequest, id, d, f, msg+" 设置包没有做。密码和推流码没有保存，请重新填。")
+		c.refuseBuild(w, r, u, id, d, f, msg+" 设置包没有做。密码和推流码没有保存，请重新填。")
 	}
 	var problems []string
 	for _, pl := range platforms {
@@ -391,7 +397,7 @@ func (c *Console) provisionBuild(w http.ResponseWriter, r *http.Request, u who) 
 	var out bytes.Buffer
 	if err := bundle.Build(&out, contents, opts); err != nil {
 		c.log.Error("console: provision: build", "draft", id, "err", err)
-		c.renderDraft(w, r, u, http.StatusBadRequest, id, d, f, "设置包做不出来（可能照片太多太大）。请少放几张照片再试。")
+		c.refuseBuild(w, r, u, id, d, f, "设置包做不出来（可能照片太多太大）。请少放几张照片再试。")
 		return
 	}
 	sum := sha256.Sum256(out.Bytes())

@@ -319,9 +319,22 @@ func TestProvisionBuild(t *testing.T) {
 		} {
 			f := buildForm(draft, "download", boxA)
 			tc.edit(f)
+			// Post/redirect/get: reloading the page she lands on sends
+			// nothing again; the refusal and what she typed are on it.
 			code, body, h := e.send(s, "POST", "/console/provision/build", f)
-			if code != 400 || !strings.Contains(body, tc.want) || strings.Contains(h.Get("Content-Type"), "octet") {
-				t.Errorf("%s: %d, want 400 with %q:\n%.800s", tc.name, code, tc.want, body)
+			if loc := h.Get("Location"); code != http.StatusSeeOther || loc != "/console/provision/d/"+draft+"?refused=1" {
+				t.Errorf("%s: %d to %q, want 303 to the draft page:\n%.800s", tc.name, code, loc, body)
+				continue
+			}
+			code, body, h = e.send(s, "GET", h.Get("Location"), nil)
+			if code != 200 || !strings.Contains(body, tc.want) || !strings.Contains(body, `id="build-error"`) || strings.Contains(h.Get("Content-Type"), "octet") {
+				t.Errorf("%s: %d, want the draft page with %q:\n%.800s", tc.name, code, tc.want, body)
+			}
+			if tc.name == "no box" && strings.Contains(body, " checked>") {
+				t.Errorf("%s: a box is ticked on the page after the refusal", tc.name)
+			}
+			if tc.name == "weak PIN" && !strings.Contains(body, `value="`+boxA+`" checked`) {
+				t.Errorf("%s: the box she ticked is not ticked any more", tc.name)
 			}
 			for _, secret := range []string{testStreamKey, testWiFiPass} {
 				if strings.Contains(body, secret) {
