@@ -212,9 +212,10 @@ func (s *sqlStore) TokenBox(ctx context.Context, hash string, now time.Time) (Bo
 	return b, nil
 }
 
-// putOnce runs an insert-if-absent and the audit entry in one transaction;
-// when the row was there already it compares hashes.
-func (s *sqlStore) putOnce(ctx context.Context, insert string, args []any, shaQuery, boxID, id, sha string, audit AuditEntry) (bool, error) {
+// putOnce runs an insert-if-absent, then (if not nil, on a new row) and
+// the audit entry in one transaction; when the row was there already it
+// compares hashes.
+func (s *sqlStore) putOnce(ctx context.Context, insert string, args []any, shaQuery, boxID, id, sha string, audit AuditEntry, then func(*sql.Tx) error) (bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("store: begin: %w", err)
@@ -238,6 +239,11 @@ func (s *sqlStore) putOnce(ctx context.Context, insert string, args []any, shaQu
 		}
 		return false, nil
 	}
+	if then != nil {
+		if err := then(tx); err != nil {
+			return false, err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, s.q.appendAudit, micros(audit.At), audit.Actor, audit.Action, audit.Subject, audit.Detail); err != nil {
 		return false, fmt.Errorf("store: audit: %w", err)
 	}
@@ -250,7 +256,8 @@ func (s *sqlStore) putOnce(ctx context.Context, insert string, args []any, shaQu
 func (s *sqlStore) PutSegment(ctx context.Context, g Segment) (bool, error) {
 	args := []any{g.BoxID, g.ID, g.SHA256, g.Size, g.Reason, micros(g.At), g.JSON, g.JSONKey, g.ClipKey, micros(g.Received)}
 	audit := AuditEntry{At: g.Received, Actor: "box:" + g.BoxID, Action: "segment.received", Subject: g.ID, Detail: "sha256=" + g.SHA256}
-	return s.putOnce(ctx, s.q.putSegment, args, s.q.segmentSHA, g.BoxID, g.ID, g.SHA256, audit)
+	return s.putOnce(ctx, s.q.putSegment, args, s.q.segmentSHA, g.BoxID, g.ID, g.SHA256, audit,
+		func(tx *sql.Tx) error { return s.setSegmentKind(ctx, tx, g) })
 }
 
 func scanSegment(r scanner) (Segment, error) {
@@ -294,7 +301,7 @@ func (s *sqlStore) Segments(ctx context.Context, boxID string) ([]Segment, error
 func (s *sqlStore) PutSession(ctx context.Context, x Session) (bool, error) {
 	args := []any{x.BoxID, x.ID, x.SHA256, x.Record, micros(x.Received)}
 	audit := AuditEntry{At: x.Received, Actor: "box:" + x.BoxID, Action: "session.received", Subject: x.ID, Detail: "sha256=" + x.SHA256}
-	return s.putOnce(ctx, s.q.putSession, args, s.q.sessionSHA, x.BoxID, x.ID, x.SHA256, audit)
+	return s.putOnce(ctx, s.q.putSession, args, s.q.sessionSHA, x.BoxID, x.ID, x.SHA256, audit, nil)
 }
 
 func (s *sqlStore) Session(ctx context.Context, boxID, id string) (Session, error) {

@@ -90,13 +90,14 @@ type AuditEntry struct {
 // Store is the review service's storage. Methods are safe for concurrent use.
 type Store interface {
 	Console
-	NoteReads   // noteread.go
-	Progress    // progress.go
-	Escalations // escalate.go
-	Forgetting  // forget.go
-	Bundles     // bundles.go
-	Fleet       // fleet.go
-	Assessments // assess.go
+	NoteReads    // noteread.go
+	Progress     // progress.go
+	Escalations  // escalate.go
+	Forgetting   // forget.go
+	Bundles      // bundles.go
+	Fleet        // fleet.go
+	Assessments  // assess.go
+	SegmentKinds // kinds.go
 
 	// AddBox enrols a box; ErrExists if its id is already enrolled.
 	AddBox(ctx context.Context, b Box) error
@@ -117,8 +118,8 @@ type Store interface {
 	// ErrExpired. The box is returned even when revoked; callers check.
 	TokenBox(ctx context.Context, hash string, now time.Time) (Box, error)
 
-	// PutSegment stores a segment row and its audit entry in one
-	// transaction. The same (box, id, sha256) again returns created=false
+	// PutSegment stores a segment row, its kind (read from its JSON,
+	// kinds.go) and its audit entry in one transaction. The same (box, id, sha256) again returns created=false
 	// and no error; the same (box, id) with another hash is ErrConflict.
 	PutSegment(ctx context.Context, s Segment) (created bool, err error)
 	Segment(ctx context.Context, boxID, id string) (Segment, error)
