@@ -389,6 +389,7 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 	}
 	nt := m.norm.normalize(sc.orig, &sc.ns)
 	sc.first, sc.later, sc.cands = sc.first[:0], sc.later[:0], sc.cands[:0]
+	sc.words.scored = false // the model's scores are of the last text scanned
 	sc.except, sc.allow = sc.except[:0], sc.allow[:0]
 	sc.neg, sc.notNeg, sc.discl, sc.own = sc.neg[:0], sc.notNeg[:0], sc.discl[:0], sc.own[:0]
 	sc.topic, sc.verb, sc.doubt, sc.wish = sc.topic[:0], sc.verb[:0], sc.doubt[:0], sc.wish[:0]

@@ -226,8 +226,17 @@ func (cm *catModel) features(seg segmenter, nt *normText, sc *scratch, emit func
 	scope(sc.refer, 'R')
 }
 
-// scores writes each category's logit for the scanned utterance.
+// scores writes each category's logit for the scanned utterance,
+// computing them once per scan.
 func (cm *catModel) scores(seg segmenter, nt *normText, sc *scratch, out []float32) {
+	if !sc.words.scored {
+		cm.score(seg, nt, sc, sc.words.scores[:len(cm.cats)])
+		sc.words.scored = true
+	}
+	copy(out, sc.words.scores[:len(cm.cats)])
+}
+
+func (cm *catModel) score(seg segmenter, nt *normText, sc *scratch, out []float32) {
 	var sums [64]int32
 	n := len(cm.cats)
 	cm.features(seg, nt, sc, func(f uint32) {

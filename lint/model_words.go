@@ -21,6 +21,10 @@ type wordScratch struct {
 	// ("" when the dictionary does not know it).
 	ends []int32
 	tags []string
+	// scores are the category model's logits for the text last scanned,
+	// when scored: the veto and the additions after it read them once.
+	scores [64]float32
+	scored bool
 }
 
 // cut segments rs whole along gse's most probable route (the same route
