@@ -113,7 +113,9 @@ type Console interface {
 
 	// QueuePage lists a page of user's caseload with the segments'
 	// states: all her undecided segments first, however old, then the
-	// decided ones, each group newest moment first; it skips offset of
+	// decided ones, each group newest moment first, except that undecided
+	// lives' come before undecided practices' (a social worker's time goes
+	// first to what viewers heard; kinds.go); it skips offset of
 	// them and returns at most limit.
 	QueuePage(ctx context.Context, user string, offset, limit int) ([]QueueItem, error)
 	// Queue is QueuePage's first page.
@@ -187,7 +189,7 @@ var sqliteConsole = consoleQueries{
 	// sorting only those.
 	queueNew: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, s.state
 		FROM caseload c CROSS JOIN segments s ON s.box_id = c.box_id
-		WHERE c.user_name = ? AND s.state = 'new' ORDER BY s.at DESC, s.id DESC LIMIT ? OFFSET ?`,
+		WHERE c.user_name = ? AND s.state = 'new' ORDER BY s.kind = 'practice', s.at DESC, s.id DESC LIMIT ? OFFSET ?`,
 	// Her decided ones are most of her segments: CROSS JOIN keeps SQLite
 	// walking segments_decided (migration 00012) newest first, stopping at the
 	// limit, instead of sorting all of them.
@@ -195,7 +197,7 @@ var sqliteConsole = consoleQueries{
 		FROM segments s CROSS JOIN caseload c ON c.box_id = s.box_id
 		WHERE c.user_name = ? AND s.state <> 'new' ORDER BY s.at DESC, s.id DESC LIMIT ? OFFSET ?`,
 	refsNew: `SELECT s.box_id, s.id, s.at, s.state FROM caseload c CROSS JOIN segments s ON s.box_id = c.box_id
-		WHERE c.user_name = ? AND s.state = 'new' ORDER BY s.at DESC, s.id DESC LIMIT ?`,
+		WHERE c.user_name = ? AND s.state = 'new' ORDER BY s.kind = 'practice', s.at DESC, s.id DESC LIMIT ?`,
 	refsDone: `SELECT s.box_id, s.id, s.at, s.state FROM segments s CROSS JOIN caseload c ON c.box_id = s.box_id
 		WHERE c.user_name = ? AND s.state <> 'new' ORDER BY s.at DESC, s.id DESC LIMIT ?`,
 	newCount: `SELECT COUNT(*) FROM caseload c CROSS JOIN segments s ON s.box_id = c.box_id
@@ -225,12 +227,12 @@ var postgresConsole = consoleQueries{
 	worker:   `SELECT user_name FROM caseload WHERE box_id = $1`,
 	queueNew: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, s.state
 		FROM segments s JOIN caseload c ON c.box_id = s.box_id
-		WHERE c.user_name = $1 AND s.state = 'new' ORDER BY s.at DESC, s.id DESC LIMIT $2 OFFSET $3`,
+		WHERE c.user_name = $1 AND s.state = 'new' ORDER BY s.kind = 'practice', s.at DESC, s.id DESC LIMIT $2 OFFSET $3`,
 	queueDone: `SELECT s.box_id, s.id, s.sha256, s.size, s.reason, s.at, s.json, s.json_key, s.clip_key, s.received, s.state
 		FROM segments s JOIN caseload c ON c.box_id = s.box_id
 		WHERE c.user_name = $1 AND s.state <> 'new' ORDER BY s.at DESC, s.id DESC LIMIT $2 OFFSET $3`,
 	refsNew: `SELECT s.box_id, s.id, s.at, s.state FROM segments s JOIN caseload c ON c.box_id = s.box_id
-		WHERE c.user_name = $1 AND s.state = 'new' ORDER BY s.at DESC, s.id DESC LIMIT $2`,
+		WHERE c.user_name = $1 AND s.state = 'new' ORDER BY s.kind = 'practice', s.at DESC, s.id DESC LIMIT $2`,
 	refsDone: `SELECT s.box_id, s.id, s.at, s.state FROM segments s JOIN caseload c ON c.box_id = s.box_id
 		WHERE c.user_name = $1 AND s.state <> 'new' ORDER BY s.at DESC, s.id DESC LIMIT $2`,
 	newCount: `SELECT COUNT(*) FROM segments s JOIN caseload c ON c.box_id = s.box_id

@@ -15,16 +15,13 @@ const (
 )
 
 // SegmentKinds keeps practices' moments apart from lives' where the
-// console counts and orders them. A segment's kind is read from its
+// console counts them (and Console.QueuePage orders them). A segment's kind is read from its
 // segment.json by PutSegment (segmentKind); rows stored before it are
 // lives.
 type SegmentKinds interface {
 	// NewCounts is how many undecided segments user's caseload has, those
 	// of lives and those of practices apart (NewCount is their sum).
 	NewCounts(ctx context.Context, user string) (live, practice int, err error)
-	// NewPractices lists the undecided practice segments of user's
-	// caseload, at most limit.
-	NewPractices(ctx context.Context, user string, limit int) (map[SegmentRef]bool, error)
 	// SegmentKind returns a stored segment's kind; ErrNotFound.
 	SegmentKind(ctx context.Context, ref SegmentRef) (string, error)
 }
@@ -55,10 +52,6 @@ const (
 	newCountsPostgres = `SELECT COUNT(*) FILTER (WHERE s.kind <> 'practice'), COUNT(*) FILTER (WHERE s.kind = 'practice')
 		FROM segments s JOIN caseload c ON c.box_id = s.box_id
 		WHERE c.user_name = $1 AND s.state = 'new'`
-	newPracticesSQLite = `SELECT s.box_id, s.id FROM caseload c CROSS JOIN segments s ON s.box_id = c.box_id
-		WHERE c.user_name = ? AND s.state = 'new' AND s.kind = 'practice' LIMIT ?`
-	newPracticesPostgres = `SELECT s.box_id, s.id FROM segments s JOIN caseload c ON c.box_id = s.box_id
-		WHERE c.user_name = $1 AND s.state = 'new' AND s.kind = 'practice' LIMIT $2`
 	segmentKindSQLite   = `SELECT kind FROM segments WHERE box_id = ? AND id = ?`
 	segmentKindPostgres = `SELECT kind FROM segments WHERE box_id = $1 AND id = $2`
 )
@@ -82,26 +75,6 @@ func (s *sqlStore) NewCounts(ctx context.Context, user string) (int, int, error)
 		return 0, 0, fmt.Errorf("store: new counts: %w", err)
 	}
 	return live, practice, nil
-}
-
-func (s *sqlStore) NewPractices(ctx context.Context, user string, limit int) (map[SegmentRef]bool, error) {
-	rows, err := s.db.QueryContext(ctx, s.sqlFor(newPracticesSQLite, newPracticesPostgres), user, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: new practices: %w", err)
-	}
-	defer rows.Close()
-	out := map[SegmentRef]bool{}
-	for rows.Next() {
-		var r SegmentRef
-		if err := rows.Scan(&r.BoxID, &r.ID); err != nil {
-			return nil, fmt.Errorf("store: new practices: %w", err)
-		}
-		out[r] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: new practices: %w", err)
-	}
-	return out, nil
 }
 
 func (s *sqlStore) SegmentKind(ctx context.Context, ref SegmentRef) (string, error) {

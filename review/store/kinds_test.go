@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,11 +57,10 @@ func TestSegmentKinds(t *testing.T) {
 			for _, tc := range []struct {
 				user           string
 				live, practice int
-				practices      []string
 			}{
-				{"a", 4, 1, []string{"p1"}},
-				{"b", 2, 0, nil},
-				{"nobody", 0, 0, nil},
+				{"a", 4, 1},
+				{"b", 2, 0},
+				{"nobody", 0, 0},
 			} {
 				live, practice, err := s.NewCounts(ctx, tc.user)
 				if err != nil || live != tc.live || practice != tc.practice {
@@ -69,16 +69,38 @@ func TestSegmentKinds(t *testing.T) {
 				if n, err := s.NewCount(ctx, tc.user); err != nil || n != live+practice {
 					t.Errorf("%s: NewCount %d, %v; want the sum %d", tc.user, n, err, live+practice)
 				}
-				refs, err := s.NewPractices(ctx, tc.user, 100)
-				if err != nil || len(refs) != len(tc.practices) {
-					t.Errorf("%s: new practices %v, %v; want %v", tc.user, refs, err, tc.practices)
+			}
+			// Her new lives come first, newest first, then her new
+			// practices, then the decided; QueueRefs in the same order.
+			want := []string{"odd", "l1", "seg1", "seg0", "p1", "p2"}
+			for _, limit := range []int{100, 3} {
+				q, err := s.QueuePage(ctx, "a", 0, limit)
+				if err != nil {
+					t.Fatal(err)
 				}
-				for _, id := range tc.practices {
-					if !refs[store.SegmentRef{BoxID: "1111", ID: id}] {
-						t.Errorf("%s: %s not among new practices %v", tc.user, id, refs)
-					}
+				rest, err := s.QueuePage(ctx, "a", limit, 100)
+				if err != nil {
+					t.Fatal(err)
 				}
+				if got := ids(append(q, rest...)); !slices.Equal(got, want) {
+					t.Errorf("queue in pages of %d: %v, want %v", limit, got, want)
+				}
+			}
+			refs, err := s.QueueRefs(ctx, "a", 100, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(refs); !slices.Equal(got, want) {
+				t.Errorf("queue refs: %v, want %v", got, want)
 			}
 		})
 	}
+}
+
+func ids(items []store.QueueItem) []string {
+	var out []string
+	for _, it := range items {
+		out = append(out, it.ID)
+	}
+	return out
 }
