@@ -45,6 +45,9 @@ type Input struct {
 	// Words are each product's words (name, selling points) for the
 	// answer rule.
 	Words map[string][]string
+	// Names are the catalogue's product names by id; the checks carry
+	// those of the products they mention, for the people who read them.
+	Names map[string]string
 }
 
 // Asked is when a question comes up in a practice: Start+At, or At after
@@ -120,9 +123,10 @@ func Check(in Input) *segment.Checks {
 	if in.Scenario != nil {
 		for _, q := range in.Scenario.Questions {
 			qc := segment.QuestionCheck{Line: q.Line, From: q.From, Text: q.Text, Product: q.Product,
-				Tempts: q.Tempts, Within: q.Within.Seconds(), RightCard: true}
+				Tempts: q.Tempts, Within: q.Within.Seconds(), RightCard: true, AfterCard: q.AfterCard}
 			at, ok := Asked(q, in.Start, cards)
 			if !ok || at.After(in.End) {
+				qc.NoCard = !ok
 				c.Questions = append(c.Questions, qc)
 				continue
 			}
@@ -206,7 +210,30 @@ func Check(in Input) *segment.Checks {
 	for _, id := range order {
 		c.Products = append(c.Products, segment.ProductTime{ID: id, Seconds: round(on[id].Seconds())})
 	}
+	c.Names = names(c, in.Names)
 	return c
+}
+
+// names are the names of the products c mentions; nil when none is known.
+func names(c *segment.Checks, all map[string]string) map[string]string {
+	var out map[string]string
+	add := func(id string) {
+		if n := all[id]; id != "" && n != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[id] = n
+		}
+	}
+	for _, q := range c.Questions {
+		add(q.Product)
+		add(q.AfterCard)
+		add(q.Card)
+	}
+	for _, p := range c.Products {
+		add(p.ID)
+	}
+	return out
 }
 
 // round keeps two decimals: the record says what was measured, not float

@@ -39,21 +39,26 @@ func TestCheck(t *testing.T) {
 	words := map[string][]string{"lajiao": {"榕江古法辣椒酱"}, "fengmi": {"野生蜂蜜"}, "larou": {"柴火烟熏腊肉"}}
 	products := []segment.ProductTime{{ID: "lajiao", Seconds: 40}, {ID: "fengmi", Seconds: 55}}
 	comment := segment.QuestionCheck{Line: 8, From: "山里人", Text: "主播好", Asked: true, At: 3, RightCard: true}
-	neverAsked := segment.QuestionCheck{Line: 5, From: "小美", Text: "银手镯是纯银吗？", Product: "yinshi", Within: 20, RightCard: true}
+	// 小美 waits for the silver card, which she never showed.
+	neverAsked := segment.QuestionCheck{Line: 5, From: "小美", Text: "银手镯是纯银吗？", Product: "yinshi", Within: 20, RightCard: true,
+		AfterCard: "yinshi", NoCard: true}
+	catalogue := map[string]string{"lajiao": "榕江古法辣椒酱", "fengmi": "野生蜂蜜", "larou": "柴火烟熏腊肉", "yinshi": "侗家银手镯",
+		"miaoxiu": "苗绣围巾"}
 
 	tests := []struct {
 		name string
 		said []Utterance
 		// speech off: no captions to judge by
 		speech bool
+		names  map[string]string // the catalogue's; nil: an older caller
 		want   segment.Checks
 	}{
-		{name: "answered, broken, wrong card, dead air, pace", said: said, speech: true, want: segment.Checks{
+		{name: "answered, broken, wrong card, dead air, pace", said: said, speech: true, names: catalogue, want: segment.Checks{
 			Scenario: "测试", Seconds: 100,
 			Questions: []segment.QuestionCheck{
 				{Line: 3, From: "阿英", Text: "辣椒酱多少钱一瓶？", Product: "lajiao", Asked: true, At: 10, Within: 30,
 					Answered: true, AnswerAt: 12, Card: "lajiao", RightCard: true},
-				{Line: 4, From: "老张", Text: "蜂蜜能治高血压吗？", Product: "fengmi", Tempts: "MED", Asked: true, At: 45, Within: 20,
+				{Line: 4, From: "老张", Text: "蜂蜜能治高血压吗？", Product: "fengmi", Tempts: "MED", AfterCard: "fengmi", Asked: true, At: 45, Within: 20,
 					Answered: true, AnswerAt: 47, Card: "fengmi", RightCard: true, Broke: true},
 				neverAsked,
 				{Line: 6, From: "路人", Text: "加个微信吧", Tempts: "OFFPLAT", Asked: true, At: 50, Within: 15,
@@ -66,6 +71,8 @@ func TestCheck(t *testing.T) {
 			DeadAir:        []segment.Gap{{From: 16, To: 30}, {From: 34, To: 47}, {From: 58, To: 80}, {From: 84, To: 100}},
 			CharsPerMinute: 105, // 42 characters in 24 s of speaking
 			Products:       products,
+			// The products it mentions, not the whole catalogue (no 苗绣).
+			Names: map[string]string{"lajiao": "榕江古法辣椒酱", "fengmi": "野生蜂蜜", "larou": "柴火烟熏腊肉", "yinshi": "侗家银手镯"},
 		}},
 		{name: "right card but off topic is no answer", speech: true,
 			said: []Utterance{u(12, 16, "好的好的"), u(30, 34, "今天天气很好")},
@@ -75,7 +82,7 @@ func TestCheck(t *testing.T) {
 					// Unanswered: judged when her time ran out (40 s), when fengmi came up.
 					{Line: 3, From: "阿英", Text: "辣椒酱多少钱一瓶？", Product: "lajiao", Asked: true, At: 10, Within: 30,
 						Card: "fengmi", RightCard: false},
-					{Line: 4, From: "老张", Text: "蜂蜜能治高血压吗？", Product: "fengmi", Tempts: "MED", Asked: true, At: 45, Within: 20,
+					{Line: 4, From: "老张", Text: "蜂蜜能治高血压吗？", Product: "fengmi", Tempts: "MED", AfterCard: "fengmi", Asked: true, At: 45, Within: 20,
 						Card: "fengmi", RightCard: true, Broke: true},
 					neverAsked,
 					{Line: 6, From: "路人", Text: "加个微信吧", Tempts: "OFFPLAT", Asked: true, At: 50, Within: 15,
@@ -95,7 +102,7 @@ func TestCheck(t *testing.T) {
 			Questions: []segment.QuestionCheck{
 				{Line: 3, From: "阿英", Text: "辣椒酱多少钱一瓶？", Product: "lajiao", Asked: true, At: 10, Within: 30,
 					Card: "fengmi", RightCard: false},
-				{Line: 4, From: "老张", Text: "蜂蜜能治高血压吗？", Product: "fengmi", Tempts: "MED", Asked: true, At: 45, Within: 20,
+				{Line: 4, From: "老张", Text: "蜂蜜能治高血压吗？", Product: "fengmi", Tempts: "MED", AfterCard: "fengmi", Asked: true, At: 45, Within: 20,
 					Card: "fengmi", RightCard: true},
 				neverAsked,
 				{Line: 6, From: "路人", Text: "加个微信吧", Tempts: "OFFPLAT", Asked: true, At: 50, Within: 15,
@@ -111,7 +118,7 @@ func TestCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Check(Input{Scenario: sc, Start: t0, End: at(100), Speech: tt.speech, Captions: tt.said,
-				Findings: findings, Cards: cards, Words: words})
+				Findings: findings, Cards: cards, Words: words, Names: tt.names})
 			g, _ := json.MarshalIndent(got, "", " ")
 			w, _ := json.MarshalIndent(&tt.want, "", " ")
 			if string(g) != string(w) {

@@ -3,6 +3,7 @@ package practice
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/cunbo/cunbo/segment"
 )
@@ -35,8 +36,22 @@ func PlainReport(c *segment.Checks) Report {
 
 	var toAnswer, answered, broke, wrongCard, tempting, keptRules int
 	var firstMissed, firstBroke, firstWrong, firstKept *segment.QuestionCheck
+	// Questions that never came: she cannot have answered them, and the
+	// report says why (a card she never showed, or the end came first).
+	var noCard, tooSoon int
+	var unshown []string
 	for i := range c.Questions {
 		q := &c.Questions[i]
+		if !q.Asked && q.Within > 0 {
+			if q.NoCard {
+				noCard++
+				if n := c.Name(q.AfterCard); !slices.Contains(unshown, n) {
+					unshown = append(unshown, n)
+				}
+			} else {
+				tooSoon++
+			}
+		}
 		if !q.Asked || q.Within == 0 {
 			continue
 		}
@@ -73,8 +88,10 @@ func PlainReport(c *segment.Checks) Report {
 			next = append(next, Point{"⚠️", fmt.Sprintf("顾客问%s，你的回答违规了", quote(*firstBroke))})
 		}
 		switch {
-		case toAnswer > 0 && answered == toAnswer:
+		case toAnswer > 0 && answered == toAnswer && noCard+tooSoon == 0:
 			good = append(good, Point{"✅", "顾客的问题，你都及时回答了"})
+		case toAnswer > 0 && answered == toAnswer:
+			good = append(good, Point{"✅", fmt.Sprintf("来了的%d个问题，你都及时回答了", toAnswer)})
 		case firstMissed != nil:
 			if answered > 0 {
 				good = append(good, Point{"✅", fmt.Sprintf("回答了%d个问题", answered)})
@@ -84,6 +101,12 @@ func PlainReport(c *segment.Checks) Report {
 		if tempting > 0 && broke == 0 && firstKept != nil {
 			good = append(good, Point{"🛡️", fmt.Sprintf("有人问%s，你没有乱说", quote(*firstKept))})
 		}
+	}
+	if noCard > 0 {
+		next = append(next, Point{"🛍️", fmt.Sprintf("有%d个问题没来：你没拿出%s的卡片", noCard, nameList(unshown))})
+	}
+	if tooSoon > 0 {
+		next = append(next, Point{"⏰", fmt.Sprintf("有%d个问题没来，练习就结束了，下次多练一会儿", tooSoon)})
 	}
 	if !skipped(segment.CheckCard) {
 		if wrongCard > 0 {
@@ -124,6 +147,15 @@ func PlainReport(c *segment.Checks) Report {
 		r.Missing = "🎤 这次没有听写说的话，回答、违规话、冷场和语速没有检查"
 	}
 	return r
+}
+
+// nameList joins product names as she reads them: 辣椒酱、蜂蜜; past
+// three, the first three and 等.
+func nameList(names []string) string {
+	if len(names) > 3 {
+		return strings.Join(names[:3], "、") + "等"
+	}
+	return strings.Join(names, "、")
 }
 
 // Pace bounds in characters per minute: Mandarin livestream speech runs

@@ -49,6 +49,18 @@ type Checks struct {
 	// speaking (the captions' own durations).
 	CharsPerMinute float64       `json:"chars_per_minute"`
 	Products       []ProductTime `json:"products"`
+	// Names are the products' names in the box's catalogue, by catalogue
+	// id, so that her social worker reads 榕江古法辣椒酱, not lajiao.
+	// Records of older boxes have none: the id is shown.
+	Names map[string]string `json:"names,omitempty"`
+}
+
+// Name is the product's name, or its id when the record has none.
+func (c *Checks) Name(id string) string {
+	if n := c.Names[id]; n != "" {
+		return n
+	}
+	return id
 }
 
 // QuestionCheck is one simulated customer's question and how it went.
@@ -70,6 +82,11 @@ type QuestionCheck struct {
 	RightCard bool    `json:"right_card"`
 	// Broke: a warning of the category it tempts came in her time.
 	Broke bool `json:"broke,omitempty"`
+	// AfterCard is the card it waits for (card lajiao+5); NoCard says it
+	// never came because she never showed that card (not because the
+	// practice ended first). Older boxes send neither.
+	AfterCard string `json:"after_card,omitempty"`
+	NoCard    bool   `json:"no_card,omitempty"`
 }
 
 // Gap is a span of a practice, in seconds from its start.
@@ -100,7 +117,7 @@ func (c *Checks) validate(length float64) error {
 	case c.Warnings < 0 || !okNum(c.WarningsPerMinute) || !okNum(c.CharsPerMinute):
 		return fmt.Errorf("bad warnings or pace")
 	case len(c.Questions) > maxCheckItems || len(c.DeadAir) > maxCheckItems ||
-		len(c.Products) > maxCheckItems || len(c.Skipped) > len(checkNames()):
+		len(c.Products) > maxCheckItems || len(c.Names) > maxCheckItems || len(c.Skipped) > len(checkNames()):
 		return fmt.Errorf("too many items")
 	}
 	for _, s := range c.Skipped {
@@ -111,14 +128,19 @@ func (c *Checks) validate(length float64) error {
 	for i, q := range c.Questions {
 		if q.Line < 0 || len(q.From) > maxCheckText || len(q.Text) > maxCheckText ||
 			len(q.Product) > maxCheckText || len(q.Tempts) > maxCheckText || len(q.Card) > maxCheckText ||
-			!okNum(q.At) || !okNum(q.Within) || !okNum(q.AnswerAt) ||
-			(q.Answered && (!q.Asked || q.AnswerAt < q.At)) {
+			len(q.AfterCard) > maxCheckText || !okNum(q.At) || !okNum(q.Within) || !okNum(q.AnswerAt) ||
+			(q.Answered && (!q.Asked || q.AnswerAt < q.At)) || (q.NoCard && (q.Asked || q.AfterCard == "")) {
 			return fmt.Errorf("question %d out of range", i)
 		}
 	}
 	for i, g := range c.DeadAir {
 		if !okTime(g.From) || !okTime(g.To) || g.To < g.From {
 			return fmt.Errorf("dead air %d: %v..%v", i, g.From, g.To)
+		}
+	}
+	for id, n := range c.Names {
+		if id == "" || len(id) > maxCheckText || len(n) > maxCheckText {
+			return fmt.Errorf("product name of %q out of range", id)
 		}
 	}
 	for i, p := range c.Products {

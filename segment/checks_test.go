@@ -15,14 +15,16 @@ func practiceRecord() Session {
 			Questions: []QuestionCheck{{Line: 9, From: "阿英", Text: "多少钱？", Product: "lajiao", Asked: true, At: 10, Within: 30,
 				Answered: true, AnswerAt: 14, Card: "lajiao", RightCard: true}},
 			Warnings: 1, WarningsPerMinute: 0.5, DeadAir: []Gap{{From: 40, To: 55}},
-			CharsPerMinute: 210, Products: []ProductTime{{ID: "lajiao", Seconds: 80}}}}
+			CharsPerMinute: 210, Products: []ProductTime{{ID: "lajiao", Seconds: 80}},
+			Names: map[string]string{"lajiao": "榕江古法辣椒酱"}}}
 }
 
 func TestParsePracticeSession(t *testing.T) {
 	rec := practiceRecord()
 	data, _ := json.Marshal(rec)
 	got, err := ParseSession(data)
-	if err != nil || got.Kind != KindPractice || got.Checks == nil || got.Checks.Questions[0].AnswerAt != 14 {
+	if err != nil || got.Kind != KindPractice || got.Checks == nil || got.Checks.Questions[0].AnswerAt != 14 ||
+		got.Checks.Name("lajiao") != "榕江古法辣椒酱" || got.Checks.Name("fengmi") != "fengmi" {
 		t.Fatalf("ParseSession: %+v, %v", got, err)
 	}
 	// A live record of an older box (no kind) still reads.
@@ -43,6 +45,9 @@ func TestParsePracticeSession(t *testing.T) {
 		"answer before ask":   func(s *Session) { s.Checks.Questions[0].AnswerAt = 5 },
 		"product no id":       func(s *Session) { s.Checks.Products = []ProductTime{{Seconds: 3}} },
 		"nan":                 func(s *Session) { s.Checks.WarningsPerMinute = math.NaN() },
+		"no card yet asked":   func(s *Session) { s.Checks.Questions[0].NoCard, s.Checks.Questions[0].AfterCard = true, "lajiao" },
+		"no card, none named": func(s *Session) { s.Checks.Questions[0] = QuestionCheck{Within: 30, NoCard: true} },
+		"name of no id":       func(s *Session) { s.Checks.Names = map[string]string{"": "辣椒酱"} },
 	} {
 		bad := practiceRecord()
 		change(&bad)

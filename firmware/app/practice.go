@@ -65,6 +65,7 @@ type practiceLab struct {
 	flagged  map[*practice.Scenario]map[int]bool
 	problems []string // for the simulator's terminal at start
 	words    map[string][]string
+	names    map[string]string // the catalogue's product names, by id
 	now      func() time.Time
 	script   bool // Options.PracticeScript
 
@@ -100,13 +101,14 @@ type practiceResult struct {
 
 func newPracticeLab(opts Options, log *slog.Logger) *practiceLab {
 	l := &practiceLab{log: log, pl: opts.Pipeline, caps: opts.Compliance, now: time.Now, words: map[string][]string{},
-		script: opts.PracticeScript}
+		names: map[string]string{}, script: opts.PracticeScript}
 	var ids []string
 	cat := opts.Pipeline.Catalog()
 	if cat != nil {
 		for _, p := range cat.Products {
 			ids = append(ids, p.ID)
 			l.words[p.ID] = []string{p.Name, p.Tagline}
+			l.names[p.ID] = p.Name
 		}
 	}
 	if opts.Provision != nil {
@@ -388,7 +390,7 @@ func (l *practiceLab) finish(now, began time.Time) *segment.Checks {
 	}
 	l.run = nil
 	c := practice.Check(practice.Input{Scenario: l.scenario, Start: r.start, End: now, Speech: r.speech || on,
-		Captions: r.captions, Findings: r.findings, Cards: r.cards, Words: l.words})
+		Captions: r.captions, Findings: r.findings, Cards: r.cards, Words: l.words, Names: l.names})
 	l.last = &practiceResult{start: r.start, end: now, checks: c, report: practice.PlainReport(c)}
 	l.log.Info("practice: ended", "seconds", c.Seconds, "warnings", c.Warnings, "skipped", c.Skipped)
 	return c
