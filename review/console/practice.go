@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,19 +69,25 @@ type practiceRow struct {
 	Answered, ToAnswer   int
 	RightCard, CardAsked int
 	Broke                int // tempting questions she answered against the rules
-	WarnPerMin           float64
-	Warnings             int
-	DeadAir              int
-	DeadAirSecs          float64
-	Pace                 float64
-	Products             []productView
-	Skipped              map[string]bool
-	SkippedNames         []string
-	Score                *scoreView // current scoring; nil when not scored
+	// NotCame counts the questions wanting an answer that never came
+	// (not asked: never answered either); NotShown names the cards she
+	// never showed that they waited for.
+	NotCame      int
+	NotShown     []string
+	WarnPerMin   float64
+	Warnings     int
+	DeadAir      int
+	DeadAirSecs  float64
+	Pace         float64
+	Products     []productView
+	Skipped      map[string]bool
+	SkippedNames []string
+	Score        *scoreView // current scoring; nil when not scored
 }
 
 type productView struct {
 	ID      string
+	Name    string // the catalogue's name; the id in older records
 	Seconds float64
 	Clock   string // m:ss
 }
@@ -125,6 +132,12 @@ func summarise(s *wire.Session) practiceRow {
 	}
 	for _, q := range c.Questions {
 		if !q.Asked {
+			if q.Within > 0 {
+				p.NotCame++
+			}
+			if n := c.Name(q.AfterCard); q.NoCard && !slices.Contains(p.NotShown, n) {
+				p.NotShown = append(p.NotShown, n)
+			}
 			continue
 		}
 		if q.Within > 0 {
@@ -149,7 +162,7 @@ func summarise(s *wire.Session) practiceRow {
 		p.DeadAirSecs += g.To - g.From
 	}
 	for _, x := range c.Products {
-		p.Products = append(p.Products, productView{ID: x.ID, Seconds: x.Seconds, Clock: clock(x.Seconds)})
+		p.Products = append(p.Products, productView{ID: x.ID, Name: c.Name(x.ID), Seconds: x.Seconds, Clock: clock(x.Seconds)})
 	}
 	return p
 }
@@ -256,6 +269,9 @@ type questionView struct {
 	// TemptsName is the rule the question tempts her to break, in plain
 	// words (绝对化用语, not the scenario's code ABS).
 	TemptsName string
+	// The products' names (ids in older records): asked about, on
+	// screen, and the card it waited for.
+	ProductName, CardName, AfterCardName string
 }
 
 type practicePage struct {
@@ -322,7 +338,8 @@ func (c *Console) practice(w http.ResponseWriter, r *http.Request, u who) {
 		}
 		for _, q := range s.Checks.Questions {
 			d.Questions = append(d.Questions, questionView{QuestionCheck: q, AtText: clock(q.At), AnswerText: clock(q.AnswerAt),
-				TemptsName: cmp.Or(lint.CategoryName(q.Tempts), q.Tempts)})
+				TemptsName:  cmp.Or(lint.CategoryName(q.Tempts), q.Tempts),
+				ProductName: s.Checks.Name(q.Product), CardName: s.Checks.Name(q.Card), AfterCardName: s.Checks.Name(q.AfterCard)})
 		}
 	}
 	for _, a := range hist {

@@ -219,3 +219,64 @@ func testPracticeInConsole(t *testing.T, e *env) {
 		}
 	}
 }
+
+// TestPracticeProductNames: a box that sends its products' names has
+// them shown where the record names a product (卡片对：榕江古法辣椒酱, not
+// lajiao), and questions that never came are said to have not come, with
+// the card she never showed, never counted as answered; a record of an
+// older box, without names, still shows its ids.
+func TestPracticeProductNames(t *testing.T) { forEachBackend(t, testPracticeProductNames) }
+
+func testPracticeProductNames(t *testing.T, e *env) {
+	e.addUser("sw-a", store.RoleSocial)
+	box := e.addBox("榕江 杨阿姨", "sw-a")
+	c := client(t)
+	e.login(c, "sw-a")
+	checks := func(names map[string]string) *segment.Checks {
+		return &segment.Checks{Scenario: "榕江特产", Seconds: 900,
+			Questions: []segment.QuestionCheck{
+				{Line: 9, From: "阿英", Text: "辣椒酱多少钱一瓶？", Product: "lajiao", AfterCard: "lajiao", Asked: true, At: 5, Within: 30,
+					Answered: true, AnswerAt: 9, Card: "lajiao", RightCard: true},
+				{Line: 10, From: "小李", Text: "腊肉能便宜点吗？", Product: "larou", Asked: true, At: 60, Within: 30, Card: "lajiao"},
+				{Line: 13, From: "老张", Text: "蜂蜜能治高血压吗？", Product: "fengmi", AfterCard: "fengmi", NoCard: true, Within: 40, RightCard: true},
+				{Line: 14, From: "贵阳妹", Text: "发货到广东要几天？", Product: "fengmi", AfterCard: "fengmi", NoCard: true, Within: 30, RightCard: true},
+				{Line: 20, From: "阿花", Text: "银手镯是纯银的吗？", Product: "yinshi", AfterCard: "miaoxiu", NoCard: true, Within: 30, RightCard: true},
+				{Line: 21, From: "路人甲", Text: "还在吗？", Within: 30, RightCard: true},
+			},
+			DeadAir: []segment.Gap{}, CharsPerMinute: 200,
+			Products: []segment.ProductTime{{ID: "lajiao", Seconds: 900}},
+			Names:    names,
+		}
+	}
+	day := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Hour)
+	tests := []struct {
+		name        string
+		names       map[string]string
+		page, woman []string
+	}{
+		{name: "names", names: map[string]string{"lajiao": "榕江古法辣椒酱", "larou": "柴火烟熏腊肉", "fengmi": "野生蜂蜜", "miaoxiu": "苗绣围巾"},
+			page: []string{"🃏 ✅ 卡片对：榕江古法辣椒酱", "❌ 问的是 柴火烟熏腊肉，屏幕上是 榕江古法辣椒酱", "榕江古法辣椒酱 <b>15:00</b>",
+				"💬 按时回答了 <b>1</b> 个，共 2 个问题", "⏹ <b>4</b> 个问题没来，不算回答：她没拿出 野生蜂蜜、苗绣围巾 的卡片",
+				"⏹ 没来：她没拿出 野生蜂蜜 的卡片", "⏹ 没来：她没拿出 苗绣围巾 的卡片", "⏹ 练习结束前还没问到"},
+			woman: []string{"💬 按时回答 <b>1</b>/2 个 · 4 个没来", "🛍️ 榕江古法辣椒酱 15:00"}},
+		{name: "an older box: no names", names: nil,
+			page: []string{"🃏 ✅ 卡片对：lajiao", "❌ 问的是 larou，屏幕上是 lajiao", "lajiao <b>15:00</b>",
+				"⏹ <b>4</b> 个问题没来，不算回答：她没拿出 fengmi、miaoxiu 的卡片", "⏹ 没来：她没拿出 fengmi 的卡片"},
+			woman: []string{"💬 按时回答 <b>1</b>/2 个 · 4 个没来", "🛍️ lajiao 15:00"}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := e.putPractice("榕江 杨阿姨", day.Add(time.Duration(i)*time.Hour), 15*time.Minute, checks(tt.names))
+			code, body, _ := get(t, c, e.base+"/console/p/"+box+"/"+id)
+			if code != http.StatusOK {
+				t.Fatalf("practice page: %d", code)
+			}
+			wantIn(t, "practice page", body, tt.page...)
+			if tt.names != nil {
+				wantNotIn(t, "practice page", body, "lajiao", "fengmi")
+			}
+			_, body, _ = get(t, c, e.base+"/console/w/"+box)
+			wantIn(t, "her page", body, tt.woman...)
+		})
+	}
+}
