@@ -194,9 +194,10 @@ func (p *Provisioning) setup(reviewURL string) *web.Setup {
 		su.Version = v.Number
 	}
 	if t, ok, err := p.Store.Trust(); ok && err == nil {
-		su.Trust = "只用机构 " + bundle.Fingerprint(t.Root) + " 的设置包"
+		su.Trust = "只用培训老师（编号 " + bundle.Fingerprint(t.Root) + "）做的设置"
 	} else {
-		su.Trust = "第一次设置：只能用U盘（放设置包和 root.pub），以后只认这个机构"
+		// She reads this: no file names, no words of the trade.
+		su.Trust = "还没有培训老师的设置（第一次要用U盘）"
 	}
 	if o := p.Store.Outcome(); o != nil {
 		at := o.At

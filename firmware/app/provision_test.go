@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,7 +89,8 @@ func provisionedBox(t *testing.T, stateDir, stick string) (*app.App, *app.Provis
 	return boxWith(t, stateDir, prov), prov
 }
 
-func boxWith(t *testing.T, stateDir string, prov *app.Provisioning) *app.App {
+// boxWith builds the box; edit changes its options before it is made.
+func boxWith(t *testing.T, stateDir string, prov *app.Provisioning, edit ...func(*app.Options)) *app.App {
 	t.Helper()
 	log := testLogger(t)
 	prov.Interval = 100 * time.Millisecond
@@ -111,6 +113,9 @@ func boxWith(t *testing.T, stateDir string, prov *app.Provisioning) *app.App {
 		t.Fatal(err)
 	}
 	opts.Provision = prov
+	for _, e := range edit {
+		e(&opts)
+	}
 	a, err := app.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +129,14 @@ func boxWith(t *testing.T, stateDir string, prov *app.Provisioning) *app.App {
 func TestSetupOnPhonePageInChromium(t *testing.T) {
 	o := newTrainerOrg(t)
 	stateDir, stick := t.TempDir(), t.TempDir()
-	a, prov := provisionedBox(t, stateDir, stick)
+	prov, _, _, err := app.OpenProvisioning(stateDir, provision.DirStick{Globs: []string{stick}}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The box knows its review service: the card links to the console
+	// page that adds it (the link is only followed by the trainer).
+	const review = "http://192.168.1.20:8090"
+	a := boxWith(t, stateDir, prov, func(o *app.Options) { o.ReviewURL = review })
 	base := runApp(t, a)
 	boxPub := prov.Key.Public().(ed25519.PublicKey)
 
@@ -142,8 +154,21 @@ func TestSetupOnPhonePageInChromium(t *testing.T) {
 	if got := text(t, phone, "#setup-fingerprint"); got != bundle.Fingerprint(boxPub) {
 		t.Fatalf("fingerprint on the page %q, want %q", got, bundle.Fingerprint(boxPub))
 	}
-	if got := text(t, phone, "#setup-trust"); !strings.Contains(got, "U盘") {
-		t.Errorf("a new box's page says %q: want that its first bundle comes on a USB stick", got)
+	if got := text(t, phone, "#setup-trust"); !strings.Contains(got, "第一次要用U盘") || strings.ContainsAny(got, "abcdefghijklmnopqrstuvwxyz.") {
+		t.Errorf("a new box's page says %q: want in plain words, no file names, that its first setup comes on a USB stick", got)
+	}
+	// The link to add the box is a row she can tap: a thumb's height, the
+	// card's width.
+	type box struct{ W, H, CardW float64 }
+	do(t, phone, 10*time.Second, chromedp.ScrollIntoView(chromedp.CSS("#setup-enrol-link")))
+	l := eval[box](t, phone, `(() => { const r = document.getElementById('setup-enrol-link').getBoundingClientRect();
+	  return {W: r.width, H: r.height, CardW: document.getElementById('setup-area').getBoundingClientRect().width}; })()`)
+	if l.H < 44 || l.W < l.CardW*0.8 {
+		t.Errorf("the 在后台添加这个盒子 link is %.0f×%.0f px in a %.0f px card, want ≥ 44 px tall and about the card's width", l.W, l.H, l.CardW)
+	}
+	wantLink := review + "/console/boxes/enrol?key=" + url.QueryEscape(bundle.EnrolText(boxPub))
+	if got := eval[string](t, phone, `document.getElementById('setup-enrol-link').href`); got != wantLink {
+		t.Errorf("the 🔧 card links to %q, want %q", got, wantLink)
 	}
 	// The QR decodes as an image, is big enough to scan and fits the
 	// narrow screen once scrolled to.
