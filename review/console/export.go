@@ -25,7 +25,10 @@ const exportHeader = `# cunbo review: sentences social workers decided on, as ca
 # <labels>: the category codes of a confirmed problem, "-" for a confirmed false alarm
 #   (the sentence is clean).
 # <class>: review-real (confirmed problem) | review-false (confirmed false alarm)
-# The comment before each line names its source segment (box/segment) and the rules that fired.
+# The comment before each line names its source segment (box/segment), the rules that fired
+# and the decision; "kind practice" ends it when the sentence was said in a practice (nobody
+# watching), which a rule judges the same way. The kind is kept in the comment, not as a
+# fourth field, so the lines stay readable as the corpus.
 `
 
 // corpusLine is one exported sentence.
@@ -44,6 +47,9 @@ func corpusLines(ds []decided) []corpusLine {
 		for _, sd := range d.Said {
 			l := corpusLine{labels: "-", class: classFalse, text: sd.Text,
 				comment: "# from " + d.Ref.BoxID + "/" + d.Ref.ID + " rules " + cleanSentence(strings.Join(sd.Rules, ",")) + " decided " + d.State}
+			if d.Practice {
+				l.comment += " kind practice"
+			}
 			if d.real() {
 				var cats []string
 				for _, code := range lint.Categories() {

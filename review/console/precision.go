@@ -47,10 +47,14 @@ type said struct {
 type decided struct {
 	Ref   store.SegmentRef
 	State string
-	At    time.Time
-	Said  []said
-	Names map[string]string // rule -> category name
-	Cat   map[string]string // rule -> category code
+	// Practice: said in a practice. Its decisions count for a rule's
+	// precision as a live's do: the rule judged the same words the same
+	// way, whether anyone was watching or not.
+	Practice bool
+	At       time.Time
+	Said     []said
+	Names    map[string]string // rule -> category name
+	Cat      map[string]string // rule -> category code
 }
 
 // real: a decision confirming a problem (coaching follows one).
@@ -73,7 +77,8 @@ func (c *Console) readDecided(ctx context.Context, user string) ([]decided, erro
 		if len(s.Findings) == 0 {
 			continue
 		}
-		d := decided{Ref: it.Ref(), State: it.State, At: it.At, Said: sentences(&s), Names: map[string]string{}, Cat: map[string]string{}}
+		d := decided{Ref: it.Ref(), State: it.State, Practice: s.Kind == store.KindPractice, At: it.At, Said: sentences(&s),
+			Names: map[string]string{}, Cat: map[string]string{}}
 		for _, f := range s.Findings {
 			d.Names[f.Rule], d.Cat[f.Rule] = f.CategoryName, f.Category
 		}
@@ -85,6 +90,7 @@ func (c *Console) readDecided(ctx context.Context, user string) ([]decided, erro
 // learnSegment is what learning needs of a segment.json: its words and
 // findings, without the times (reading them costs most of the parse).
 type learnSegment struct {
+	Kind       string `json:"kind"`
 	Transcript struct {
 		Text     string         `json:"text"`
 		Captions []learnCaption `json:"captions"`

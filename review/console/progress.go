@@ -54,6 +54,7 @@ type sessionRow struct {
 // without the transcript's captions.
 type momentInfo struct {
 	Reason   string `json:"reason"`
+	Kind     string `json:"kind"`
 	Findings []struct {
 		Category     string `json:"category"`
 		CategoryName string `json:"category_name"`
@@ -73,10 +74,16 @@ type womanData struct {
 	Notes          []noteView
 	NewCount       int
 	SessionsCapped bool
+	// Moments of her practices, which no viewer heard: apart from the
+	// counts above (her lives'), decided or not.
+	PracticeMoments, PracticeWarnings, PracticeNew int
 
 	// Her practices, apart from her lives (practice.go).
 	practiceData
 }
+
+// PracticeDecided is how many of her practices' moments were decided.
+func (d womanData) PracticeDecided() int { return d.PracticeMoments - d.PracticeNew }
 
 // ownBox reports whether box (a path value) is of user's caseload; any
 // other box, malformed or unknown, is "not found" as for segments.
@@ -181,10 +188,27 @@ func (c *Console) womanPage(ctx context.Context, box string) (womanData, error) 
 	}
 	cats := make([]map[string]*catCount, len(d.Sessions))
 	for _, it := range items {
-		if it.State == store.StateNew {
+		var mi momentInfo
+		err := json.Unmarshal(it.JSON, &mi)
+		if err != nil {
+			c.log.Error("console: woman page", "box", box, "segment", it.ID, "err", err)
+		}
+		practice := mi.Kind == store.KindPractice
+		switch {
+		case practice:
+			// Counted on their own: what she says while practising is
+			// what practice is for, not a problem viewers heard.
+			d.PracticeMoments++
+			d.PracticeWarnings += len(mi.Findings)
+			if it.State == store.StateNew {
+				d.PracticeNew++
+			}
+		case it.State == store.StateNew:
 			d.NewCount++
-		} else {
+		default:
 			d.DecidedCounts[it.State]++
+		}
+		if it.State != store.StateNew {
 			if len(d.Decided) < decidedShown {
 				m, err := build(it.Segment, it.State, d.Name)
 				if err != nil {
@@ -192,6 +216,9 @@ func (c *Console) womanPage(ctx context.Context, box string) (womanData, error) 
 				}
 				d.Decided = append(d.Decided, queueRow{moment: m, Said: short(m.Said, 40)})
 			}
+		}
+		if practice || err != nil {
+			continue
 		}
 		i, ok := listed[it.ID]
 		if !ok {
@@ -201,11 +228,6 @@ func (c *Console) womanPage(ctx context.Context, box string) (womanData, error) 
 			if i < 0 {
 				continue
 			}
-		}
-		var mi momentInfo
-		if err := json.Unmarshal(it.JSON, &mi); err != nil {
-			c.log.Error("console: woman page", "box", box, "segment", it.ID, "err", err)
-			continue
 		}
 		if mi.Reason == wire.ReasonMark {
 			d.Sessions[i].Marks++

@@ -23,7 +23,8 @@ const refsLimit = 5000
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 // newFirst puts undecided moments first, keeping the order within each
-// group (withEscalated's moments at the top, then as the store lists them).
+// group (withEscalated's moments at the top, then as the store lists them:
+// her lives' new moments before her practices', store.Console.QueuePage).
 func newFirst(items []store.QueueItem) {
 	slices.SortStableFunc(items, func(a, b store.QueueItem) int {
 		an, bn := a.State == store.StateNew, b.State == store.StateNew
@@ -101,11 +102,15 @@ type queueRow struct {
 
 type queueData struct {
 	New, Done []queueRow
-	NewTotal  int    // all her undecided moments, on any page
-	Page      int    // 1-based
-	More      string // the next page, when there is one
-	Social    bool
-	Msg       string
+	// NewTotal is her undecided moments of lives, on any page; a
+	// practice's (NewPractice) are listed after them, apart, since no
+	// viewer heard them.
+	NewTotal    int
+	NewPractice int
+	Page        int    // 1-based
+	More        string // the next page, when there is one
+	Social      bool
+	Msg         string
 }
 
 // queuePageNo is the 0-based page a ?p= asks for; anything odd is the
@@ -131,12 +136,12 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request, u who) {
 			c.internal(w, r, err)
 			return
 		}
-		own, err := c.st.NewCount(r.Context(), u.user.Name)
+		own, practice, err := c.st.NewCounts(r.Context(), u.user.Name)
 		if err != nil {
 			c.internal(w, r, err)
 			return
 		}
-		d.NewTotal = own + handed
+		d.NewTotal, d.NewPractice = own+handed, practice
 		if more {
 			d.More = Prefix + "?p=" + strconv.Itoa(pg+2)
 		}

@@ -88,6 +88,8 @@ type moment struct {
 	StartAt  float64 // where the clip starts playing: a few seconds before the words
 	Said     []span  // the flagged line, for the queue
 	Mark     bool    // a moment she marked herself, not a finding
+	// Practice: said in a practice, which no viewer heard (🎓 练习).
+	Practice bool
 }
 
 // lead is how long before the flagged words the clip starts.
@@ -107,6 +109,7 @@ func build(g store.Segment, state, who string) (moment, error) {
 	if err := json.Unmarshal(g.JSON, &s); err != nil {
 		return m, fmt.Errorf("console: segment %s: %w", g.ID, err)
 	}
+	m.Practice = s.IsPractice()
 	text := []rune(s.Transcript.Text)
 	marked := make([]bool, len(text))
 	for _, f := range s.Findings {
