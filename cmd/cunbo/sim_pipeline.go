@@ -47,13 +47,18 @@ type simConfig struct {
 	FontPath      string
 	// AudioWAV is looped as the microphone; empty means the shared test
 	// speech when it can be found, else a test tone.
-	AudioWAV  string
-	VideoKbps int
-	Logger    *slog.Logger
+	AudioWAV string
+	// findSpeech finds the default speech when AudioWAV is empty (nil:
+	// above the working directory and the binary).
+	findSpeech func() string
+	VideoKbps  int
+	Logger     *slog.Logger
 }
 
-// defaultSpeechWAV is the project's shared test speech, looked up relative
-// to the working directory and to the module root above it.
+// defaultSpeechWAV is the project's shared test speech, looked up above the
+// working directory and above the binary (a demo started from elsewhere
+// with a binary built in the checkout still speaks). It is not embedded:
+// the box's binary carries no test data.
 const defaultSpeechWAV = "shared/testdata/speech/tts-lajiao-zuidi.wav"
 
 // buildSim builds the simulated box through app.Build, as `cunbo run`
@@ -62,7 +67,7 @@ const defaultSpeechWAV = "shared/testdata/speech/tts-lajiao-zuidi.wav"
 // to warn (in Chinese, for the trainer) as well as listed on the phone
 // page; like the box, the simulator runs without the cards it cannot show.
 func buildSim(cfg simConfig, warn io.Writer) (app.Options, error) {
-	spec, err := simSpec(cfg)
+	spec, err := simSpec(cfg, warn)
 	if err != nil {
 		return app.Options{}, err
 	}
@@ -80,8 +85,9 @@ func buildSim(cfg simConfig, warn io.Writer) (app.Options, error) {
 	return opts, nil
 }
 
-// simSpec opens the simulator's sources and describes the box around them.
-func simSpec(cfg simConfig) (app.Spec, error) {
+// simSpec opens the simulator's sources and describes the box around them;
+// what the trainer should know (no speech to check) is written to warn.
+func simSpec(cfg simConfig, warn io.Writer) (app.Spec, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -90,7 +96,14 @@ func simSpec(cfg simConfig) (app.Spec, error) {
 	if err != nil {
 		return app.Spec{}, err
 	}
-	audio, err := simAudio(cfg.AudioWAV, epoch)
+	if cfg.AudioWAV == "" {
+		find := cfg.findSpeech
+		if find == nil {
+			find = func() string { return findSpeechWAV(speechDirs()...) }
+		}
+		cfg.AudioWAV = find()
+	}
+	audio, err := simAudio(cfg.AudioWAV, epoch, cfg.Logger, warn)
 	if err != nil {
 		_ = video.Close()
 		return app.Spec{}, err
@@ -115,36 +128,60 @@ func simSpec(cfg simConfig) (app.Spec, error) {
 	}, nil
 }
 
-// simAudio loops a WAV as the microphone, or plays a tone when there is
-// none to be found.
-func simAudio(path string, epoch time.Time) (hw.AudioSource, error) {
+// simAudio loops a WAV as the microphone, or plays a tone when path is
+// empty (none was found), and says so: a tone makes no captions and no warnings,
+// which looks like a broken checker.
+func simAudio(path string, epoch time.Time, log *slog.Logger, warn io.Writer) (hw.AudioSource, error) {
 	if path == "" {
-		path = findSpeechWAV()
-	}
-	if path == "" {
+		log.Warn("sim: no speech clip found; the microphone plays a tone", "looked_for", defaultSpeechWAV, "hint", "--audio FILE.wav")
+		fmt.Fprintf(warn, "没有找到讲话录音，麦克风只放“嘀——”声，不会有字幕和提醒。用 --audio 指定一个 WAV 文件。"+
+			"(no speech clip: %s not found above the working directory or the binary; the microphone plays a tone. Pass --audio FILE.wav)\n", defaultSpeechWAV)
 		return hw.NewTone(hw.ToneConfig{Format: hw.AudioFormat{SampleRate: 48000, Channels: 1}, Frequency: 440, Epoch: epoch})
 	}
-	return hw.NewWAVLoop(hw.WAVLoopConfig{Path: path, Epoch: epoch})
+	log.Info("sim: the microphone loops speech", "wav", path)
+	src, err := hw.NewWAVLoop(hw.WAVLoopConfig{Path: path, Epoch: epoch})
+	if err != nil {
+		return nil, fmt.Errorf("microphone WAV %s: %w", path, err)
+	}
+	return src, nil
 }
 
-func findSpeechWAV() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
+// speechDirs are where the shared test speech is looked for: the working
+// directory, then the binary's (symbolic links followed, so a link in
+// ~/bin finds the checkout).
+func speechDirs() []string {
+	var dirs []string
+	if wd, err := os.Getwd(); err == nil {
+		dirs = append(dirs, wd)
 	}
-	for {
-		for _, rel := range []string{defaultSpeechWAV, filepath.Join("..", defaultSpeechWAV)} {
-			p := filepath.Join(dir, rel)
-			if _, err := os.Stat(p); err == nil {
-				return p
+	if exe, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		dirs = append(dirs, filepath.Dir(exe))
+	}
+	return dirs
+}
+
+// findSpeechWAV looks for the shared test speech in each of dirs and their
+// parents, beside a checkout (shared/ next to the module) or in it.
+func findSpeechWAV(dirs ...string) string {
+	for _, dir := range dirs {
+		for {
+			for _, rel := range []string{defaultSpeechWAV, filepath.Join("..", defaultSpeechWAV)} {
+				p := filepath.Join(dir, rel)
+				if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+					return p
+				}
 			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
 	}
+	return ""
 }
 
 type pipelineStats = pipeline.Stats
