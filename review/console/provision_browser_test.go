@@ -87,10 +87,29 @@ func TestProvisionInChromium(t *testing.T) {
 			if box[0] < 24 || box[1] < 24 || box[3] < 44 || box[2] < 200 {
 				t.Errorf("the box checkbox is %.0f×%.0f px in a %.0f×%.0f px row, want ≥ 24 px in a row ≥ 44 px tall", box[0], box[1], box[2], box[3])
 			}
+			// Sent without a box: refused, on the draft page by GET, with
+			// what she typed; a reload sends nothing again.
 			do(t, ctx, 60*time.Second,
 				chromedp.SendKeys(chromedp.CSS("#douyin_url"), "rtmp://push-rtmp-l1.douyincdn.com/stage"),
-				chromedp.SendKeys(chromedp.CSS("#douyin_key"), testStreamKey),
 				chromedp.SendKeys(chromedp.CSS("#wifi_ssid"), "杨家小卖部"),
+				chromedp.Click(chromedp.CSS("#publish")),
+			)
+			waitFor(t, ctx, 30*time.Second, `location.search === '?refused=1' && document.readyState === 'complete' && !!document.getElementById('build-error')`)
+			noSideways("refused")
+			audits := countAudit(t, e, "provision.preview")
+			do(t, ctx, 30*time.Second, chromedp.Reload())
+			waitFor(t, ctx, 30*time.Second, `document.readyState === 'complete' && !!document.getElementById('build-error')`)
+			if n := countAudit(t, e, "provision.preview"); n != audits+1 {
+				t.Errorf("the reload was not one more look at the draft (%d → %d previews)", audits, n)
+			}
+			got := eval[[]string](t, ctx, `[location.pathname, document.getElementById('build-error').innerText,
+				document.getElementById('douyin_url').value, document.getElementById('wifi_ssid').value]`)
+			if !strings.HasPrefix(got[0], "/console/provision/d/") || !strings.Contains(got[1], "请至少选一个盒子") ||
+				got[2] != "rtmp://push-rtmp-l1.douyincdn.com/stage" || got[3] != "杨家小卖部" {
+				t.Errorf("after the refusal and a reload: %q", got)
+			}
+			do(t, ctx, 60*time.Second,
+				chromedp.SendKeys(chromedp.CSS("#douyin_key"), testStreamKey),
 				chromedp.SendKeys(chromedp.CSS("#wifi_password"), testWiFiPass),
 				chromedp.SendKeys(chromedp.CSS("#pin"), testPIN),
 				// A tap on the box's name ticks it.

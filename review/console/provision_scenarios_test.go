@@ -74,8 +74,11 @@ func TestProvisionScenarios(t *testing.T) {
 		t.Fatalf("the scenarios on the page:\n%.3000s", page[max(i, 0):])
 	}
 	code, body, hh := e.send(s, "POST", "/console/provision/build", buildForm(draft, "download", boxA))
-	if code != 400 || !strings.Contains(body, "练习题“坏例子.txt”、“断了.txt”有要改的地方") || strings.Contains(hh.Get("Content-Type"), "octet") {
-		t.Fatalf("build with bad scenarios: %d\n%.1500s", code, body)
+	if code != http.StatusSeeOther || strings.Contains(hh.Get("Content-Type"), "octet") {
+		t.Fatalf("build with bad scenarios: %d, want 303 to the draft page\n%.1500s", code, body)
+	}
+	if code, body, _ = e.send(s, "GET", hh.Get("Location"), nil); code != 200 || !strings.Contains(body, "练习题“坏例子.txt”、“断了.txt”有要改的地方") {
+		t.Fatalf("the draft page after the refused build: %d\n%.1500s", code, body)
 	}
 
 	// A clean set travels in the bundle.
