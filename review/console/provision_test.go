@@ -346,6 +346,14 @@ func TestProvisionBuild(t *testing.T) {
 			}
 		}
 
+		// What one trainer typed is not shown to another who opens the
+		// same address.
+		e.addUser("trainer2", store.RoleTrainer)
+		other := e.signIn("trainer2")["trainer2"]
+		if code, body, _ := e.send(other, "GET", "/console/provision/d/"+draft+"?refused=1", nil); code != 200 || strings.Contains(body, `id="build-error"`) || strings.Contains(body, "杨家小卖部") {
+			t.Errorf("another trainer on the refused page: %d, sees the refusal or the Wi-Fi name:\n%.800s", code, body)
+		}
+
 		code, body, h := e.send(s, "POST", "/console/provision/build", buildForm(draft, "download", boxA))
 		if code != 200 || !strings.Contains(h.Get("Content-Disposition"), ".cunbo") {
 			t.Fatalf("download: %d %v\n%.500s", code, h, body)
