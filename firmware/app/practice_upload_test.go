@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/review/boxauth"
 	"github.com/cunbo/cunbo/review/server"
+	"github.com/cunbo/cunbo/review/store"
 	"github.com/cunbo/cunbo/segment"
 )
 
@@ -52,8 +55,9 @@ func TestPracticeSessionReachesTheReviewService(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts, err := app.Build(app.Spec{
-		Pipeline:      pipeline.Config{Video: video, Audio: audio, Portrait: true, VideoKbps: 800, Epoch: epoch},
-		DemoCatalogue: true, StateDir: stateDir, ReviewURL: review.URL, DeviceID: "sim",
+		Pipeline: pipeline.Config{Video: video, Audio: audio, Portrait: true, VideoKbps: 800, Epoch: epoch,
+			RecordDir: filepath.Join(stateDir, "record"), RecordQuota: 256 << 20},
+		DemoCatalogue: true, StateDir: stateDir, ReviewURL: review.URL, DeviceID: "sim", FlaggedDir: filepath.Join(stateDir, "flagged"),
 		Panel: app.VirtualPanel(), HTTPAddr: "127.0.0.1:0", PIN: testPIN, Preview: whepLoopback(), Logger: testLogger(t),
 	})
 	if err != nil {
@@ -70,7 +74,13 @@ func TestPracticeSessionReachesTheReviewService(t *testing.T) {
 	}
 	// 阿英 asks 5 s in; the scripted answer ends 3 + 4 s later.
 	waitUntil(t, 20*time.Second, "the practice", func() bool { return a.Box.Status().State == state.Practice })
-	time.Sleep(14 * time.Second)
+	// She presses 我说错了 while practising: the moment is flagged as on a
+	// live, and must reach her social worker marked as a practice's.
+	time.Sleep(2 * time.Second)
+	if err := a.Box.Post(state.Mark, ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(12 * time.Second)
 	if err := a.Box.Post(state.BigLong, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -98,5 +108,27 @@ func TestPracticeSessionReachesTheReviewService(t *testing.T) {
 	}
 	if !answered {
 		t.Errorf("阿英's question not answered in %+v", c.Questions)
+	}
+
+	var marked []store.Segment
+	waitUntil(t, 60*time.Second, "the practice's flagged moment at the review service", func() bool {
+		marked, err = st.Segments(ctx, boxID)
+		return err == nil && len(marked) > 0
+	})
+	for _, g := range marked {
+		seg, err := segment.Parse(g.JSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind, err := st.SegmentKind(ctx, g.Ref())
+		if err != nil || !seg.IsPractice() || kind != store.KindPractice {
+			t.Errorf("segment %s (%s): kind %q in its JSON, %q stored (%v); want a practice's", g.ID, seg.Reason, seg.Kind, kind, err)
+		}
+		if seg.Reason == segment.ReasonMark && !slices.Contains(rec.Segments, g.ID) {
+			t.Errorf("the mark %s is not among the practice's segments %v", g.ID, rec.Segments)
+		}
+	}
+	if !slices.ContainsFunc(marked, func(g store.Segment) bool { return g.Reason == segment.ReasonMark }) {
+		t.Errorf("no mark among the segments %+v", marked)
 	}
 }
