@@ -20,6 +20,7 @@ import (
 	"github.com/cunbo/cunbo/firmware/pipeline"
 	"github.com/cunbo/cunbo/firmware/state"
 	"github.com/cunbo/cunbo/firmware/upload"
+	"github.com/cunbo/cunbo/firmware/web"
 	"github.com/cunbo/cunbo/hw"
 	"github.com/cunbo/cunbo/review/boxauth"
 	"github.com/cunbo/cunbo/review/server"
@@ -108,6 +109,13 @@ func TestPracticeInChromium(t *testing.T) {
 	}
 	newest("辣椒酱多少钱一瓶")
 	newest("辣不辣")
+	// Three customers and a warning: all she needs still fits her screen,
+	// at this size and on a taller phone.
+	b.app.Web.PublishWarning(practiceWarning)
+	practiceScreen(t, phone, 360, 640, tap)
+	practiceScreen(t, phone, 412, 915, tap)
+	do(t, phone, 10*time.Second,
+		chromedp.EmulateViewport(360, 640, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
 	if _, err := os.Stat(b.ngx.RecordingPath("box")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("nginx-rtmp has a recording during a practice: %v", err)
 	}
@@ -150,6 +158,97 @@ func TestPracticeInChromium(t *testing.T) {
 	if _, err := os.Stat(b.ngx.RecordingPath("box")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("nginx-rtmp has a recording after a practice: %v", err)
 	}
+}
+
+// practiceWarning is a warning as the box shows one during a practice.
+var practiceWarning = web.WarningCard{Said: "今天的辣椒酱全网最低价，大家快来买", Match: "全网最低价", Category: "PRICE",
+	CategoryName: "价格用语", Explain: "“最低价”没法证明，属于绝对化用语", Why: "说“最”“第一”没法证明，平台不让说",
+	Suggest: "价格很实惠，很多老顾客回购", Law: "《广告法》第九条"}
+
+// practiceScreen checks her phone during a practice at w×h, after a few
+// customers and a warning: the 练习中 banner, a usable part of the
+// preview, the newest question and the newest warning are on the first
+// screen without scrolling, nothing scrolls sideways, the older questions
+// fold behind 还有 N 条 (it unfolds them and folds them again), and every
+// button is at least 48 px each way.
+func practiceScreen(t *testing.T, phone context.Context, w, h int64, tap func(string)) {
+	t.Helper()
+	do(t, phone, 10*time.Second,
+		chromedp.EmulateViewport(w, h, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	do(t, phone, 10*time.Second, chromedp.WaitVisible(chromedp.CSS("#warnings li")))
+	do(t, phone, 10*time.Second, poll(`document.querySelectorAll('#practice-list li').length >= 3`))
+	time.Sleep(2500 * time.Millisecond) // the warning's flash, and a poll of the questions after the resize
+	type rect struct{ Top, Bottom, Left, Right, Width, Height float64 }
+	type screen struct {
+		ScrollY, ViewW, ViewH            float64
+		Wide                             bool
+		Banner, Preview, Newest, Warning rect
+		NewestFont                       float64
+		Comments, Shown                  int
+		Toggle                           string
+		Small                            []string
+	}
+	js := `(() => {
+	  const r = (e) => { const b = e.getBoundingClientRect();
+	    return {Top: b.top, Bottom: b.bottom, Left: b.left, Right: b.right, Width: b.width, Height: b.height}; };
+	  const lis = [...document.querySelectorAll('#practice-list li')];
+	  const newest = lis[lis.length - 1];
+	  const small = [...document.querySelectorAll('#buttons button, #comments-toggle')]
+	    .filter((b) => b.offsetParent !== null)
+	    .filter((b) => { const x = b.getBoundingClientRect(); return x.width < 48 || x.height < 48; })
+	    .map((b) => b.id + ' ' + b.getBoundingClientRect().width + '×' + b.getBoundingClientRect().height);
+	  return {ScrollY: scrollY, ViewW: innerWidth, ViewH: innerHeight,
+	    Wide: document.documentElement.scrollWidth > innerWidth,
+	    Banner: r(document.getElementById('practice-banner')), Preview: r(document.getElementById('preview-box')),
+	    Newest: r(newest), NewestFont: parseFloat(getComputedStyle(newest).fontSize),
+	    Warning: r(document.querySelector('#warnings li')),
+	    Comments: lis.length, Shown: lis.filter((li) => li.offsetParent !== null).length,
+	    Toggle: (document.getElementById('comments-toggle') || {}).textContent || '', Small: small}; })()`
+	s := eval[screen](t, phone, js)
+	if png, err := chromedp.Run(phone, chromedp.CaptureScreenshot()); err == nil {
+		_ = os.WriteFile(fmt.Sprintf("/tmp/cunbo-practice-%dx%d.png", w, h), png, 0o644)
+	}
+	t.Logf("%d×%d: %+v", w, h, s)
+	on := func(what string, x rect) {
+		t.Helper()
+		if x.Height == 0 || x.Top < 0 || x.Bottom > s.ViewH || x.Left < 0 || x.Right > s.ViewW {
+			t.Errorf("%d×%d: %s at %+v, want it on the first screen (%v×%v)", w, h, what, x, s.ViewW, s.ViewH)
+		}
+	}
+	if s.ScrollY != 0 {
+		t.Errorf("%d×%d: the page scrolled by %v px", w, h, s.ScrollY)
+	}
+	on("the 练习中 banner", s.Banner)
+	on("the newest question", s.Newest)
+	on("the newest warning", s.Warning)
+	if seen := min(s.Preview.Bottom, s.ViewH) - max(s.Preview.Top, 0); seen < 100 {
+		t.Errorf("%d×%d: %v px of the preview on screen (%+v), want ≥ 100", w, h, seen, s.Preview)
+	}
+	if s.NewestFont < 20 {
+		t.Errorf("%d×%d: the newest question in %v px type, want ≥ 20", w, h, s.NewestFont)
+	}
+	if s.Wide {
+		t.Errorf("%d×%d: the page scrolls sideways", w, h)
+	}
+	if len(s.Small) > 0 {
+		t.Errorf("%d×%d: buttons under 48 px: %v", w, h, s.Small)
+	}
+	// The newest one (two on a tall phone) shows, the rest fold.
+	shown := 1
+	if h >= 800 {
+		shown = 2
+	}
+	if want := fmt.Sprintf("▼还有%d条", s.Comments-shown); s.Shown != shown || s.Toggle != want {
+		t.Errorf("%d×%d: %d of %d questions shown, toggle %q; want %d and %q", w, h, s.Shown, s.Comments, s.Toggle, shown, want)
+	}
+	if h < 800 {
+		return
+	}
+	tap("#comments-toggle")
+	do(t, phone, 10*time.Second, poll(`[...document.querySelectorAll('#practice-list li')].every((li) => li.offsetParent !== null) &&
+	  document.getElementById('comments-toggle').textContent === '▲收起'`))
+	tap("#comments-toggle")
+	do(t, phone, 10*time.Second, poll(`document.getElementById('comments-toggle').textContent.startsWith('▼还有')`))
 }
 
 // platformFonts are the fonts Chromium drew the element's text with.
@@ -325,6 +424,9 @@ func TestPracticeChoiceInChromium(t *testing.T) {
 		poll(`document.getElementById('practice-list').textContent.includes('辣椒酱也有吗')`),
 	)
 	list := text(t, phone, "#practice-list")
+	a.Web.PublishWarning(practiceWarning)
+	practiceScreen(t, phone, 360, 640, tap)
+	practiceScreen(t, phone, 412, 915, tap)
 	for _, want := range []string{"老张", "蜂蜜能治高血压吗", "贵阳妹"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("comments %q lack %q", list, want)
@@ -350,5 +452,9 @@ func TestPracticeChoiceInChromium(t *testing.T) {
 	})
 	if rec.Kind != segment.KindPractice || rec.Checks == nil || rec.Checks.Scenario != "🍯 卖蜂蜜" {
 		t.Errorf("record kind %q checks %+v, want the practice of 🍯 卖蜂蜜", rec.Kind, rec.Checks)
+	}
+	// Her social worker reads the products' names, not catalogue ids.
+	if rec.Checks != nil && (rec.Checks.Name("fengmi") != "野生蜂蜜" || rec.Checks.Name("lajiao") != "榕江古法辣椒酱") {
+		t.Errorf("record names %v, want the catalogue's names of fengmi and lajiao", rec.Checks.Names)
 	}
 }

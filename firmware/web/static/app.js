@@ -413,9 +413,12 @@ let practiceTimer = null;
 let practiceStart = "";   // the report already dismissed (its start)
 let practiceWas = false;  // the last status was a practice (or its ending)
 
+let olderComments = false; // she unfolded the older questions
+
 function renderPractice(st) {
   const on = st.state === "practice";
   $("practice-banner").hidden = !on;
+  $("app").classList.toggle("practising", on);
   $("btn-practice").hidden = st.state !== "idle";
   $("buttons").classList.toggle("with-practice", st.state === "idle");
   if (on) $("btn-big").textContent = "⏹️ 按住3秒 结束练习";
@@ -424,6 +427,7 @@ function renderPractice(st) {
   practiceWas = on || (practiceWas && st.state === "ending");
   if (on && !practiceTimer) {
     $("practice-report").hidden = true;
+    olderComments = false;
     practiceTimer = setInterval(pollPractice, 1000);
     pollPractice();
   }
@@ -526,7 +530,7 @@ async function pollPractice() {
     if (!r.ok) return;
     const v = await r.json();
     if (!v.active) return;
-    const list = (v.comments || []).slice(-4); // the newest fit one screen
+    const list = (v.comments || []).slice(-30);
     $("practice-comments").hidden = list.length === 0;
     $("practice-list").replaceChildren(...list.map((c) => {
       const li = document.createElement("li");
@@ -541,8 +545,31 @@ async function pollPractice() {
       li.append(who, said, when);
       return li;
     }));
+    renderCommentsToggle();
   } catch (_) { /* login shown */ }
 }
+
+// 还有 N 条: the style sheet decides how many of the newest show (one, two
+// on a tall phone); the button counts the rest.
+function renderCommentsToggle() {
+  const ol = $("practice-list");
+  ol.classList.toggle("show-older", olderComments);
+  $("practice-comments").classList.toggle("show-older", olderComments);
+  const folded = olderComments ? 0 :
+    [...ol.children].filter((li) => getComputedStyle(li).display === "none").length;
+  const b = $("comments-toggle");
+  b.hidden = !olderComments && folded === 0;
+  const arrow = document.createElement("span");
+  const words = document.createElement("span");
+  arrow.textContent = olderComments ? "▲" : "▼";
+  words.textContent = olderComments ? "收起" : "还有" + folded + "条";
+  b.replaceChildren(arrow, words);
+  b.setAttribute("aria-expanded", String(olderComments));
+}
+
+$("comments-toggle").addEventListener("click", () => { olderComments = !olderComments; renderCommentsToggle(); });
+// Turned sideways or resized: the style sheet may show another number.
+window.addEventListener("resize", () => { if (!$("practice-comments").hidden) renderCommentsToggle(); });
 
 // The box computes the report as the practice ends: ask a few times.
 async function fetchReport(tries) {
