@@ -160,6 +160,9 @@ func FuzzParse(f *testing.F) {
 	good.ClipPending = &Range{From: t0.Add(-6 * time.Second), To: t0.Add(3 * time.Second)}
 	data, _ = json.Marshal(&good)
 	f.Add(data)
+	good.Kind = KindPractice
+	data, _ = json.Marshal(&good)
+	f.Add(data)
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"version":1,"id":"20261128T093000000Z-0a1b2c3d","reason":"mark","status":"reviewed","transcript":{"text":"","captions":[]},"findings":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
