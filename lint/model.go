@@ -33,6 +33,10 @@ const (
 	// a recogniser's partial caption (我们家是全网) is too short to be a
 	// claim on its own, and the rules catch the phrase once it is whole.
 	modelMinRunes = 8
+	// modelMaxRunes is the longest one it judges: its scores are sums over
+	// the text's features and grow with its length, so over a file read as
+	// one line (the longest training line is 131 runes) they mean nothing.
+	modelMaxRunes = 400
 	// modelScopedMaxN is the longest n-gram drawn again inside a hedged
 	// clause: short ones say what is negated, long ones only repeat the
 	// plain features.
@@ -292,7 +296,7 @@ func (m *matcher) modelMore(nt *normText, sc *scratch, into []Finding, from int)
 // that into[from:] does not already hold.
 func (m *matcher) modelAdds(nt *normText, sc *scratch, into []Finding, from int) []Finding {
 	cm := m.model
-	if cm == nil || len(nt.runes) < modelMinRunes || m.endsPending(nt.runes) ||
+	if cm == nil || len(nt.runes) < modelMinRunes || len(nt.runes) > modelMaxRunes || m.endsPending(nt.runes) ||
 		cm.flags&flagHedged == 0 && m.hedged(sc) || ruled(sc) {
 		return into
 	}
@@ -324,7 +328,7 @@ func (m *matcher) modelAdds(nt *normText, sc *scratch, into []Finding, from int)
 // doubt is not clean, so its other findings stand too.
 func (m *matcher) veto(nt *normText, sc *scratch, out []Finding) []Finding {
 	cm := m.model
-	if cm == nil || cm.flags&flagVeto == 0 || len(out) == 0 || len(nt.runes) < modelMinRunes {
+	if cm == nil || cm.flags&flagVeto == 0 || len(out) == 0 || len(nt.runes) < modelMinRunes || len(nt.runes) > modelMaxRunes {
 		return out
 	}
 	var s [64]float32
