@@ -119,6 +119,10 @@ func TestPracticeInChromium(t *testing.T) {
 	if _, err := os.Stat(b.ngx.RecordingPath("box")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("nginx-rtmp has a recording during a practice: %v", err)
 	}
+	// Nothing is published, so the footer must not name a destination.
+	if got := text(t, phone, "#destination"); strings.Contains(got, "rtmp") || !strings.Contains(got, "练习不推流") {
+		t.Errorf("footer during a practice says %q", got)
+	}
 
 	// A tap is not enough to end it, and the page says how in the
 	// practice's words (she is not live: 下播 would be wrong).
@@ -137,6 +141,10 @@ func TestPracticeInChromium(t *testing.T) {
 		poll(`document.getElementById('state-label').textContent === '未开播'`),
 		chromedp.WaitVisible(chromedp.CSS("#practice-report")),
 	)
+	// The short press's hint is gone: it covered the report's first lines.
+	if eval[bool](t, phone, `!document.getElementById('toast').hidden`) {
+		t.Errorf("the hint %q still covers the report", text(t, phone, "#toast"))
+	}
 	report := text(t, phone, "#practice-report")
 	for _, want := range []string{"做得好的", "没有听写", "知道了"} {
 		if !strings.Contains(report, want) {

@@ -105,7 +105,9 @@ function render(st) {
   // Flagged moments waiting for the review service: a quiet line, below.
   $("upload-note").textContent = st.upload_note ? "📤 " + st.upload_note : "";
 
-  $("destination").textContent = st.destination ? "推流到：" + st.destination : "没有设置推流地址";
+  // A practice publishes nothing: the footer must not say where it goes.
+  $("destination").textContent = st.state === "practice" ? "🎓 练习不推流，观众看不到" :
+    st.destination ? "推流到：" + st.destination : "没有设置推流地址";
   const v = st.video;
   $("bitrate").textContent = st.bitrate_kbps ? "码率 " + st.bitrate_kbps + " kbps" +
     (v && v.height ? "（" + Math.min(v.width, v.height) + "p）" : "") : "";
@@ -721,7 +723,8 @@ let bigBusy = false; // a go-live was sent and the state has not moved yet
 gesture($("btn-big"), {
   holdMs: HOLD_MS,
   holdWanted: () => !!current && LIVE_STATES.has(current.state),
-  onHold: () => { bigBusy = true; press("big", "long"); },
+  // The hint of a short press must not sit over the report that follows.
+  onHold: () => { $("toast").hidden = true; bigBusy = true; press("big", "long"); },
   onShortHold: () => toast(current && current.state === "practice" ? "要结束练习，请按住 3 秒" : "要下播，请按住 3 秒", "info"),
   onTap: () => {
     if (!current || current.state !== "idle" || bigBusy) return;
