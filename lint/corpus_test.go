@@ -70,7 +70,7 @@ func scoreCorpus(l *Linter, corpus []corpusLine) corpusScore {
 	for _, c := range corpus {
 		got := map[string]bool{}
 		var desc []string
-		for _, f := range l.Check(c.text) {
+		for _, f := range l.CheckFinal(c.text) {
 			got[f.Category] = true
 			desc = append(desc, f.Category+":"+f.Rule+":"+f.Match)
 		}

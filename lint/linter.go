@@ -68,15 +68,30 @@ func (l *Linter) Version() string { return l.m.Load().pack.Version }
 
 // Check lints one utterance. Invalid UTF-8 bytes count as one character
 // each, so offsets stay meaningful.
+// The text may be a recogniser's partial caption, so the category model
+// does not judge one that ends in the start of a rule phrase (我们家是全网
+// …): the rules judge it once the phrase is whole.
 func (l *Linter) Check(text string) []Finding {
-	return l.m.Load().check(text, nil, nil)
+	return l.m.Load().check(text, nil, false, nil)
 }
 
-// CheckPauses lints one utterance whose recogniser timestamps show pauses:
-// each value in pauses is a rune offset where the speaker paused, which
-// ends a clause (negation does not carry across it).
+// CheckPauses lints one utterance, possibly partial, whose recogniser
+// timestamps show pauses: each value in pauses is a rune offset where the
+// speaker paused, which ends a clause (negation does not carry across it).
 func (l *Linter) CheckPauses(text string, pauses []int) []Finding {
-	return l.m.Load().check(text, pauses, nil)
+	return l.m.Load().check(text, pauses, false, nil)
+}
+
+// CheckFinal lints one whole utterance: a recogniser's final caption or a
+// written line. Nothing more of it is coming, so the category model
+// judges it however it ends.
+func (l *Linter) CheckFinal(text string) []Finding {
+	return l.m.Load().check(text, nil, true, nil)
+}
+
+// CheckFinalPauses is CheckPauses for a whole utterance (see CheckFinal).
+func (l *Linter) CheckFinalPauses(text string, pauses []int) []Finding {
+	return l.m.Load().check(text, pauses, true, nil)
 }
 
 // Tag kinds stored in the automaton's key tags.
@@ -182,6 +197,9 @@ type scratch struct {
 	segBuf  []rune
 	words   wordScratch // the category model's segmentation (model_words.go)
 	out     []Finding
+	// final marks a whole utterance, which the category model judges
+	// however it ends (endsPending is for partial captions).
+	final bool
 }
 
 // Negation reaches back at most this many runes within its clause.
@@ -370,10 +388,11 @@ func (m *matcher) normalizePhraseOpt(s string, dropFillers bool) []rune {
 	return out
 }
 
-func (m *matcher) check(text string, pauses []int, into []Finding) []Finding {
+func (m *matcher) check(text string, pauses []int, final bool, into []Finding) []Finding {
 	sc := m.pool.Get().(*scratch)
 	defer m.pool.Put(sc)
 	nt := m.scan(text, sc)
+	sc.final = final
 	if len(sc.first) == 0 {
 		return m.modelFindings(nt, sc, into)
 	}

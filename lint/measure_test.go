@@ -48,7 +48,7 @@ func scoreSet(l *Linter, lines []corpusLine) setScore {
 	s := setScore{corpusScore: scoreCorpus(l, lines), cats: map[string]*categoryScore{}, faCats: map[string]int{}}
 	for _, c := range lines {
 		got := map[string]bool{}
-		for _, f := range l.Check(c.text) {
+		for _, f := range l.CheckFinal(c.text) {
 			got[f.Category] = true
 		}
 		if len(c.labels) == 0 {

@@ -296,7 +296,7 @@ func (m *matcher) modelMore(nt *normText, sc *scratch, into []Finding, from int)
 // that into[from:] does not already hold.
 func (m *matcher) modelAdds(nt *normText, sc *scratch, into []Finding, from int) []Finding {
 	cm := m.model
-	if cm == nil || len(nt.runes) < modelMinRunes || len(nt.runes) > modelMaxRunes || m.endsPending(nt.runes) ||
+	if cm == nil || len(nt.runes) < modelMinRunes || len(nt.runes) > modelMaxRunes || !sc.final && m.endsPending(nt.runes) ||
 		cm.flags&flagHedged == 0 && m.hedged(sc) || ruled(sc) {
 		return into
 	}
@@ -344,7 +344,7 @@ func (m *matcher) veto(nt *normText, sc *scratch, out []Finding) []Finding {
 
 // endsPending reports whether rs ends with the beginning of a rule
 // pattern (今天的辣椒酱全网 …): a partial caption the rules will judge once
-// the speaker finishes the phrase.
+// the speaker finishes the phrase. A final one is whole and is judged.
 func (m *matcher) endsPending(rs []rune) bool {
 	var buf [8 * utf8.UTFMax]byte
 	for k := 2; k <= 8 && k <= len(rs); k++ {

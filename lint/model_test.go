@@ -60,3 +60,50 @@ func TestModelAddsToRuleFindings(t *testing.T) {
 		})
 	}
 }
+
+// TestBuiltInModelJudgesFinalCaptions: a line that ends in the start of a
+// rule phrase may be a partial caption, which the category model leaves to
+// the rules until the phrase is whole; the same text as a final caption
+// (or a written line) is whole, and the model judges it.
+func TestBuiltInModelJudgesFinalCaptions(t *testing.T) {
+	l := defaultLinter(t)
+	m := l.m.Load()
+	cases := []struct {
+		text           string
+		pauses         []int
+		pending        bool // ends in the start of a rule phrase
+		partial, final []string
+	}{
+		{"吃了这个酸汤 你家里的胃药就可以扔掉了", nil, true, nil, []string{"MED"}},
+		{"评论区留下你的电话号码 我下播了一个一个打给你", []int{11}, true, nil, []string{"OFFPLAT"}},
+		{"这一单我们是赔着钱卖的 就为了冲个人气", nil, true, nil, []string{"PRICE"}},
+		// the model adds to the rules' findings only on the whole line
+		{"喝了以后 晚上起夜少了 精神好了 每个人都这样", nil, true, []string{"HEALTH"}, []string{"HEALTH", "UNVERIF"}},
+		// a line that ends otherwise is judged alike either way
+		{"这个姜粉冲水喝 手脚冰凉的 三天就暖起来", nil, false, []string{"HEALTH", "UNVERIF"}, []string{"HEALTH", "UNVERIF"}},
+		{"这个蜂蜜的味道很好 大家可以尝一尝", nil, false, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.text, func(t *testing.T) {
+			var ns normalizeScratch
+			nt := m.norm.normalize([]rune(c.text), &ns)
+			if pending := m.endsPending(nt.runes); pending != c.pending {
+				t.Fatalf("endsPending(%q) = %v: the case no longer tests the guard", c.text, pending)
+			}
+			if got := categoriesOf(l.CheckPauses(c.text, c.pauses)); !slices.Equal(got, c.partial) {
+				t.Errorf("CheckPauses (partial) categories %v, want %v", got, c.partial)
+			}
+			if got := categoriesOf(l.CheckFinalPauses(c.text, c.pauses)); !slices.Equal(got, c.final) {
+				t.Errorf("CheckFinalPauses categories %v, want %v", got, c.final)
+			}
+			if c.pauses == nil {
+				if got := categoriesOf(l.CheckFinal(c.text)); !slices.Equal(got, c.final) {
+					t.Errorf("CheckFinal categories %v, want %v", got, c.final)
+				}
+				if got := categoriesOf(l.Check(c.text)); !slices.Equal(got, c.partial) {
+					t.Errorf("Check categories %v, want %v", got, c.partial)
+				}
+			}
+		})
+	}
+}

@@ -127,7 +127,8 @@ func TestScopeAndQualification(t *testing.T) {
 
 // TestCategoryModelSpeaksOnlyWhereRulesCannotDecide drives the model
 // plumbing with a model that is sure of HEALTH on any text: it must stay
-// silent on short and partial captions, on hedged lines and where a rule
+// silent on short lines, on partial captions that end in the start of a
+// rule phrase (a final one is whole and judged), on hedged lines and where a rule
 // already found something, and otherwise report the whole utterance with
 // the category's law, explanation and suggestion.
 func TestCategoryModelSpeaksOnlyWhereRulesCannotDecide(t *testing.T) {
@@ -156,19 +157,28 @@ func TestCategoryModelSpeaksOnlyWhereRulesCannotDecide(t *testing.T) {
 	m.model = sure
 	first := m.firstRule("HEALTH")
 	cases := []struct {
-		name, text string
-		model      bool
+		name, text   string
+		final, model bool
 	}{
-		{"whole claim", "这个蜂蜜喝下去整个人精气神都回来了", true},
-		{"too short", "精气神回来了", false},
-		{"ends in the start of a pattern", "今天的辣椒酱呢全网", false},
-		{"hedged by a negation", "这个蜂蜜喝下去精气神不会回来", false},
-		{"hedged by a referral", "精气神不好的话还是去医院看看吧", false},
-		{"rules found something", "今天的辣椒酱全网最低价", false},
+		{"whole claim", "这个蜂蜜喝下去整个人精气神都回来了", false, true},
+		{"too short", "精气神回来了", false, false},
+		{"too short, final", "精气神回来了", true, false},
+		{"partial ends in the start of a pattern", "今天的辣椒酱呢全网", false, false},
+		// a final caption is whole: nothing more of the phrase is coming
+		{"final ends in the start of a pattern", "今天的辣椒酱呢全网", true, true},
+		{"hedged by a negation", "这个蜂蜜喝下去精气神不会回来", false, false},
+		{"hedged by a negation, final", "这个蜂蜜喝下去精气神不会回来", true, false},
+		{"hedged by a referral", "精气神不好的话还是去医院看看吧", false, false},
+		{"rules found something", "今天的辣椒酱全网最低价", false, false},
+		{"rules found something, final", "今天的辣椒酱全网最低价", true, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fs := l.Check(c.text)
+			check := l.Check
+			if c.final {
+				check = l.CheckFinal
+			}
+			fs := check(c.text)
 			var mf *Finding
 			for i := range fs {
 				if fs[i].Rule == "model-HEALTH" {

@@ -11,6 +11,10 @@ type Segment struct {
 	// Start and End locate the segment in the stream; both zero when the
 	// caller has no timing.
 	Start, End time.Duration
+	// Final marks the end of an utterance (the recogniser's final
+	// caption): nothing more of it is coming, so it is judged whole (see
+	// Linter.CheckFinal). A subtitle cue is not one.
+	Final bool
 }
 
 // StreamFinding is a finding located in the whole transcript.
@@ -85,7 +89,11 @@ func (s *Stream) Push(seg Segment) []StreamFinding {
 	base := s.offset - tailLen // transcript offset of joined[0]
 
 	var out []StreamFinding
-	for _, f := range s.l.CheckPauses(joined, pauses) {
+	check := s.l.CheckPauses
+	if seg.Final {
+		check = s.l.CheckFinalPauses
+	}
+	for _, f := range check(joined, pauses) {
 		if f.End <= tailLen {
 			continue // entirely in the previous segment: already judged there
 		}

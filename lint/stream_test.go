@@ -34,6 +34,17 @@ func TestStreamCatchesStraddlingPhraseOnce(t *testing.T) {
 			want: []string{"1:MED:降血压"},
 		},
 		{
+			// the model leaves a segment that ends in the start of a
+			// phrase to the rules: more of it may come
+			name: "segment ending in the start of a phrase",
+			segs: []Segment{{Text: "吃了这个酸汤 你家里的胃药就可以扔掉了"}},
+		},
+		{
+			name: "final caption judged whole",
+			segs: []Segment{{Text: "吃了这个酸汤 你家里的胃药就可以扔掉了", Final: true}},
+			want: []string{"0:MED:吃了这个酸汤 你家里的胃药就可以扔掉了"},
+		},
+		{
 			name: "findings in separate segments",
 			segs: []Segment{{Text: "加我威信"}, {Text: "扣1送辣椒面"}, {Text: "最好放冰箱"}},
 			want: []string{"0:OFFPLAT:加我威信", "1:INDUCE:扣1送"},

@@ -149,7 +149,7 @@ func lintLines(ctx context.Context, l *lint.Linter, name string, r io.Reader, p 
 			fmt.Fprintln(stderr, "cunbo lint:", rec.Error)
 			failed = true
 		} else {
-			for _, f := range l.Check(text) {
+			for _, f := range l.CheckFinal(text) {
 				rec.Findings = append(rec.Findings, lintFinding{Finding: f})
 			}
 		}

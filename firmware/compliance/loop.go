@@ -462,7 +462,7 @@ func (l *Loop) push(c speech.Caption, at time.Time) {
 	l.trimHistory()
 	dirty := l.heardDuring(h)
 	var hit []*openSeg
-	found := l.stream.Push(lint.Segment{Text: c.Text, Start: c.Start, End: c.End})
+	found := l.stream.Push(lint.Segment{Text: c.Text, Start: c.Start, End: c.End, Final: c.Final})
 	for _, sf := range found {
 		if o := l.flag(sf); o != nil && !slices.Contains(hit, o) {
 			hit = append(hit, o)

@@ -240,6 +240,26 @@ func TestPhraseAcrossTwoCaptions(t *testing.T) {
 	}
 }
 
+// TestFinalCaptionJudgedWhole: a partial that ends in the start of a rule
+// phrase (…扔掉了 may go on as 扔掉了吗) is left to the rules while she
+// speaks; the final caption is the whole utterance, so the category model
+// judges it.
+func TestFinalCaptionJudgedWhole(t *testing.T) {
+	const said = "吃了这个酸汤 你家里的胃药就可以扔掉了"
+	h := newHarness(t, func(c *Config) { c.After = 2 * time.Second })
+	h.loop.Caption(speech.Caption{Start: sec(1), End: sec(3), Text: said})
+	h.noMore(t, 500*time.Millisecond)
+	h.loop.Caption(speech.Caption{Start: sec(1), End: sec(3.2), Text: said, Final: true})
+	w := h.warning(t)
+	if w.Category != "MED" || w.Said != said || w.Law == "" || w.Suggest == "" {
+		t.Fatalf("warning %+v", w)
+	}
+	seg := h.segment(t)
+	if len(seg.Findings) != 1 || seg.Findings[0].Rule != "model-MED" || seg.Said(seg.Findings[0]) != said {
+		t.Fatalf("segment %+v", seg)
+	}
+}
+
 func TestCleanSpeechIsQuiet(t *testing.T) {
 	h := newHarness(t)
 	for i, s := range []string{"今天给大家带来自家做的辣椒酱", "这是最后一罐了", "用的是本地的辣椒"} {
