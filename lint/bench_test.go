@@ -7,6 +7,9 @@ var benchUtterances = map[string]string{
 	"violation": "家人们今天这个辣椒酱全网最低价只要三十九块九",
 	"tricky":    "最好放阴凉处第一次买的宝宝拍二号链接就可以了",
 	"clean":     "我们这个腊肉是用柴火熏了两个月的肥瘦刚刚好",
+	// ends in the start of a rule phrase: a partial skips the model, a
+	// final caption pays for it
+	"pending": "吃了这个酸汤你家里的胃药就可以扔掉了",
 }
 
 func BenchmarkCheck(b *testing.B) {
@@ -14,12 +17,18 @@ func BenchmarkCheck(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, name := range []string{"violation", "tricky", "clean"} {
+	for _, name := range []string{"violation", "tricky", "clean", "pending"} {
 		text := benchUtterances[name]
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				l.Check(text)
+			}
+		})
+		b.Run(name+"-final", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				l.CheckFinal(text)
 			}
 		})
 	}

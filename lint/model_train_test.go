@@ -328,8 +328,9 @@ func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte
 func TestCategoryModelCrossValidation(t *testing.T) {
 	const (
 		// a little below what the committed settings reach on the five
-		// train/ folds (0.761, 0.045 on 2026-12-07 round 4; other seeds
-		// swing the false alarms by ±0.004)
+		// train/ folds (0.761, 0.045 on 2026-12-07 round 4; 0.769, 0.047
+		// in round 5, the lines scored whole; other seeds swing the false
+		// alarms by ±0.004)
 		minTrainRecall = 0.745
 		maxTrainFA     = 0.052
 	)
