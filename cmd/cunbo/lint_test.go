@@ -173,3 +173,18 @@ func BenchmarkLintColdStart(b *testing.B) {
 	}
 	b.ReportMetric(float64(maxRSS)/1024, "maxRSS-MB")
 }
+
+// TestLintJudgesWholeLines: a line of a file is a whole utterance, so the
+// category model judges it even when it ends in the start of a rule
+// phrase (a partial caption would be left to the rules).
+func TestLintJudgesWholeLines(t *testing.T) {
+	const line = "吃了这个酸汤 你家里的胃药就可以扔掉了"
+	out, stderr, code := runCLI(t, line+"\n", "lint", "--format", "jsonl")
+	recs := decodeJSONL(t, out)
+	if code != 0 || len(recs) != 1 {
+		t.Fatalf("exit %d, stderr %q, %d records", code, stderr, len(recs))
+	}
+	if f := recs[0].Findings; len(f) != 1 || f[0].Category != "MED" || f[0].Rule != "model-MED" || f[0].Match != line {
+		t.Fatalf("findings %+v, want the model's MED over the whole line", f)
+	}
+}
