@@ -20,7 +20,7 @@ func CheckSamples(s *Scenario, lt *lint.Linter) []*LineError {
 		if q.Sample == "" {
 			continue
 		}
-		for _, f := range lint.Outermost(lt.Check(q.Sample)) {
+		for _, f := range lint.Outermost(lt.CheckFinal(q.Sample)) {
 			out = append(out, &LineError{Line: q.Line,
 				Zh: fmt.Sprintf("示范回答里有「%s」，盒子会提醒，请换个说法", f.Match),
 				En: fmt.Sprintf("sample answer says %q, which the linter flags (%s %s): say it another way", f.Match, f.Category, f.Rule)})

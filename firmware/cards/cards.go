@@ -64,7 +64,7 @@ func Check(cat *overlay.Catalog, file string, lt *lint.Linter) (*overlay.Catalog
 	for _, p := range cat.Products {
 		var bad []web.SetupProblem
 		for _, f := range p.Texts() {
-			for _, fd := range lint.Outermost(lt.Check(f.Text)) {
+			for _, fd := range lint.Outermost(lt.CheckFinal(f.Text)) {
 				msg := fmt.Sprintf("卡片%s里的“%s”不能用：%s", f.Label, fd.Match, fd.Explain)
 				if fd.Law != "" {
 					msg += "（" + fd.Law + "）"

@@ -413,7 +413,7 @@ func (p *parsed) checkRules(lt *lint.Linter) {
 	for _, prod := range p.cat.Products {
 		h := hiddenCard{Row: prod.Row, Name: prod.Name}
 		for _, t := range prod.Texts() {
-			for _, fd := range lint.Outermost(lt.Check(t.Text)) {
+			for _, fd := range lint.Outermost(lt.CheckFinal(t.Text)) {
 				msg := fmt.Sprintf("卡片%s里的“%s”不能用：%s", t.Label, fd.Match, fd.Explain)
 				if fd.Law != "" {
 					msg += "（" + fd.Law + "）"
