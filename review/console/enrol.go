@@ -40,21 +40,10 @@ const (
 
 func (c *Console) enrolRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+Prefix+"boxes/enrol", c.role(store.RoleTrainer, c.enrolPage))
-	mux.Handle("POST "+Prefix+"boxes/enrol", c.limitEnrol(c.role(store.RoleTrainer, c.enrol)))
+	mux.Handle("POST "+Prefix+"boxes/enrol", c.limitForm(maxEnrolForm,
+		fmt.Sprintf("照片太大了（超过 %d MB）。请回到上一页，截一张屏，或者把照片缩小一点再传。", MaxEnrolPhotoBytes>>20),
+		c.role(store.RoleTrainer, c.enrol)))
 	mux.HandleFunc("GET "+Prefix+"boxes/enrol/done", c.role(store.RoleTrainer, c.enrolDone))
-}
-
-// limitEnrol refuses an oversized form before the CSRF check parses it:
-// cut off, it would read as a stale page instead of a too-big photo.
-func (c *Console) limitEnrol(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > maxEnrolForm {
-			c.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("照片太大了（超过 %d MB）。请回到上一页，截一张屏，或者把照片缩小一点再传。", MaxEnrolPhotoBytes>>20))
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxEnrolForm)
-		h.ServeHTTP(w, r)
-	})
 }
 
 type enrolData struct {

@@ -83,22 +83,24 @@ func CheckSigning(s *Signing, now time.Time) error {
 
 func (c *Console) provisionRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+Prefix+"provision", c.role(store.RoleTrainer, c.provisionPage))
-	mux.Handle("POST "+Prefix+"provision/upload", limitUpload(c, c.role(store.RoleTrainer, c.provisionUpload)))
+	mux.Handle("POST "+Prefix+"provision/upload", c.limitForm(MaxUploadBytes,
+		fmt.Sprintf("一次上传的文件太大了（超过 %d MB）。什么也没保存。请少放几张照片，或者把照片缩小一点再传。", MaxUploadBytes>>20),
+		c.role(store.RoleTrainer, c.provisionUpload)))
 	mux.HandleFunc("GET "+Prefix+"provision/d/{draft}", c.role(store.RoleTrainer, c.draftPage))
 	mux.HandleFunc("GET "+Prefix+"provision/d/{draft}/card/{n}", c.role(store.RoleTrainer, c.draftCard))
 	mux.HandleFunc("POST "+Prefix+"provision/build", c.role(store.RoleTrainer, c.provisionBuild))
 }
 
-// limitUpload refuses an oversized form before anything reads it: the
-// CSRF check parses the form, and a cut-off form would read as a stale
-// page instead of saying what was too big.
-func limitUpload(c *Console, h http.Handler) http.Handler {
+// limitForm refuses a form over limit bytes before anything reads it,
+// saying tooBig: the CSRF check parses the form, and a cut-off form would
+// read as a stale page instead of saying what was too big.
+func (c *Console) limitForm(limit int64, tooBig string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > MaxUploadBytes {
-			c.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("一次上传的文件太大了（超过 %d MB）。什么也没保存。请少放几张照片，或者把照片缩小一点再传。", MaxUploadBytes>>20))
+		if r.ContentLength > limit {
+			c.fail(w, r, http.StatusRequestEntityTooLarge, tooBig)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxUploadBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		h.ServeHTTP(w, r)
 	})
 }
