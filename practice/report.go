@@ -102,12 +102,6 @@ func PlainReport(c *segment.Checks) Report {
 			good = append(good, Point{"🛡️", fmt.Sprintf("有人问%s，你没有乱说", quote(*firstKept))})
 		}
 	}
-	if noCard > 0 {
-		next = append(next, Point{"🛍️", fmt.Sprintf("有%d个问题没来：你没拿出%s的卡片", noCard, nameList(unshown))})
-	}
-	if tooSoon > 0 {
-		next = append(next, Point{"⏰", fmt.Sprintf("有%d个问题没来，练习就结束了，下次多练一会儿", tooSoon)})
-	}
 	if !skipped(segment.CheckCard) {
 		if wrongCard > 0 {
 			next = append(next, Point{"🖼️", fmt.Sprintf("顾客问%s时，要翻到这个商品的卡片", quote(*firstWrong))})
@@ -121,6 +115,12 @@ func PlainReport(c *segment.Checks) Report {
 		} else if firstBroke == nil {
 			next = append(next, Point{"⚠️", fmt.Sprintf("有%d次说了违规的话，看看提醒", c.Warnings)})
 		}
+	}
+	// What she did comes first (at most three points are shown): a
+	// warning outranks the products she never showed, and a practice
+	// ended early is said last.
+	if noCard > 0 {
+		next = append(next, Point{"🛍️", fmt.Sprintf("有%d个问题没来：你没拿出%s的卡片", noCard, nameList(unshown))})
 	}
 	if !skipped(segment.CheckDeadAir) {
 		if n := len(c.DeadAir); n > 0 {
@@ -138,6 +138,9 @@ func PlainReport(c *segment.Checks) Report {
 		default:
 			good = append(good, Point{"🎵", "说话快慢正好"})
 		}
+	}
+	if tooSoon > 0 {
+		next = append(next, Point{"⏰", fmt.Sprintf("有%d个问题没来，练习就结束了，下次多练一会儿", tooSoon)})
 	}
 	if len(good) == 0 {
 		good = append(good, Point{"💪", "你完成了一次练习"})

@@ -56,6 +56,15 @@ func TestPlainReport(t *testing.T) {
 			DeadAir: []segment.Gap{}, CharsPerMinute: 220},
 			want: Report{Good: []Point{{"✅", "来了的1个问题，你都及时回答了"}, {"🖼️", "讲到哪个商品，就放了哪张卡片"}, {"👍", "没有说违规的话"}},
 				Next: []Point{{"⏰", "有1个问题没来，练习就结束了，下次多练一会儿"}}}},
+		// The sim's practice with speech: a question missed, a warning, cards
+		// never shown, the end too soon. Three points fit: what she did
+		// (missed, warned) comes before what never came.
+		{name: "a warning outranks questions that never came", c: segment.Checks{Questions: []segment.QuestionCheck{
+			q("多少钱？", "", false, true, false), notCame("甜不甜？", "fengmi"), {Text: "发货快吗？", Within: 30, RightCard: true}},
+			Warnings: 2, DeadAir: []segment.Gap{}, CharsPerMinute: 220, Names: map[string]string{"fengmi": "野生蜂蜜"}},
+			want: Report{Good: []Point{{"🖼️", "讲到哪个商品，就放了哪张卡片"}, {"🗣️", "一直在说话，没有冷场"}, {"🎵", "说话快慢正好"}},
+				Next: []Point{{"❓", "“多少钱？”没有及时回答，要在30秒内回答"}, {"⚠️", "有2次说了违规的话，看看提醒"},
+					{"🛍️", "有1个问题没来：你没拿出野生蜂蜜的卡片"}}}},
 		{name: "nothing asked", c: segment.Checks{Skipped: []string{segment.CheckAnswered, segment.CheckWarnings, segment.CheckDeadAir, segment.CheckPace}},
 			want: Report{Good: []Point{{"💪", "你完成了一次练习"}}, Missing: "🎤 这次没有听写说的话，回答、违规话、冷场和语速没有检查"}},
 	}

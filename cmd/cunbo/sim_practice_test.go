@@ -129,7 +129,9 @@ func TestSimPractice(t *testing.T) {
 	// 阿英 asks 5 s after the first card; the sample answer takes 3 s to
 	// begin and 4 s to say.
 	rep, _ := simPractice(t, t.TempDir(), func(v web.PracticeView) bool { return len(v.Comments) >= 2 && v.Elapsed > 13 })
-	if rep.Missing != "" || len(rep.Good) == 0 || rep.Good[0].Text != "顾客的问题，你都及时回答了" {
+	// The practice ends before every question came, so the report says
+	// the ones that came were answered (来了的N个问题…).
+	if rep.Missing != "" || len(rep.Good) == 0 || rep.Good[0].Icon != "✅" || !strings.HasSuffix(rep.Good[0].Text, "你都及时回答了") {
 		t.Errorf("report %+v: want her scripted answer counted", rep)
 	}
 }
