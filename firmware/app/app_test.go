@@ -247,14 +247,16 @@ func politeUnpublish(log, name string) error {
 	return nil
 }
 
-// grabRTMPFrame decodes one current frame from what nginx serves.
+// grabRTMPFrame decodes one current frame from what nginx serves, at w×h:
+// a loaded machine's box may have stepped its picture down (bitrate
+// adaptation), and the card is then compared scaled back up.
 func grabRTMPFrame(t *testing.T, url string, w, h int) *hw.Frame {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-i", url,
-		"-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1")
+		"-frames:v", "1", "-vf", fmt.Sprintf("scale=%d:%d:flags=bicubic", w, h), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1")
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("pull a frame from %s: %v: %s", url, err, stderr.String())
