@@ -412,40 +412,55 @@ func TestIdentifyAfterH264(t *testing.T) {
 		}
 		write(settle(c, bg, &pts))
 	}
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	mp4 := filepath.Join(dir, "cards.mp4")
-	enc := exec.CommandContext(ctx, ffmpeg, "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p",
-		"-s", fmt.Sprintf("%dx%d", w, h), "-r", "25", "-i", "-",
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-b:v", "2500k", "-g", "1", mp4)
-	enc.Stdin = &raw
-	if out, err := enc.CombinedOutput(); err != nil {
-		t.Fatalf("encode: %v\n%s", err, out)
-	}
-	dec := exec.CommandContext(ctx, ffmpeg, "-loglevel", "error", "-i", mp4, "-f", "rawvideo", "-pix_fmt", "yuv420p", "-")
-	decoded, err := dec.Output()
-	if err != nil {
-		t.Fatalf("decode: %v", err)
-	}
-	size := w * h * 3 / 2
-	if len(decoded) != 4*size {
-		t.Fatalf("decoded %d bytes, want 4 frames", len(decoded))
-	}
-	for i, want := range []int{-1, 0, 2, 4} {
-		d := decoded[i*size : (i+1)*size]
-		f := &hw.Frame{Width: w, Height: h, Y: d[:w*h], U: d[w*h : w*h*5/4], V: d[w*h*5/4:]}
-		got, diff := c.Identify(f)
-		var all []float64
-		for j := 0; j < 5; j++ {
-			card, _ := c.Card(j)
-			m, _ := card.Mismatch(f)
-			all = append(all, m)
-		}
-		t.Logf("frame %d: identified card %d (mismatch %.2f; all %.1f)", i, got, diff, all)
-		if got != want {
-			t.Errorf("frame %d: identified card %d (mismatch %.2f), want %d", i, got, diff, want)
-		}
+	// As sent, and as a loaded box sends after stepping down (bitrate
+	// adaptation: 640×360 landscape at ~315 kbit/s), decoded and scaled back
+	// up to the card's size the way end-to-end tests compare it.
+	for _, tc := range []struct {
+		name     string
+		enc, dec []string
+	}{
+		{"as sent", []string{"-b:v", "2500k"}, nil},
+		{"stepped down", []string{"-vf", fmt.Sprintf("scale=%d:%d", w/2, h/2), "-b:v", "315k"},
+			[]string{"-vf", fmt.Sprintf("scale=%d:%d:flags=bicubic", w, h)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			mp4 := filepath.Join(t.TempDir(), "cards.mp4")
+			args := append([]string{"-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p",
+				"-s", fmt.Sprintf("%dx%d", w, h), "-r", "25", "-i", "-",
+				"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "1"}, tc.enc...)
+			enc := exec.CommandContext(ctx, ffmpeg, append(args, mp4)...)
+			enc.Stdin = bytes.NewReader(raw.Bytes())
+			if out, err := enc.CombinedOutput(); err != nil {
+				t.Fatalf("encode: %v\n%s", err, out)
+			}
+			args = append([]string{"-loglevel", "error", "-i", mp4}, tc.dec...)
+			dec := exec.CommandContext(ctx, ffmpeg, append(args, "-f", "rawvideo", "-pix_fmt", "yuv420p", "-")...)
+			decoded, err := dec.Output()
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			size := w * h * 3 / 2
+			if len(decoded) != 4*size {
+				t.Fatalf("decoded %d bytes, want 4 frames", len(decoded))
+			}
+			for i, want := range []int{-1, 0, 2, 4} {
+				d := decoded[i*size : (i+1)*size]
+				f := &hw.Frame{Width: w, Height: h, Y: d[:w*h], U: d[w*h : w*h*5/4], V: d[w*h*5/4:]}
+				got, diff := c.Identify(f)
+				var all []float64
+				for j := 0; j < 5; j++ {
+					card, _ := c.Card(j)
+					m, _ := card.Mismatch(f)
+					all = append(all, m)
+				}
+				t.Logf("frame %d: identified card %d (mismatch %.2f; all %.1f)", i, got, diff, all)
+				if got != want {
+					t.Errorf("frame %d: identified card %d (mismatch %.2f), want %d", i, got, diff, want)
+				}
+			}
+		})
 	}
 }
 
