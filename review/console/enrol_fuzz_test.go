@@ -4,19 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cunbo/cunbo/bundle"
-	"github.com/cunbo/cunbo/review/blob"
 	"github.com/cunbo/cunbo/review/boxauth"
-	"github.com/cunbo/cunbo/review/store"
 )
 
 // Whatever she types, pastes or picks as the box's identity and name, the
@@ -35,21 +30,7 @@ func FuzzEnrol(f *testing.F) {
 		f.Add(s.key, s.name, []byte("\x89PNG\r\n\x1a\n"))
 	}
 	ctx := context.Background()
-	dir := f.TempDir()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "review.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
-	blobs, err := blob.NewFiles(filepath.Join(dir, "blobs"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	c, err := New(Config{Store: st, Blobs: blobs, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		f.Fatal(err)
-	}
-	u := who{user: store.User{Name: "杨老师", Roles: []string{store.RoleTrainer}, Created: time.Now()}}
+	c, st, u := fuzzTrainerConsole(f)
 	f.Fuzz(func(t *testing.T, keyText, name string, photo []byte) {
 		pub, msg := enrolKey(keyText, false)
 		if (pub == nil) == (msg == "") {

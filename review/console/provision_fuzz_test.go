@@ -30,22 +30,7 @@ func FuzzProvisionUpload(f *testing.F) {
 	} {
 		f.Add(s.name, []byte(s.cat), s.photo, []byte("\x89PNG\r\n\x1a\n"))
 	}
-	ctx := context.Background()
-	dir := f.TempDir()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "review.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
-	blobs, err := blob.NewFiles(filepath.Join(dir, "blobs"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	c, err := New(Config{Store: st, Blobs: blobs, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		f.Fatal(err)
-	}
-	u := who{user: store.User{Name: "杨老师", Roles: []string{store.RoleTrainer}, Created: time.Now()}}
+	c, _, u := fuzzTrainerConsole(f)
 	f.Fuzz(func(t *testing.T, name string, cat []byte, photoName string, photo []byte) {
 		var body bytes.Buffer
 		mw := multipart.NewWriter(&body)
@@ -93,4 +78,25 @@ func FuzzProvisionUpload(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzTrainerConsole is a console on a fresh SQLite store and file blobs,
+// and a signed-in trainer, for the fuzz targets of the trainer's pages.
+func fuzzTrainerConsole(f *testing.F) (*Console, store.Store, who) {
+	f.Helper()
+	dir := f.TempDir()
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "review.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	blobs, err := blob.NewFiles(filepath.Join(dir, "blobs"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	c, err := New(Config{Store: st, Blobs: blobs, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return c, st, who{user: store.User{Name: "杨老师", Roles: []string{store.RoleTrainer}, Created: time.Now()}}
 }

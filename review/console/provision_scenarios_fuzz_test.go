@@ -2,18 +2,11 @@ package console
 
 import (
 	"bytes"
-	"context"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/cunbo/cunbo/review/blob"
-	"github.com/cunbo/cunbo/review/store"
 )
 
 // Whatever scenario file a trainer uploads with a good catalogue, the
@@ -24,22 +17,7 @@ func FuzzProvisionScenarios(f *testing.F) {
 	f.Add("坏.txt", []byte("scenario 坏\nversion 1\n3 | 甲 | 1 | 30 | PRICE | 便宜吗 | 全网最低价\n"))
 	f.Add("../x.txt", []byte("\xff\xfe"))
 	f.Add("a.scn", []byte("version 1\n"))
-	ctx := context.Background()
-	dir := f.TempDir()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "review.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
-	blobs, err := blob.NewFiles(filepath.Join(dir, "blobs"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	c, err := New(Config{Store: st, Blobs: blobs, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		f.Fatal(err)
-	}
-	u := who{user: store.User{Name: "杨老师", Roles: []string{store.RoleTrainer}, Created: time.Now()}}
+	c, _, u := fuzzTrainerConsole(f)
 	f.Fuzz(func(t *testing.T, name string, scn []byte) {
 		var body bytes.Buffer
 		mw := multipart.NewWriter(&body)
