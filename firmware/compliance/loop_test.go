@@ -194,22 +194,27 @@ func TestFindingWarnsAndFlags(t *testing.T) {
 }
 
 func TestPartialWarnsEarlyFinalDoesNotRepeat(t *testing.T) {
-	// The final must arrive while the segment is open: with the harness's
-	// 200 ms a loaded machine cut it from the partial first.
-	h := newHarness(t, func(c *Config) { c.After = 2 * time.Second })
-	h.loop.Caption(speech.Caption{Start: sec(1), End: sec(2.6), Text: "今天的辣椒酱全网最低"})
-	h.loop.Caption(speech.Caption{Start: sec(1), End: sec(3.4), Text: "今天的辣椒酱全网最低价"})
+	// The loop's clock stands still between captions: on a loaded machine
+	// a real clock let the segment fall due, and be cut from the first
+	// partial alone, before the next caption was even handed over.
+	clock := &fakeClock{}
+	h := newHarness(t, withClock(clock))
+	h.clock = clock
+	clock.set(h.rec.origin)
+	h.say(t, speech.Caption{Start: sec(1), End: sec(2.6), Text: "今天的辣椒酱全网最低"})
+	h.say(t, speech.Caption{Start: sec(1), End: sec(3.4), Text: "今天的辣椒酱全网最低价"})
 	w := h.warning(t)
 	if w.Category != "ABS" {
 		t.Fatalf("partial warning %+v", w)
 	}
-	h.loop.Caption(speech.Caption{Start: sec(1.2), End: sec(3.5), Text: "今天的辣椒酱全网最低价", Final: true})
+	h.say(t, speech.Caption{Start: sec(1.2), End: sec(3.5), Text: "今天的辣椒酱全网最低价", Final: true})
+	h.settle(t, clock, sec(30))
 	seg := h.segment(t)
 	if len(seg.Findings) != 1 || seg.Transcript.Text != "今天的辣椒酱全网最低价" {
 		t.Fatalf("segment %+v", seg)
 	}
 	h.noMore(t, 500*time.Millisecond)
-	if st := h.loop.Stats(); st.Warnings != 1 || st.Segments != 1 || st.Captions != 3 {
+	if st := h.loop.Stats(); st.Warnings != 1 || st.Segments != 1 || st.Captions != 4 {
 		t.Fatalf("stats %+v", st)
 	}
 }
