@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 )
 
 //go:embed rules/default.pack
@@ -14,6 +15,19 @@ var defaultPack string
 func DefaultPack() (*Pack, error) {
 	return ParsePack("default.pack", strings.NewReader(defaultPack))
 }
+
+// defaultRuleIDs are the built-in pack's rule IDs.
+var defaultRuleIDs = sync.OnceValues(func() (map[string]bool, error) {
+	p, err := DefaultPack()
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]bool, len(p.Rules))
+	for _, r := range p.Rules {
+		ids[r.ID] = true
+	}
+	return ids, nil
+})
 
 // LoadPack reads a rule pack file; an empty path means the built-in pack.
 func LoadPack(path string) (*Pack, error) {

@@ -148,6 +148,10 @@ type matcher struct {
 	parts []partRef
 	seg   segmenter
 	model *catModel // nil unless the pack asks for the category model
+	// modelRules are the rules the model was trained beside (the built-in
+	// pack's): it may veto only their findings, never a trainer's own rule
+	// for words it has never seen.
+	modelRules map[string]bool
 	// pending holds every proper prefix (two runes or more) of a rule
 	// pattern's first part: an utterance ending in one may be a partial
 	// caption the rules will judge once it is whole.
@@ -196,6 +200,7 @@ type scratch struct {
 	bounds  []bool
 	segBuf  []rune
 	words   wordScratch // the category model's segmentation (model_words.go)
+	masked  []rune      // the model's copy of the text with cleared words masked
 	out     []Finding
 	// final marks a whole utterance, which the category model judges
 	// however it ends (endsPending is for partial captions).
@@ -350,6 +355,11 @@ func compile(p *Pack) (*matcher, error) {
 			return nil, fmt.Errorf("rule pack %s: %w", p.Source, err)
 		}
 		m.model = cm
+		ids, err := defaultRuleIDs()
+		if err != nil {
+			return nil, fmt.Errorf("rule pack %s: %w", p.Source, err)
+		}
+		m.modelRules = ids
 	default:
 		return nil, fmt.Errorf("rule pack %s: unknown model %q (want category)", p.Source, p.Model)
 	}

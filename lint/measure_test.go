@@ -144,14 +144,13 @@ func neverTuneSets(t *testing.T) []string {
 // a little below what the linter reaches, so a regression fails.
 func TestCorpusSets(t *testing.T) {
 	const (
-		// a little below what the linter reaches (0.893, 0.044, 0.76 after
-		// round 3's scope and shape work on 2026-12-07; 0.893, 0.044, 0.74
-		// after the model learnt from train/; 0.880, 0.050, 0.74
-		// before it; 0.843, 0.048, 0.74 the day before; 0.729, 0.062 and
-		// 0.63 before any of this work)
-		minRecall      = 0.885
-		maxFalseAlarm  = 0.05
-		minCatRecall   = 0.74
+		// a little below what the linter reaches (0.940, 0.025, DATA 0.89
+		// in round 6 on 2026-12-07, the model judging hedged and
+		// rule-judged lines and vetoing every category; 0.898, 0.048,
+		// 0.76 in round 5; 0.729, 0.062 and 0.63 before any of this work)
+		minRecall      = 0.93
+		maxFalseAlarm  = 0.03
+		minCatRecall   = 0.87
 		minCatExamples = 10
 	)
 	l, err := NewDefault()
@@ -266,10 +265,10 @@ const asrSeed = 20261206
 // rate move when the never-tune sets are rewritten the way a recogniser
 // hears them. It prints aggregate figures only.
 func TestASRShapedNeverTuneSets(t *testing.T) {
-	// measured 0.066 and 0.004 after the model trained on recogniser-shaped
-	// copies (2026-12-07; 0.071 and 0.004 before, 0.067 and 0.004 the day
-	// before, when the sets as written scored lower)
-	const maxRecallDrop, maxFARise = 0.075, 0.01
+	// measured 0.047 and 0.004 in round 6 (2026-12-07; 0.040 and 0.002
+	// in round 5, 0.066 and 0.004 after the model first trained on
+	// recogniser-shaped copies, 0.067 the day before)
+	const maxRecallDrop, maxFARise = 0.06, 0.01
 	l, err := NewDefault()
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ import (
 var categoryModelBin []byte
 
 const (
-	modelMagic = "CBM2"
+	modelMagic = "CBM3"
 	// modelMinRunes is the shortest normalised utterance the model judges:
 	// a recogniser's partial caption (我们家是全网) is too short to be a
 	// claim on its own, and the rules catch the phrase once it is whole.
@@ -67,6 +67,12 @@ const (
 	// flagAdd lets the model add a category to a line the rules flagged
 	// for another (a health claim said around a listed superlative).
 	flagAdd
+	// flagRuled lets the model judge a line a rule word has already
+	// judged (an allow-phrase, an exception, her own range, a head or
+	// subject that is not the product), at the hedged-line threshold;
+	// the words of an allow-phrase or exception are masked from its
+	// features, since a person has said they are no evidence.
+	flagRuled
 )
 
 // catModel is a decoded category model: int8 weights with one scale per
@@ -81,6 +87,14 @@ type catModel struct {
 	// logit is the score a category must exceed to be reported, veto the
 	// score below which a rule finding of the category is dropped.
 	logit, veto []float32
+	// hedgedVeto is, per category, the score below which a rule finding
+	// is dropped on a hedged line, where the rules have weighed the
+	// negation and a bag of words has not (-Inf: never there).
+	hedgedVeto []float32
+	// hedgedLogit, when above logit, is the score a category must exceed
+	// on a line that holds a hedge or a rule word that judged it: there a
+	// bag of words is least sure, so it must be surer.
+	hedgedLogit float32
 	// w holds the weights feature-major, w[f*len(cats)+k], so the
 	// categories of one n-gram share a cache line.
 	w []int8
@@ -101,6 +115,14 @@ func decodeModel(b []byte) (*catModel, error) {
 		return nil, fmt.Errorf("category model: dimension %d, %d categories, n-grams up to %d", dim, ncat, maxN)
 	}
 	cm := &catModel{dim: dim, maxN: maxN, flags: flags, w: make([]int8, int(dim)*int(ncat))}
+	// byte 14: the hedged-line threshold as a probability in hundredths
+	// (0: the category's own threshold)
+	if hp := b[14]; hp >= 100 {
+		return nil, fmt.Errorf("category model: hedged-line threshold %d%%", hp)
+	} else if hp > 0 {
+		p := float64(hp) / 100
+		cm.hedgedLogit = float32(math.Log(p / (1 - p)))
+	}
 	p := 16
 	for range ncat {
 		if p+1 > len(b) {
@@ -108,7 +130,7 @@ func decodeModel(b []byte) (*catModel, error) {
 		}
 		n := int(b[p])
 		p++
-		if p+n+16+int(dim) > len(b) {
+		if p+n+20+int(dim) > len(b) {
 			return nil, errors.New("category model: truncated")
 		}
 		cat := string(b[p : p+n])
@@ -122,7 +144,8 @@ func decodeModel(b []byte) (*catModel, error) {
 		cm.scale = append(cm.scale, f32(4))
 		cm.logit = append(cm.logit, f32(8))
 		cm.veto = append(cm.veto, f32(12))
-		p += 16
+		cm.hedgedVeto = append(cm.hedgedVeto, f32(16))
+		p += 20
 		k := len(cm.cats) - 1
 		for f := range int(dim) {
 			cm.w[f*int(ncat)+k] = int8(b[p+f])
@@ -137,8 +160,8 @@ func decodeModel(b []byte) (*catModel, error) {
 
 // hashGrams calls emit with the bucket of every 1- to maxN-gram of
 // rs[from:to], framed by start and end marks when the range reaches the
-// ends, salted so hedged-clause n-grams differ from plain ones. It does
-// not allocate.
+// ends, salted so hedged-clause n-grams differ from plain ones, leaving
+// out those holding a masked rune. It does not allocate.
 func hashGrams(rs []rune, from, to, maxN int, salt uint32, dim uint32, emit func(uint32)) {
 	const (
 		offset = fnvOffset
@@ -167,13 +190,18 @@ func hashGrams(rs []rune, from, to, maxN int, salt uint32, dim uint32, emit func
 			h := uint32(offset)
 			h = (h ^ salt) * prime
 			h = (h ^ uint32(size)) * prime
+			masked := false
 			for j := i; j < i+size; j++ {
-				k := utf8.EncodeRune(buf[:], at(j))
+				r := at(j)
+				masked = masked || r == maskRune
+				k := utf8.EncodeRune(buf[:], r)
 				for _, c := range buf[:k] {
 					h = (h ^ uint32(c)) * prime
 				}
 			}
-			emit(h & (dim - 1))
+			if !masked {
+				emit(h & (dim - 1))
+			}
 		}
 	}
 }
@@ -181,6 +209,10 @@ func hashGrams(rs []rune, from, to, maxN int, salt uint32, dim uint32, emit func
 // features calls emit with every feature bucket of the scanned utterance.
 func (cm *catModel) features(seg segmenter, nt *normText, sc *scratch, emit func(uint32)) {
 	rs := nt.runes
+	if cm.flags&flagRuled != 0 && len(sc.allow)+len(sc.except) > 0 {
+		rs = maskSpans(append(sc.masked[:0], rs...), sc.allow, sc.except)
+		sc.masked = rs
+	}
 	hashGrams(rs, 0, len(rs), cm.maxN, 0, cm.dim, emit)
 	words := cm.flags&(flagWords|flagPOS) != 0
 	if words {
@@ -230,6 +262,23 @@ func (cm *catModel) features(seg segmenter, nt *normText, sc *scratch, emit func
 	scope(sc.refer, 'R')
 }
 
+// maskRune stands in for a masked word: no n-gram or word holding it
+// is a feature, so cleared words are no evidence either way.
+const maskRune = '\uFFFC'
+
+// maskSpans overwrites the runes of every span with maskRune; positions
+// stay where the clause breaks and hedge hits point.
+func maskSpans(rs []rune, spans ...[]hit) []rune {
+	for _, hs := range spans {
+		for _, h := range hs {
+			for i := max(h.start, 0); i < h.end && i < len(rs); i++ {
+				rs[i] = maskRune
+			}
+		}
+	}
+	return rs
+}
+
 // scores writes each category's logit for the scanned utterance,
 // computing them once per scan.
 func (cm *catModel) scores(seg segmenter, nt *normText, sc *scratch, out []float32) {
@@ -257,15 +306,18 @@ func (cm *catModel) score(seg segmenter, nt *normText, sc *scratch, out []float3
 // hedged reports whether the utterance holds any word that makes a bag of
 // characters unreliable (see the comment on categoryModelBin).
 func (m *matcher) hedged(sc *scratch) bool {
+	return hedgeWords(sc) || ruled(sc)
+}
+
+// hedgeWords reports whether the utterance holds a negation, disclaimer,
+// doubt, wish or doctor referral: words whose scope the rules weigh.
+func hedgeWords(sc *scratch) bool {
 	for _, ng := range sc.neg {
 		if negationIsReal(sc, ng) {
 			return true
 		}
 	}
-	// an exception that matched means a rule has already judged the line
-	// (这一个号其他的都是假的 is about her accounts, not her rivals)
-	return len(sc.except) > 0 || len(sc.discl) > 0 || len(sc.doubt) > 0 || len(sc.wish) > 0 ||
-		len(sc.refer) > 0 || len(sc.allow) > 0 || len(sc.own) > 0 || len(sc.head) > 0 || len(sc.subj) > 0
+	return len(sc.discl) > 0 || len(sc.doubt) > 0 || len(sc.wish) > 0 || len(sc.refer) > 0
 }
 
 // ruled reports whether a rule word has already judged the line: an
@@ -296,15 +348,28 @@ func (m *matcher) modelMore(nt *normText, sc *scratch, into []Finding, from int)
 // that into[from:] does not already hold.
 func (m *matcher) modelAdds(nt *normText, sc *scratch, into []Finding, from int) []Finding {
 	cm := m.model
-	if cm == nil || len(nt.runes) < modelMinRunes || len(nt.runes) > modelMaxRunes || !sc.final && m.endsPending(nt.runes) ||
-		cm.flags&flagHedged == 0 && m.hedged(sc) || ruled(sc) {
+	if cm == nil || len(nt.runes) < modelMinRunes || len(nt.runes) > modelMaxRunes || !sc.final && m.endsPending(nt.runes) {
 		return into
+	}
+	doubtful := ruled(sc)
+	if doubtful && cm.flags&flagRuled == 0 {
+		return into
+	}
+	if !doubtful && m.hedged(sc) {
+		if cm.flags&flagHedged == 0 {
+			return into
+		}
+		doubtful = true
 	}
 	var s [64]float32
 	cm.scores(m.seg, nt, sc, s[:len(cm.cats)])
 	n := len(into)
 	for k, cat := range cm.cats {
-		if s[k] <= cm.logit[k] || slices.ContainsFunc(into[from:n], func(f Finding) bool { return f.Category == cat }) {
+		bar := cm.logit[k]
+		if doubtful {
+			bar = max(bar, cm.hedgedLogit)
+		}
+		if s[k] <= bar || slices.ContainsFunc(into[from:n], func(f Finding) bool { return f.Category == cat }) {
 			continue
 		}
 		r := m.firstRule(cat)
@@ -331,11 +396,21 @@ func (m *matcher) veto(nt *normText, sc *scratch, out []Finding) []Finding {
 	if cm == nil || cm.flags&flagVeto == 0 || len(out) == 0 || len(nt.runes) < modelMinRunes || len(nt.runes) > modelMaxRunes {
 		return out
 	}
+	for _, f := range out {
+		if !m.modelRules[f.Rule] {
+			return out
+		}
+	}
+	hedged := hedgeWords(sc)
 	var s [64]float32
 	cm.scores(m.seg, nt, sc, s[:len(cm.cats)])
 	for _, f := range out {
 		k := slices.Index(cm.cats, f.Category)
-		if k < 0 || s[k] >= cm.veto[k] {
+		bar := cm.veto[k]
+		if k >= 0 && hedged {
+			bar = min(bar, cm.hedgedVeto[k])
+		}
+		if k < 0 || s[k] >= bar {
 			return out
 		}
 	}

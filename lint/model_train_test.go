@@ -19,6 +19,7 @@ import (
 
 var (
 	updateModel = flag.Bool("update-model", false, "retrain lint/model/category.bin from the sets that may be tuned on")
+	cvLines     = flag.Bool("cv-lines", false, "with -cv, print every false alarm and miss of the train/ folds")
 	cvSettings  = flag.String("cv", "", "cross-validate these training settings (key=value,...; see parseSettings) instead of the committed ones")
 )
 
@@ -38,6 +39,12 @@ type trainSettings struct {
 	// is dropped (with flagVeto; a category not listed is never vetoed).
 	prob float64
 	veto map[string]float64
+	// hedgedProb is the probability a category must exceed on a hedged
+	// or rule-judged line (flagHedged, flagRuled); 0 is prob.
+	hedgedProb float64
+	// hedgedVeto holds, per category, the veto threshold on hedged lines
+	// (a category not listed is never vetoed there).
+	hedgedVeto map[string]float64
 	// asrCopies is how many recogniser-shaped copies of each line are
 	// trained on besides the line itself.
 	asrCopies int
@@ -62,11 +69,45 @@ type trainSettings struct {
 // Parts of speech (flagPOS) and hedged-clause words (flagWordScope) added
 // false alarms; 2^16 buckets, class weight 2 and thresholds 0.9/0.93
 // moved nothing past the seed noise.
+//
+// Round 6 (2026-12-07, four more independent sets: train/paraphrase3,
+// tempting3, hedged and speech2; all fifteen folds, recall / false-alarm
+// rate): the round-5 settings 0.802 / 0.047; letting the model judge
+// hedged lines (flagHedged) 0.885 / 0.064 and lines a rule word judged
+// (flagRuled) 0.929 / 0.075, the extra false alarms mostly negated claims
+// a bag of words reads as claims; a veto for every category at 0.1 on
+// top 0.895 / 0.046; class weight 2 0.859 / 0.027 (3 → 1.5 → 2:
+// 0.895/0.046, 0.854/0.023, 0.859/0.027; another seed 0.860 / 0.028);
+// masking allow-phrases and exceptions instead of keeping their words
+// 0.861 / 0.029. On a hedged line the veto at 0.1 overruled the rules'
+// own scope work (这个不能说 | 能降血压 after a pause, 没有掺半点杂质):
+// there it is 0.01 and never for MED or UNVERIF, 0.865 / 0.034 (0.862 /
+// 0.031 with them, but the scope tests fail). Tried and left out:
+// 2^16 buckets, two recogniser copies, l2 3e-4, probability 0.8–0.93 and
+// a hedged-line threshold of 0.95–0.99 (all on the same frontier, within
+// ±0.005 recall for ±0.004 false alarms).
 var modelSettings = trainSettings{
-	dim: 1 << 15, maxN: 3, flags: flagScoped | flagVeto | flagWords | flagAdd,
-	epochs: 30, rate: 0.2, decay: 0.1, l2: 1e-4, posWeight: 3,
-	prob: 0.85, veto: map[string]float64{"PRICE": 0.01, "SUPERST": 0.01},
+	dim: 1 << 15, maxN: 3, flags: flagScoped | flagHedged | flagVeto | flagWords | flagAdd | flagRuled,
+	epochs: 30, rate: 0.2, decay: 0.1, l2: 1e-4, posWeight: 2,
+	prob: 0.85, hedgedProb: 0.99, veto: vetoEvery(0.1), hedgedVeto: vetoExcept(vetoEvery(0.01), "MED", "UNVERIF"),
 	asrCopies: 1, seed: 20261206,
+}
+
+// vetoEvery sets one veto threshold for every category.
+func vetoEvery(p float64) map[string]float64 {
+	v := map[string]float64{}
+	for _, c := range Categories() {
+		v[c] = p
+	}
+	return v
+}
+
+// vetoExcept leaves the categories out of v.
+func vetoExcept(v map[string]float64, cats ...string) map[string]float64 {
+	for _, c := range cats {
+		delete(v, c)
+	}
+	return v
 }
 
 // parseSettings reads "maxN=4,flags=3,prob=0.7" over base.
@@ -100,6 +141,10 @@ func parseSettings(base trainSettings, s string) (trainSettings, error) {
 			base.posWeight = f
 		case "prob":
 			base.prob = f
+		case "hprob":
+			base.hedgedProb = f
+		case "hveto":
+			base.hedgedVeto = vetoEvery(f)
 		case "veto":
 			base.flags |= flagVeto
 			for _, c := range Categories() {
@@ -116,6 +161,14 @@ func parseSettings(base trainSettings, s string) (trainSettings, error) {
 			// training's own noise
 			base.seed = uint64(f)
 		default:
+			if c, ok := strings.CutPrefix(k, "hveto."); ok && CategoryName(c) != "" {
+				base.hedgedVeto = maps.Clone(base.hedgedVeto)
+				if base.hedgedVeto == nil {
+					base.hedgedVeto = map[string]float64{}
+				}
+				base.hedgedVeto[c] = f
+				continue
+			}
 			c, ok := strings.CutPrefix(k, "veto.")
 			if !ok || CategoryName(c) == "" {
 				return base, fmt.Errorf("setting %q: unknown key", kv)
@@ -291,7 +344,7 @@ func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte
 	le := binary.LittleEndian
 	out.Write(le.AppendUint32(nil, st.dim))
 	out.Write(le.AppendUint32(nil, uint32(len(cats))))
-	out.Write([]byte{byte(st.maxN), st.flags, 0, 0})
+	out.Write([]byte{byte(st.maxN), st.flags, byte(math.Round(st.hedgedProb * 100)), 0})
 	for k, cat := range cats {
 		out.WriteByte(byte(len(cat)))
 		out.WriteString(cat)
@@ -307,6 +360,7 @@ func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte
 		out.Write(le.AppendUint32(nil, math.Float32bits(scale)))
 		out.Write(le.AppendUint32(nil, math.Float32bits(logit(st.prob))))
 		out.Write(le.AppendUint32(nil, math.Float32bits(logit(st.veto[cat]))))
+		out.Write(le.AppendUint32(nil, math.Float32bits(logit(st.hedgedVeto[cat]))))
 		for _, v := range w[k] {
 			out.WriteByte(byte(int8(max(-127, min(127, math.Round(float64(v/scale)))))))
 		}
@@ -327,12 +381,12 @@ func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte
 //	go test -tags ne -run CrossValidation ./lint/ -v -cv maxN=4,flags=3
 func TestCategoryModelCrossValidation(t *testing.T) {
 	const (
-		// a little below what the committed settings reach on the five
-		// train/ folds (0.761, 0.045 on 2026-12-07 round 4; 0.769, 0.047
-		// in round 5, the lines scored whole; other seeds swing the false
-		// alarms by ±0.004)
-		minTrainRecall = 0.745
-		maxTrainFA     = 0.052
+		// a little below what the committed settings reach on the nine
+		// train/ folds (0.840, 0.040 in round 6 on 2026-12-07; the round-5
+		// settings 0.747, 0.058 on the same folds; other seeds swing the
+		// false alarms by ±0.004)
+		minTrainRecall = 0.825
+		maxTrainFA     = 0.046
 	)
 	st, err := parseSettings(modelSettings, *cvSettings)
 	if err != nil {
@@ -368,6 +422,14 @@ func TestCategoryModelCrossValidation(t *testing.T) {
 		ms := scoreSet(l, data[i])
 		name := strings.TrimPrefix(p, "testdata/")
 		t.Logf("%-22s rules recall %.3f fa %.3f | with model recall %.3f fa %.3f", name, rs.recall(), rs.fa(), ms.recall(), ms.fa())
+		if *cvLines && strings.HasPrefix(name, "train/") {
+			for _, a := range ms.alarms {
+				t.Log("  ALARM ", a)
+			}
+			for _, m := range ms.misses {
+				t.Log("  MISS  ", m)
+			}
+		}
 		rulesAll.add(rs)
 		modelAll.add(ms)
 		if strings.HasPrefix(name, "train/") {
@@ -445,6 +507,10 @@ func newLinterWithoutModel(t testing.TB) *Linter {
 	p.Model = ""
 	l, err := New(p)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// the rules a model set in later may veto
+	if l.m.Load().modelRules, err = defaultRuleIDs(); err != nil {
 		t.Fatal(err)
 	}
 	return l

@@ -2,6 +2,7 @@ package lint
 
 import (
 	"math"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -165,10 +166,20 @@ func (cm *catModel) wordFeatures(rs []rune, ws *wordScratch, from, to int, salt 
 	if last == len(ws.ends)-1 {
 		hi = last + 1
 	}
+	// a word holding a masked rune (model.go) is no feature, alone or in
+	// a pair
+	masked := func(i int) bool {
+		return i >= 0 && i < len(ws.ends) && slices.Contains(rs[start(i):ws.ends[i]], maskRune)
+	}
 	for i := first; i <= last; i++ {
-		emit(word(seed('w'), i) & (cm.dim - 1))
+		if !masked(i) {
+			emit(word(seed('w'), i) & (cm.dim - 1))
+		}
 	}
 	for i := lo; i < hi; i++ {
+		if masked(i) || masked(i+1) {
+			continue
+		}
 		h := word(seed('b'), i)
 		h = word((h^'|')*fnvPrime, i+1)
 		emit(h & (cm.dim - 1))

@@ -224,6 +224,7 @@ func TestCategoryModelVeto(t *testing.T) {
 			cm.scale = append(cm.scale, 1)
 			cm.logit = append(cm.logit, float32(math.Inf(1))) // never speaks
 			cm.veto = append(cm.veto, float32(math.Inf(-1)))
+			cm.hedgedVeto = append(cm.hedgedVeto, float32(math.Inf(-1)))
 			switch k {
 			case price:
 				cm.bias[k] = -20
