@@ -17,12 +17,12 @@ import (
 // normalised text, trained by TestCategoryModelIsReproducible on the
 // labelled sets that may be tuned on (never final.tsv or a frozen set).
 //
-// It speaks only when the rules found nothing in the utterance and the
-// utterance holds none of the words that take a claim back or show it is
-// about something else (negations, disclaimers, doubts, wishes, doctor
-// referrals, allow-phrases, rule exceptions, own-range words, heads and
-// subjects): those are the lines where a bag of characters cannot tell a
-// claim from its denial, and the rules have already decided them.
+// Which lines it may speak on is in the file's flags: with flagHedged
+// and flagRuled it judges every whole utterance, but on one that holds a
+// negation, disclaimer, doubt, wish or doctor referral, or a word a rule
+// used to judge it, it must be surer (hedgedLogit), because there a bag of
+// characters can hardly tell a claim from its denial and the rules have
+// already weighed it; without them it keeps quiet on such lines.
 //
 //go:embed model/category.bin
 var categoryModelBin []byte
