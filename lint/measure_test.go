@@ -144,13 +144,13 @@ func neverTuneSets(t *testing.T) []string {
 // a little below what the linter reaches, so a regression fails.
 func TestCorpusSets(t *testing.T) {
 	const (
-		// a little below what the linter reaches (0.940, 0.025, DATA 0.89
-		// in round 6 on 2026-12-07, the model judging hedged and
-		// rule-judged lines and vetoing every category; 0.898, 0.048,
-		// 0.76 in round 5; 0.729, 0.062 and 0.63 before any of this work)
-		minRecall      = 0.93
-		maxFalseAlarm  = 0.03
-		minCatRecall   = 0.87
+		// a little below what the linter reaches (0.954, 0.029, MED 0.91
+		// in round 7 on 2026-12-07; 0.940, 0.025, DATA 0.89 in round 6;
+		// 0.898, 0.048, 0.76 in round 5; 0.729, 0.062 and 0.63 before any
+		// of this work)
+		minRecall      = 0.945
+		maxFalseAlarm  = 0.035
+		minCatRecall   = 0.89
 		minCatExamples = 10
 	)
 	l, err := NewDefault()
@@ -265,7 +265,8 @@ const asrSeed = 20261206
 // rate move when the never-tune sets are rewritten the way a recogniser
 // hears them. It prints aggregate figures only.
 func TestASRShapedNeverTuneSets(t *testing.T) {
-	// measured 0.047 and 0.004 in round 6 (2026-12-07; 0.040 and 0.002
+	// measured 0.046 and 0.002 in round 7, 0.047 and 0.004 in round 6
+	// (2026-12-07; 0.040 and 0.002
 	// in round 5, 0.066 and 0.004 after the model first trained on
 	// recogniser-shaped copies, 0.067 the day before)
 	const maxRecallDrop, maxFARise = 0.06, 0.01

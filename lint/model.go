@@ -37,6 +37,11 @@ const (
 	// the text's features and grow with its length, so over a file read as
 	// one line (the longest training line is 131 runes) they mean nothing.
 	modelMaxRunes = 400
+	// modelVetoMaxRunes is the longest utterance whose rule findings the
+	// model may clear: past the longest line it learned from (45 runes)
+	// the words around a listed phrase outweigh it (a 20-second caption
+	// ending in 全网最低价 scored as clean).
+	modelVetoMaxRunes = 30
 	// modelScopedMaxN is the longest n-gram drawn again inside a hedged
 	// clause: short ones say what is negated, long ones only repeat the
 	// plain features.
@@ -369,7 +374,7 @@ func (m *matcher) modelAdds(nt *normText, sc *scratch, into []Finding, from int)
 		if doubtful {
 			bar = max(bar, cm.hedgedLogit)
 		}
-		if s[k] <= bar || slices.ContainsFunc(into[from:n], func(f Finding) bool { return f.Category == cat }) {
+		if s[k] <= bar || slices.ContainsFunc(into[from:n], func(f Finding) bool { return f.Category == cat }) || m.weighed(sc, cat) {
 			continue
 		}
 		r := m.firstRule(cat)
@@ -386,6 +391,17 @@ func (m *matcher) modelAdds(nt *normText, sc *scratch, into []Finding, from int)
 	return into
 }
 
+// weighed reports whether the rules had a candidate of the category in
+// the utterance and cleared it (a negation's scope, a dismissal, a head
+// that is not the product): they have read those words, and a bag of
+// them must not say the opposite.
+func (m *matcher) weighed(sc *scratch, cat string) bool {
+	if len(sc.doubt)+len(sc.discl) == 0 {
+		return false
+	}
+	return slices.ContainsFunc(sc.cands, func(c hit) bool { return m.rules[m.pats[c.idx].rule].Category == cat })
+}
+
 // veto clears an utterance whose every rule finding is of a category the
 // model is sure the utterance does not hold, when the model was trained
 // to. It clears the whole utterance or nothing: the veto exists to spare a
@@ -393,7 +409,7 @@ func (m *matcher) modelAdds(nt *normText, sc *scratch, into []Finding, from int)
 // doubt is not clean, so its other findings stand too.
 func (m *matcher) veto(nt *normText, sc *scratch, out []Finding) []Finding {
 	cm := m.model
-	if cm == nil || cm.flags&flagVeto == 0 || len(out) == 0 || len(nt.runes) < modelMinRunes || len(nt.runes) > modelMaxRunes {
+	if cm == nil || cm.flags&flagVeto == 0 || len(out) == 0 || len(nt.runes) < modelMinRunes || len(nt.runes) > modelVetoMaxRunes {
 		return out
 	}
 	for _, f := range out {

@@ -86,10 +86,21 @@ type trainSettings struct {
 // 2^16 buckets, two recogniser copies, l2 3e-4, probability 0.8–0.93 and
 // a hedged-line threshold of 0.95–0.99 (all on the same frontier, within
 // ±0.005 recall for ±0.004 false alarms).
+//
+// Round 7 (the same day, five more independent sets: train/paraphrase4,
+// paraphrase5, tempting4, asrnoise and asrnoise2; all twenty folds): the
+// round-6 settings 0.858 / 0.027 with the data alone, but the retrained
+// model overruled more of the rules' held scope cases (下了播私底下找我
+// after 不好答, 这不是药是补肾的好东西), so the hedged-line veto leaves out
+// HEALTH and OFFPLAT too (0.858 / 0.030), and the model no longer reports
+// a category on a line where the rules weighed a candidate of it against
+// a dismissal or disclaimer (戴了招财辟邪那都是迷信; 0.856 / 0.029; against
+// any hedge it cost 0.03 recall for 0.003 false alarms). The veto reads
+// only lines as long as those it learned from (modelVetoMaxRunes).
 var modelSettings = trainSettings{
 	dim: 1 << 15, maxN: 3, flags: flagScoped | flagHedged | flagVeto | flagWords | flagAdd | flagRuled,
 	epochs: 30, rate: 0.2, decay: 0.1, l2: 1e-4, posWeight: 2,
-	prob: 0.85, hedgedProb: 0.99, veto: vetoEvery(0.1), hedgedVeto: vetoExcept(vetoEvery(0.01), "MED", "UNVERIF"),
+	prob: 0.85, hedgedProb: 0.99, veto: vetoEvery(0.1), hedgedVeto: vetoExcept(vetoEvery(0.01), "MED", "UNVERIF", "HEALTH", "OFFPLAT"),
 	asrCopies: 1, seed: 20261206,
 }
 
@@ -381,12 +392,13 @@ func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte
 //	go test -tags ne -run CrossValidation ./lint/ -v -cv maxN=4,flags=3
 func TestCategoryModelCrossValidation(t *testing.T) {
 	const (
-		// a little below what the committed settings reach on the nine
-		// train/ folds (0.840, 0.040 in round 6 on 2026-12-07; the round-5
-		// settings 0.747, 0.058 on the same folds; other seeds swing the
-		// false alarms by ±0.004)
-		minTrainRecall = 0.825
-		maxTrainFA     = 0.046
+		// a little below what the committed settings reach on the train/
+		// folds (0.837, 0.033 on fourteen folds in round 7 on 2026-12-07;
+		// 0.840, 0.040 on nine in round 6, where the round-5 settings
+		// scored 0.747, 0.058; other seeds swing the false alarms by
+		// ±0.004)
+		minTrainRecall = 0.82
+		maxTrainFA     = 0.04
 	)
 	st, err := parseSettings(modelSettings, *cvSettings)
 	if err != nil {

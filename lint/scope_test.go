@@ -3,6 +3,7 @@ package lint
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -76,7 +77,8 @@ func TestScopeAndQualification(t *testing.T) {
 		// the claim's verb echoed, negated: she refuses what was asked
 		{"echo refusal", "要加我微信的我一律不加大家就在直播间问", nil},
 		{"echo refusal after a request", "老有人让我加他微信我是不会加的", nil},
-		{"echo as a condition", "快加我微信不加就抢不到了", []string{"OFFPLAT"}},
+		// 不加就抢不到了 is also coercion (INDUCE), which the model adds
+		{"echo as a condition", "快加我微信不加就抢不到了", []string{"INDUCE", "OFFPLAT"}},
 		{"echo as a condition with 的话", "加我微信啊不加的话没有优惠", []string{"OFFPLAT"}},
 		// a fibre's share off a label; a percent on a result stays a claim
 		{"fibre on the label", "这条围巾是百分之百羊毛织的", nil},
@@ -244,6 +246,7 @@ func TestCategoryModelVeto(t *testing.T) {
 		{"only price findings are cleared", "最后一天原价一百九十九今天只要九十九", flagVeto, nil},
 		{"an undoubted finding keeps the rest", "全国都找不到比这更便宜的了", flagVeto, []string{"ABS", "PRICE"}},
 		{"no veto flag, no veto", "最后一天原价一百九十九今天只要九十九", 0, []string{"PRICE"}},
+		{"longer than any line it learned from", strings.Repeat("今天给大家介绍我们村自己做的", 3) + "最后一天原价一百九十九今天只要九十九", flagVeto, []string{"PRICE"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
