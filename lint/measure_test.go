@@ -144,8 +144,9 @@ func neverTuneSets(t *testing.T) []string {
 // a little below what the linter reaches, so a regression fails.
 func TestCorpusSets(t *testing.T) {
 	const (
-		// a little below what the linter reaches (0.954, 0.029, MED 0.91
-		// in round 7 on 2026-12-07; 0.940, 0.025, DATA 0.89 in round 6;
+		// a little below what the linter reaches (0.960, 0.027, UNVERIF
+		// 0.91 in round 8 and 0.954, 0.029, MED 0.91 in round 7 on
+		// 2026-12-07; 0.940, 0.025, DATA 0.89 in round 6;
 		// 0.898, 0.048, 0.76 in round 5; 0.729, 0.062 and 0.63 before any
 		// of this work)
 		minRecall      = 0.945
