@@ -38,9 +38,9 @@ const (
 	// one line (the longest training line is 131 runes) they mean nothing.
 	modelMaxRunes = 400
 	// modelVetoMaxRunes is the longest utterance whose rule findings the
-	// model may clear: past the longest line it learned from (45 runes)
-	// the words around a listed phrase outweigh it (a 20-second caption
-	// ending in 全网最低价 scored as clean).
+	// model may clear: 99 % of the lines it learned from are this long or
+	// shorter, and past that the words around a listed phrase outweigh it
+	// (a 20-second caption ending in 全网最低价 scored as clean).
 	modelVetoMaxRunes = 30
 	// modelScopedMaxN is the longest n-gram drawn again inside a hedged
 	// clause: short ones say what is negated, long ones only repeat the
