@@ -162,6 +162,10 @@ func TestParsePackReportsErrorsWithLineNumbers(t *testing.T) {
 		{"invalid utf8", "version = 1\n[allow]\nphrase = \xff\n", 3, "UTF-8"},
 		{"number only", "version = 1\n[rule A]\ncategory = ABS\npattern = ##\nlaw = x\nexplain = y\nsuggest = z\n", 4, "only a number"},
 		{"bad boundary", "version = 1\n[rule A]\ncategory = ABS\npattern = 最好\nboundary = left\nlaw = x\nexplain = y\nsuggest = z\n", 5, "boundary"},
+		{"unknown category section", "version = 1\n[category ABX]\nlaw = x\nexplain = y\nsuggest = z\n", 2, "unknown category"},
+		{"category without suggest", "version = 1\n[category ABS]\nlaw = x\nexplain = y\n", 2, "category ABS needs law, explain and suggest"},
+		{"category explained twice", "version = 1\n[category ABS]\nlaw = x\nexplain = y\nsuggest = z\n[category ABS]\nlaw = x\nexplain = y\nsuggest = z\n", 6, "already explained at line 2"},
+		{"pattern in a category", "version = 1\n[category ABS]\npattern = 最好\nlaw = x\nexplain = y\nsuggest = z\n", 3, "unknown key"},
 		{"tilde in except", "version = 1\n[rule A]\ncategory = ABS\npattern = 最好\nexcept = 最~好\nlaw = x\nexplain = y\nsuggest = z\n", 5, "'~'"},
 	}
 	for _, tt := range tests {

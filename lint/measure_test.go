@@ -319,4 +319,9 @@ func TestSuggestionsPass(t *testing.T) {
 			t.Errorf("rule %s: its suggestion %q is flagged: %+v", r.ID, r.Suggest, fs)
 		}
 	}
+	for _, c := range p.Explained {
+		if fs := l.CheckFinal(c.Suggest); len(fs) > 0 {
+			t.Errorf("category %s: its suggestion %q is flagged: %+v", c.Category, c.Suggest, fs)
+		}
+	}
 }

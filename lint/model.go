@@ -377,15 +377,15 @@ func (m *matcher) modelAdds(nt *normText, sc *scratch, into []Finding, from int)
 		if s[k] <= bar || slices.ContainsFunc(into[from:n], func(f Finding) bool { return f.Category == cat }) || m.weighed(sc, cat) {
 			continue
 		}
-		r := m.firstRule(cat)
-		if r == nil {
+		told, ok := m.told(cat)
+		if !ok {
 			continue
 		}
 		sp := nt.spanOf(0, len(nt.runes))
 		into = append(into, Finding{
 			Category: cat, Rule: "model-" + cat,
 			Start: int(sp.start), End: int(sp.end), Match: string(sc.orig[sp.start:sp.end]),
-			Law: r.Law, Explain: r.Explain, Suggest: r.Suggest,
+			Law: told.Law, Explain: told.Explain, Suggest: told.Suggest,
 		})
 	}
 	return into
@@ -450,11 +450,20 @@ func (m *matcher) endsPending(rs []rune) bool {
 	return false
 }
 
-func (m *matcher) firstRule(cat string) *Rule {
-	for i := range m.rules {
-		if m.rules[i].Category == cat {
-			return &m.rules[i]
+// told is what a finding of the category with no rule behind it says: the
+// pack's [category] text, or, in a pack written before those existed,
+// the category's first rule's (false when the pack has neither, so the
+// model never reports what nobody can explain).
+func (m *matcher) told(cat string) (CategoryText, bool) {
+	for _, c := range m.pack.Explained {
+		if c.Category == cat {
+			return c, true
 		}
 	}
-	return nil
+	for _, r := range m.rules {
+		if r.Category == cat {
+			return CategoryText{Category: cat, Law: r.Law, Explain: r.Explain, Suggest: r.Suggest, Line: r.Line}, true
+		}
+	}
+	return CategoryText{}, false
 }

@@ -109,3 +109,72 @@ func TestBuiltInModelJudgesFinalCaptions(t *testing.T) {
 		})
 	}
 }
+
+// TestModelFindingsTellTheCategory: a finding the model makes is told with
+// its category's own words, never a rule's, whose explanation quotes words
+// she may not have said; a pack without [category] sections still
+// explains it with the category's first rule.
+func TestModelFindingsTellTheCategory(t *testing.T) {
+	p, err := DefaultPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	explained := map[string]CategoryText{}
+	for _, c := range p.Explained {
+		explained[c.Category] = c
+	}
+	for _, cat := range Categories() {
+		c, ok := explained[cat]
+		if !ok {
+			t.Errorf("the default pack does not explain category %s", cat)
+			continue
+		}
+		for _, r := range p.Rules {
+			if r.Category == cat && r.Explain == c.Explain {
+				t.Errorf("category %s is explained with rule %s's words %q", cat, r.ID, r.Explain)
+			}
+		}
+	}
+	// 百分之百 in UNVERIF's first rule is exactly what a paraphrase lacks;
+	// any one of these lines told by the model will do, so retraining it
+	// does not break the test unless it hears none of them
+	lines := []string{"你买回去吃不好 我倒贴你钱", "这个腊肉放多久都不得坏 你们放心", "我们这个茶 喝了好多年的人都晓得 从来没有人喝出毛病"}
+	l := defaultLinter(t)
+	var mf *Finding
+	var line string
+	for _, line = range lines {
+		fs := l.CheckFinal(line)
+		if i := slices.IndexFunc(fs, func(f Finding) bool { return f.Rule == "model-UNVERIF" }); i >= 0 {
+			mf = &fs[i]
+			break
+		}
+	}
+	if mf == nil {
+		t.Fatalf("the model reports UNVERIF on none of %q; the test needs a line it does", lines)
+	}
+	want := explained["UNVERIF"]
+	if mf.Explain != want.Explain || mf.Suggest != want.Suggest || mf.Law != want.Law {
+		t.Errorf("model finding told %q / %q / %q, want the category's %q / %q / %q", mf.Explain, mf.Suggest, mf.Law, want.Explain, want.Suggest, want.Law)
+	}
+
+	p.Explained = nil
+	old, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first *Rule
+	for i := range p.Rules {
+		if p.Rules[i].Category == "UNVERIF" {
+			first = &p.Rules[i]
+			break
+		}
+	}
+	fs := old.CheckFinal(line)
+	i := slices.IndexFunc(fs, func(f Finding) bool { return f.Rule == "model-UNVERIF" })
+	if i < 0 {
+		t.Fatalf("without [category] sections CheckFinal(%q) = %+v, want the model's UNVERIF finding still", line, fs)
+	}
+	if fs[i].Explain != first.Explain || fs[i].Suggest != first.Suggest {
+		t.Errorf("without [category] sections the finding says %q / %q, want rule %s's", fs[i].Explain, fs[i].Suggest, first.ID)
+	}
+}

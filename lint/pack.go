@@ -89,6 +89,21 @@ type Pack struct {
 	Allow    []Phrase
 	Words    []Phrase
 	Rules    []Rule
+	// Explained are the categories' own law, explanation and safer
+	// phrasing, told for a finding no single rule made (the category
+	// model's, whose words no pattern lists): a rule's explanation quotes
+	// its own words, which she may not have said.
+	Explained []CategoryText
+}
+
+// CategoryText is what the streamer and her social worker are told about
+// a category as a whole.
+type CategoryText struct {
+	Category string
+	Law      string
+	Explain  string
+	Suggest  string
+	Line     int
 }
 
 // Phrase is one word or pattern with the line it came from.
@@ -174,7 +189,9 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 	}
 	section := ""
 	var rule *Rule
+	var cat *CategoryText
 	seenRule := map[string]int{}
+	seenCat := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), maxPackBytes)
 	line := 0
@@ -195,7 +212,7 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 				continue
 			}
 			head := strings.TrimSpace(text[1 : len(text)-1])
-			rule = nil
+			rule, cat = nil, nil
 			switch {
 			case head == "normalize" || head == "allow" || head == "words":
 				section = head
@@ -213,8 +230,22 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 				p.Rules = append(p.Rules, Rule{ID: id, Boundary: "start", Negatable: true, Line: line})
 				rule = &p.Rules[len(p.Rules)-1]
 				section = "rule"
+			case strings.HasPrefix(head, "category "):
+				code := strings.TrimSpace(strings.TrimPrefix(head, "category "))
+				if _, ok := categoryNames[code]; !ok {
+					fail(line, "unknown category %q (want one of %s)", code, strings.Join(Categories(), " "))
+					section = "bad"
+					continue
+				}
+				if prev, dup := seenCat[code]; dup {
+					fail(line, "category %s is already explained at line %d", code, prev)
+				}
+				seenCat[code] = line
+				p.Explained = append(p.Explained, CategoryText{Category: code, Line: line})
+				cat = &p.Explained[len(p.Explained)-1]
+				section = "category"
 			default:
-				fail(line, "unknown section [%s] (want [normalize], [allow], [words] or [rule ID])", head)
+				fail(line, "unknown section [%s] (want [normalize], [allow], [words], [rule ID] or [category CODE])", head)
 				section = "bad"
 			}
 			continue
@@ -370,6 +401,17 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 			default:
 				fail(line, "unknown key %q in rule %s", key, rule.ID)
 			}
+		case "category":
+			switch key {
+			case "law":
+				cat.Law = val
+			case "explain":
+				cat.Explain = val
+			case "suggest":
+				cat.Suggest = val
+			default:
+				fail(line, "unknown key %q in category %s (want law, explain or suggest)", key, cat.Category)
+			}
 		case "bad":
 			// already reported at the section header
 		}
@@ -389,6 +431,11 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 		}
 		if r.Law == "" || r.Explain == "" || r.Suggest == "" {
 			fail(r.Line, "rule %s needs law, explain and suggest (the streamer is told all three)", r.ID)
+		}
+	}
+	for _, c := range p.Explained {
+		if c.Law == "" || c.Explain == "" || c.Suggest == "" {
+			fail(c.Line, "category %s needs law, explain and suggest (the streamer is told all three)", c.Category)
 		}
 	}
 	if len(pe.Problems) > 0 {

@@ -157,7 +157,7 @@ func TestCategoryModelSpeaksOnlyWhereRulesCannotDecide(t *testing.T) {
 		sure.w[f*len(cats)+health] = 1
 	}
 	m.model = sure
-	first := m.firstRule("HEALTH")
+	told, _ := m.told("HEALTH")
 	cases := []struct {
 		name, text   string
 		final, model bool
@@ -194,8 +194,8 @@ func TestCategoryModelSpeaksOnlyWhereRulesCannotDecide(t *testing.T) {
 				return
 			}
 			n := len([]rune(c.text))
-			if mf.Start != 0 || mf.End != n || mf.Match != c.text || mf.Law != first.Law || mf.Explain != first.Explain || mf.Suggest != first.Suggest {
-				t.Errorf("model finding %+v, want the whole utterance [0,%d) with rule %s's law, explanation and suggestion", *mf, n, first.ID)
+			if mf.Start != 0 || mf.End != n || mf.Match != c.text || mf.Law != told.Law || mf.Explain != told.Explain || mf.Suggest != told.Suggest {
+				t.Errorf("model finding %+v, want the whole utterance [0,%d) with the HEALTH category's law, explanation and suggestion (line %d)", *mf, n, told.Line)
 			}
 		})
 	}
