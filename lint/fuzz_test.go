@@ -44,6 +44,7 @@ func FuzzParsePack(f *testing.F) {
 	f.Add(defaultPack)
 	f.Add("version = 1\n[rule A]\ncategory = ABS\npattern = 最(好|香|)~#\nlaw = x\nexplain = y\nsuggest = z\n")
 	f.Add("version = 1\n[normalize]\nfold = a b -> c\nfiller = 嗯\n[allow]\nphrase = ((((\n")
+	f.Add("version = 1\nmodel = category\n[category MED]\nlaw = x\nexplain = y\nsuggest = z\n[rule A]\ncategory = MED\npattern = 治病\nlaw = x\nexplain = y\nsuggest = z\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := ParsePack("fuzz", strings.NewReader(s))
 		if err != nil {
