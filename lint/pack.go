@@ -392,24 +392,13 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 				default:
 					rule.AboutProduct = b
 				}
-			case "law":
-				rule.Law = val
-			case "explain":
-				rule.Explain = val
-			case "suggest":
-				rule.Suggest = val
 			default:
-				fail(line, "unknown key %q in rule %s", key, rule.ID)
+				if !setTold(key, val, &rule.Law, &rule.Explain, &rule.Suggest) {
+					fail(line, "unknown key %q in rule %s", key, rule.ID)
+				}
 			}
 		case "category":
-			switch key {
-			case "law":
-				cat.Law = val
-			case "explain":
-				cat.Explain = val
-			case "suggest":
-				cat.Suggest = val
-			default:
+			if !setTold(key, val, &cat.Law, &cat.Explain, &cat.Suggest) {
 				fail(line, "unknown key %q in category %s (want law, explain or suggest)", key, cat.Category)
 			}
 		case "bad":
@@ -442,6 +431,22 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 		return nil, pe
 	}
 	return p, nil
+}
+
+// setTold sets what the streamer is told (law, explain, suggest) from a
+// rule's or a category's key, reporting false for any other key.
+func setTold(key, val string, law, explain, suggest *string) bool {
+	switch key {
+	case "law":
+		*law = val
+	case "explain":
+		*explain = val
+	case "suggest":
+		*suggest = val
+	default:
+		return false
+	}
+	return true
 }
 
 // stripComment drops a comment: a line starting with '#', or " # ..." at
