@@ -421,6 +421,12 @@ func TestCategoryModelCrossValidation(t *testing.T) {
 		// TestCategoryModelIsReproducible
 		t.Skip("cross-validation runs natively (test-unit), not under an emulator")
 	}
+	if raceDetector {
+		// thirty-one trainings took 17 minutes of test-unit's race run
+		// on 23 folds; `make test-unit` runs this test again without
+		// -race, where it takes two
+		t.Skip("cross-validation runs natively (make test-unit's second lint step), not under -race")
+	}
 	st, err := parseSettings(modelSettings, *cvSettings)
 	if err != nil {
 		t.Fatal(err)
