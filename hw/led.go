@@ -323,10 +323,21 @@ func (l *StatusLED) Run(ctx context.Context) error {
 				return ctx.Err()
 			}
 		}
-		t := l.opts.Clock.NewTimer(hold)
-		l.mu.Lock()
-		l.armed = gen
-		l.mu.Unlock()
+		if err := l.hold(ctx, gen, hold); err != nil {
+			return err
+		}
+	}
+}
+
+// hold waits out one timed step of generation gen, then advances past it,
+// or returns early when something changed the LED.
+func (l *StatusLED) hold(ctx context.Context, gen uint64, d time.Duration) error {
+	t := l.opts.Clock.NewTimer(d)
+	defer t.Stop()
+	l.mu.Lock()
+	l.armed = gen
+	l.mu.Unlock()
+	for {
 		select {
 		case <-t.Chan():
 			l.mu.Lock()
@@ -334,10 +345,19 @@ func (l *StatusLED) Run(ctx context.Context) error {
 				l.advance()
 			}
 			l.mu.Unlock()
+			return nil
 		case <-l.wake:
-			t.Stop()
+			// A poke left over from the change this timer was armed
+			// for (Show before Run started) keeps the timer: re-arming
+			// would drop a clock move made between stop and re-arm,
+			// which is how CI once saw fault's first red never end.
+			l.mu.Lock()
+			changed := l.gen != gen
+			l.mu.Unlock()
+			if changed {
+				return nil
+			}
 		case <-ctx.Done():
-			t.Stop()
 			return ctx.Err()
 		}
 	}
