@@ -115,6 +115,7 @@ const (
 	kindReferral
 	kindSpeech
 	kindService
+	kindReport
 )
 
 // A pattern may be several parts joined by '~': each later part must
@@ -196,6 +197,7 @@ type scratch struct {
 	refer   []hit
 	speech  []hit
 	svc     []hit
+	report  []hit
 	breaks  []int
 	bounds  []bool
 	segBuf  []rune
@@ -319,6 +321,7 @@ func compile(p *Pack) (*matcher, error) {
 		{p.Topics, kindTopic}, {p.DisclaimVerbs, kindVerb}, {p.Doubts, kindDoubt},
 		{p.Wishes, kindWish}, {p.Heads, kindHead}, {p.Subjects, kindSubject}, {p.Products, kindProduct},
 		{p.Referrals, kindReferral}, {p.SpeechVerbs, kindSpeech}, {p.Services, kindService},
+		{p.Reports, kindReport},
 	}
 	for _, l := range lists {
 		for _, w := range l.ph {
@@ -423,7 +426,7 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 	sc.neg, sc.notNeg, sc.discl, sc.own = sc.neg[:0], sc.notNeg[:0], sc.discl[:0], sc.own[:0]
 	sc.topic, sc.verb, sc.doubt, sc.wish = sc.topic[:0], sc.verb[:0], sc.doubt[:0], sc.wish[:0]
 	sc.head, sc.subj, sc.prod = sc.head[:0], sc.subj[:0], sc.prod[:0]
-	sc.refer, sc.speech, sc.svc = sc.refer[:0], sc.speech[:0], sc.svc[:0]
+	sc.refer, sc.speech, sc.svc, sc.report = sc.refer[:0], sc.speech[:0], sc.svc[:0], sc.report[:0]
 	sc.breaks = append(sc.breaks[:0], nt.breaks...)
 
 	record := func(k int32, start, end int) {
@@ -469,6 +472,8 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 			sc.speech = append(sc.speech, h)
 		case kindService:
 			sc.svc = append(sc.svc, h)
+		case kindReport:
+			sc.report = append(sc.report, h)
 		}
 	}
 	m.ac.scan(nt.runes, func(k int32, end int) {
@@ -727,6 +732,9 @@ const (
 	topicGap = 3
 	// and the negated verb follows the phrase within this many runes
 	disownWindow = 12
+	// a doubt or disclaimer after a reported claim (有人讲…能治胃病，莫听)
+	// follows it within this many runes
+	rejectWindow = 24
 	// a head noun follows the absolute word within this gap (最 + 大的 +
 	// 苗寨; 最好吃 + 的 + 吃法)
 	headGap = 3
@@ -743,6 +751,9 @@ const (
 func (m *matcher) negated(nt *normText, sc *scratch, c hit, cs, ce int) bool {
 	if cannot(nt.runes, c.end) {
 		return true // 代替不了, 治不好: the claim is denied by its own verb
+	}
+	if eitherWay(nt.runes, c) {
+		return true // 减肥不减肥, 原价不原价: a question, not a claim
 	}
 	for _, ng := range sc.neg {
 		if ng.start < cs || ng.end > c.start {
@@ -778,22 +789,70 @@ func (m *matcher) negated(nt *normText, sc *scratch, c hit, cs, ce int) bool {
 			return true
 		}
 	}
+	// A list of claims (补气血，提高免疫力，这些话我都不讲) is taken back as
+	// one: what follows the last of them follows each.
+	// The list may run over clause breaks (降血压，治失眠，这些话我都不讲),
+	// and what takes it back may start the clause after it.
+	tail := listEnd(sc, c)
+	_, te := clauseOf(sc.breaks, tail, len(nt.runes))
+	te = max(te, ce)
 	for _, d := range sc.discl {
-		if d.start >= c.end && d.start < ce && d.start-c.end <= disclaimerWindow {
+		// a disclaimer denied (这个不是乱讲) insists instead
+		if d.start >= c.end && d.start < te && d.start-tail <= disclaimerWindow && !deniedAt(sc, d.start) {
 			return true
 		}
 	}
+	if reported(sc, c, cs) {
+		// what someone else said, then any real negation, doubt or
+		// disclaimer of hers after it (莫听, 我不认, 不是的, 没依据). A
+		// negation inside the reported claim (老人讲…夜里不哭) clears it
+		// too: the category model is left to catch those.
+		// Her answer may come after a pause, in a clause of its own.
+		for _, hs := range [...][]hit{sc.doubt, sc.discl, sc.neg} {
+			for _, d := range hs {
+				if d.start >= tail && d.start-tail <= rejectWindow && negationIsReal(sc, d) {
+					return true
+				}
+			}
+		}
+	}
 	for _, ng := range sc.neg {
-		if ng.start < c.end || ng.end > ce || ng.start-c.end > disownWindow || !m.realNegation(sc, ng) || !(governsVerb(sc, ng, ce) || endsPredicate(nt, sc, ng, ce)) {
+		if ng.start < c.end || ng.end > te || !m.realNegation(sc, ng) || !(governsVerb(sc, ng, te) || endsPredicate(nt, sc, ng, te)) {
 			continue
 		}
 		for _, tp := range sc.topic {
-			if tp.start >= c.end && tp.start-c.end <= topicGap && tp.end <= ng.start {
+			if tp.start >= tail && tp.start-tail <= topicGap && tp.end <= ng.start && ng.start-tail <= disownWindow {
 				return true
 			}
 		}
 	}
 	return m.echoDenied(nt, sc, c, ce)
+}
+
+// listEnd returns where the list of claims starting with c ends: later
+// candidates that each begin within topicGap runes of the one before.
+func listEnd(sc *scratch, c hit) int {
+	end := c.end
+	for grew := true; grew; {
+		grew = false
+		for _, o := range sc.cands {
+			if o.start >= end-1 && o.start <= end+topicGap && o.end > end {
+				end, grew = o.end, true
+			}
+		}
+	}
+	return end
+}
+
+// reported reports whether someone else's words introduce the claim
+// (有人讲, 网上说) within doubtWindow runes before it in its clause.
+func reported(sc *scratch, c hit, cs int) bool {
+	for _, r := range sc.report {
+		if r.start >= cs && r.end <= c.start && c.start-r.end <= doubtWindow {
+			return true
+		}
+	}
+	return false
 }
 
 // echoDenied reports whether the claim's verb comes back negated after it
@@ -820,6 +879,17 @@ func (m *matcher) echoDenied(nt *normText, sc *scratch, c hit, ce int) bool {
 		}
 	}
 	return false
+}
+
+// eitherWay reports whether the claim is said both ways, A-not-A (减肥不
+// 减肥我讲不了, 保佑不保佑的): the first two runes of it again after 不 or 没.
+func eitherWay(rs []rune, c hit) bool {
+	k := min(2, c.end-c.start)
+	i := c.end
+	if i >= len(rs) || (rs[i] != '不' && rs[i] != '没') || i+1+k > len(rs) {
+		return false
+	}
+	return slices.Equal(rs[i+1:i+1+k], rs[c.start:c.start+k])
 }
 
 // completed reports whether a 了 closes the negated predicate before the
@@ -880,6 +950,17 @@ func corrected(rs []rune, ng hit, claim int) bool {
 func governsSpeech(sc *scratch, ng hit) bool {
 	for _, v := range sc.speech {
 		if v.start >= ng.end && v.start-ng.end <= 4 {
+			return true
+		}
+	}
+	return false
+}
+
+// deniedAt reports whether a real negation ends at i or runs over it
+// (不 or 不是 of 不是乱讲).
+func deniedAt(sc *scratch, i int) bool {
+	for _, ng := range sc.neg {
+		if ng.start < i && ng.end >= i && negationIsReal(sc, ng) {
 			return true
 		}
 	}

@@ -81,8 +81,8 @@ func TestBuiltInModelJudgesFinalCaptions(t *testing.T) {
 		{"喝了以后 晚上起夜少了 精神好了 每个人都这样", nil, true, []string{"HEALTH"}, []string{"HEALTH", "UNVERIF"}},
 		// a line that ends otherwise is judged alike either way
 		// (which categories is the model's call: rounds 6 and 9 read 三天就
-		// as a promised result, UNVERIF, rounds 7 and 8 did not)
-		{"这个姜粉冲水喝 手脚冰凉的 三天就暖起来", nil, false, []string{"HEALTH", "UNVERIF"}, []string{"HEALTH", "UNVERIF"}},
+		// as a promised result, UNVERIF, rounds 7, 8 and 10 did not)
+		{"这个姜粉冲水喝 手脚冰凉的 三天就暖起来", nil, false, []string{"HEALTH"}, []string{"HEALTH"}},
 		{"这个蜂蜜的味道很好 大家可以尝一尝", nil, false, nil, nil},
 	}
 	for _, c := range cases {

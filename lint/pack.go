@@ -86,9 +86,14 @@ type Pack struct {
 	// a guarantee whose outcome they are promises the seller's own work,
 	// which she can keep, not an unprovable quality of the goods.
 	Services []Phrase
-	Allow    []Phrase
-	Words    []Phrase
-	Rules    []Rule
+	// Reports introduce what someone else says (有人讲, 网上说, 评论里有人
+	// 讲): a claim they introduce is cleared by a doubt or disclaimer after
+	// it (有人讲这个茶能治胃病，莫信), which on her own claim would be a
+	// shrug she speaks over.
+	Reports []Phrase
+	Allow   []Phrase
+	Words   []Phrase
+	Rules   []Rule
 	// Explained are the categories' own law, explanation and safer
 	// phrasing, told for a finding no single rule made (the category
 	// model's, whose words no pattern lists): a rule's explanation quotes
@@ -328,6 +333,8 @@ func ParsePack(source string, r io.Reader) (*Pack, error) {
 				p.Products = append(p.Products, words()...)
 			case "service":
 				p.Services = append(p.Services, words()...)
+			case "report":
+				p.Reports = append(p.Reports, words()...)
 			default:
 				fail(line, "unknown key %q in [normalize]", key)
 			}

@@ -110,6 +110,23 @@ func TestScopeAndQualification(t *testing.T) {
 		{"likes for a lottery", "满一千个赞我就抽五个人送蜂蜜", []string{"INDUCE"}},
 		{"redirect as instruction", "去我的公众号里下单更便宜", []string{"OFFPLAT"}},
 		{"price superlative", "全国都找不到比这更便宜的了", []string{"ABS", "PRICE"}},
+		// what someone else said, then her answer to it
+		{"report rejected", "有人说这个米酒能治关节炎，莫信", nil},
+		{"report answered no", "网上讲蜂蜜可以降血糖，不是的哈", nil},
+		{"report agreed", "有人说这个米酒能治关节炎，是真的", []string{"MED"}},
+		{"report, no answer", "老人讲这个姜能治风湿", []string{"MED"}},
+		// said both ways, a question rather than a claim
+		{"A-not-A", "排毒不排毒我讲不来，就是好吃", nil},
+		// a list of claims taken back as one
+		{"list then topic", "降血压，治失眠，这些话我们都不讲", nil},
+		{"list, no taking back", "降血压，治失眠，样样都行", []string{"MED"}},
+		// a disclaimer that is itself denied insists instead
+		{"denied disclaimer", "这个茶能降血压，不是乱讲", []string{"MED"}},
+		// 莫 is the dialect's 别
+		{"dialect negation", "莫加我微信，就在这里拍", nil},
+		// the name of a drug is not a claim; dropping the drug is
+		{"drug named", "我爸每天吃降压药，茶也喝", nil},
+		{"drug dropped", "喝了这个茶，降压药都停了", []string{"MED"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
