@@ -487,8 +487,11 @@ func TestCategoryModelCrossValidation(t *testing.T) {
 		}
 	}
 	t.Log(rulesAll.summary("CV all, rules only"))
-	t.Log(modelAll.summary("CV all, with model"))
 	t.Log(rulesTrain.summary("CV train/, rules only"))
+	if *cvRules {
+		return
+	}
+	t.Log(modelAll.summary("CV all, with model"))
 	t.Log(modelTrain.summary("CV train/, with model"))
 	if *cvSettings != "" {
 		return
