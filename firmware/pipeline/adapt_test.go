@@ -132,8 +132,10 @@ func TestLiveToRTMPAndWHIPAdapts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("probe nginx live: %v", err)
 	}
-	if v := live.Video(); v == nil || v.Width != 640 || v.Height != 360 {
-		t.Errorf("nginx live stream %+v, want 640x360", live.Streams)
+	// A starved machine (CI running other tests beside this one) may have
+	// stepped further down the ladder by now; smaller is still adapted.
+	if v := live.Video(); v == nil || v.Width > 640 || v.Height > 360 {
+		t.Errorf("nginx live stream %+v, want 640x360 or smaller", live.Streams)
 	}
 	framesAtSwitch := len(wsrv.Frames())
 	time.Sleep(4 * time.Second)
@@ -212,8 +214,8 @@ func TestLiveToRTMPAndWHIPAdapts(t *testing.T) {
 	}
 	// Every picture nginx kept decodes, in both sizes.
 	sizes := frameSizes(t, rec)
-	if sizes["1280x720"] < 60 || sizes["640x360"] < 60 {
-		t.Errorf("decoded frame sizes in the nginx recording %v, want both 1280x720 and 640x360", sizes)
+	if sizes["1280x720"] < 60 || sizes["640x360"]+sizes["426x240"] < 60 {
+		t.Errorf("decoded frame sizes in the nginx recording %v, want both 1280x720 and 640x360 (or below)", sizes)
 	}
 }
 
