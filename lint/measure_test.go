@@ -144,17 +144,16 @@ func neverTuneSets(t *testing.T) []string {
 // a little below what the linter reaches, so a regression fails.
 func TestCorpusSets(t *testing.T) {
 	const (
-		// a little below what the linter reaches (round 9: 0.976, 0.040,
-		// SUPERST 0.95; round 8: 0.960, 0.027, UNVERIF 0.91; round 7:
-		// 0.954, 0.029, MED 0.91; round 6: 0.940, 0.025, DATA 0.89;
-		// round 5: 0.898, 0.048, 0.76; 0.729, 0.062 and 0.63 before any
-		// of this work). Round 9 raised recall and the lowest category
-		// past the targets and its false alarms past the old
-		// ceiling (19 of 480, was 13), which cross-validation did not
-		// show (0.029 both rounds); the ceiling moved from 0.035 with it,
-		// the other floors rose.
+		// a little below what the linter reaches (round 10: 0.974,
+		// 0.025, SUPERST 0.95; round 9: 0.976, 0.040, SUPERST 0.95;
+		// round 8: 0.960, 0.027, UNVERIF 0.91; round 7: 0.954, 0.029,
+		// MED 0.91; round 6: 0.940, 0.025, DATA 0.89; round 5: 0.898,
+		// 0.048, 0.76; 0.729, 0.062 and 0.63 before any of this work).
+		// Round 9 let the false alarms rise to 19 of 480 and the
+		// ceiling went to 0.045; round 10's scope work brought them to
+		// 12 and the ceiling back to 0.035.
 		minRecall      = 0.965
-		maxFalseAlarm  = 0.045
+		maxFalseAlarm  = 0.035
 		minCatRecall   = 0.93
 		minCatExamples = 10
 	)
@@ -271,10 +270,11 @@ const asrSeed = 20261206
 // hears them. It prints aggregate figures only.
 func TestASRShapedNeverTuneSets(t *testing.T) {
 	// measured 0.046 and 0.002 in round 7, 0.047 and 0.004 in round 6
-	// (2026-12-07; 0.033 and -0.004 in round 9, 0.040 and 0.002
-	// in round 5, 0.066 and 0.004 after the model first trained on
-	// recogniser-shaped copies, 0.067 the day before)
-	const maxRecallDrop, maxFARise = 0.045, 0.01
+	// (2026-12-07; 0.029 and 0.002 in round 10, 0.033 and -0.004 in
+	// round 9, 0.040 and 0.002 in round 5, 0.066 and 0.004 after the
+	// model first trained on recogniser-shaped copies, 0.067 the day
+	// before)
+	const maxRecallDrop, maxFARise = 0.04, 0.01
 	l, err := NewDefault()
 	if err != nil {
 		t.Fatal(err)

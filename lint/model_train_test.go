@@ -112,6 +112,14 @@ type trainSettings struct {
 // 9's last four (against 0.852 / 0.032), the extra false alarms on plain
 // clean lines (米酒我晚上吃饭的时候喝一小杯 不多喝); sounds of 3-grams
 // only 0.852 / 0.035.
+//
+// Round 10 (2026-12-07, the rules' scope, no new data): what someone else
+// said answered no, A-not-A, a list of claims disowned as one, 莫, drug
+// names, more ways of taking a claim back; with them, all thirty-one folds
+// 0.845 / 0.022 (rules alone 0.618 / 0.034, were 0.619 / 0.045). A MED veto
+// of 0.02 instead of 0.1 kept 比天天吃降压药强多了 and 降压药都停了, which
+// the retrained model had overruled (0.845 / 0.023 → 0.845 / 0.022, +3
+// findings). Probability 0.9 0.841 / 0.022: 35 findings for 2 false alarms.
 var modelSettings = trainSettings{
 	dim: 1 << 15, maxN: 3, flags: flagScoped | flagHedged | flagVeto | flagWords | flagAdd | flagRuled,
 	epochs: 30, rate: 0.2, decay: 0.1, l2: 1e-4, posWeight: 2,
@@ -419,7 +427,9 @@ func TestCategoryModelCrossValidation(t *testing.T) {
 		// scored 0.747, 0.058; other seeds swing the false alarms by
 		// ±0.004)
 		minTrainRecall = 0.82
-		maxTrainFA     = 0.04
+		// 0.833, 0.024 in round 10 on thirty-one folds (0.835, 0.031
+		// in round 9, before the rules' scope work)
+		maxTrainFA = 0.035
 	)
 	if os.Getenv("CUNBO_TEST_EMULATOR") != "" {
 		// fourteen trainings take 17 minutes under qemu; the floors hold
