@@ -732,8 +732,8 @@ const (
 	topicGap = 3
 	// and the negated verb follows the phrase within this many runes
 	disownWindow = 12
-	// a doubt or disclaimer after a reported claim (有人讲…能治胃病，莫听)
-	// follows it within this many runes
+	// her negation, doubt or disclaimer after a reported claim
+	// (有人讲…能治胃病，莫听) follows it within this many runes
 	rejectWindow = 24
 	// a head noun follows the absolute word within this gap (最 + 大的 +
 	// 苗寨; 最好吃 + 的 + 吃法)
@@ -789,10 +789,9 @@ func (m *matcher) negated(nt *normText, sc *scratch, c hit, cs, ce int) bool {
 			return true
 		}
 	}
-	// A list of claims (补气血，提高免疫力，这些话我都不讲) is taken back as
-	// one: what follows the last of them follows each.
-	// The list may run over clause breaks (降血压，治失眠，这些话我都不讲),
-	// and what takes it back may start the clause after it.
+	// A list of claims is taken back as one (降血压，治失眠，这些话我都不讲):
+	// what follows the last of them follows each, and it may start the
+	// clause after the list.
 	tail := listEnd(sc, c)
 	_, te := clauseOf(sc.breaks, tail, len(nt.runes))
 	te = max(te, ce)
@@ -804,10 +803,10 @@ func (m *matcher) negated(nt *normText, sc *scratch, c hit, cs, ce int) bool {
 	}
 	if reported(sc, c, cs) {
 		// what someone else said, then any real negation, doubt or
-		// disclaimer of hers after it (莫听, 我不认, 不是的, 没依据). A
-		// negation inside the reported claim (老人讲…夜里不哭) clears it
-		// too: the category model is left to catch those.
-		// Her answer may come after a pause, in a clause of its own.
+		// disclaimer of hers after it (莫听, 我不认, 不是的, 没依据), which
+		// may come after a pause, in a clause of its own. A negation
+		// inside the reported claim (老人讲…夜里不哭) clears it too: the
+		// category model is left to catch those.
 		for _, hs := range [...][]hit{sc.doubt, sc.discl, sc.neg} {
 			for _, d := range hs {
 				if d.start >= tail && d.start-tail <= rejectWindow && negationIsReal(sc, d) {
