@@ -160,6 +160,7 @@ type matcher struct {
 	pool    sync.Pool
 	// compileScratch and phraseWords are used only while compiling.
 	compileScratch normalizeScratch
+	compilePhrase  normText
 	phraseWords    []string
 }
 
@@ -376,8 +377,9 @@ func (m *matcher) hasFiller(s string) bool {
 	if m.norm.fillers == nil {
 		return false
 	}
-	var t normText
-	m.norm.foldWidth([]rune(s), &t)
+	t := &m.compilePhrase
+	t.reset()
+	m.norm.foldWidth([]rune(s), t)
 	found := false
 	m.norm.fillers.scan(t.runes, func(int32, int) { found = true })
 	return found

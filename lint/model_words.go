@@ -37,18 +37,16 @@ func (s segmenter) cut(rs []rune, ws *wordScratch) {
 	ws.pos = grow(ws.pos, n+1)
 	ws.ends, ws.tags = ws.ends[:0], ws.tags[:0]
 	ws.best[n], ws.next[n] = 0, int32(n)
-	var buf [maxSegWindow * utf8.UTFMax]byte
 	for k := n - 1; k >= 0; k-- {
 		ws.best[k], ws.next[k], ws.pos[k] = math.Inf(-1), 0, ""
-		b := buf[:0]
+		n1, n2 := int32(0), int32(0)
 		for j := k; j < n && j-k < s.maxLen; j++ {
-			b = utf8.AppendRune(b, rs[j])
-			freq, pos, ok := s.findPOS(b)
-			if !ok {
+			lf, pos, word, alive := s.segStep(&n1, &n2, rs[j])
+			if !alive {
 				break
 			}
-			if freq > 0 {
-				if sc := math.Log(freq) - s.logT + ws.best[j+1]; sc > ws.best[k] || sc == ws.best[k] && int32(j+1) > ws.next[k] {
+			if word {
+				if sc := lf - s.logT + ws.best[j+1]; sc > ws.best[k] || sc == ws.best[k] && int32(j+1) > ws.next[k] {
 					ws.best[k], ws.next[k], ws.pos[k] = sc, int32(j+1), pos
 				}
 			}
@@ -70,17 +68,6 @@ func (s segmenter) cut(rs []rune, ws *wordScratch) {
 		ws.ends, ws.tags = append(ws.ends, int32(e)), append(ws.tags, tag)
 		k = e
 	}
-}
-
-// findPOS is find that also returns the part of speech of the dictionary
-// the frequency came from.
-func (s segmenter) findPOS(b []byte) (float64, string, bool) {
-	f1, p1, ok1 := s.base.Find(b)
-	f2, p2, ok2 := s.extra.Find(b)
-	if f2 > f1 {
-		return f2, p2, true
-	}
-	return f1, p1, ok1 || ok2
 }
 
 func grow[T any](s []T, n int) []T {

@@ -115,6 +115,9 @@ func (n *normalizer) foldWidth(src []rune, out *normText) {
 			r += 'a' - 'A'
 		}
 		switch {
+		case r >= 0x4E00 && r <= 0x9FFF:
+			// the CJK unified block, nearly every rune of speech: letters
+			out.push(r, s)
 		case isSentenceMark(r):
 			out.addBreak(len(out.runes))
 		case r == '%' || r == '+':

@@ -569,9 +569,14 @@ func expandSeq(rs []rune, pos *int, depth int) ([]string, error) {
 			}
 			acc = next
 		default:
-			*pos++
+			// a run of literal runes is appended to every phrase at once
+			from := *pos
+			for *pos < len(rs) && !strings.ContainsRune("()|", rs[*pos]) {
+				*pos++
+			}
+			run := string(rs[from:*pos])
 			for i := range acc {
-				acc[i] += string(r)
+				acc[i] += run
 			}
 		}
 	}

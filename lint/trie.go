@@ -1,21 +1,33 @@
 package lint
 
-import "sort"
+import (
+	"cmp"
+	"slices"
+)
 
 // automaton is an Aho-Corasick automaton over runes. Every keyword carries
-// an int32 tag the caller interprets. Edges are kept sorted per node so a
-// lookup is a short binary search and matching allocates nothing.
+// an int32 tag the caller interprets. It is stored flat (a node's edges,
+// outputs and links are ranges of shared slices) because a box compiles
+// one at every cold start: a slice per node cost a rule pack 400 000
+// allocations and most of its load time, and scattered nodes cost every
+// utterance cache misses.
 type automaton struct {
-	nodes []acNode
-}
-
-type acNode struct {
-	edges []acEdge
-	fail  int32
-	// out lists the keywords ending here (indexes into keys).
-	out []int32
-	// dict is the nearest node along the fail chain that has outputs, or -1.
-	dict int32
+	// The goto edges of node n are edges[edgeOff[n]:edgeOff[n+1]], sorted
+	// by rune so a lookup allocates nothing.
+	edgeOff []int32
+	edges   []acEdge
+	// rootTo[r] is the root's child for rune r, or 0 (the root is nobody's
+	// child): nearly every rune of clean speech starts from the root, so
+	// that step is one load instead of a search of hundreds of edges.
+	rootTo []int32
+	// The keywords ending at node n are outs[outOff[n]:outOff[n+1]], in
+	// the order they were added.
+	outOff []int32
+	outs   []int32
+	fail   []int32
+	// dict[n] is the nearest node along n's fail chain that has outputs,
+	// or -1. A trie built without fail links has neither.
+	dict []int32
 }
 
 type acEdge struct {
@@ -29,100 +41,192 @@ type acKey struct {
 	tag int32
 }
 
+// acBuilder collects keywords; build lays the automaton out once.
 type acBuilder struct {
-	nodes []acNode
+	runes []rune // every keyword, one after another
 	keys  []acKey
 }
 
 func newACBuilder() *acBuilder {
-	return &acBuilder{nodes: []acNode{{dict: -1}}}
+	return &acBuilder{}
 }
 
-func (b *acBuilder) child(n int32, r rune) int32 {
-	e := b.nodes[n].edges
-	i := sort.Search(len(e), func(i int) bool { return e[i].r >= r })
-	if i < len(e) && e[i].r == r {
-		return e[i].next
-	}
-	return -1
-}
-
-// add inserts a keyword and returns its key index.
+// add records a keyword and returns its key index.
 func (b *acBuilder) add(word []rune, tag int32) int32 {
-	var cur int32
-	for _, r := range word {
-		nx := b.child(cur, r)
-		if nx < 0 {
-			nx = int32(len(b.nodes))
-			b.nodes = append(b.nodes, acNode{dict: -1})
-			e := b.nodes[cur].edges
-			i := sort.Search(len(e), func(i int) bool { return e[i].r >= r })
-			e = append(e, acEdge{})
-			copy(e[i+1:], e[i:])
-			e[i] = acEdge{r: r, next: nx}
-			b.nodes[cur].edges = e
-		}
-		cur = nx
-	}
 	k := int32(len(b.keys))
+	b.runes = append(b.runes, word...)
 	b.keys = append(b.keys, acKey{n: len(word), tag: tag})
-	b.nodes[cur].out = append(b.nodes[cur].out, k)
 	return k
 }
 
+// rootDense bounds rootTo: ASCII, Latin, kana and the CJK unified block
+// all fall below it.
+const rootDense = 0xA000
+
+// build lays out the automaton with its fail links, for scan.
 func (b *acBuilder) build() (*automaton, []acKey) {
-	queue := make([]int32, 0, len(b.nodes))
-	for _, e := range b.nodes[0].edges {
-		b.nodes[e.next].fail = 0
+	a := b.trie()
+	a.links()
+	return a, b.keys
+}
+
+// buildTrie lays out the goto edges only: enough for longestAt and walk.
+func (b *acBuilder) buildTrie() (*automaton, []acKey) {
+	return b.trie(), b.keys
+}
+
+type edgeKey struct {
+	from int32
+	r    rune
+}
+
+func (b *acBuilder) trie() *automaton {
+	children := make(map[edgeKey]int32, len(b.runes))
+	var from []int32 // each node's parent; the root has none
+	var via []rune   // the rune on the edge into each node
+	from, via = append(from, -1), append(via, 0)
+	ends := make([]int32, len(b.keys))
+	at := 0
+	for k, key := range b.keys {
+		var cur int32
+		for _, r := range b.runes[at : at+key.n] {
+			nx, ok := children[edgeKey{cur, r}]
+			if !ok {
+				nx = int32(len(from))
+				children[edgeKey{cur, r}] = nx
+				from, via = append(from, cur), append(via, r)
+			}
+			cur = nx
+		}
+		at += key.n
+		ends[k] = cur
+	}
+	n := len(from)
+	a := &automaton{edgeOff: make([]int32, n+1), edges: make([]acEdge, n-1), outOff: make([]int32, n+1), outs: make([]int32, len(ends))}
+	// counting sorts: edges by parent, outputs by node (stable, so in key order)
+	for c := 1; c < n; c++ {
+		a.edgeOff[from[c]+1]++
+	}
+	for _, e := range ends {
+		a.outOff[e+1]++
+	}
+	for i := range n {
+		a.edgeOff[i+1] += a.edgeOff[i]
+		a.outOff[i+1] += a.outOff[i]
+	}
+	fill := slices.Clone(a.edgeOff[:n])
+	for c := 1; c < n; c++ {
+		p := from[c]
+		a.edges[fill[p]] = acEdge{r: via[c], next: int32(c)}
+		fill[p]++
+	}
+	copy(fill, a.outOff[:n])
+	for k, e := range ends {
+		a.outs[fill[e]] = int32(k)
+		fill[e]++
+	}
+	maxRoot := rune(-1)
+	for i := range n {
+		es := a.edges[a.edgeOff[i]:a.edgeOff[i+1]]
+		if len(es) > 1 {
+			slices.SortFunc(es, func(x, y acEdge) int { return cmp.Compare(x.r, y.r) })
+		}
+		if i == 0 && len(es) > 0 {
+			maxRoot = es[len(es)-1].r
+		}
+	}
+	a.rootTo = make([]int32, min(maxRoot+1, rootDense))
+	for _, e := range a.edges[a.edgeOff[0]:a.edgeOff[1]] {
+		if e.r < rootDense {
+			a.rootTo[e.r] = e.next
+		}
+	}
+	return a
+}
+
+// links computes the fail and dict links breadth first.
+func (a *automaton) links() {
+	n := len(a.edgeOff) - 1
+	a.fail, a.dict = make([]int32, n), make([]int32, n)
+	a.dict[0] = -1
+	queue := make([]int32, 0, n)
+	for _, e := range a.edges[a.edgeOff[0]:a.edgeOff[1]] {
+		a.dict[e.next] = -1
 		queue = append(queue, e.next)
 	}
 	for len(queue) > 0 {
-		n := queue[0]
+		nd := queue[0]
 		queue = queue[1:]
-		for _, e := range b.nodes[n].edges {
-			f := b.nodes[n].fail
+		for _, e := range a.edges[a.edgeOff[nd]:a.edgeOff[nd+1]] {
+			f := a.fail[nd]
 			for {
-				if nx := b.child(f, e.r); nx >= 0 && nx != e.next {
-					b.nodes[e.next].fail = nx
+				if nx := a.child(f, e.r); nx >= 0 && nx != e.next {
+					a.fail[e.next] = nx
 					break
 				}
 				if f == 0 {
-					b.nodes[e.next].fail = 0
+					a.fail[e.next] = 0
 					break
 				}
-				f = b.nodes[f].fail
+				f = a.fail[f]
 			}
-			fl := b.nodes[e.next].fail
-			if len(b.nodes[fl].out) > 0 {
-				b.nodes[e.next].dict = fl
+			fl := a.fail[e.next]
+			if a.outOff[fl+1] > a.outOff[fl] {
+				a.dict[e.next] = fl
 			} else {
-				b.nodes[e.next].dict = b.nodes[fl].dict
+				a.dict[e.next] = a.dict[fl]
 			}
 			queue = append(queue, e.next)
 		}
 	}
-	return &automaton{nodes: b.nodes}, b.keys
+}
+
+// child returns the node reached from n over r, or -1.
+func (a *automaton) child(n int32, r rune) int32 {
+	if n == 0 && r >= 0 && int(r) < len(a.rootTo) {
+		if c := a.rootTo[r]; c != 0 {
+			return c
+		}
+		return -1
+	}
+	es := a.edges[a.edgeOff[n]:a.edgeOff[n+1]]
+	if len(es) <= 8 {
+		for _, e := range es {
+			if e.r == r {
+				return e.next
+			}
+		}
+		return -1
+	}
+	lo, hi := 0, len(es)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if es[m].r < r {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(es) && es[lo].r == r {
+		return es[lo].next
+	}
+	return -1
+}
+
+// keysAt returns the keywords ending at node n.
+func (a *automaton) keysAt(n int32) []int32 {
+	return a.outs[a.outOff[n]:a.outOff[n+1]]
 }
 
 func (a *automaton) step(cur int32, r rune) int32 {
 	for {
-		e := a.nodes[cur].edges
-		lo, hi := 0, len(e)
-		for lo < hi {
-			m := (lo + hi) / 2
-			if e[m].r < r {
-				lo = m + 1
-			} else {
-				hi = m
-			}
-		}
-		if lo < len(e) && e[lo].r == r {
-			return e[lo].next
+		if nx := a.child(cur, r); nx >= 0 {
+			return nx
 		}
 		if cur == 0 {
 			return 0
 		}
-		cur = a.nodes[cur].fail
+		cur = a.fail[cur]
 	}
 }
 
@@ -132,8 +236,8 @@ func (a *automaton) scan(text []rune, emit func(key int32, end int)) {
 	var cur int32
 	for i, r := range text {
 		cur = a.step(cur, r)
-		for n := cur; n >= 0; n = a.nodes[n].dict {
-			for _, k := range a.nodes[n].out {
+		for n := cur; n >= 0; n = a.dict[n] {
+			for _, k := range a.keysAt(n) {
 				emit(k, i+1)
 			}
 			if n == 0 {
@@ -150,21 +254,10 @@ func (a *automaton) longestAt(text []rune, i int, keys []acKey) (int32, int) {
 	best, bestN := int32(-1), 0
 	var cur int32
 	for j := i; j < len(text); j++ {
-		e := a.nodes[cur].edges
-		lo, hi := 0, len(e)
-		for lo < hi {
-			m := (lo + hi) / 2
-			if e[m].r < text[j] {
-				lo = m + 1
-			} else {
-				hi = m
-			}
-		}
-		if lo >= len(e) || e[lo].r != text[j] {
+		if cur = a.child(cur, text[j]); cur < 0 {
 			break
 		}
-		cur = e[lo].next
-		for _, k := range a.nodes[cur].out {
+		for _, k := range a.keysAt(cur) {
 			if keys[k].n > bestN {
 				best, bestN = k, keys[k].n
 			}
