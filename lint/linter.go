@@ -201,10 +201,14 @@ type scratch struct {
 	report  []hit
 	breaks  []int
 	bounds  []bool
-	segBuf  []rune
-	words   wordScratch // the category model's segmentation (model_words.go)
-	masked  []rune      // the model's copy of the text with cleared words masked
-	out     []Finding
+	// wordHits are the dictionary words of the text scanned (textWords).
+	wordHits   wordHits
+	wordsFound bool
+	words      wordScratch // the category model's segmentation (model_words.go)
+	masked     []rune      // the model's copy of the text with cleared words masked
+	packed     packedText  // that text UTF-8 packed for the model's hashes
+	feats      []uint32    // the model's feature buckets for it
+	out        []Finding
 	// final marks a whole utterance, which the category model judges
 	// however it ends (endsPending is for partial captions).
 	final bool
@@ -424,6 +428,7 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 	nt := m.norm.normalize(sc.orig, &sc.ns)
 	sc.first, sc.later, sc.cands = sc.first[:0], sc.later[:0], sc.cands[:0]
 	sc.words.scored = false // the model's scores are of the last text scanned
+	sc.wordsFound = false
 	sc.except, sc.allow = sc.except[:0], sc.allow[:0]
 	sc.neg, sc.notNeg, sc.discl, sc.own = sc.neg[:0], sc.notNeg[:0], sc.discl[:0], sc.own[:0]
 	sc.topic, sc.verb, sc.doubt, sc.wish = sc.topic[:0], sc.verb[:0], sc.doubt[:0], sc.wish[:0]
@@ -544,13 +549,20 @@ func (m *matcher) ruleByID(id string) *Rule {
 // joinParts turns first-part hits into candidates, following multi-part
 // patterns through their later parts.
 func (m *matcher) joinParts(nt *normText, sc *scratch) {
+	// The scan records parts in order of their ends, so by start they are
+	// nearly sorted already: an insertion sort (stable, so equal starts
+	// stay in scan order) does little work, where a general sort cost a
+	// clean utterance an eighth of its time.
 	sc.laterAt = sc.laterAt[:0]
 	for i := range sc.later {
-		sc.laterAt = append(sc.laterAt, int32(i))
+		at := int32(i)
+		j := len(sc.laterAt)
+		sc.laterAt = append(sc.laterAt, at)
+		for ; j > 0 && sc.later[sc.laterAt[j-1]].start > sc.later[i].start; j-- {
+			sc.laterAt[j] = sc.laterAt[j-1]
+		}
+		sc.laterAt[j] = at
 	}
-	slices.SortFunc(sc.laterAt, func(a, b int32) int {
-		return cmp.Or(cmp.Compare(sc.later[a].start, sc.later[b].start), cmp.Compare(a, b))
-	})
 	for _, f := range sc.first {
 		p := m.pats[f.idx]
 		if p.nparts == 1 {
@@ -1088,6 +1100,16 @@ func clauseOf(breaks []int, i, n int) (int, int) {
 	return s, e
 }
 
+// textWords returns the dictionary words of the scanned text, found once
+// for the boundary checks and the category model both.
+func (sc *scratch) textWords(seg segmenter, nt *normText) *wordHits {
+	if !sc.wordsFound {
+		seg.findWords(nt.runes, &sc.wordHits)
+		sc.wordsFound = true
+	}
+	return &sc.wordHits
+}
+
 // atBoundary reports whether position i is a word boundary, asking the
 // segmenter about a small window around it (segmenting the whole clause
 // would cost more and decide nothing more).
@@ -1102,7 +1124,7 @@ func (m *matcher) atBoundary(nt *normText, sc *scratch, i, cs, ce int) bool {
 	}
 	const reach = 4
 	ws, we := max(cs, i-reach), min(ce, i+reach)
-	return m.seg.boundaryAt(nt.runes[ws:we], i-ws, &sc.segBuf)
+	return m.seg.boundaryAt(nt.runes, sc.textWords(m.seg, nt), ws, we, i)
 }
 
 // mergeOverlaps keeps, among overlapping findings of one category, the

@@ -100,9 +100,32 @@ type catModel struct {
 	// on a line that holds a hedge or a rule word that judged it: there a
 	// bag of words is least sure, so it must be surer.
 	hedgedLogit float32
-	// w holds the weights feature-major, w[f*len(cats)+k], so the
-	// categories of one n-gram share a cache line.
-	w []int8
+	// lanes holds the weights feature-major, four categories to a word:
+	// category k of feature f is the 16-bit lane k%4 of
+	// lanes[f*laneWords+k/4], holding the int8 weight plus 128. Summing
+	// a feature's weights is then a few 64-bit adds instead of one add
+	// per category, which is most of what scoring costs.
+	lanes     []uint64
+	laneWords int
+}
+
+// laneBias keeps every lane non-negative.
+const laneBias = 128
+
+// laneFlush bounds how many features a lane sums before it is emptied:
+// 255 × 256 still fits in 16 bits.
+const laneFlush = 256
+
+// setWeights lays out weights given as w[f*len(cats)+k].
+func (cm *catModel) setWeights(w []int8) {
+	n := len(cm.cats)
+	cm.laneWords = (n + 3) / 4
+	cm.lanes = make([]uint64, int(cm.dim)*cm.laneWords)
+	for f := range int(cm.dim) {
+		for k := range n {
+			cm.lanes[f*cm.laneWords+k/4] |= uint64(int(w[f*n+k])+laneBias) << (16 * (k % 4))
+		}
+	}
 }
 
 var defaultModel = sync.OnceValues(func() (*catModel, error) {
@@ -119,7 +142,8 @@ func decodeModel(b []byte) (*catModel, error) {
 	if dim < 1<<10 || dim > 1<<20 || dim&(dim-1) != 0 || ncat == 0 || ncat > 64 || maxN < 1 || maxN > 6 {
 		return nil, fmt.Errorf("category model: dimension %d, %d categories, n-grams up to %d", dim, ncat, maxN)
 	}
-	cm := &catModel{dim: dim, maxN: maxN, flags: flags, w: make([]int8, int(dim)*int(ncat))}
+	cm := &catModel{dim: dim, maxN: maxN, flags: flags}
+	w := make([]int8, int(dim)*int(ncat))
 	// byte 14: the hedged-line threshold as a probability in hundredths
 	// (0: the category's own threshold)
 	if hp := b[14]; hp >= 100 {
@@ -153,43 +177,74 @@ func decodeModel(b []byte) (*catModel, error) {
 		p += 20
 		k := len(cm.cats) - 1
 		for f := range int(dim) {
-			cm.w[f*int(ncat)+k] = int8(b[p+f])
+			w[f*int(ncat)+k] = int8(b[p+f])
 		}
 		p += int(dim)
 	}
 	if p != len(b) {
 		return nil, errors.New("category model: trailing bytes")
 	}
+	cm.setWeights(w)
 	return cm, nil
 }
 
-// hashGrams calls emit with the bucket of every 1- to maxN-gram of
-// rs[from:to], framed by start and end marks when the range reaches the
-// ends, salted so hedged-clause n-grams differ from plain ones, leaving
-// out those holding a masked rune. It does not allocate.
-func hashGrams(rs []rune, from, to, maxN int, salt uint32, dim uint32, emit func(uint32)) {
+// utf8Packed is r's UTF-8 encoding, first byte lowest, and its length:
+// the FNV loops fold bytes, and encoding each rune once per text instead of
+// once per n-gram holding it spares most of their work.
+func utf8Packed(r rune) (uint32, int) {
+	switch u := uint32(r); {
+	case u < 0x80:
+		return u, 1
+	case u < 0x800:
+		return (0xC0 | u>>6) | (0x80|u&0x3F)<<8, 2
+	case u >= 0xD800 && u <= 0xDFFF || u > utf8.MaxRune:
+		return 0xEF | 0xBF<<8 | 0xBD<<16, 3 // utf8.RuneError, as EncodeRune writes it
+	case u < 0x10000:
+		return (0xE0 | u>>12) | (0x80|u>>6&0x3F)<<8 | (0x80|u&0x3F)<<16, 3
+	}
+	u := uint32(r)
+	return (0xF0 | u>>18) | (0x80|u>>12&0x3F)<<8 | (0x80|u>>6&0x3F)<<16 | (0x80|u&0x3F)<<24, 4
+}
+
+// packedText is a text's runes UTF-8 packed, framed by the start and end
+// marks: packed[0] is '^', packed[i+1] the i-th rune, the last '$'. A
+// length of 0 marks a masked rune.
+type packedText struct {
+	bytes []uint32
+	n     []uint8
+}
+
+func (p *packedText) pack(rs []rune) {
+	p.bytes, p.n = grow(p.bytes, len(rs)+2), grow(p.n, len(rs)+2)
+	p.bytes[0], p.n[0] = '^', 1
+	for i, r := range rs {
+		b, n := utf8Packed(r)
+		if r == maskRune {
+			n = 0
+		}
+		p.bytes[i+1], p.n[i+1] = b, uint8(n)
+	}
+	p.bytes[len(rs)+1], p.n[len(rs)+1] = '$', 1
+}
+
+// hashGrams appends the bucket of every 1- to maxN-gram of rs[from:to]
+// (rs as packed), framed by start and end marks when the range reaches
+// the ends, salted so hedged-clause n-grams differ from plain ones,
+// leaving out those holding a masked rune.
+func hashGrams(p *packedText, from, to, maxN int, salt uint32, dim uint32, into []uint32) []uint32 {
 	const (
 		offset = fnvOffset
 		prime  = fnvPrime
 	)
-	// positions from-1 and to are the marks when they fall outside rs
-	lo, hi := from, to
+	// packed positions: rune i is at i+1; the marks at 0 and len(rs)+1
+	// count when the range reaches the ends
+	lo, hi := from+1, to+1
 	if from == 0 {
-		lo = -1
+		lo = 0
 	}
-	if to == len(rs) {
-		hi = to + 1
+	if to == len(p.bytes)-2 {
+		hi = to + 2
 	}
-	at := func(i int) rune {
-		switch {
-		case i < 0:
-			return '^'
-		case i >= len(rs):
-			return '$'
-		}
-		return rs[i]
-	}
-	var buf [utf8.UTFMax]byte
 	for size := 1; size <= maxN; size++ {
 		for i := lo; i+size <= hi; i++ {
 			h := uint32(offset)
@@ -197,35 +252,50 @@ func hashGrams(rs []rune, from, to, maxN int, salt uint32, dim uint32, emit func
 			h = (h ^ uint32(size)) * prime
 			masked := false
 			for j := i; j < i+size; j++ {
-				r := at(j)
-				masked = masked || r == maskRune
-				k := utf8.EncodeRune(buf[:], r)
-				for _, c := range buf[:k] {
-					h = (h ^ uint32(c)) * prime
+				b, n := p.bytes[j], p.n[j]
+				masked = masked || n == 0
+				if n == 3 { // nearly every rune of Chinese speech
+					h = (h ^ b&0xFF) * prime
+					h = (h ^ b>>8&0xFF) * prime
+					h = (h ^ b>>16) * prime
+					continue
+				}
+				for ; n > 0; n-- {
+					h = (h ^ b&0xFF) * prime
+					b >>= 8
 				}
 			}
 			if !masked {
-				emit(h & (dim - 1))
+				into = append(into, h&(dim-1))
 			}
 		}
 	}
+	return into
 }
 
-// features calls emit with every feature bucket of the scanned utterance.
-func (cm *catModel) features(seg segmenter, nt *normText, sc *scratch, emit func(uint32)) {
+// features appends every feature bucket of the scanned utterance to into.
+func (cm *catModel) features(seg segmenter, nt *normText, sc *scratch, into []uint32) []uint32 {
 	rs := nt.runes
+	var hits *wordHits
 	if cm.flags&flagRuled != 0 && len(sc.allow)+len(sc.except) > 0 {
 		rs = maskSpans(append(sc.masked[:0], rs...), sc.allow, sc.except)
 		sc.masked = rs
 	}
-	hashGrams(rs, 0, len(rs), cm.maxN, 0, cm.dim, emit)
+	sc.packed.pack(rs)
+	into = hashGrams(&sc.packed, 0, len(rs), cm.maxN, 0, cm.dim, into)
 	words := cm.flags&(flagWords|flagPOS) != 0
 	if words {
-		seg.cut(rs, &sc.words)
-		cm.wordFeatures(rs, &sc.words, 0, len(rs), 0, emit)
+		if len(sc.masked) > 0 && &rs[0] == &sc.masked[0] {
+			seg.findWords(rs, &sc.words.hits)
+			hits = &sc.words.hits
+		} else {
+			hits = sc.textWords(seg, nt)
+		}
+		seg.cut(rs, hits, &sc.words)
+		into = cm.wordFeatures(&sc.packed, &sc.words, 0, len(rs), 0, into)
 	}
 	if cm.flags&flagScoped == 0 {
-		return
+		return into
 	}
 	// each hedged clause once, however many hedge words it holds
 	lastFrom := -1
@@ -244,9 +314,9 @@ func (cm *catModel) features(seg segmenter, nt *normText, sc *scratch, emit func
 				continue
 			}
 			lastFrom = from
-			hashGrams(rs, from, to, min(cm.maxN, modelScopedMaxN), salt, cm.dim, emit)
+			into = hashGrams(&sc.packed, from, to, min(cm.maxN, modelScopedMaxN), salt, cm.dim, into)
 			if words && cm.flags&flagWordScope != 0 {
-				cm.wordFeatures(rs, &sc.words, from, to, salt, emit)
+				into = cm.wordFeatures(&sc.packed, &sc.words, from, to, salt, into)
 			}
 		}
 	}
@@ -265,6 +335,7 @@ func (cm *catModel) features(seg segmenter, nt *normText, sc *scratch, emit func
 	scope(sc.wish, 'W')
 	lastFrom = -1
 	scope(sc.refer, 'R')
+	return into
 }
 
 // maskRune stands in for a masked word: no n-gram or word holding it
@@ -296,13 +367,25 @@ func (cm *catModel) scores(seg segmenter, nt *normText, sc *scratch, out []float
 
 func (cm *catModel) score(seg segmenter, nt *normText, sc *scratch, out []float32) {
 	var sums [64]int32
-	n := len(cm.cats)
-	cm.features(seg, nt, sc, func(f uint32) {
-		row := cm.w[int(f)*n : int(f)*n+n]
-		for k, v := range row {
-			sums[k] += int32(v)
+	var acc [16]uint64
+	n, lw := len(cm.cats), cm.laneWords
+	flush := func(count int) {
+		for k := range n {
+			sums[k] += int32(acc[k/4]>>(16*(k%4))&0xFFFF) - int32(laneBias*count)
 		}
-	})
+		acc = [16]uint64{}
+	}
+	sc.feats = cm.features(seg, nt, sc, sc.feats[:0])
+	for rest := sc.feats; len(rest) > 0; {
+		batch := rest[:min(len(rest), laneFlush)]
+		rest = rest[len(batch):]
+		for _, f := range batch {
+			for j, v := range cm.lanes[int(f)*lw : int(f)*lw+lw] {
+				acc[j] += v
+			}
+		}
+		flush(len(batch))
+	}
 	for k := range n {
 		out[k] = cm.bias[k] + cm.scale[k]*float32(sums[k])
 	}

@@ -26,7 +26,7 @@ func TestModelAddsToRuleFindings(t *testing.T) {
 			cm.logit = append(cm.logit, 0)
 			cm.veto = append(cm.veto, float32(math.Inf(-1)))
 		}
-		cm.w = make([]int8, int(cm.dim)*len(cm.cats))
+		cm.setWeights(make([]int8, int(cm.dim)*len(cm.cats)))
 		return cm
 	}
 	// the model's scores grow with the text: a file read as one line is

@@ -326,8 +326,7 @@ func trainCategoryModel(m *matcher, lines []corpusLine, st trainSettings) []byte
 	defer m.pool.Put(sc)
 	add := func(text string, labels []string) {
 		nt := m.scan(text, sc)
-		var x []uint32
-		shell.features(m.seg, nt, sc, func(f uint32) { x = append(x, f) })
+		x := shell.features(m.seg, nt, sc, nil)
 		y := make([]bool, len(cats))
 		for _, lab := range labels {
 			y[ci[lab]] = true
@@ -591,8 +590,8 @@ func FuzzDecodeModel(f *testing.F) {
 	f.Add([]byte(modelMagic))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cm, err := decodeModel(b)
-		if err == nil && len(cm.w) != int(cm.dim)*len(cm.cats) {
-			t.Fatalf("decoded %d weights for %d categories", len(cm.w), len(cm.cats))
+		if err == nil && len(cm.lanes) != int(cm.dim)*((len(cm.cats)+3)/4) {
+			t.Fatalf("decoded %d weight words for %d categories", len(cm.lanes), len(cm.cats))
 		}
 	})
 }

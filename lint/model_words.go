@@ -3,7 +3,6 @@ package lint
 import (
 	"math"
 	"slices"
-	"unicode/utf8"
 )
 
 // Word features for the category model. Character n-grams see 最 and 好
@@ -15,6 +14,7 @@ import (
 // wordScratch holds one utterance's segmentation; it lives in the
 // linter's pooled scratch so segmenting allocates only while growing.
 type wordScratch struct {
+	hits wordHits
 	best []float64
 	next []int32
 	pos  []string
@@ -29,8 +29,9 @@ type wordScratch struct {
 }
 
 // cut segments rs whole along gse's most probable route (the same route
-// boundaryAt picks over a window) into ws.ends and ws.tags.
-func (s segmenter) cut(rs []rune, ws *wordScratch) {
+// boundaryAt picks over a window) into ws.ends and ws.tags; hits are rs's
+// dictionary words.
+func (s segmenter) cut(rs []rune, hits *wordHits, ws *wordScratch) {
 	n := len(rs)
 	ws.best = grow(ws.best, n+1)
 	ws.next = grow(ws.next, n+1)
@@ -39,16 +40,10 @@ func (s segmenter) cut(rs []rune, ws *wordScratch) {
 	ws.best[n], ws.next[n] = 0, int32(n)
 	for k := n - 1; k >= 0; k-- {
 		ws.best[k], ws.next[k], ws.pos[k] = math.Inf(-1), 0, ""
-		n1, n2 := int32(0), int32(0)
-		for j := k; j < n && j-k < s.maxLen; j++ {
-			lf, pos, word, alive := s.segStep(&n1, &n2, rs[j])
-			if !alive {
-				break
-			}
-			if word {
-				if sc := lf - s.logT + ws.best[j+1]; sc > ws.best[k] || sc == ws.best[k] && int32(j+1) > ws.next[k] {
-					ws.best[k], ws.next[k], ws.pos[k] = sc, int32(j+1), pos
-				}
+		for h := hits.head[k]; h >= 0; h = hits.next[h] {
+			e := hits.end[h]
+			if sc := hits.logF[h] - s.logT + ws.best[e]; sc > ws.best[k] || sc == ws.best[k] && e > ws.next[k] {
+				ws.best[k], ws.next[k], ws.pos[k] = sc, e, hits.pos[h]
 			}
 		}
 		if ws.next[k] == 0 {
@@ -82,12 +77,14 @@ const (
 	fnvPrime  = 16777619
 )
 
-func fnvRunes(h uint32, rs []rune) uint32 {
-	var buf [utf8.UTFMax]byte
-	for _, r := range rs {
-		k := utf8.EncodeRune(buf[:], r)
-		for _, c := range buf[:k] {
-			h = (h ^ uint32(c)) * fnvPrime
+// fnvPacked folds the packed runes [from, to) of a text (rune positions,
+// not packed ones) into h.
+func fnvPacked(h uint32, p *packedText, from, to int) uint32 {
+	for j := from + 1; j <= to; j++ {
+		b := p.bytes[j]
+		for n := p.n[j]; n > 0; n-- {
+			h = (h ^ b&0xFF) * fnvPrime
+			b >>= 8
 		}
 	}
 	return h
@@ -100,12 +97,12 @@ func fnvString(h uint32, s string) uint32 {
 	return h
 }
 
-// wordFeatures emits, for the words ending within [from, to) of the cut
+// wordFeatures appends, for the words ending within [from, to) of the cut
 // utterance: each word (salt 'w'), each pair of neighbours with the
 // utterance's ends as marks ('b'), and with flagPOS each word with the
 // tag of the word before it ('q') and tag bigrams and trigrams ('p').
 // salt separates hedged-clause copies from the plain ones.
-func (cm *catModel) wordFeatures(rs []rune, ws *wordScratch, from, to int, salt uint32, emit func(uint32)) {
+func (cm *catModel) wordFeatures(p *packedText, ws *wordScratch, from, to int, salt uint32, into []uint32) []uint32 {
 	start := func(i int) int {
 		if i == 0 {
 			return 0
@@ -119,7 +116,7 @@ func (cm *catModel) wordFeatures(rs []rune, ws *wordScratch, from, to int, salt 
 		case i >= len(ws.ends):
 			return (h ^ '$') * fnvPrime
 		}
-		return fnvRunes(h, rs[start(i):ws.ends[i]])
+		return fnvPacked(h, p, start(i), int(ws.ends[i]))
 	}
 	tag := func(h uint32, i int) uint32 {
 		switch {
@@ -143,7 +140,7 @@ func (cm *catModel) wordFeatures(rs []rune, ws *wordScratch, from, to int, salt 
 		}
 	}
 	if first < 0 {
-		return
+		return into
 	}
 	// the marks count only where the range reaches the utterance's ends
 	lo, hi := first, last
@@ -156,11 +153,11 @@ func (cm *catModel) wordFeatures(rs []rune, ws *wordScratch, from, to int, salt 
 	// a word holding a masked rune (model.go) is no feature, alone or in
 	// a pair
 	masked := func(i int) bool {
-		return i >= 0 && i < len(ws.ends) && slices.Contains(rs[start(i):ws.ends[i]], maskRune)
+		return i >= 0 && i < len(ws.ends) && slices.Contains(p.n[start(i)+1:ws.ends[i]+1], 0)
 	}
 	for i := first; i <= last; i++ {
 		if !masked(i) {
-			emit(word(seed('w'), i) & (cm.dim - 1))
+			into = append(into, word(seed('w'), i)&(cm.dim-1))
 		}
 	}
 	for i := lo; i < hi; i++ {
@@ -169,19 +166,20 @@ func (cm *catModel) wordFeatures(rs []rune, ws *wordScratch, from, to int, salt 
 		}
 		h := word(seed('b'), i)
 		h = word((h^'|')*fnvPrime, i+1)
-		emit(h & (cm.dim - 1))
+		into = append(into, h&(cm.dim-1))
 	}
 	if cm.flags&flagPOS == 0 {
-		return
+		return into
 	}
 	for i := first; i <= last; i++ {
 		h := tag(seed('q'), i-1)
-		emit(word((h^'|')*fnvPrime, i) & (cm.dim - 1))
+		into = append(into, word((h^'|')*fnvPrime, i)&(cm.dim-1))
 	}
 	for i := lo; i < hi; i++ {
-		emit(tag(tag(seed('p'), i), i+1) & (cm.dim - 1))
+		into = append(into, tag(tag(seed('p'), i), i+1)&(cm.dim-1))
 		if i+2 <= hi {
-			emit(tag(tag(tag(seed('t'), i), i+1), i+2) & (cm.dim - 1))
+			into = append(into, tag(tag(tag(seed('t'), i), i+1), i+2)&(cm.dim-1))
 		}
 	}
+	return into
 }

@@ -21,8 +21,10 @@ func TestSegmenterCut(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.text, func(t *testing.T) {
 			var ws wordScratch
+			var wh wordHits
 			rs := []rune(c.text)
-			m.seg.cut(rs, &ws)
+			m.seg.findWords(rs, &wh)
+			m.seg.cut(rs, &wh, &ws)
 			var got []string
 			for i, e := range ws.ends {
 				s := 0
@@ -49,8 +51,10 @@ func FuzzSegmenterCut(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		var ws wordScratch
+		var wh wordHits
 		rs := []rune(text)
-		m.seg.cut(rs, &ws)
+		m.seg.findWords(rs, &wh)
+		m.seg.cut(rs, &wh, &ws)
 		if len(ws.ends) != len(ws.tags) {
 			t.Fatalf("%d words, %d tags", len(ws.ends), len(ws.tags))
 		}
@@ -72,7 +76,7 @@ func FuzzSegmenterCut(f *testing.F) {
 			at[int(e)] = true
 		}
 		for i := 1; i < len(rs); i++ {
-			if b := m.seg.boundaryAt(rs, i, nil); b != at[i] {
+			if b := m.seg.boundaryAt(rs, &wh, 0, len(rs), i); b != at[i] {
 				t.Fatalf("%q: boundary before rune %d: cut %v, boundaryAt %v", text, i, at[i], b)
 			}
 		}

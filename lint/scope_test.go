@@ -162,7 +162,8 @@ func TestCategoryModelSpeaksOnlyWhereRulesCannotDecide(t *testing.T) {
 	m := l.m.Load()
 	cats := Categories()
 	const dim = 1 << 12
-	sure := &catModel{dim: dim, maxN: 3, cats: cats, w: make([]int8, dim*len(cats))}
+	sure := &catModel{dim: dim, maxN: 3, cats: cats}
+	w := make([]int8, dim*len(cats))
 	health := slices.Index(cats, "HEALTH")
 	for range cats {
 		sure.bias = append(sure.bias, -5)
@@ -171,8 +172,9 @@ func TestCategoryModelSpeaksOnlyWhereRulesCannotDecide(t *testing.T) {
 		sure.veto = append(sure.veto, float32(math.Inf(-1)))
 	}
 	for f := range dim {
-		sure.w[f*len(cats)+health] = 1
+		w[f*len(cats)+health] = 1
 	}
+	sure.setWeights(w)
 	m.model = sure
 	told, _ := m.told("HEALTH")
 	cases := []struct {
@@ -237,7 +239,8 @@ func TestCategoryModelVeto(t *testing.T) {
 	const dim = 1 << 12
 	price, abs := slices.Index(cats, "PRICE"), slices.Index(cats, "ABS")
 	doubter := func(flags byte) *catModel {
-		cm := &catModel{dim: dim, maxN: 3, flags: flags, cats: cats, w: make([]int8, dim*len(cats))}
+		cm := &catModel{dim: dim, maxN: 3, flags: flags, cats: cats}
+		cm.setWeights(make([]int8, dim*len(cats)))
 		for k := range cats {
 			cm.bias = append(cm.bias, 0)
 			cm.scale = append(cm.scale, 1)
@@ -301,9 +304,7 @@ func TestModelScopedFeatures(t *testing.T) {
 		sc := m.pool.Get().(*scratch)
 		defer m.pool.Put(sc)
 		nt := m.scan(text, sc)
-		n := 0
-		cm.features(m.seg, nt, sc, func(uint32) { n++ })
-		return n
+		return len(cm.features(m.seg, nt, sc, nil))
 	}
 	cases := []struct {
 		name, text string

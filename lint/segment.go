@@ -24,71 +24,37 @@ const tradeWordFreq = 2000
 
 // segmenter answers where gse would cut: it follows gse's route choice
 // (the most probable path through the word DAG, no HMM) over gse's
-// trimmed dictionary, computed with fixed-size buffers because gse's Cut
-// allocates a map per call and the linter has a 20 µs budget per
-// utterance. The words live in the project's own trie rather than gse's
-// cedar trie: loading 30 000 words into cedar cost a cold start 60 ms and
-// 20 MB, and stepping a trie by rune spares re-encoding UTF-8 at every
-// step.
+// trimmed dictionary and the rule pack's words, computed with fixed-size
+// buffers because gse's Cut allocates a map per call and the linter has a
+// 20 µs budget per utterance. The words live in the project's own
+// automaton rather than gse's cedar trie: loading 30 000 words into cedar
+// cost a cold start 60 ms and 20 MB, and one pass of an automaton finds
+// every word of an utterance where walking a trie from every rune
+// re-read each rune up to four times.
 type segmenter struct {
-	base  *wordDict // the trimmed dictionary, shared and read-only
-	extra *wordDict // the rule pack's words
-	logT  float64
+	words *automaton
+	// logFreq and pos are per key, read at the first key of a node: the
+	// word's log frequency and part of speech as gse would give them.
+	logFreq []float64
+	pos     []string
+	keys    []acKey
+	logT    float64
 	// maxLen is the longest word in runes
 	maxLen int
 }
 
-// wordDict is a dictionary as a trie: the first entry of a word wins, as
-// in gse.
-type wordDict struct {
-	trie *automaton
-	// logFreq and pos are per key; a later duplicate is never read.
-	logFreq []float64
-	pos     []string
-	total   float64
-}
-
-// newWordDict lays out words; freqs and pos are per word.
-func newWordDict(words [][]rune, freqs []float64, pos []string) *wordDict {
-	b := newACBuilder()
-	for _, w := range words {
-		b.add(w, 0)
-	}
-	trie, _ := b.buildTrie()
-	d := &wordDict{trie: trie, logFreq: make([]float64, len(words)), pos: pos}
-	for k, f := range freqs {
-		d.logFreq[k] = math.Log(f)
-	}
-	for n := range int32(len(trie.outOff) - 1) {
-		if ks := trie.keysAt(n); len(ks) > 0 {
-			d.total += freqs[ks[0]]
-		}
-	}
-	return d
-}
-
-// word returns the log frequency and part of speech of the word ending at
-// node n, if one does.
-func (d *wordDict) word(n int32) (float64, string, bool) {
-	if n < 0 {
-		return 0, "", false
-	}
-	ks := d.trie.keysAt(n)
-	if len(ks) == 0 {
-		return 0, "", false
-	}
-	return d.logFreq[ks[0]], d.pos[ks[0]], true
+// wordList is a dictionary as parsed: words with their frequencies and
+// parts of speech.
+type wordList struct {
+	words [][]rune
+	freqs []float64
+	pos   []string
 }
 
 // baseDictionary parses the embedded dictionary once per process; it is
-// never written afterwards, so every linter and every reload shares it and
-// a trainer's reload costs only the pack's own words.
-var baseDictionary = sync.OnceValues(func() (*wordDict, error) {
-	var (
-		words [][]rune
-		freqs []float64
-		pos   []string
-	)
+// never written afterwards, so every linter and every reload shares it.
+var baseDictionary = sync.OnceValues(func() (*wordList, error) {
+	var d wordList
 	// every word's runes in one array, sized so it never moves
 	all := make([]rune, 0, len(trimmedDict))
 	rest := trimmedDict
@@ -108,99 +74,144 @@ var baseDictionary = sync.OnceValues(func() (*wordDict, error) {
 		for _, r := range word {
 			all = append(all, r)
 		}
-		words = append(words, all[from:len(all):len(all)])
-		freqs = append(freqs, freq)
-		pos = append(pos, strings.TrimSpace(p))
+		d.words = append(d.words, all[from:len(all):len(all)])
+		d.freqs = append(d.freqs, freq)
+		d.pos = append(d.pos, strings.TrimSpace(p))
 	}
-	return newWordDict(words, freqs, pos), nil
+	return &d, nil
 })
 
 // baseMaxLen is the longest word of the trimmed dictionary (four runes).
 const baseMaxLen = 4
 
+// newSegmenter lays the base dictionary and the pack's words out in one
+// automaton. They keep gse's semantics of two dictionaries: each counts
+// its own words once towards the total frequency, and a word in both
+// takes the pack's frequency and part of speech only when the pack's is
+// higher.
 func newSegmenter(extra []string) (segmenter, error) {
 	base, err := baseDictionary()
 	if err != nil {
 		return segmenter{}, err
 	}
-	var (
-		words [][]rune
-		freqs []float64
-		pos   []string
-	)
+	b := newACBuilder()
+	for _, w := range base.words {
+		b.add(w, 0)
+	}
+	nb := len(base.words)
 	maxLen := baseMaxLen
 	for _, w := range extra {
 		if w == "" {
 			continue
 		}
-		words = append(words, []rune(w))
-		freqs = append(freqs, tradeWordFreq)
-		pos = append(pos, "n")
+		b.add([]rune(w), 0)
 		maxLen = max(maxLen, utf8.RuneCountInString(w))
 	}
-	ex := newWordDict(words, freqs, pos)
-	return segmenter{base: base, extra: ex, logT: math.Log(base.total + ex.total), maxLen: min(maxLen, maxSegWindow)}, nil
+	a, keys := b.build()
+	s := segmenter{words: a, keys: keys, logFreq: make([]float64, len(keys)), pos: make([]string, len(keys)), maxLen: min(maxLen, maxSegWindow)}
+	var total float64
+	for n := range int32(len(a.outOff) - 1) {
+		ks := a.keysAt(n)
+		if len(ks) == 0 {
+			continue
+		}
+		first := ks[0]
+		// a node's keys are in the order added: the base's word, if any,
+		// comes first, then the pack's
+		if int(first) < nb {
+			total += base.freqs[first]
+			s.logFreq[first], s.pos[first] = math.Log(base.freqs[first]), base.pos[first]
+			if len(ks) > 1 && int(ks[1]) >= nb {
+				total += tradeWordFreq
+				if tradeWordFreq > base.freqs[first] {
+					s.logFreq[first], s.pos[first] = math.Log(tradeWordFreq), "n"
+				}
+			}
+			continue
+		}
+		total += tradeWordFreq
+		s.logFreq[first], s.pos[first] = math.Log(tradeWordFreq), "n"
+	}
+	s.logT = math.Log(total)
+	return s, nil
 }
 
-// segStep advances a lookup in both dictionaries by one rune; -1 is a dead
-// end. It reports whether either is still alive (the runes so far are a
-// prefix of some word) and the word ending here, if any: the more frequent
-// of the two, its part of speech from the dictionary it came from.
-func (s segmenter) segStep(n1, n2 *int32, r rune) (logFreq float64, pos string, word, alive bool) {
-	if *n1 >= 0 {
-		*n1 = s.base.trie.child(*n1, r)
+// wordHits lists the dictionary words of a text by where they start:
+// the route choice reads them instead of walking the dictionary again
+// from every rune.
+type wordHits struct {
+	head []int32 // head[k]: the first word starting at rune k, or -1
+	next []int32 // the next word with the same start, or -1
+	end  []int32
+	logF []float64
+	pos  []string
+}
+
+// findWords records every word of the dictionary in rs, up to maxLen
+// runes long.
+func (s segmenter) findWords(rs []rune, wh *wordHits) {
+	wh.head = grow(wh.head, len(rs))
+	for k := range wh.head {
+		wh.head[k] = -1
 	}
-	if *n2 >= 0 {
-		*n2 = s.extra.trie.child(*n2, r)
+	wh.next, wh.end, wh.logF, wh.pos = wh.next[:0], wh.end[:0], wh.logF[:0], wh.pos[:0]
+	a := s.words
+	var cur int32
+	for i, r := range rs {
+		cur = a.step(cur, r)
+		for n := cur; n > 0; n = a.dict[n] {
+			ks := a.keysAt(n)
+			if len(ks) == 0 {
+				continue
+			}
+			k := ks[0]
+			if s.keys[k].n > s.maxLen {
+				continue
+			}
+			start := i + 1 - s.keys[k].n
+			wh.next = append(wh.next, wh.head[start])
+			wh.head[start] = int32(len(wh.end))
+			wh.end = append(wh.end, int32(i+1))
+			wh.logF = append(wh.logF, s.logFreq[k])
+			wh.pos = append(wh.pos, s.pos[k])
+		}
 	}
-	if *n1 < 0 && *n2 < 0 {
-		return 0, "", false, false
-	}
-	l1, p1, ok1 := s.base.word(*n1)
-	l2, p2, ok2 := s.extra.word(*n2)
-	switch {
-	case ok2 && (!ok1 || l2 > l1):
-		return l2, p2, true, true
-	case ok1:
-		return l1, p1, true, true
-	}
-	return 0, "", false, true
 }
 
 // maxSegWindow bounds the window the boundary question is asked over.
 const maxSegWindow = 16
 
-// boundaryAt reports whether a word boundary falls before window[i].
-func (s segmenter) boundaryAt(window []rune, i int, _ *[]rune) bool {
-	n := len(window)
-	if i <= 0 || i >= n {
+// boundaryAt reports whether a word boundary falls before rune i when
+// the runes [ws, we) are segmented alone; wh holds the text's words.
+func (s segmenter) boundaryAt(rs []rune, wh *wordHits, ws, we, i int) bool {
+	n := we - ws
+	if i <= ws || i >= we {
 		return true
 	}
 	if n > maxSegWindow {
 		return true
 	}
-	// best[k] is the best log-probability of segmenting window[k:],
-	// next[k] the end of the first word on that path.
+	// best[k] is the best log-probability of segmenting the window from
+	// its k-th rune, next[k] the end of the first word on that path.
 	var best [maxSegWindow + 1]float64
 	var next [maxSegWindow + 1]int
 	for k := n - 1; k >= 0; k-- {
 		best[k] = math.Inf(-1)
-		n1, n2 := int32(0), int32(0)
-		for j := k; j < n && j-k < s.maxLen; j++ {
-			lf, _, word, alive := s.segStep(&n1, &n2, window[j])
-			if !alive {
-				break
+		for h := wh.head[ws+k]; h >= 0; h = wh.next[h] {
+			e := int(wh.end[h]) - ws
+			if e > n {
+				continue
 			}
-			if word {
-				if sc := lf - s.logT + best[j+1]; sc > best[k] || sc == best[k] && j+1 > next[k] {
-					best[k], next[k] = sc, j+1
-				}
+			if sc := wh.logF[h] - s.logT + best[e]; sc > best[k] || sc == best[k] && e > next[k] {
+				best[k], next[k] = sc, e
 			}
 		}
 		if next[k] == 0 { // not a word start: the single character stands alone
 			best[k], next[k] = -s.logT+best[k+1], k+1
 		}
 	}
+	i -= ws
+	window := rs[ws:we]
 	for k := 0; k < n; {
 		e := next[k]
 		if k == i {

@@ -16,10 +16,15 @@ type automaton struct {
 	// by rune so a lookup allocates nothing.
 	edgeOff []int32
 	edges   []acEdge
-	// rootTo[r] is the root's child for rune r, or 0 (the root is nobody's
-	// child): nearly every rune of clean speech starts from the root, so
-	// that step is one load instead of a search of hundreds of edges.
+	// rootTo[r] is the root's child for rune r, or -1: nearly every rune
+	// of clean speech starts from the root, so that step is one load
+	// instead of a search of hundreds of edges.
 	rootTo []int32
+	// wide holds the edges of the nodes with more than narrow edges (a
+	// dictionary's first characters have hundreds) as an open-addressed
+	// hash table, so finding one is a probe or two instead of a binary
+	// search. Its length is a power of two; an empty slot has from -1.
+	wide []acSlot
 	// The keywords ending at node n are outs[outOff[n]:outOff[n+1]], in
 	// the order they were added.
 	outOff []int32
@@ -33,6 +38,19 @@ type automaton struct {
 type acEdge struct {
 	r    rune
 	next int32
+}
+
+type acSlot struct {
+	from int32
+	r    rune
+	next int32
+}
+
+// narrow is the most edges a node may have and still be searched in line.
+const narrow = 4
+
+func slotHash(n int32, r rune) uint32 {
+	return (uint32(n)*0x9E3779B1 ^ uint32(r)*0x85EBCA77) * 0xC2B2AE3D
 }
 
 // acKey is one keyword: its length in runes and the caller's tag.
@@ -68,11 +86,6 @@ func (b *acBuilder) build() (*automaton, []acKey) {
 	a := b.trie()
 	a.links()
 	return a, b.keys
-}
-
-// buildTrie lays out the goto edges only: enough for longestAt and walk.
-func (b *acBuilder) buildTrie() (*automaton, []acKey) {
-	return b.trie(), b.keys
 }
 
 type edgeKey struct {
@@ -135,7 +148,37 @@ func (b *acBuilder) trie() *automaton {
 			maxRoot = es[len(es)-1].r
 		}
 	}
+	wide := 0
+	for i := range n {
+		if k := a.edgeOff[i+1] - a.edgeOff[i]; k > narrow {
+			wide += int(k)
+		}
+	}
+	size := 1
+	for size < 2*wide {
+		size <<= 1
+	}
+	a.wide = make([]acSlot, size)
+	for i := range a.wide {
+		a.wide[i].from = -1
+	}
+	for i := range n {
+		es := a.edges[a.edgeOff[i]:a.edgeOff[i+1]]
+		if len(es) <= narrow {
+			continue
+		}
+		for _, e := range es {
+			h := slotHash(int32(i), e.r) & uint32(size-1)
+			for a.wide[h].from >= 0 {
+				h = (h + 1) & uint32(size-1)
+			}
+			a.wide[h] = acSlot{from: int32(i), r: e.r, next: e.next}
+		}
+	}
 	a.rootTo = make([]int32, min(maxRoot+1, rootDense))
+	for r := range a.rootTo {
+		a.rootTo[r] = -1
+	}
 	for _, e := range a.edges[a.edgeOff[0]:a.edgeOff[1]] {
 		if e.r < rootDense {
 			a.rootTo[e.r] = e.next
@@ -181,36 +224,35 @@ func (a *automaton) links() {
 	}
 }
 
-// child returns the node reached from n over r, or -1.
+// child returns the node reached from n over r, or -1. The root's step
+// is small enough to be inlined where it is called.
 func (a *automaton) child(n int32, r rune) int32 {
-	if n == 0 && r >= 0 && int(r) < len(a.rootTo) {
-		if c := a.rootTo[r]; c != 0 {
-			return c
-		}
-		return -1
+	if n == 0 && uint32(r) < uint32(len(a.rootTo)) {
+		return a.rootTo[r]
 	}
-	es := a.edges[a.edgeOff[n]:a.edgeOff[n+1]]
-	if len(es) <= 8 {
-		for _, e := range es {
+	return a.search(n, r)
+}
+
+func (a *automaton) search(n int32, r rune) int32 {
+	lo, hi := a.edgeOff[n], a.edgeOff[n+1]
+	if hi-lo <= narrow {
+		for _, e := range a.edges[lo:hi] {
 			if e.r == r {
 				return e.next
 			}
 		}
 		return -1
 	}
-	lo, hi := 0, len(es)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if es[m].r < r {
-			lo = m + 1
-		} else {
-			hi = m
+	mask := uint32(len(a.wide) - 1)
+	for h := slotHash(n, r) & mask; ; h = (h + 1) & mask {
+		s := &a.wide[h]
+		if s.from == n && s.r == r {
+			return s.next
+		}
+		if s.from < 0 {
+			return -1
 		}
 	}
-	if lo < len(es) && es[lo].r == r {
-		return es[lo].next
-	}
-	return -1
 }
 
 // keysAt returns the keywords ending at node n.
