@@ -46,6 +46,7 @@ type segmenter struct {
 // wordList is a dictionary as parsed: words with their frequencies and
 // parts of speech.
 type wordList struct {
+	runes int // in all words
 	words [][]rune
 	freqs []float64
 	pos   []string
@@ -54,9 +55,10 @@ type wordList struct {
 // baseDictionary parses the embedded dictionary once per process; it is
 // never written afterwards, so every linter and every reload shares it.
 var baseDictionary = sync.OnceValues(func() (*wordList, error) {
-	var d wordList
+	lines := strings.Count(trimmedDict, "\n") + 1
+	d := wordList{words: make([][]rune, 0, lines), freqs: make([]float64, 0, lines), pos: make([]string, 0, lines)}
 	// every word's runes in one array, sized so it never moves
-	all := make([]rune, 0, len(trimmedDict))
+	all := make([]rune, 0, utf8.RuneCountInString(trimmedDict))
 	rest := trimmedDict
 	for n := 1; rest != ""; n++ {
 		var line string
@@ -75,6 +77,7 @@ var baseDictionary = sync.OnceValues(func() (*wordList, error) {
 			all = append(all, r)
 		}
 		d.words = append(d.words, all[from:len(all):len(all)])
+		d.runes += len(all) - from
 		d.freqs = append(d.freqs, freq)
 		d.pos = append(d.pos, strings.TrimSpace(p))
 	}
@@ -95,6 +98,7 @@ func newSegmenter(extra []string) (segmenter, error) {
 		return segmenter{}, err
 	}
 	b := newACBuilder()
+	b.reserve(len(base.words)+len(extra), base.runes+len(extra)*maxSegWindow)
 	for _, w := range base.words {
 		b.add(w, 0)
 	}

@@ -69,6 +69,12 @@ func newACBuilder() *acBuilder {
 	return &acBuilder{}
 }
 
+// reserve makes room for keys more keywords of runes runes in all.
+func (b *acBuilder) reserve(keys, runes int) {
+	b.keys = slices.Grow(b.keys, keys)
+	b.runes = slices.Grow(b.runes, runes)
+}
+
 // add records a keyword and returns its key index.
 func (b *acBuilder) add(word []rune, tag int32) int32 {
 	k := int32(len(b.keys))
@@ -88,31 +94,41 @@ func (b *acBuilder) build() (*automaton, []acKey) {
 	return a, b.keys
 }
 
-type edgeKey struct {
-	from int32
-	r    rune
-}
-
 func (b *acBuilder) trie() *automaton {
-	children := make(map[edgeKey]int32, len(b.runes))
-	var from []int32 // each node's parent; the root has none
-	var via []rune   // the rune on the edge into each node
-	from, via = append(from, -1), append(via, 0)
-	ends := make([]int32, len(b.keys))
-	at := 0
+	// Keys sorted by their runes share prefixes with their neighbours, so
+	// one walk lays the trie out without a map of children, and each
+	// node's edges come out in rune order.
+	starts := make([]int32, len(b.keys)+1)
 	for k, key := range b.keys {
-		var cur int32
-		for _, r := range b.runes[at : at+key.n] {
-			nx, ok := children[edgeKey{cur, r}]
-			if !ok {
-				nx = int32(len(from))
-				children[edgeKey{cur, r}] = nx
-				from, via = append(from, cur), append(via, r)
-			}
-			cur = nx
+		starts[k+1] = starts[k] + int32(key.n)
+	}
+	word := func(k int32) []rune { return b.runes[starts[k]:starts[k+1]] }
+	order := make([]int32, len(b.keys))
+	for k := range order {
+		order[k] = int32(k)
+	}
+	slices.SortFunc(order, func(x, y int32) int {
+		return cmp.Or(slices.Compare(word(x), word(y)), cmp.Compare(x, y))
+	})
+	from := make([]int32, 1, len(b.runes)+1) // each node's parent; the root has none
+	via := make([]rune, 1, len(b.runes)+1)   // the rune on the edge into each node
+	from[0] = -1
+	ends := make([]int32, len(b.keys))
+	path := []int32{0} // the nodes along the previous key
+	var prev []rune
+	for _, k := range order {
+		w := word(k)
+		shared := 0
+		for shared < len(w) && shared < len(prev) && w[shared] == prev[shared] {
+			shared++
 		}
-		at += key.n
-		ends[k] = cur
+		path = path[:shared+1]
+		for _, r := range w[shared:] {
+			from, via = append(from, path[len(path)-1]), append(via, r)
+			path = append(path, int32(len(from)-1))
+		}
+		ends[k] = path[len(w)]
+		prev = w
 	}
 	n := len(from)
 	a := &automaton{edgeOff: make([]int32, n+1), edges: make([]acEdge, n-1), outOff: make([]int32, n+1), outs: make([]int32, len(ends))}
@@ -139,14 +155,8 @@ func (b *acBuilder) trie() *automaton {
 		fill[e]++
 	}
 	maxRoot := rune(-1)
-	for i := range n {
-		es := a.edges[a.edgeOff[i]:a.edgeOff[i+1]]
-		if len(es) > 1 {
-			slices.SortFunc(es, func(x, y acEdge) int { return cmp.Compare(x.r, y.r) })
-		}
-		if i == 0 && len(es) > 0 {
-			maxRoot = es[len(es)-1].r
-		}
+	if a.edgeOff[1] > 0 {
+		maxRoot = a.edges[a.edgeOff[1]-1].r
 	}
 	wide := 0
 	for i := range n {
