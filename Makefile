@@ -18,7 +18,7 @@ GOFLAGS_BUILD := -tags $(GOTAGS) -trimpath
 PURE_CMDS := ./cmd/cunbo ./cmd/cunbo-review
 FUZZTIME ?= 15s
 
-.PHONY: test-vuln bench-weaklink deps-demo test-demo all build build-arm64 build-armv7 build-speech build-speech-arm64 models deps test test-unit test-fuzz bench demo clean
+.PHONY: test-vuln bench-lint-arm64 bench-weaklink deps-demo test-demo all build build-arm64 build-armv7 build-speech build-speech-arm64 models deps test test-unit test-fuzz bench demo clean
 
 all: build
 
@@ -187,6 +187,18 @@ bench: build
 		$$($(GO) list -tags $(GOTAGS) ./... | grep -vx 'github.com/cunbo/cunbo/review/console') | tee bench.txt
 	set -o pipefail; $(GO) test -tags $(GOTAGS) -run '^$$' -bench . -benchtime 300x -count 1 -timeout 30m $(CONSOLE_BENCH) | tee -a bench.txt
 
+# The linter's speed, cold start and RSS under qemu arm64, the second
+# measure of its budgets: BenchmarkCheck cross-compiled and run under the
+# emulator, and BenchmarkLintColdStart running the arm64 binary under it.
+bench-lint-arm64:
+	$(call apt_install,qemu-user-static)
+	mkdir -p $(BIN)
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -tags $(GOTAGS) -o $(BIN)/lint-arm64.test ./lint/
+	set -o pipefail; cd lint && qemu-aarch64-static ../$(BIN)/lint-arm64.test -test.run '^$$' -test.bench 'Check' \
+		-test.benchmem -test.count 5 -test.benchtime 3000x | tee ../bench-arm64.txt
+	set -o pipefail; CUNBO_BENCH_EMULATOR=qemu-aarch64-static $(GO) test -tags $(GOTAGS) -run '^$$' \
+		-bench LintColdStart -benchtime 5x -count 3 ./cmd/cunbo/ | tee -a bench-arm64.txt
+
 # Weak-link bench (root: ip netns, tc; through sudo otherwise): cunbo vs
 # the ffmpeg baseline. PROFILES=stepdown,outage selects; RUNS repeats
 # (medians); STEADY_RUNS and BASELINE_RUNS, when set, repeat the long
@@ -246,4 +258,4 @@ test-demo:
 	bash .ci/demo-check
 
 clean:
-	rm -rf $(BIN) bench.txt
+	rm -rf $(BIN) bench.txt bench-arm64.txt
