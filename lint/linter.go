@@ -384,9 +384,10 @@ func (m *matcher) hasFiller(s string) bool {
 	t := &m.compilePhrase
 	t.reset()
 	m.norm.foldWidth([]rune(s), t)
-	found := false
-	m.norm.fillers.scan(t.runes, func(int32, int) { found = true })
-	return found
+	for range m.norm.fillers.matches(t.runes) {
+		return true
+	}
+	return false
 }
 
 // normalizePhrase rewrites a pattern piece by piece around its # signs.
@@ -436,67 +437,69 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 	sc.refer, sc.speech, sc.svc, sc.report = sc.refer[:0], sc.speech[:0], sc.svc[:0], sc.report[:0]
 	sc.breaks = append(sc.breaks[:0], nt.breaks...)
 
-	record := func(k int32, start, end int) {
-		tag := m.keys[k].tag
-		kind, idx := int(tag>>kindShift), int(tag&(1<<kindShift-1))
-		h := hit{start, end, idx}
-		switch kind {
-		case kindPattern:
-			sc.first = append(sc.first, h)
-		case kindPart:
-			sc.later = append(sc.later, h)
-		case kindExcept:
-			sc.except = append(sc.except, h)
-		case kindAllow:
-			sc.allow = append(sc.allow, h)
-		case kindNegation:
-			sc.neg = append(sc.neg, h)
-		case kindNotNegation:
-			sc.notNeg = append(sc.notNeg, h)
-		case kindDisclaimer:
-			sc.discl = append(sc.discl, h)
-		case kindBreak:
-			sc.breaks = append(sc.breaks, start)
-		case kindOwnRange:
-			sc.own = append(sc.own, h)
-		case kindTopic:
-			sc.topic = append(sc.topic, h)
-		case kindVerb:
-			sc.verb = append(sc.verb, h)
-		case kindDoubt:
-			sc.doubt = append(sc.doubt, h)
-		case kindWish:
-			sc.wish = append(sc.wish, h)
-		case kindHead:
-			sc.head = append(sc.head, h)
-		case kindSubject:
-			sc.subj = append(sc.subj, h)
-		case kindProduct:
-			sc.prod = append(sc.prod, h)
-		case kindReferral:
-			sc.refer = append(sc.refer, h)
-		case kindSpeech:
-			sc.speech = append(sc.speech, h)
-		case kindService:
-			sc.svc = append(sc.svc, h)
-		case kindReport:
-			sc.report = append(sc.report, h)
+	for k, end := range m.ac.matches(nt.runes) {
+		if !m.shape[k] {
+			m.record(sc, k, end-m.keys[k].n, end)
 		}
 	}
-	m.ac.scan(nt.runes, func(k int32, end int) {
-		if !m.shape[k] {
-			record(k, end-m.keys[k].n, end)
-		}
-	})
 	if m.buildShape(nt, sc) {
-		m.ac.scan(sc.shape.runes, func(k int32, end int) {
+		for k, end := range m.ac.matches(sc.shape.runes) {
 			if m.shape[k] {
 				s := end - m.keys[k].n
-				record(k, int(sc.shapeL[s].start), int(sc.shapeL[end-1].end))
+				m.record(sc, k, int(sc.shapeL[s].start), int(sc.shapeL[end-1].end))
 			}
-		})
+		}
 	}
 	return nt
+}
+
+// record files one key found at [start, end) under its kind.
+func (m *matcher) record(sc *scratch, k int32, start, end int) {
+	tag := m.keys[k].tag
+	kind, idx := int(tag>>kindShift), int(tag&(1<<kindShift-1))
+	h := hit{start, end, idx}
+	switch kind {
+	case kindPattern:
+		sc.first = append(sc.first, h)
+	case kindPart:
+		sc.later = append(sc.later, h)
+	case kindExcept:
+		sc.except = append(sc.except, h)
+	case kindAllow:
+		sc.allow = append(sc.allow, h)
+	case kindNegation:
+		sc.neg = append(sc.neg, h)
+	case kindNotNegation:
+		sc.notNeg = append(sc.notNeg, h)
+	case kindDisclaimer:
+		sc.discl = append(sc.discl, h)
+	case kindBreak:
+		sc.breaks = append(sc.breaks, start)
+	case kindOwnRange:
+		sc.own = append(sc.own, h)
+	case kindTopic:
+		sc.topic = append(sc.topic, h)
+	case kindVerb:
+		sc.verb = append(sc.verb, h)
+	case kindDoubt:
+		sc.doubt = append(sc.doubt, h)
+	case kindWish:
+		sc.wish = append(sc.wish, h)
+	case kindHead:
+		sc.head = append(sc.head, h)
+	case kindSubject:
+		sc.subj = append(sc.subj, h)
+	case kindProduct:
+		sc.prod = append(sc.prod, h)
+	case kindReferral:
+		sc.refer = append(sc.refer, h)
+	case kindSpeech:
+		sc.speech = append(sc.speech, h)
+	case kindService:
+		sc.svc = append(sc.svc, h)
+	case kindReport:
+		sc.report = append(sc.report, h)
+	}
 }
 
 // judge turns the candidates scan found into findings.
@@ -1133,11 +1136,8 @@ func mergeOverlaps(fs []Finding) []Finding {
 	if len(fs) < 2 {
 		return fs
 	}
-	sort.SliceStable(fs, func(i, j int) bool {
-		if fs[i].Start != fs[j].Start {
-			return fs[i].Start < fs[j].Start
-		}
-		return fs[i].End-fs[i].Start > fs[j].End-fs[j].Start
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(b.End-b.Start, a.End-a.Start))
 	})
 	out := fs[:0]
 	for _, f := range fs {

@@ -2,6 +2,7 @@ package lint
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 )
 
@@ -282,18 +283,23 @@ func (a *automaton) step(cur int32, r rune) int32 {
 	}
 }
 
-// scan reports every keyword occurrence as (key index, end position
-// exclusive) to emit.
-func (a *automaton) scan(text []rune, emit func(key int32, end int)) {
-	var cur int32
-	for i, r := range text {
-		cur = a.step(cur, r)
-		for n := cur; n >= 0; n = a.dict[n] {
-			for _, k := range a.keysAt(n) {
-				emit(k, i+1)
-			}
-			if n == 0 {
-				break
+// matches yields every keyword occurrence as (key index, end position
+// exclusive). A range over it compiles to a plain loop, where a callback
+// per occurrence cost an indirect call each.
+func (a *automaton) matches(text []rune) iter.Seq2[int32, int] {
+	return func(yield func(int32, int) bool) {
+		var cur int32
+		for i, r := range text {
+			cur = a.step(cur, r)
+			for n := cur; n >= 0; n = a.dict[n] {
+				for _, k := range a.keysAt(n) {
+					if !yield(k, i+1) {
+						return
+					}
+				}
+				if n == 0 {
+					break
+				}
 			}
 		}
 	}

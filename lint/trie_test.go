@@ -47,9 +47,9 @@ func FuzzAutomaton(f *testing.F) {
 		a, acKeys := b.build()
 		rs := []rune(text)
 		var got []string
-		a.scan(rs, func(k int32, end int) {
+		for k, end := range a.matches(rs) {
 			got = append(got, fmt.Sprintf("%d@%d", k, end))
-		})
+		}
 		want := naiveMatches(keys, rs)
 		// keys of equal length ending together come out in the order added
 		if !slices.Equal(got, want) {
