@@ -153,9 +153,9 @@ type matcher struct {
 	// pack's): it may veto only their findings, never a trainer's own rule
 	// for words it has never seen.
 	modelRules map[string]bool
-	// pending holds every proper prefix (two runes or more) of a rule
-	// pattern's first part: an utterance ending in one may be a partial
-	// caption the rules will judge once it is whole.
+	// pending holds every proper prefix (two to pendingMaxRunes runes) of
+	// a rule pattern's first part: an utterance ending in one may be a
+	// partial caption the rules will judge once it is whole.
 	pending map[string]bool
 	pool    sync.Pool
 	// compileScratch and phraseWords are used only while compiling.
@@ -180,27 +180,28 @@ type scratch struct {
 	// looks only at the parts that begin within partGap of it: a long
 	// caption holds thousands of part hits, and scanning them all for
 	// every first part was quadratic (a 1 MB line took hours).
-	laterAt []int32
-	cands   []hit
-	except  []hit
-	allow   []hit
-	neg     []hit
-	notNeg  []hit
-	discl   []hit
-	own     []hit
-	topic   []hit
-	verb    []hit
-	doubt   []hit
-	wish    []hit
-	head    []hit
-	subj    []hit
-	prod    []hit
-	refer   []hit
-	speech  []hit
-	svc     []hit
-	report  []hit
-	breaks  []int
-	bounds  []bool
+	laterAt    []int32
+	laterCount []int32 // the counting sort's buckets
+	cands      []hit
+	except     []hit
+	allow      []hit
+	neg        []hit
+	notNeg     []hit
+	discl      []hit
+	own        []hit
+	topic      []hit
+	verb       []hit
+	doubt      []hit
+	wish       []hit
+	head       []hit
+	subj       []hit
+	prod       []hit
+	refer      []hit
+	speech     []hit
+	svc        []hit
+	report     []hit
+	breaks     []int
+	bounds     []bool
 	// wordHits are the dictionary words of the text scanned (textWords).
 	wordHits   wordHits
 	wordsFound bool
@@ -213,6 +214,10 @@ type scratch struct {
 	// however it ends (endsPending is for partial captions).
 	final bool
 }
+
+// pendingMaxRunes bounds the unfinished phrase a partial caption is
+// checked for.
+const pendingMaxRunes = 8
 
 // Negation reaches back at most this many runes within its clause.
 const negationWindow = 7
@@ -272,7 +277,7 @@ func compile(p *Pack) (*matcher, error) {
 				m.phraseWords = append(m.phraseWords, string(norm))
 			}
 			if kind == kindPattern {
-				for k := 2; k < len(norm); k++ {
+				for k := 2; k < len(norm) && k <= pendingMaxRunes; k++ {
 					m.pending[string(norm[:k])] = true
 				}
 			}
@@ -552,20 +557,26 @@ func (m *matcher) ruleByID(id string) *Rule {
 // joinParts turns first-part hits into candidates, following multi-part
 // patterns through their later parts.
 func (m *matcher) joinParts(nt *normText, sc *scratch) {
-	// The scan records parts in order of their ends, so by start they are
-	// nearly sorted already: an insertion sort (stable, so equal starts
-	// stay in scan order) does little work, where a general sort cost a
-	// clean utterance an eighth of its time.
-	sc.laterAt = sc.laterAt[:0]
-	for i := range sc.later {
-		at := int32(i)
-		j := len(sc.laterAt)
-		sc.laterAt = append(sc.laterAt, at)
-		for ; j > 0 && sc.later[sc.laterAt[j-1]].start > sc.later[i].start; j-- {
-			sc.laterAt[j] = sc.laterAt[j-1]
-		}
-		sc.laterAt[j] = at
+	// A counting sort by start, stable so equal starts stay in scan
+	// order: starts are rune positions of one short utterance.
+	top := 0
+	for _, h := range sc.later {
+		top = max(top, h.start+1)
 	}
+	count := grow(sc.laterCount, top+1)
+	clear(count)
+	for _, h := range sc.later {
+		count[h.start+1]++
+	}
+	for s := 1; s <= top; s++ {
+		count[s] += count[s-1]
+	}
+	sc.laterAt = grow(sc.laterAt, len(sc.later))
+	for i, h := range sc.later {
+		sc.laterAt[count[h.start]] = int32(i)
+		count[h.start]++
+	}
+	sc.laterCount = count
 	for _, f := range sc.first {
 		p := m.pats[f.idx]
 		if p.nparts == 1 {

@@ -212,15 +212,32 @@ func utf8Packed(r rune) (uint32, int) {
 type packedText struct {
 	bytes []uint32
 	n     []uint8
+	// masked tells whether any rune is masked at all, as seldom happens
+	masked bool
+}
+
+// foldRune folds one packed rune of n bytes into an FNV-1a hash.
+func foldRune(h, b uint32, n uint8) uint32 {
+	if n == 3 { // nearly every rune of Chinese speech
+		h = (h ^ b&0xFF) * fnvPrime
+		h = (h ^ b>>8&0xFF) * fnvPrime
+		return (h ^ b>>16) * fnvPrime
+	}
+	for ; n > 0; n-- {
+		h = (h ^ b&0xFF) * fnvPrime
+		b >>= 8
+	}
+	return h
 }
 
 func (p *packedText) pack(rs []rune) {
 	p.bytes, p.n = grow(p.bytes, len(rs)+2), grow(p.n, len(rs)+2)
 	p.bytes[0], p.n[0] = '^', 1
+	p.masked = false
 	for i, r := range rs {
 		b, n := utf8Packed(r)
 		if r == maskRune {
-			n = 0
+			n, p.masked = 0, true
 		}
 		p.bytes[i+1], p.n[i+1] = b, uint8(n)
 	}
@@ -246,28 +263,17 @@ func hashGrams(p *packedText, from, to, maxN int, salt uint32, dim uint32, into 
 		hi = to + 2
 	}
 	for size := 1; size <= maxN; size++ {
+		seed := ((uint32(offset)^salt)*prime ^ uint32(size)) * prime
 		for i := lo; i+size <= hi; i++ {
-			h := uint32(offset)
-			h = (h ^ salt) * prime
-			h = (h ^ uint32(size)) * prime
-			masked := false
-			for j := i; j < i+size; j++ {
-				b, n := p.bytes[j], p.n[j]
-				masked = masked || n == 0
-				if n == 3 { // nearly every rune of Chinese speech
-					h = (h ^ b&0xFF) * prime
-					h = (h ^ b>>8&0xFF) * prime
-					h = (h ^ b>>16) * prime
-					continue
-				}
-				for ; n > 0; n-- {
-					h = (h ^ b&0xFF) * prime
-					b >>= 8
-				}
+			h := seed
+			bs, ns := p.bytes[i:i+size], p.n[i:i+size]
+			for k, b := range bs {
+				h = foldRune(h, b, ns[k])
 			}
-			if !masked {
-				into = append(into, h&(dim-1))
+			if p.masked && slices.Contains(ns, 0) {
+				continue
 			}
+			into = append(into, h&(dim-1))
 		}
 	}
 	return into
@@ -379,9 +385,16 @@ func (cm *catModel) score(seg segmenter, nt *normText, sc *scratch, out []float3
 	for rest := sc.feats; len(rest) > 0; {
 		batch := rest[:min(len(rest), laneFlush)]
 		rest = rest[len(batch):]
-		for _, f := range batch {
-			for j, v := range cm.lanes[int(f)*lw : int(f)*lw+lw] {
-				acc[j] += v
+		if lw == 3 { // nine to twelve categories, as the shipped model has
+			for _, f := range batch {
+				l := cm.lanes[int(f)*3 : int(f)*3+3 : int(f)*3+3]
+				acc[0], acc[1], acc[2] = acc[0]+l[0], acc[1]+l[1], acc[2]+l[2]
+			}
+		} else {
+			for _, f := range batch {
+				for j, v := range cm.lanes[int(f)*lw : int(f)*lw+lw] {
+					acc[j] += v
+				}
 			}
 		}
 		flush(len(batch))
@@ -520,13 +533,15 @@ func (m *matcher) veto(nt *normText, sc *scratch, out []Finding) []Finding {
 // pattern (今天的辣椒酱全网 …): a partial caption the rules will judge once
 // the speaker finishes the phrase. A final one is whole and is judged.
 func (m *matcher) endsPending(rs []rune) bool {
-	var buf [8 * utf8.UTFMax]byte
-	for k := 2; k <= 8 && k <= len(rs); k++ {
-		b := buf[:0]
-		for _, r := range rs[len(rs)-k:] {
-			b = utf8.AppendRune(b, r)
-		}
-		if m.pending[string(b)] {
+	// the tail is encoded backwards once, each suffix a longer slice of it
+	var buf [pendingMaxRunes * utf8.UTFMax]byte
+	off := len(buf)
+	for k := 1; k <= pendingMaxRunes && k <= len(rs); k++ {
+		var enc [utf8.UTFMax]byte
+		n := utf8.EncodeRune(enc[:], rs[len(rs)-k])
+		off -= n
+		copy(buf[off:], enc[:n])
+		if k >= 2 && m.pending[string(buf[off:])] {
 			return true
 		}
 	}

@@ -81,11 +81,7 @@ const (
 // not packed ones) into h.
 func fnvPacked(h uint32, p *packedText, from, to int) uint32 {
 	for j := from + 1; j <= to; j++ {
-		b := p.bytes[j]
-		for n := p.n[j]; n > 0; n-- {
-			h = (h ^ b&0xFF) * fnvPrime
-			b >>= 8
-		}
+		h = foldRune(h, p.bytes[j], p.n[j])
 	}
 	return h
 }
@@ -153,7 +149,7 @@ func (cm *catModel) wordFeatures(p *packedText, ws *wordScratch, from, to int, s
 	// a word holding a masked rune (model.go) is no feature, alone or in
 	// a pair
 	masked := func(i int) bool {
-		return i >= 0 && i < len(ws.ends) && slices.Contains(p.n[start(i)+1:ws.ends[i]+1], 0)
+		return p.masked && i >= 0 && i < len(ws.ends) && slices.Contains(p.n[start(i)+1:ws.ends[i]+1], 0)
 	}
 	for i := first; i <= last; i++ {
 		if !masked(i) {
