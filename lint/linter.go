@@ -158,7 +158,8 @@ type matcher struct {
 	// partial caption the rules will judge once it is whole.
 	pending map[string]bool
 	pool    sync.Pool
-	// compileScratch and phraseWords are used only while compiling.
+	// compileScratch, compilePhrase and phraseWords are used only while
+	// compiling.
 	compileScratch normalizeScratch
 	compilePhrase  normText
 	phraseWords    []string
@@ -201,7 +202,6 @@ type scratch struct {
 	svc        []hit
 	report     []hit
 	breaks     []int
-	bounds     []bool
 	// wordHits are the dictionary words of the text scanned (textWords).
 	wordHits   wordHits
 	wordsFound bool

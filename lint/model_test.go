@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestModelAddsToRuleFindings: with flagAdd a category the model is sure
@@ -176,5 +177,28 @@ func TestModelFindingsTellTheCategory(t *testing.T) {
 	}
 	if fs[i].Explain != first.Explain || fs[i].Suggest != first.Suggest {
 		t.Errorf("without [category] sections the finding says %q / %q, want rule %s's", fs[i].Explain, fs[i].Suggest, first.ID)
+	}
+}
+
+// TestUTF8PackedIsEncodeRune: the model's packed runes are exactly the
+// bytes utf8.EncodeRune writes, invalid runes included, so its hashes are
+// those it was trained with.
+func TestUTF8PackedIsEncodeRune(t *testing.T) {
+	runes := []rune{0, 'a', 0x7F, 0x80, 0x7FF, 0x800, '最', 0xD7FF, 0xD800, 0xDFFF, 0xE000, maskRune, 0xFFFD, 0xFFFF, 0x10000, '😀', utf8.MaxRune, utf8.MaxRune + 1, -1}
+	for r := rune(0); r < 0x11000; r += 97 {
+		runes = append(runes, r)
+	}
+	for _, r := range runes {
+		var buf [utf8.UTFMax]byte
+		n := utf8.EncodeRune(buf[:], r)
+		b, got := utf8Packed(r)
+		if got != n {
+			t.Fatalf("%U: %d bytes, EncodeRune wrote %d", r, got, n)
+		}
+		for i := range n {
+			if byte(b>>(8*i)) != buf[i] {
+				t.Fatalf("%U: byte %d is %#x, EncodeRune wrote %#x", r, i, byte(b>>(8*i)), buf[i])
+			}
+		}
 	}
 }
