@@ -282,8 +282,8 @@ func hashGrams(p *packedText, from, to, maxN int, salt uint32, dim uint32, into 
 // features appends every feature bucket of the scanned utterance to into.
 func (cm *catModel) features(seg segmenter, nt *normText, sc *scratch, into []uint32) []uint32 {
 	rs := nt.runes
-	var hits *wordHits
-	if cm.flags&flagRuled != 0 && len(sc.allow)+len(sc.except) > 0 {
+	masking := cm.flags&flagRuled != 0 && len(sc.allow)+len(sc.except) > 0
+	if masking {
 		rs = maskSpans(append(sc.masked[:0], rs...), sc.allow, sc.except)
 		sc.masked = rs
 	}
@@ -291,7 +291,10 @@ func (cm *catModel) features(seg segmenter, nt *normText, sc *scratch, into []ui
 	into = hashGrams(&sc.packed, 0, len(rs), cm.maxN, 0, cm.dim, into)
 	words := cm.flags&(flagWords|flagPOS) != 0
 	if words {
-		if len(sc.masked) > 0 && &rs[0] == &sc.masked[0] {
+		// the masked copy has words of its own; the text's are shared
+		// with the boundary checks
+		var hits *wordHits
+		if masking {
 			seg.findWords(rs, &sc.words.hits)
 			hits = &sc.words.hits
 		} else {
