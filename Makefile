@@ -10,7 +10,7 @@ export GOTOOLCHAIN := go1.26.10
 BIN := bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests and the demo talk to as real peers.
-DEB_PKGS := ffmpeg nginx libnginx-mod-rtmp curl git sox espeak-ng fonts-noto-cjk fonts-noto-color-emoji chromium qemu-user-static iproute2 ca-certificates systemd strace dpkg gcc-aarch64-linux-gnu libc6-dev-arm64-cross postgresql-15
+DEB_PKGS := time ffmpeg nginx libnginx-mod-rtmp curl git sox espeak-ng fonts-noto-cjk fonts-noto-color-emoji chromium qemu-user-static iproute2 ca-certificates systemd strace dpkg gcc-aarch64-linux-gnu libc6-dev-arm64-cross postgresql-15
 # The lint package's segmenter runs on a trimmed dictionary; the gse default
 # dictionary (~200 MiB heap) is compiled out.
 GOTAGS := ne

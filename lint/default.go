@@ -3,6 +3,7 @@ package lint
 import (
 	_ "embed"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -42,11 +43,21 @@ func LoadPack(path string) (*Pack, error) {
 	return ParsePack(path, f)
 }
 
-// NewDefault returns a Linter on the built-in rule pack.
+// NewDefault returns a Linter on the built-in rule pack, decoded from its
+// compiled snapshot (snapshot.go). A snapshot that does not match the pack
+// text (a pack edited without a new snapshot) is reported and the pack
+// compiled instead: slower, never the old rules.
 func NewDefault() (*Linter, error) {
-	p, err := DefaultPack()
+	m, err := loadSnapshot(defaultSnapshot, defaultPack)
 	if err != nil {
-		return nil, fmt.Errorf("built-in rule pack: %w", err)
+		slog.Warn("built-in rule pack compiled at start", "reason", err)
+		p, err := DefaultPack()
+		if err != nil {
+			return nil, fmt.Errorf("built-in rule pack: %w", err)
+		}
+		return New(p)
 	}
-	return New(p)
+	l := &Linter{}
+	l.m.Store(m)
+	return l, nil
 }

@@ -444,13 +444,13 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 
 	for k, end := range m.ac.matches(nt.runes) {
 		if !m.shape[k] {
-			m.record(sc, k, end-m.keys[k].n, end)
+			m.record(sc, k, end-int(m.keys[k].n), end)
 		}
 	}
 	if m.buildShape(nt, sc) {
 		for k, end := range m.ac.matches(sc.shape.runes) {
 			if m.shape[k] {
-				s := end - m.keys[k].n
+				s := end - int(m.keys[k].n)
 				m.record(sc, k, int(sc.shapeL[s].start), int(sc.shapeL[end-1].end))
 			}
 		}

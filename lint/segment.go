@@ -169,10 +169,10 @@ func (s segmenter) findWords(rs []rune, wh *wordHits) {
 				continue
 			}
 			k := ks[0]
-			if s.keys[k].n > s.maxLen {
+			if int(s.keys[k].n) > s.maxLen {
 				continue
 			}
-			start := i + 1 - s.keys[k].n
+			start := i + 1 - int(s.keys[k].n)
 			wh.next = append(wh.next, wh.head[start])
 			wh.head[start] = int32(len(wh.end))
 			wh.end = append(wh.end, int32(i+1))

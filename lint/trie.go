@@ -56,7 +56,7 @@ func slotHash(n int32, r rune) uint32 {
 
 // acKey is one keyword: its length in runes and the caller's tag.
 type acKey struct {
-	n   int
+	n   int32
 	tag int32
 }
 
@@ -80,7 +80,7 @@ func (b *acBuilder) reserve(keys, runes int) {
 func (b *acBuilder) add(word []rune, tag int32) int32 {
 	k := int32(len(b.keys))
 	b.runes = append(b.runes, word...)
-	b.keys = append(b.keys, acKey{n: len(word), tag: tag})
+	b.keys = append(b.keys, acKey{n: int32(len(word)), tag: tag})
 	return k
 }
 
@@ -316,8 +316,8 @@ func (a *automaton) longestAt(text []rune, i int, keys []acKey) (int32, int) {
 			break
 		}
 		for _, k := range a.keysAt(cur) {
-			if keys[k].n > bestN {
-				best, bestN = k, keys[k].n
+			if int(keys[k].n) > bestN {
+				best, bestN = k, int(keys[k].n)
 			}
 		}
 	}

@@ -70,12 +70,7 @@ func runLint(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "cunbo lint: --color must be auto, always or never, not %q\n", *color)
 		return 2
 	}
-	pack, err := lint.LoadPack(*rules)
-	if err != nil {
-		fmt.Fprintf(stderr, "cunbo lint: %v\n", err)
-		return 1
-	}
-	l, err := lint.New(pack)
+	l, err := loadLinter(*rules)
 	if err != nil {
 		fmt.Fprintf(stderr, "cunbo lint: %v\n", err)
 		return 1
@@ -321,4 +316,17 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// loadLinter compiles the rule pack at path, or decodes the built-in one
+// already compiled when path is empty.
+func loadLinter(path string) (*lint.Linter, error) {
+	if path == "" {
+		return lint.NewDefault()
+	}
+	pack, err := lint.LoadPack(path)
+	if err != nil {
+		return nil, err
+	}
+	return lint.New(pack)
 }
