@@ -153,11 +153,12 @@ type matcher struct {
 	// pack's): it may veto only their findings, never a trainer's own rule
 	// for words it has never seen.
 	modelRules map[string]bool
-	// pending holds every proper prefix (two to pendingMaxRunes runes) of
-	// a rule pattern's first part: an utterance ending in one may be a
-	// partial caption the rules will judge once it is whole.
-	pending map[string]bool
-	pool    sync.Pool
+	// pendingAt[n] marks the automaton's nodes that spell a proper prefix
+	// (two to pendingMaxRunes runes) of a rule pattern's first part: an
+	// utterance ending in one may be a partial caption the rules will
+	// judge once it is whole.
+	pendingAt []bool
+	pool      sync.Pool
 	// compileScratch, compilePhrase and phraseWords are used only while
 	// compiling.
 	compileScratch normalizeScratch
@@ -229,7 +230,8 @@ func compile(p *Pack) (*matcher, error) {
 	if p == nil {
 		return nil, fmt.Errorf("compile rule pack: nil pack")
 	}
-	m := &matcher{pack: p, rules: p.Rules, pending: map[string]bool{}}
+	m := &matcher{pack: p, rules: p.Rules}
+	var firstParts [][]rune // the rule patterns' first parts, for pendingAt
 	m.pool.New = func() any { return &scratch{} }
 
 	// The normaliser itself is built first: every pattern and phrase is
@@ -277,9 +279,7 @@ func compile(p *Pack) (*matcher, error) {
 				m.phraseWords = append(m.phraseWords, string(norm))
 			}
 			if kind == kindPattern {
-				for k := 2; k < len(norm) && k <= pendingMaxRunes; k++ {
-					m.pending[string(norm[:k])] = true
-				}
+				firstParts = append(firstParts, norm)
 			}
 			if !m.hasFiller(a) {
 				// nothing for the speech normaliser to drop
@@ -346,6 +346,15 @@ func compile(p *Pack) (*matcher, error) {
 		return nil, &PackError{Source: p.Source, Problems: problems}
 	}
 	m.ac, m.keys = b.build()
+	m.pendingAt = make([]bool, len(m.ac.fail))
+	for _, w := range firstParts {
+		n := int32(0)
+		for k := 1; k < len(w) && k <= pendingMaxRunes && n >= 0; k++ {
+			if n = m.ac.child(n, w[k-1]); n >= 0 && k >= 2 {
+				m.pendingAt[n] = true
+			}
+		}
+	}
 
 	words := make([]string, 0, len(p.Words))
 	for _, w := range p.Words {

@@ -536,15 +536,15 @@ func (m *matcher) veto(nt *normText, sc *scratch, out []Finding) []Finding {
 // pattern (今天的辣椒酱全网 …): a partial caption the rules will judge once
 // the speaker finishes the phrase. A final one is whole and is judged.
 func (m *matcher) endsPending(rs []rune) bool {
-	// the tail is encoded backwards once, each suffix a longer slice of it
-	var buf [pendingMaxRunes * utf8.UTFMax]byte
-	off := len(buf)
-	for k := 1; k <= pendingMaxRunes && k <= len(rs); k++ {
-		var enc [utf8.UTFMax]byte
-		n := utf8.EncodeRune(enc[:], rs[len(rs)-k])
-		off -= n
-		copy(buf[off:], enc[:n])
-		if k >= 2 && m.pending[string(buf[off:])] {
+	// From the root over the last pendingMaxRunes runes, the automaton
+	// stops at the longest suffix of them that spells a node; its fail
+	// chain holds every shorter one.
+	n := int32(0)
+	for _, r := range rs[max(0, len(rs)-pendingMaxRunes):] {
+		n = m.ac.step(n, r)
+	}
+	for ; n > 0; n = m.ac.fail[n] {
+		if m.pendingAt[n] {
 			return true
 		}
 	}

@@ -202,3 +202,66 @@ func TestUTF8PackedIsEncodeRune(t *testing.T) {
 		}
 	}
 }
+
+// TestEndsPendingIsThePrefixSet: the automaton walk answers exactly what
+// a set of every pattern's proper prefixes (two to pendingMaxRunes runes)
+// would, for every such prefix behind other speech and for every tail of
+// the corpus lines. The patterns are read back out of the automaton.
+func TestEndsPendingIsThePrefixSet(t *testing.T) {
+	p, err := DefaultPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := compile(p) // not the snapshot: this checks what compile marks
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixes := map[string]bool{}
+	var walk func(n int32, spelt []rune)
+	walk = func(n int32, spelt []rune) {
+		for _, k := range m.ac.keysAt(n) {
+			if m.keys[k].tag>>kindShift == kindPattern {
+				for l := 2; l < len(spelt) && l <= pendingMaxRunes; l++ {
+					prefixes[string(spelt[:l])] = true
+				}
+			}
+		}
+		for _, e := range m.ac.edges[m.ac.edgeOff[n]:m.ac.edgeOff[n+1]] {
+			walk(e.next, append(spelt, e.r))
+		}
+	}
+	walk(0, nil)
+	if len(prefixes) < 1000 {
+		t.Fatalf("only %d pattern prefixes read back", len(prefixes))
+	}
+	oracle := func(rs []rune) bool {
+		for l := 2; l <= pendingMaxRunes && l <= len(rs); l++ {
+			if prefixes[string(rs[len(rs)-l:])] {
+				return true
+			}
+		}
+		return false
+	}
+	texts := []string{}
+	for p := range prefixes {
+		texts = append(texts, "家人们看一下"+p)
+	}
+	for _, c := range readCorpus(t) {
+		rs := []rune(c.text)
+		for cut := range min(len(rs), 12) {
+			texts = append(texts, string(rs[:len(rs)-cut]))
+		}
+	}
+	pending := 0
+	for _, text := range texts {
+		rs := []rune(text)
+		got := m.endsPending(rs)
+		if got != oracle(rs) {
+			t.Fatalf("endsPending(%q) = %v, the prefix set says %v", text, got, !got)
+		}
+		if got {
+			pending++
+		}
+	}
+	t.Logf("%d texts, %d pending", len(texts), pending)
+}

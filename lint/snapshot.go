@@ -145,7 +145,7 @@ func (r *snapReader) count(size int) int {
 }
 
 // view returns the next n values of T where they lie in the snapshot.
-func view[T int32 | uint64 | float64 | acEdge | acSlot | acKey](r *snapReader, n int) []T {
+func view[T byte | int32 | uint64 | float64 | acEdge | acSlot | acKey](r *snapReader, n int) []T {
 	if pad := (len(r.all) - len(r.s)) % 8; pad != 0 {
 		r.take(8 - pad)
 	}
@@ -157,6 +157,25 @@ func view[T int32 | uint64 | float64 | acEdge | acSlot | acKey](r *snapReader, n
 }
 
 func (r *snapReader) i32s() []int32 { return view[int32](r, r.count(4)) }
+
+func (w *snapWriter) bools(v []bool) {
+	w.int(len(v))
+	w.align()
+	for _, b := range v {
+		w.bool(b)
+	}
+}
+
+// bools are viewed in place once every byte is known to be 0 or 1 (all a
+// bool may hold).
+func (r *snapReader) bools() []bool {
+	v := view[byte](r, r.count(1))
+	if slices.ContainsFunc(v, func(b byte) bool { return b > 1 }) {
+		r.err = errors.New("bad flags")
+		return nil
+	}
+	return unsafe.Slice((*bool)(unsafe.Pointer(unsafe.SliceData(v))), len(v))
+}
 
 func (r *snapReader) strs() []string {
 	n := r.count(4)
@@ -328,10 +347,7 @@ func (m *matcher) marshalSnapshot(packText string) []byte {
 
 	w.automaton(m.ac)
 	w.keys(m.keys)
-	w.int(len(m.shape))
-	for _, s := range m.shape {
-		w.bool(s)
-	}
+	w.bools(m.shape)
 	w.int(len(m.pats))
 	for _, p := range m.pats {
 		w.int(p.rule)
@@ -387,7 +403,7 @@ func (m *matcher) marshalSnapshot(packText string) []byte {
 		}
 		w.stringSet(m.modelRules)
 	}
-	w.stringSet(m.pending)
+	w.bools(m.pendingAt)
 	return w.b
 }
 
@@ -453,10 +469,7 @@ func loadSnapshot(snap, packText string) (*matcher, error) {
 
 	m.ac = r.automaton()
 	m.keys = r.keys()
-	m.shape = make([]bool, r.count(1))
-	for i := range m.shape {
-		m.shape[i] = r.bool()
-	}
+	m.shape = r.bools()
 	m.pats = make([]compiledPattern, r.count(9))
 	for i := range m.pats {
 		m.pats[i] = compiledPattern{rule: r.int(), nparts: r.int(), own: r.bool()}
@@ -497,7 +510,10 @@ func loadSnapshot(snap, packText string) (*matcher, error) {
 		m.model = cm
 		m.modelRules = r.stringSet()
 	}
-	m.pending = r.stringSet()
+	m.pendingAt = r.bools()
+	if r.err == nil && len(m.pendingAt) != len(m.ac.fail) {
+		r.err = errors.New("pending marks disagree with the automaton")
+	}
 	if r.err == nil && r.s != "" {
 		r.err = errors.New("trailing bytes")
 	}

@@ -89,7 +89,7 @@ func TestSnapshotDecodesToTheCompiledMatcher(t *testing.T) {
 		{"seg", got.seg, want.seg},
 		{"model", got.model, want.model},
 		{"modelRules", got.modelRules, want.modelRules},
-		{"pending", got.pending, want.pending},
+		{"pendingAt", got.pendingAt, want.pendingAt},
 		{"explained", got.pack.Explained, want.pack.Explained},
 		{"version", got.pack.Version, want.pack.Version},
 	} {
