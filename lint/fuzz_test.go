@@ -9,7 +9,7 @@ import (
 // FuzzNormalize checks that normalising and linting arbitrary text never
 // panics and every finding points inside the original text.
 func FuzzNormalize(f *testing.F) {
-	for _, s := range []string{"今天的辣椒酱全网最低价", "百分之百", "三十九块九", "１００％", "最最最呃香", "加 V 我", "\xff\x00全网", "第壹第1第一", "八百八十万亿", "百分之", "一点点点"} {
+	for _, s := range []string{"今天的辣椒酱全网最低价", "百分之百", "三十九块九", "１００％", "最最最呃香", "加 V 我", "\xff\x00全网", "\xff全网最低\xfe价", "第壹第1第一", "八百八十万亿", "百分之", "一点点点"} {
 		f.Add(s)
 	}
 	l, err := NewDefault()
@@ -30,9 +30,13 @@ func FuzzNormalize(f *testing.F) {
 			}
 		}
 		n := utf8.RuneCountInString(s)
-		for _, fd := range l.Check(s) {
+		for _, fd := range append(l.Check(s), l.CheckFinal(s)...) {
 			if fd.Start < 0 || fd.End > n || fd.Start >= fd.End {
 				t.Fatalf("finding %+v outside %d runes", fd, n)
+			}
+			// Match is what she said there, bad bytes as U+FFFD
+			if want := string(rs[fd.Start:fd.End]); fd.Match != want {
+				t.Fatalf("finding %+v matches %q, the text there is %q", fd, fd.Match, want)
 			}
 		}
 	})

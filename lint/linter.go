@@ -172,7 +172,11 @@ type hit struct {
 }
 
 type scratch struct {
-	orig   []rune
+	text string // the text scanned, while it is checked
+	orig []rune
+	// origAt[i] is the byte offset of orig[i] in text, and its last
+	// value len(text): a finding's Match is then a slice of what she said.
+	origAt []int32
 	ns     normalizeScratch
 	shape  normText
 	shapeL []span // shape rune -> literal rune range
@@ -214,6 +218,17 @@ type scratch struct {
 	// final marks a whole utterance, which the category model judges
 	// however it ends (endsPending is for partial captions).
 	final bool
+}
+
+// said is the original text of span s. Where the text held invalid UTF-8
+// it is rebuilt from the decoded runes, as it always was (each bad byte
+// one U+FFFD); elsewhere it is the caller's own string, not a copy.
+func (sc *scratch) said(s span) string {
+	runes := sc.orig[s.start:s.end]
+	if slices.Contains(runes, utf8.RuneError) {
+		return string(runes)
+	}
+	return sc.text[sc.origAt[s.start]:sc.origAt[s.end]]
 }
 
 // pendingMaxRunes bounds the unfinished phrase a partial caption is
@@ -424,7 +439,10 @@ func (m *matcher) normalizePhraseOpt(s string, dropFillers bool) []rune {
 
 func (m *matcher) check(text string, pauses []int, final bool, into []Finding) []Finding {
 	sc := m.pool.Get().(*scratch)
-	defer m.pool.Put(sc)
+	defer func() {
+		sc.text = "" // a pooled scratch keeps no caller's text alive
+		m.pool.Put(sc)
+	}()
 	nt := m.scan(text, sc)
 	sc.final = final
 	if len(sc.first) == 0 {
@@ -436,10 +454,13 @@ func (m *matcher) check(text string, pauses []int, final bool, into []Finding) [
 // scan normalises text and records every key the automaton finds in it:
 // what both the rules and the category model read.
 func (m *matcher) scan(text string, sc *scratch) *normText {
-	sc.orig = sc.orig[:0]
-	for _, r := range text {
+	sc.text = text
+	sc.orig, sc.origAt = sc.orig[:0], sc.origAt[:0]
+	for i, r := range text {
 		sc.orig = append(sc.orig, r)
+		sc.origAt = append(sc.origAt, int32(i))
 	}
+	sc.origAt = append(sc.origAt, int32(len(text)))
 	nt := m.norm.normalize(sc.orig, &sc.ns)
 	sc.first, sc.later, sc.cands = sc.first[:0], sc.later[:0], sc.cands[:0]
 	sc.words.scored = false // the model's scores are of the last text scanned
@@ -542,11 +563,13 @@ func (m *matcher) judge(nt *normText, sc *scratch, pauses []int, into []Finding)
 		return m.modelFindings(nt, sc, into)
 	}
 	from := len(into)
+	// room for one category the model may add, which is common
+	into = slices.Grow(into, len(out)+1)
 	for _, f := range out {
 		r := m.ruleByID(f.Rule)
 		s := nt.spanOf(f.Start, f.End)
 		f.Start, f.End = int(s.start), int(s.end)
-		f.Match = string(sc.orig[f.Start:f.End])
+		f.Match = sc.said(s)
 		f.Law, f.Explain, f.Suggest = r.Law, r.Explain, r.Suggest
 		into = append(into, f)
 	}

@@ -87,8 +87,10 @@ type catModel struct {
 	maxN  int
 	flags byte
 	cats  []string
-	bias  []float32
-	scale []float32
+	// ruleIDs name the model's findings: "model-" and the category
+	ruleIDs []string
+	bias    []float32
+	scale   []float32
 	// logit is the score a category must exceed to be reported, veto the
 	// score below which a rule finding of the category is dropped.
 	logit, veto []float32
@@ -125,6 +127,15 @@ func (cm *catModel) setWeights(w []int8) {
 		for k := range n {
 			cm.lanes[f*cm.laneWords+k/4] |= uint64(int(w[f*n+k])+laneBias) << (16 * (k % 4))
 		}
+	}
+}
+
+// nameRules gives every category its finding's rule ID once, not per
+// finding.
+func (cm *catModel) nameRules() {
+	cm.ruleIDs = make([]string, len(cm.cats))
+	for k, cat := range cm.cats {
+		cm.ruleIDs[k] = "model-" + cat
 	}
 }
 
@@ -185,6 +196,7 @@ func decodeModel(b []byte) (*catModel, error) {
 		return nil, errors.New("category model: trailing bytes")
 	}
 	cm.setWeights(w)
+	cm.nameRules()
 	return cm, nil
 }
 
@@ -482,8 +494,8 @@ func (m *matcher) modelAdds(nt *normText, sc *scratch, into []Finding, from int)
 		}
 		sp := nt.spanOf(0, len(nt.runes))
 		into = append(into, Finding{
-			Category: cat, Rule: "model-" + cat,
-			Start: int(sp.start), End: int(sp.end), Match: string(sc.orig[sp.start:sp.end]),
+			Category: cat, Rule: cm.ruleIDs[k],
+			Start: int(sp.start), End: int(sp.end), Match: sc.said(sp),
 			Law: told.Law, Explain: told.Explain, Suggest: told.Suggest,
 		})
 	}

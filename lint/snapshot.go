@@ -507,6 +507,7 @@ func loadSnapshot(snap, packText string) (*matcher, error) {
 		if r.err == nil && (cm.laneWords != (len(cm.cats)+3)/4 || len(cm.lanes) != int(cm.dim)*cm.laneWords) {
 			r.err = errors.New("model weights disagree with its size")
 		}
+		cm.nameRules()
 		m.model = cm
 		m.modelRules = r.stringSet()
 	}
