@@ -187,7 +187,7 @@ func (n *normalizer) dropFillers(in, out *normText) {
 			out.addBreak(len(out.runes))
 			bi++
 		}
-		if n.fillers != nil {
+		if n.fillers != nil && n.fillers.mayStart(in.runes[i]) {
 			if k, l := n.fillers.longestAt(in.runes, i, n.fillerKey); k >= 0 {
 				i += l
 				continue
@@ -210,7 +210,7 @@ func (n *normalizer) applyFolds(in, out *normText) {
 			out.addBreak(len(out.runes))
 			bi++
 		}
-		if n.folds != nil {
+		if n.folds != nil && n.folds.mayStart(in.runes[i]) {
 			if k, l := n.folds.longestAt(in.runes, i, n.foldKey); k >= 0 {
 				s := in.spanOf(i, i+l)
 				for _, r := range n.foldTo[n.foldKey[k].tag] {

@@ -17,7 +17,8 @@ type automaton struct {
 	// by rune so a lookup allocates nothing.
 	edgeOff []int32
 	edges   []acEdge
-	// rootTo[r] is the root's child for rune r, or -1: nearly every rune
+	// rootTo[r] is the root's child for rune r, or 0 (the root itself,
+	// which is no node's child) when there is none: nearly every rune
 	// of clean speech starts from the root, so that step is one load
 	// instead of a search of hundreds of edges.
 	rootTo []int32
@@ -187,9 +188,6 @@ func (b *acBuilder) trie() *automaton {
 		}
 	}
 	a.rootTo = make([]int32, min(maxRoot+1, rootDense))
-	for r := range a.rootTo {
-		a.rootTo[r] = -1
-	}
 	for _, e := range a.edges[a.edgeOff[0]:a.edgeOff[1]] {
 		if e.r < rootDense {
 			a.rootTo[e.r] = e.next
@@ -235,13 +233,22 @@ func (a *automaton) links() {
 	}
 }
 
-// child returns the node reached from n over r, or -1. The root's step
-// is small enough to be inlined where it is called.
+// child returns the node reached from n over r, or -1.
 func (a *automaton) child(n int32, r rune) int32 {
 	if n == 0 && uint32(r) < uint32(len(a.rootTo)) {
-		return a.rootTo[r]
+		if c := a.rootTo[r]; c != 0 {
+			return c
+		}
+		return -1
 	}
 	return a.search(n, r)
+}
+
+// mayStart is false when no keyword starts with r, as the root's table
+// tells without a call (true when the table cannot tell): a rewriting
+// pass asks it before looking for a keyword at every rune.
+func (a *automaton) mayStart(r rune) bool {
+	return uint32(r) >= uint32(len(a.rootTo)) || a.rootTo[r] != 0
 }
 
 func (a *automaton) search(n int32, r rune) int32 {
@@ -254,6 +261,10 @@ func (a *automaton) search(n int32, r rune) int32 {
 		}
 		return -1
 	}
+	return a.searchWide(n, r)
+}
+
+func (a *automaton) searchWide(n int32, r rune) int32 {
 	mask := uint32(len(a.wide) - 1)
 	for h := slotHash(n, r) & mask; ; h = (h + 1) & mask {
 		s := &a.wide[h]
@@ -271,13 +282,34 @@ func (a *automaton) keysAt(n int32) []int32 {
 	return a.outs[a.outOff[n]:a.outOff[n+1]]
 }
 
+// step follows r from cur, along fail links where it must. Its root case
+// is inlined where it is called and the rest is one call, not one per
+// edge search: under emulation on a box's arm64 a call and its return
+// cost more than the search itself.
 func (a *automaton) step(cur int32, r rune) int32 {
+	if cur == 0 && uint32(r) < uint32(len(a.rootTo)) {
+		return a.rootTo[r] // 0 when no edge: stay at the root
+	}
+	return a.stepFrom(cur, r)
+}
+
+func (a *automaton) stepFrom(cur int32, r rune) int32 {
 	for {
-		if nx := a.child(cur, r); nx >= 0 {
-			return nx
-		}
 		if cur == 0 {
-			return 0
+			if uint32(r) < uint32(len(a.rootTo)) {
+				return a.rootTo[r]
+			}
+			return max(a.search(0, r), 0)
+		}
+		lo, hi := a.edgeOff[cur], a.edgeOff[cur+1]
+		if hi-lo <= narrow {
+			for _, e := range a.edges[lo:hi] {
+				if e.r == r {
+					return e.next
+				}
+			}
+		} else if nx := a.searchWide(cur, r); nx >= 0 {
+			return nx
 		}
 		cur = a.fail[cur]
 	}
