@@ -116,6 +116,7 @@ const (
 	kindSpeech
 	kindService
 	kindReport
+	kindCount
 )
 
 // A pattern may be several parts joined by '~': each later part must
@@ -172,8 +173,11 @@ type hit struct {
 }
 
 type scratch struct {
-	text string // the text scanned, while it is checked
-	orig []rune
+	// byKind[kind] is the list record files a key of that kind under
+	// (nil for kindBreak, filed in breaks).
+	byKind [kindCount]*[]hit
+	text   string // the text scanned, while it is checked
+	orig   []rune
 	// origAt[i] is the byte offset of orig[i] in text, and its last
 	// value len(text): a finding's Match is then a slice of what she said.
 	origAt []int32
@@ -186,8 +190,10 @@ type scratch struct {
 	// looks only at the parts that begin within partGap of it: a long
 	// caption holds thousands of part hits, and scanning them all for
 	// every first part was quadratic (a 1 MB line took hours).
-	laterAt    []int32
-	laterCount []int32 // the counting sort's buckets
+	laterAt []int32
+	// laterCount are the counting sort's buckets; once it is done,
+	// laterCount[s] is how many parts start at or before s (laterFrom).
+	laterCount []int32
 	cands      []hit
 	except     []hit
 	allow      []hit
@@ -247,7 +253,7 @@ func compile(p *Pack) (*matcher, error) {
 	}
 	m := &matcher{pack: p, rules: p.Rules}
 	var firstParts [][]rune // the rule patterns' first parts, for pendingAt
-	m.pool.New = func() any { return &scratch{} }
+	m.pool.New = newScratch
 
 	// The normaliser itself is built first: every pattern and phrase is
 	// then rewritten by it, so 第一 in a pattern matches 第1 in speech.
@@ -488,53 +494,30 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 	return nt
 }
 
-// record files one key found at [start, end) under its kind.
+// record files one key found at [start, end) under its kind. It is small
+// enough to be inlined in the scan's loop, one call fewer per key found.
 func (m *matcher) record(sc *scratch, k int32, start, end int) {
 	tag := m.keys[k].tag
-	kind, idx := int(tag>>kindShift), int(tag&(1<<kindShift-1))
-	h := hit{start, end, idx}
-	switch kind {
-	case kindPattern:
-		sc.first = append(sc.first, h)
-	case kindPart:
-		sc.later = append(sc.later, h)
-	case kindExcept:
-		sc.except = append(sc.except, h)
-	case kindAllow:
-		sc.allow = append(sc.allow, h)
-	case kindNegation:
-		sc.neg = append(sc.neg, h)
-	case kindNotNegation:
-		sc.notNeg = append(sc.notNeg, h)
-	case kindDisclaimer:
-		sc.discl = append(sc.discl, h)
-	case kindBreak:
-		sc.breaks = append(sc.breaks, start)
-	case kindOwnRange:
-		sc.own = append(sc.own, h)
-	case kindTopic:
-		sc.topic = append(sc.topic, h)
-	case kindVerb:
-		sc.verb = append(sc.verb, h)
-	case kindDoubt:
-		sc.doubt = append(sc.doubt, h)
-	case kindWish:
-		sc.wish = append(sc.wish, h)
-	case kindHead:
-		sc.head = append(sc.head, h)
-	case kindSubject:
-		sc.subj = append(sc.subj, h)
-	case kindProduct:
-		sc.prod = append(sc.prod, h)
-	case kindReferral:
-		sc.refer = append(sc.refer, h)
-	case kindSpeech:
-		sc.speech = append(sc.speech, h)
-	case kindService:
-		sc.svc = append(sc.svc, h)
-	case kindReport:
-		sc.report = append(sc.report, h)
+	if list := sc.byKind[tag>>kindShift]; list != nil {
+		*list = append(*list, hit{start, end, int(tag & (1<<kindShift - 1))})
+		return
 	}
+	sc.breaks = append(sc.breaks, start) // kindBreak, the one kind without a list
+}
+
+// newScratch points each kind of key at the list record files it under.
+func newScratch() any {
+	sc := &scratch{}
+	for kind, list := range map[int]*[]hit{
+		kindPattern: &sc.first, kindPart: &sc.later, kindExcept: &sc.except, kindAllow: &sc.allow,
+		kindNegation: &sc.neg, kindNotNegation: &sc.notNeg, kindDisclaimer: &sc.discl, kindOwnRange: &sc.own,
+		kindTopic: &sc.topic, kindVerb: &sc.verb, kindDoubt: &sc.doubt, kindWish: &sc.wish,
+		kindHead: &sc.head, kindSubject: &sc.subj, kindProduct: &sc.prod, kindReferral: &sc.refer,
+		kindSpeech: &sc.speech, kindService: &sc.svc, kindReport: &sc.report,
+	} {
+		sc.byKind[kind] = list
+	}
+	return sc
 }
 
 // judge turns the candidates scan found into findings.
@@ -584,6 +567,18 @@ func (m *matcher) ruleByID(id string) *Rule {
 		}
 	}
 	return nil
+}
+
+// laterFrom is the first index of laterAt whose part starts at or after
+// at, read off the counting sort's buckets instead of searched for.
+func (sc *scratch) laterFrom(at int) int {
+	switch {
+	case at <= 0:
+		return 0
+	case at-1 < len(sc.laterCount):
+		return int(sc.laterCount[at-1])
+	}
+	return len(sc.laterAt)
 }
 
 // joinParts turns first-part hits into candidates, following multi-part
@@ -641,10 +636,7 @@ func (m *matcher) followParts(nt *normText, sc *scratch, f hit) (int, bool) {
 		// The part found first by the scan wins, as it always has; only
 		// the parts starting in [end, end+partGap] can qualify.
 		best := int32(-1)
-		from, _ := slices.BinarySearchFunc(sc.laterAt, end, func(i int32, at int) int {
-			return cmp.Compare(sc.later[i].start, at)
-		})
-		for _, i := range sc.laterAt[from:] {
+		for _, i := range sc.laterAt[sc.laterFrom(end):] {
 			l := sc.later[i]
 			if l.start-end > partGap {
 				break

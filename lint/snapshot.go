@@ -439,7 +439,7 @@ func loadSnapshot(snap, packText string) (*matcher, error) {
 		return nil, errors.New("compiled rule pack: compiled from another pack text")
 	}
 	m := &matcher{pack: &Pack{Source: r.str(), Version: r.str(), Name: r.str(), Model: r.str()}}
-	m.pool.New = func() any { return &scratch{} }
+	m.pool.New = newScratch
 	p := m.pack
 	p.Rules = make([]Rule, r.count(16))
 	for i := range p.Rules {
