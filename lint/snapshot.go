@@ -63,26 +63,18 @@ func (w *snapWriter) i32s(v []int32) {
 	}
 }
 
-func (w *snapWriter) strs(v []string) {
-	w.int(len(v))
-	for _, s := range v {
-		w.str(s)
-	}
-}
-
-func (w *snapWriter) f32s(v []float32) {
+// writeList writes a length and each value.
+func writeList[T any](w *snapWriter, v []T, write func(T)) {
 	w.int(len(v))
 	for _, x := range v {
-		w.u32(math.Float32bits(x))
+		write(x)
 	}
 }
 
+func (w *snapWriter) strs(v []string)  { writeList(w, v, w.str) }
+func (w *snapWriter) f32s(v []float32) { writeList(w, v, w.f32) }
 func (w *snapWriter) phrases(v []Phrase) {
-	w.int(len(v))
-	for _, p := range v {
-		w.str(p.Text)
-		w.int(p.Line)
-	}
+	writeList(w, v, func(p Phrase) { w.str(p.Text); w.int(p.Line) })
 }
 
 // snapReader reads what snapWriter wrote. The first short read sets err
@@ -177,40 +169,23 @@ func (r *snapReader) bools() []bool {
 	return unsafe.Slice((*bool)(unsafe.Pointer(unsafe.SliceData(v))), len(v))
 }
 
-func (r *snapReader) strs() []string {
-	n := r.count(4)
+// list reads a length and that many values, each at least size bytes.
+func list[T any](r *snapReader, size int, read func() T) []T {
+	n := r.count(size)
 	if n == 0 {
 		return nil
 	}
-	v := make([]string, n)
+	v := make([]T, n)
 	for i := range v {
-		v[i] = r.str()
+		v[i] = read()
 	}
 	return v
 }
 
-func (r *snapReader) f32s() []float32 {
-	n := r.count(4)
-	if n == 0 {
-		return nil
-	}
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = r.f32()
-	}
-	return v
-}
-
+func (r *snapReader) strs() []string  { return list(r, 4, r.str) }
+func (r *snapReader) f32s() []float32 { return list(r, 4, r.f32) }
 func (r *snapReader) phrases() []Phrase {
-	n := r.count(8)
-	if n == 0 {
-		return nil
-	}
-	v := make([]Phrase, n)
-	for i := range v {
-		v[i] = Phrase{Text: r.str(), Line: r.int()}
-	}
-	return v
+	return list(r, 8, func() Phrase { return Phrase{Text: r.str(), Line: r.int()} })
 }
 
 func (w *snapWriter) automaton(a *automaton) {
