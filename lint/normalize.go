@@ -85,9 +85,23 @@ func (n *normalizer) normalizeOpt(src []rune, sc *normalizeScratch, dropFillers 
 	n.applyFolds(b, a)
 	b.reset()
 	normalizeNumbers(a, b)
+	if !hasRepeat(b.runes) {
+		return b // nothing to collapse: most speech is spared a copy
+	}
 	a.reset()
 	n.collapseStutters(b, a)
 	return a
+}
+
+// hasRepeat reports whether a rune follows itself anywhere in rs: only
+// then has collapseStutters anything to do.
+func hasRepeat(rs []rune) bool {
+	for i := 1; i < len(rs); i++ {
+		if rs[i] == rs[i-1] {
+			return true
+		}
+	}
+	return false
 }
 
 // isSentenceMark reports punctuation that ends a clause.
