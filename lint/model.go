@@ -118,8 +118,10 @@ const laneBias = 128
 // 255 × 256 still fits in 16 bits.
 const laneFlush = 256
 
-// setWeights lays out weights given as w[f*len(cats)+k].
+// setWeights lays out weights given as w[f*len(cats)+k] for the model's
+// categories, and names their findings' rules.
 func (cm *catModel) setWeights(w []int8) {
+	cm.nameRules()
 	n := len(cm.cats)
 	cm.laneWords = (n + 3) / 4
 	cm.lanes = make([]uint64, int(cm.dim)*cm.laneWords)
@@ -196,7 +198,6 @@ func decodeModel(b []byte) (*catModel, error) {
 		return nil, errors.New("category model: trailing bytes")
 	}
 	cm.setWeights(w)
-	cm.nameRules()
 	return cm, nil
 }
 
