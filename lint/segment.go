@@ -33,10 +33,13 @@ const tradeWordFreq = 2000
 // re-read each rune up to four times.
 type segmenter struct {
 	words *automaton
-	// logFreq and pos are per key, read at the first key of a node: the
-	// word's log frequency and part of speech as gse would give them.
+	// logFreq and posIdx are per key, read at the first key of a node:
+	// the word's log frequency and part of speech as gse would give them,
+	// the latter an index into tags (a few tags for 30 000 words, and an
+	// index needs no copy out of a snapshot).
 	logFreq []float64
-	pos     []string
+	posIdx  []int32
+	tags    []string
 	keys    []acKey
 	logT    float64
 	// maxLen is the longest word in runes
@@ -112,7 +115,8 @@ func newSegmenter(extra []string) (segmenter, error) {
 		maxLen = max(maxLen, utf8.RuneCountInString(w))
 	}
 	a, keys := b.build()
-	s := segmenter{words: a, keys: keys, logFreq: make([]float64, len(keys)), pos: make([]string, len(keys)), maxLen: min(maxLen, maxSegWindow)}
+	s := segmenter{words: a, keys: keys, logFreq: make([]float64, len(keys)), maxLen: min(maxLen, maxSegWindow)}
+	pos := make([]string, len(keys))
 	var total float64
 	for n := range int32(len(a.outOff) - 1) {
 		ks := a.keysAt(n)
@@ -124,20 +128,38 @@ func newSegmenter(extra []string) (segmenter, error) {
 		// comes first, then the pack's
 		if int(first) < nb {
 			total += base.freqs[first]
-			s.logFreq[first], s.pos[first] = math.Log(base.freqs[first]), base.pos[first]
+			s.logFreq[first], pos[first] = math.Log(base.freqs[first]), base.pos[first]
 			if len(ks) > 1 && int(ks[1]) >= nb {
 				total += tradeWordFreq
 				if tradeWordFreq > base.freqs[first] {
-					s.logFreq[first], s.pos[first] = math.Log(tradeWordFreq), "n"
+					s.logFreq[first], pos[first] = math.Log(tradeWordFreq), "n"
 				}
 			}
 			continue
 		}
 		total += tradeWordFreq
-		s.logFreq[first], s.pos[first] = math.Log(tradeWordFreq), "n"
+		s.logFreq[first], pos[first] = math.Log(tradeWordFreq), "n"
 	}
 	s.logT = math.Log(total)
+	s.tags, s.posIdx = indexTags(pos)
 	return s, nil
+}
+
+// indexTags lists the distinct tags in the order they first appear and
+// gives each position its tag's index.
+func indexTags(pos []string) ([]string, []int32) {
+	var tags []string
+	index := map[string]int32{}
+	idx := make([]int32, len(pos))
+	for i, t := range pos {
+		n, ok := index[t]
+		if !ok {
+			n = int32(len(tags))
+			index[t], tags = n, append(tags, t)
+		}
+		idx[i] = n
+	}
+	return tags, idx
 }
 
 // wordHits lists the dictionary words of a text by where they start:
@@ -177,7 +199,7 @@ func (s segmenter) findWords(rs []rune, wh *wordHits) {
 			wh.head[start] = int32(len(wh.end))
 			wh.end = append(wh.end, int32(i+1))
 			wh.logF = append(wh.logF, s.logFreq[k])
-			wh.pos = append(wh.pos, s.pos[k])
+			wh.pos = append(wh.pos, s.tags[s.posIdx[k]])
 		}
 	}
 }

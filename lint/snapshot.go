@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"cmp"
 	_ "embed"
 	"encoding/binary"
 	"errors"
@@ -25,12 +26,16 @@ import (
 var defaultSnapshot string
 
 // snapshotMagic starts a snapshot; the number changes with its layout.
-const snapshotMagic = "cunbo-lint-snapshot 1\n"
+const snapshotMagic = "cunbo-lint-snapshot 2\n"
 
 // packChecksum ties a snapshot to the pack text it was compiled from, so a
 // pack edited without a new snapshot is compiled instead of silently
 // checked by its old rules.
-func packChecksum(text string) uint32 { return crc32.ChecksumIEEE([]byte(text)) }
+func packChecksum(text string) uint32 {
+	// the pack's text is read where it lies: a copy would be 90 KB of a
+	// cold start's garbage
+	return crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(text), len(text)))
+}
 
 // snapWriter lays values out little-endian, lengths before contents.
 type snapWriter struct{ b []byte }
@@ -344,19 +349,8 @@ func (m *matcher) marshalSnapshot(packText string) []byte {
 	for _, f := range m.seg.logFreq {
 		w.f64(f)
 	}
-	var tags []string
-	index := map[string]int{}
-	for _, t := range m.seg.pos {
-		if _, ok := index[t]; !ok {
-			index[t] = len(tags)
-			tags = append(tags, t)
-		}
-	}
-	w.strs(tags)
-	w.int(len(m.seg.pos))
-	for _, t := range m.seg.pos {
-		w.int(index[t])
-	}
+	w.strs(m.seg.tags)
+	w.i32s(m.seg.posIdx)
 	w.f64(m.seg.logT)
 	w.int(m.seg.maxLen)
 
@@ -457,13 +451,12 @@ func loadSnapshot(snap, packText string) (*matcher, error) {
 	m.seg.words = r.automaton()
 	m.seg.keys = r.keys()
 	m.seg.logFreq = view[float64](r, r.count(8))
-	tags := r.strs()
-	m.seg.pos = make([]string, r.count(4))
-	for i := range m.seg.pos {
-		if t := r.int(); t >= 0 && t < len(tags) {
-			m.seg.pos[i] = tags[t]
-		} else if r.err == nil {
-			r.err = fmt.Errorf("part of speech %d of %d", t, len(tags))
+	m.seg.tags = r.strs()
+	m.seg.posIdx = r.i32s()
+	for _, t := range m.seg.posIdx {
+		if t < 0 || int(t) >= len(m.seg.tags) {
+			r.err = cmp.Or(r.err, fmt.Errorf("part of speech %d of %d", t, len(m.seg.tags)))
+			break
 		}
 	}
 	m.seg.logT = r.f64()
