@@ -194,25 +194,28 @@ type scratch struct {
 	// laterCount are the counting sort's buckets; once it is done,
 	// laterCount[s] is how many parts start at or before s (laterFrom).
 	laterCount []int32
-	cands      []hit
-	except     []hit
-	allow      []hit
-	neg        []hit
-	notNeg     []hit
-	discl      []hit
-	own        []hit
-	topic      []hit
-	verb       []hit
-	doubt      []hit
-	wish       []hit
-	head       []hit
-	subj       []hit
-	prod       []hit
-	refer      []hit
-	speech     []hit
-	svc        []hit
-	report     []hit
-	breaks     []int
+	// hasFirst[p] marks, while joinParts runs, the patterns whose first
+	// part was found; it is all false between checks.
+	hasFirst []bool
+	cands    []hit
+	except   []hit
+	allow    []hit
+	neg      []hit
+	notNeg   []hit
+	discl    []hit
+	own      []hit
+	topic    []hit
+	verb     []hit
+	doubt    []hit
+	wish     []hit
+	head     []hit
+	subj     []hit
+	prod     []hit
+	refer    []hit
+	speech   []hit
+	svc      []hit
+	report   []hit
+	breaks   []int
 	// wordHits are the dictionary words of the text scanned (textWords).
 	wordHits   wordHits
 	wordsFound bool
@@ -584,6 +587,25 @@ func (sc *scratch) laterFrom(at int) int {
 // joinParts turns first-part hits into candidates, following multi-part
 // patterns through their later parts.
 func (m *matcher) joinParts(nt *normText, sc *scratch) {
+	// Only a pattern whose first part was found can use a later part. A
+	// common part (的, 我们) is the later part of dozens of patterns and
+	// is recorded once for each: keep those worth following.
+	if len(sc.hasFirst) < len(m.pats) {
+		sc.hasFirst = make([]bool, len(m.pats))
+	}
+	for _, f := range sc.first {
+		sc.hasFirst[f.idx] = true
+	}
+	kept := sc.later[:0]
+	for _, h := range sc.later {
+		if sc.hasFirst[m.parts[h.idx].pattern] {
+			kept = append(kept, h)
+		}
+	}
+	sc.later = kept
+	for _, f := range sc.first {
+		sc.hasFirst[f.idx] = false
+	}
 	// A counting sort by start, stable so equal starts stay in scan
 	// order: starts are rune positions of one short utterance.
 	top := 0

@@ -262,10 +262,6 @@ func (p *packedText) pack(rs []rune) {
 // the ends, salted so hedged-clause n-grams differ from plain ones,
 // leaving out those holding a masked rune.
 func hashGrams(p *packedText, from, to, maxN int, salt uint32, dim uint32, into []uint32) []uint32 {
-	const (
-		offset = fnvOffset
-		prime  = fnvPrime
-	)
 	// packed positions: rune i is at i+1; the marks at 0 and len(rs)+1
 	// count when the range reaches the ends
 	lo, hi := from+1, to+1
@@ -275,8 +271,22 @@ func hashGrams(p *packedText, from, to, maxN int, salt uint32, dim uint32, into 
 	if to == len(p.bytes)-2 {
 		hi = to + 2
 	}
+	if maxN == 3 {
+		return hashGrams3(p, lo, hi, salt, dim, into)
+	}
+	return hashGramsBySize(p, lo, hi, maxN, salt, dim, into)
+}
+
+func gramSeed(salt uint32, size int) uint32 {
+	return ((uint32(fnvOffset)^salt)*fnvPrime ^ uint32(size)) * fnvPrime
+}
+
+// hashGramsBySize hashes the n-grams of packed positions [lo, hi), all
+// 1-grams first, then 2-grams and so on: the model is trained on its
+// features in that order.
+func hashGramsBySize(p *packedText, lo, hi, maxN int, salt uint32, dim uint32, into []uint32) []uint32 {
 	for size := 1; size <= maxN; size++ {
-		seed := ((uint32(offset)^salt)*prime ^ uint32(size)) * prime
+		seed := gramSeed(salt, size)
 		for i := lo; i+size <= hi; i++ {
 			h := seed
 			bs, ns := p.bytes[i:i+size], p.n[i:i+size]
@@ -290,6 +300,58 @@ func hashGrams(p *packedText, from, to, maxN int, salt uint32, dim uint32, into 
 		}
 	}
 	return into
+}
+
+// hashGrams3 is hashGramsBySize for 1- to 3-grams (the shipped model's)
+// in one pass over the runes: each lands where hashGramsBySize would put
+// it. A pass per size paid more for its loops than for its hashes.
+func hashGrams3(p *packedText, lo, hi int, salt uint32, dim uint32, into []uint32) []uint32 {
+	n := hi - lo
+	if n < 3 {
+		return hashGramsBySize(p, lo, hi, 3, salt, dim, into)
+	}
+	s1, s2, s3 := gramSeed(salt, 1), gramSeed(salt, 2), gramSeed(salt, 3)
+	at1 := len(into)
+	into = slices.Grow(into, 3*n-3)[:at1+3*n-3]
+	ones, twos, threes := into[at1:at1+n], into[at1+n:at1+2*n-1], into[at1+2*n-1:]
+	bs, ns := p.bytes[lo:hi], p.n[lo:hi]
+	ns = ns[:len(bs)]
+	for i := range len(bs) - 2 {
+		b0, b1, b2 := bs[i], bs[i+1], bs[i+2]
+		n0, n1, n2 := ns[i], ns[i+1], ns[i+2]
+		ones[i] = foldRune(s1, b0, n0) & (dim - 1)
+		twos[i] = foldRune(foldRune(s2, b0, n0), b1, n1) & (dim - 1)
+		threes[i] = foldRune(foldRune(foldRune(s3, b0, n0), b1, n1), b2, n2) & (dim - 1)
+	}
+	k := len(bs) - 2
+	ones[k] = foldRune(s1, bs[k], ns[k]) & (dim - 1)
+	ones[k+1] = foldRune(s1, bs[k+1], ns[k+1]) & (dim - 1)
+	twos[k] = foldRune(foldRune(s2, bs[k], ns[k]), bs[k+1], ns[k+1]) & (dim - 1)
+	if !p.masked {
+		return into
+	}
+	// the n-grams holding a masked rune are left out, the others keep
+	// their order
+	const gone = ^uint32(0) // no bucket: dim is at most 1<<20
+	for i, n := range ns {
+		if n != 0 {
+			continue
+		}
+		ones[i] = gone
+		for j := max(i-1, 0); j <= min(i, len(twos)-1); j++ {
+			twos[j] = gone
+		}
+		for j := max(i-2, 0); j <= min(i, len(threes)-1); j++ {
+			threes[j] = gone
+		}
+	}
+	kept := into[:at1]
+	for _, h := range into[at1:] {
+		if h != gone {
+			kept = append(kept, h)
+		}
+	}
+	return kept
 }
 
 // features appends every feature bucket of the scanned utterance to into.
