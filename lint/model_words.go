@@ -17,7 +17,7 @@ type wordScratch struct {
 	hits wordHits
 	best []float64
 	next []int32
-	pos  []string
+	pos  []int32 // tag index of the first word on the best route
 	// ends[i] is the end of the i-th word, tags[i] its part of speech
 	// ("" when the dictionary does not know it).
 	ends []int32
@@ -39,20 +39,24 @@ func (s segmenter) cut(rs []rune, hits *wordHits, ws *wordScratch) {
 	ws.ends, ws.tags = ws.ends[:0], ws.tags[:0]
 	ws.best[n], ws.next[n] = 0, int32(n)
 	for k := n - 1; k >= 0; k-- {
-		ws.best[k], ws.next[k], ws.pos[k] = math.Inf(-1), 0, ""
-		for h := hits.head[k]; h >= 0; h = hits.next[h] {
-			e := hits.end[h]
-			if sc := hits.logF[h] - s.logT + ws.best[e]; sc > ws.best[k] || sc == ws.best[k] && e > ws.next[k] {
-				ws.best[k], ws.next[k], ws.pos[k] = sc, e, hits.pos[h]
+		ws.best[k], ws.next[k], ws.pos[k] = math.Inf(-1), 0, -1
+		for h := hits.head[k]; h >= 0; {
+			w := hits.hits[h]
+			h = w.next
+			if sc := s.logFreq[w.key] - s.logT + ws.best[w.end]; sc > ws.best[k] || sc == ws.best[k] && w.end > ws.next[k] {
+				ws.best[k], ws.next[k], ws.pos[k] = sc, w.end, s.posIdx[w.key]
 			}
 		}
 		if ws.next[k] == 0 {
-			ws.best[k], ws.next[k], ws.pos[k] = -s.logT+ws.best[k+1], int32(k+1), ""
+			ws.best[k], ws.next[k], ws.pos[k] = -s.logT+ws.best[k+1], int32(k+1), -1
 		}
 	}
 	for k := 0; k < n; {
 		e := int(ws.next[k])
-		tag := ws.pos[k]
+		tag := ""
+		if t := ws.pos[k]; t >= 0 {
+			tag = s.tags[t]
+		}
 		// like gse, runs of single Latin letters and digits form one word
 		if e == k+1 && isASCIIAlnum(rs[k]) {
 			for e < n && isASCIIAlnum(rs[e]) && ws.next[e] == int32(e+1) {

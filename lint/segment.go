@@ -167,10 +167,15 @@ func indexTags(pos []string) ([]string, []int32) {
 // from every rune.
 type wordHits struct {
 	head []int32 // head[k]: the first word starting at rune k, or -1
-	next []int32 // the next word with the same start, or -1
-	end  []int32
-	logF []float64
-	pos  []string
+	hits []wordHit
+}
+
+// wordHit is one word of the text. It holds no pointer, so filing one
+// costs a check no write barrier.
+type wordHit struct {
+	next int32 // the next word with the same start, or -1
+	end  int32
+	key  int32 // the segmenter's key: logFreq[key], posIdx[key]
 }
 
 // findWords records every word of the dictionary in rs, up to maxLen
@@ -180,7 +185,7 @@ func (s segmenter) findWords(rs []rune, wh *wordHits) {
 	for k := range wh.head {
 		wh.head[k] = -1
 	}
-	wh.next, wh.end, wh.logF, wh.pos = wh.next[:0], wh.end[:0], wh.logF[:0], wh.pos[:0]
+	wh.hits = wh.hits[:0]
 	a := s.words
 	var cur int32
 	for i, r := range rs {
@@ -195,11 +200,8 @@ func (s segmenter) findWords(rs []rune, wh *wordHits) {
 				continue
 			}
 			start := i + 1 - int(s.keys[k].n)
-			wh.next = append(wh.next, wh.head[start])
-			wh.head[start] = int32(len(wh.end))
-			wh.end = append(wh.end, int32(i+1))
-			wh.logF = append(wh.logF, s.logFreq[k])
-			wh.pos = append(wh.pos, s.tags[s.posIdx[k]])
+			wh.hits = append(wh.hits, wordHit{next: wh.head[start], end: int32(i + 1), key: k})
+			wh.head[start] = int32(len(wh.hits) - 1)
 		}
 	}
 }
@@ -223,12 +225,14 @@ func (s segmenter) boundaryAt(rs []rune, wh *wordHits, ws, we, i int) bool {
 	var next [maxSegWindow + 1]int
 	for k := n - 1; k >= 0; k-- {
 		best[k] = math.Inf(-1)
-		for h := wh.head[ws+k]; h >= 0; h = wh.next[h] {
-			e := int(wh.end[h]) - ws
+		for h := wh.head[ws+k]; h >= 0; {
+			w := wh.hits[h]
+			h = w.next
+			e := int(w.end) - ws
 			if e > n {
 				continue
 			}
-			if sc := wh.logF[h] - s.logT + best[e]; sc > best[k] || sc == best[k] && e > next[k] {
+			if sc := s.logFreq[w.key] - s.logT + best[e]; sc > best[k] || sc == best[k] && e > next[k] {
 				best[k], next[k] = sc, e
 			}
 		}

@@ -115,9 +115,9 @@ func TestSegmenterKeepsTwoDictionaries(t *testing.T) {
 	rs := []rune("我们柴火榕江腊肉")
 	seg.findWords(rs, &wh)
 	find := func(start, end int) (float64, string) {
-		for h := wh.head[start]; h >= 0; h = wh.next[h] {
-			if int(wh.end[h]) == end {
-				return wh.logF[h], wh.pos[h]
+		for h := wh.head[start]; h >= 0; h = wh.hits[h].next {
+			if w := wh.hits[h]; int(w.end) == end {
+				return seg.logFreq[w.key], seg.tags[seg.posIdx[w.key]]
 			}
 		}
 		t.Fatalf("no word [%d,%d) of %q", start, end, string(rs))
