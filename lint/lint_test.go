@@ -325,3 +325,37 @@ func TestParseCN(t *testing.T) {
 		}
 	}
 }
+
+// TestScanDecodesLikeRange: scan decodes Chinese characters itself; for
+// every three-byte sequence, valid or not, and around it, it reads the
+// same runes at the same offsets as ranging over the string.
+func TestScanDecodesLikeRange(t *testing.T) {
+	l, err := NewDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := l.m.Load()
+	sc := m.pool.Get().(*scratch)
+	defer m.pool.Put(sc)
+	var b []byte
+	for c0 := 0xC0; c0 <= 0xFF; c0++ {
+		for c1 := range 256 {
+			b = b[:0]
+			for c2 := range 256 {
+				b = append(b, byte(c0), byte(c1), byte(c2), 'a', 0xE4, 0xB8)
+			}
+			text := string(b)
+			m.scan(text, sc)
+			n := 0
+			for i, r := range text {
+				if n >= len(sc.orig) || sc.orig[n] != r || int(sc.origAt[n]) != i {
+					t.Fatalf("% x: rune %d decoded as %q at %d, want %q at %d", b[i:min(i+4, len(b))], n, sc.orig[min(n, len(sc.orig)-1)], sc.origAt[min(n, len(sc.origAt)-1)], r, i)
+				}
+				n++
+			}
+			if n != len(sc.orig) || int(sc.origAt[n]) != len(text) {
+				t.Fatalf("%d runes and end %d, want %d and %d", len(sc.orig), sc.origAt[len(sc.origAt)-1], n, len(text))
+			}
+		}
+	}
+}

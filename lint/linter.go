@@ -465,9 +465,23 @@ func (m *matcher) check(text string, pauses []int, final bool, into []Finding) [
 func (m *matcher) scan(text string, sc *scratch) *normText {
 	sc.text = text
 	sc.orig, sc.origAt = sc.orig[:0], sc.origAt[:0]
-	for i, r := range text {
+	for i := 0; i < len(text); {
+		r, w := rune(text[i]), 1
+		if r >= utf8.RuneSelf {
+			// A three-byte sequence, as every Chinese character is, is
+			// decoded here: the runtime's decoder is a call per rune,
+			// which cost an emulated arm64 box more than the decoding.
+			w = 0
+			if i+2 < len(text) && text[i]&0xF0 == 0xE0 && text[i+1]&0xC0 == 0x80 && text[i+2]&0xC0 == 0x80 {
+				r, w = rune(text[i]&0x0F)<<12|rune(text[i+1]&0x3F)<<6|rune(text[i+2]&0x3F), 3
+			}
+			if w == 0 || r < 0x800 || r >= 0xD800 && r <= 0xDFFF {
+				r, w = utf8.DecodeRuneInString(text[i:])
+			}
+		}
 		sc.orig = append(sc.orig, r)
 		sc.origAt = append(sc.origAt, int32(i))
+		i += w
 	}
 	sc.origAt = append(sc.origAt, int32(len(text)))
 	nt := m.norm.normalize(sc.orig, &sc.ns)
@@ -1193,9 +1207,16 @@ func mergeOverlaps(fs []Finding) []Finding {
 	if len(fs) < 2 {
 		return fs
 	}
-	slices.SortStableFunc(fs, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(b.End-b.Start, a.End-a.Start))
-	})
+	// by start, the longer first; they mostly come in that order
+	// already, and a sort's call per comparison is then all it costs
+	for i := 1; i < len(fs); i++ {
+		if a, b := &fs[i-1], &fs[i]; b.Start < a.Start || b.Start == a.Start && b.End-b.Start > a.End-a.Start {
+			slices.SortStableFunc(fs, func(a, b Finding) int {
+				return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(b.End-b.Start, a.End-a.Start))
+			})
+			break
+		}
+	}
 	out := fs[:0]
 	for _, f := range fs {
 		merged := false

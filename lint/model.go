@@ -248,7 +248,15 @@ func (p *packedText) pack(rs []rune) {
 	p.bytes[0], p.n[0] = '^', 1
 	p.masked = false
 	for i, r := range rs {
-		b, n := utf8Packed(r)
+		var b uint32
+		var n int
+		// three bytes, as nearly every rune of Chinese speech, encoded
+		// here rather than in a call per rune
+		if u := uint32(r); u-0x800 < 0xD800-0x800 || u-0xE000 < 0x10000-0xE000 {
+			b, n = (0xE0|u>>12)|(0x80|u>>6&0x3F)<<8|(0x80|u&0x3F)<<16, 3
+		} else {
+			b, n = utf8Packed(r)
+		}
 		if r == maskRune {
 			n, p.masked = 0, true
 		}

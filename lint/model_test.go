@@ -189,10 +189,20 @@ func TestUTF8PackedIsEncodeRune(t *testing.T) {
 	for r := rune(0); r < 0x11000; r += 97 {
 		runes = append(runes, r)
 	}
-	for _, r := range runes {
+	// pack encodes three-byte runes itself and calls utf8Packed for the rest
+	var p packedText
+	p.pack(runes)
+	for i, r := range runes {
 		var buf [utf8.UTFMax]byte
 		n := utf8.EncodeRune(buf[:], r)
 		b, got := utf8Packed(r)
+		if r == maskRune {
+			if p.n[i+1] != 0 || !p.masked {
+				t.Fatalf("%U: not masked", r)
+			}
+		} else if b != p.bytes[i+1] || got != int(p.n[i+1]) {
+			t.Fatalf("%U: packed %#x (%d bytes), utf8Packed gives %#x (%d)", r, p.bytes[i+1], p.n[i+1], b, got)
+		}
 		if got != n {
 			t.Fatalf("%U: %d bytes, EncodeRune wrote %d", r, got, n)
 		}
@@ -200,6 +210,18 @@ func TestUTF8PackedIsEncodeRune(t *testing.T) {
 			if byte(b>>(8*i)) != buf[i] {
 				t.Fatalf("%U: byte %d is %#x, EncodeRune wrote %#x", r, i, byte(b>>(8*i)), buf[i])
 			}
+		}
+	}
+}
+
+// TestIsCNNumeralIsDigitOrUnit: isCNNumeral's own list of runes is the
+// union of cnDigit's and cnUnit's, over every rune.
+func TestIsCNNumeralIsDigitOrUnit(t *testing.T) {
+	for r := rune(0); r <= utf8.MaxRune; r++ {
+		_, digit := cnDigit(r)
+		_, unit := cnUnit(r)
+		if isCNNumeral(r) != (digit || unit) {
+			t.Fatalf("%q: isCNNumeral %v, digit %v, unit %v", r, isCNNumeral(r), digit, unit)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"slices"
 	"unicode"
 )
 
@@ -70,27 +71,64 @@ func (n *normalizer) normalize(src []rune, sc *normalizeScratch) *normText {
 // normalizeOpt can keep fillers, which lets the rule-pack compiler spot a
 // pattern that speech normalisation would silently change.
 func (n *normalizer) normalizeOpt(src []rune, sc *normalizeScratch, dropFillers bool) *normText {
-	a, b := &sc.a, &sc.b
-	a.reset()
-	n.foldWidth(src, a)
-	b.reset()
-	if dropFillers {
-		n.dropFillers(a, b)
-	} else {
-		b.runes = append(b.runes, a.runes...)
-		b.spans = append(b.spans, a.spans...)
-		b.breaks = append(b.breaks, a.breaks...)
+	// Each pass rewrites into the spare buffer only when it would change
+	// something: most lines hold no filler or fold, and a copy of the
+	// line per pass was a sixth of a check.
+	cur, spare := &sc.a, &sc.b
+	cur.reset()
+	n.foldWidth(src, cur)
+	if dropFillers && n.hasFiller(cur.runes) {
+		spare.reset()
+		n.dropFillers(cur, spare)
+		cur, spare = spare, cur
 	}
-	a.reset()
-	n.applyFolds(b, a)
-	b.reset()
-	normalizeNumbers(a, b)
-	if !hasRepeat(b.runes) {
-		return b // nothing to collapse: most speech is spared a copy
+	if n.hasFold(cur.runes) {
+		spare.reset()
+		n.applyFolds(cur, spare)
+		cur, spare = spare, cur
 	}
-	a.reset()
-	n.collapseStutters(b, a)
-	return a
+	if slices.ContainsFunc(cur.runes, isCNNumeral) {
+		spare.reset()
+		normalizeNumbers(cur, spare)
+		cur, spare = spare, cur
+	}
+	if hasRepeat(cur.runes) {
+		spare.reset()
+		n.collapseStutters(cur, spare)
+		cur = spare
+	}
+	return cur
+}
+
+// hasFiller reports whether dropFillers would drop anything.
+func (n *normalizer) hasFiller(rs []rune) bool {
+	if n.fillers == nil {
+		return false
+	}
+	for i, r := range rs {
+		if n.fillers.mayStart(r) {
+			if k, _ := n.fillers.longestAt(rs, i, n.fillerKey); k >= 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasFold reports whether applyFolds would rewrite anything: a fold, or
+// a '+' it drops.
+func (n *normalizer) hasFold(rs []rune) bool {
+	for i, r := range rs {
+		if r == '+' {
+			return true
+		}
+		if n.folds != nil && n.folds.mayStart(r) {
+			if k, _ := n.folds.longestAt(rs, i, n.foldKey); k >= 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hasRepeat reports whether a rune follows itself anywhere in rs: only
