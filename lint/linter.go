@@ -11,7 +11,6 @@
 package lint
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -154,6 +153,12 @@ type matcher struct {
 	// pack's): it may veto only their findings, never a trainer's own rule
 	// for words it has never seen.
 	modelRules map[string]bool
+	// ruleCat and vetoCat are per rule, laid out by indexRules: its
+	// category's index in Categories(), and the model's index of it when
+	// the model may veto the rule (-1 when not), so judging a line
+	// compares numbers, not strings.
+	ruleCat []uint8
+	vetoCat []int8
 	// pendingAt[n] marks the automaton's nodes that spell a proper prefix
 	// (two to pendingMaxRunes runes) of a rule pattern's first part: an
 	// utterance ending in one may be a partial caption the rules will
@@ -223,7 +228,7 @@ type scratch struct {
 	masked     []rune      // the model's copy of the text with cleared words masked
 	packed     packedText  // that text UTF-8 packed for the model's hashes
 	feats      []uint32    // the model's feature buckets for it
-	out        []Finding
+	verdicts   []verdict
 	// final marks a whole utterance, which the category model judges
 	// however it ends (endsPending is for partial captions).
 	final bool
@@ -409,8 +414,28 @@ func compile(p *Pack) (*matcher, error) {
 	default:
 		return nil, fmt.Errorf("rule pack %s: unknown model %q (want category)", p.Source, p.Model)
 	}
+	m.indexRules()
 	return m, nil
 }
+
+// indexRules lays out ruleCat and vetoCat from the rules, the model and
+// modelRules; whatever sets one of those calls it again.
+func (m *matcher) indexRules() {
+	cats := Categories()
+	m.ruleCat, m.vetoCat = make([]uint8, len(m.rules)), make([]int8, len(m.rules))
+	for i, r := range m.rules {
+		// a pack names only known categories (parsePack)
+		m.ruleCat[i] = uint8(max(slices.Index(cats, r.Category), 0))
+		m.vetoCat[i] = -1
+		if m.model != nil && m.modelRules[r.ID] {
+			m.vetoCat[i] = int8(slices.Index(m.model.cats, r.Category))
+		}
+	}
+}
+
+// verdict is a rule finding while a line is judged: rule indexes
+// m.rules, start and end are normalised rune positions.
+type verdict struct{ rule, start, end int32 }
 
 // hasFiller reports whether a filler word occurs anywhere in s (after
 // width and case folding, as speech is folded), so only such phrases pay
@@ -548,42 +573,33 @@ func (m *matcher) judge(nt *normText, sc *scratch, pauses []int, into []Finding)
 	sort.Ints(sc.breaks)
 	m.joinParts(nt, sc)
 
-	out := sc.out[:0]
+	vs := sc.verdicts[:0]
 	for _, c := range sc.cands {
-		r := &m.rules[m.pats[c.idx].rule]
-		if m.suppressed(nt, sc, c, r) {
+		rule := m.pats[c.idx].rule
+		if m.suppressed(nt, sc, c, &m.rules[rule]) {
 			continue
 		}
-		out = append(out, Finding{Category: r.Category, Rule: r.ID, Start: c.start, End: c.end})
+		vs = append(vs, verdict{int32(rule), int32(c.start), int32(c.end)})
 	}
-	out = mergeOverlaps(out)
-	out = m.veto(nt, sc, out)
-	if len(out) == 0 {
-		sc.out = out
+	vs = m.mergeOverlaps(vs)
+	vs = m.veto(nt, sc, vs)
+	sc.verdicts = vs[:0]
+	if len(vs) == 0 {
 		return m.modelFindings(nt, sc, into)
 	}
 	from := len(into)
 	// room for one category the model may add, which is common
-	into = slices.Grow(into, len(out)+1)
-	for _, f := range out {
-		r := m.ruleByID(f.Rule)
-		s := nt.spanOf(f.Start, f.End)
-		f.Start, f.End = int(s.start), int(s.end)
-		f.Match = sc.said(s)
-		f.Law, f.Explain, f.Suggest = r.Law, r.Explain, r.Suggest
-		into = append(into, f)
+	into = slices.Grow(into, len(vs)+1)
+	for _, v := range vs {
+		r := &m.rules[v.rule]
+		s := nt.spanOf(int(v.start), int(v.end))
+		into = append(into, Finding{
+			Category: r.Category, Rule: r.ID,
+			Start: int(s.start), End: int(s.end), Match: sc.said(s),
+			Law: r.Law, Explain: r.Explain, Suggest: r.Suggest,
+		})
 	}
-	sc.out = out[:0]
 	return m.modelMore(nt, sc, into, from)
-}
-
-func (m *matcher) ruleByID(id string) *Rule {
-	for i := range m.rules {
-		if m.rules[i].ID == id {
-			return &m.rules[i]
-		}
-	}
-	return nil
 }
 
 // laterFrom is the first index of laterAt whose part starts at or after
@@ -1203,32 +1219,29 @@ func (m *matcher) atBoundary(nt *normText, sc *scratch, i, cs, ce int) bool {
 
 // mergeOverlaps keeps, among overlapping findings of one category, the
 // longest (全网最低价 rather than both 全网最低 and 最低价).
-func mergeOverlaps(fs []Finding) []Finding {
-	if len(fs) < 2 {
-		return fs
+func (m *matcher) mergeOverlaps(vs []verdict) []verdict {
+	if len(vs) < 2 {
+		return vs
 	}
-	// by start, the longer first; they mostly come in that order
-	// already, and a sort's call per comparison is then all it costs
-	for i := 1; i < len(fs); i++ {
-		if a, b := &fs[i-1], &fs[i]; b.Start < a.Start || b.Start == a.Start && b.End-b.Start > a.End-a.Start {
-			slices.SortStableFunc(fs, func(a, b Finding) int {
-				return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(b.End-b.Start, a.End-a.Start))
-			})
-			break
+	// by start, the longer first: an insertion sort, stable, of the few
+	// findings of one line
+	for i := 1; i < len(vs); i++ {
+		for j := i; j > 0 && (vs[j].start < vs[j-1].start || vs[j].start == vs[j-1].start && vs[j].end-vs[j].start > vs[j-1].end-vs[j-1].start); j-- {
+			vs[j], vs[j-1] = vs[j-1], vs[j]
 		}
 	}
-	out := fs[:0]
-	for _, f := range fs {
+	out := vs[:0]
+	for _, f := range vs {
 		merged := false
 		for k := range out {
 			g := &out[k]
-			if g.Category == f.Category && f.Start < g.End && g.Start < f.End {
+			if m.ruleCat[g.rule] == m.ruleCat[f.rule] && f.start < g.end && g.start < f.end {
 				// one warning for the whole phrase (全网最 + 最正宗 →
 				// 全网最正宗), under the rule that matched more of it
-				if f.End-f.Start > g.End-g.Start {
-					g.Rule = f.Rule
+				if f.end-f.start > g.end-g.start {
+					g.rule = f.rule
 				}
-				g.Start, g.End = min(g.Start, f.Start), max(g.End, f.End)
+				g.start, g.end = min(g.start, f.start), max(g.end, f.end)
 				merged = true
 				break
 			}

@@ -589,30 +589,30 @@ func (m *matcher) weighed(sc *scratch, cat string) bool {
 // to. It clears the whole utterance or nothing: the veto exists to spare a
 // clean line a warning, and a line with one finding the model does not
 // doubt is not clean, so its other findings stand too.
-func (m *matcher) veto(nt *normText, sc *scratch, out []Finding) []Finding {
+func (m *matcher) veto(nt *normText, sc *scratch, vs []verdict) []verdict {
 	cm := m.model
-	if cm == nil || cm.flags&flagVeto == 0 || len(out) == 0 || len(nt.runes) < modelMinRunes || len(nt.runes) > modelVetoMaxRunes {
-		return out
+	if cm == nil || cm.flags&flagVeto == 0 || len(vs) == 0 || len(nt.runes) < modelMinRunes || len(nt.runes) > modelVetoMaxRunes {
+		return vs
 	}
-	for _, f := range out {
-		if !m.modelRules[f.Rule] {
-			return out
+	for _, v := range vs {
+		if m.vetoCat[v.rule] < 0 {
+			return vs
 		}
 	}
 	hedged := hedgeWords(sc)
 	var s [64]float32
 	cm.scores(m.seg, nt, sc, s[:len(cm.cats)])
-	for _, f := range out {
-		k := slices.Index(cm.cats, f.Category)
+	for _, v := range vs {
+		k := m.vetoCat[v.rule]
 		bar := cm.veto[k]
-		if k >= 0 && hedged {
+		if hedged {
 			bar = min(bar, cm.hedgedVeto[k])
 		}
-		if k < 0 || s[k] >= bar {
-			return out
+		if s[k] >= bar {
+			return vs
 		}
 	}
-	return out[:0]
+	return vs[:0]
 }
 
 // endsPending reports whether rs ends with the beginning of a rule

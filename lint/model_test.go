@@ -49,6 +49,7 @@ func TestModelAddsToRuleFindings(t *testing.T) {
 			l := newLinterWithoutModel(t)
 			m := l.m.Load()
 			m.model = sure(c.flags)
+			m.indexRules()
 			var got []string
 			for _, f := range l.Check(c.text) {
 				got = append(got, f.Rule)

@@ -476,6 +476,7 @@ func TestCategoryModelCrossValidation(t *testing.T) {
 				t.Fatal(err)
 			}
 			m.model = cm
+			m.indexRules()
 			ms = scoreSet(l, data[i])
 		}
 		name := strings.TrimPrefix(p, "testdata/")
@@ -576,9 +577,11 @@ func newLinterWithoutModel(t testing.TB) *Linter {
 		t.Fatal(err)
 	}
 	// the rules a model set in later may veto
-	if l.m.Load().modelRules, err = defaultRuleIDs(); err != nil {
+	m := l.m.Load()
+	if m.modelRules, err = defaultRuleIDs(); err != nil {
 		t.Fatal(err)
 	}
+	m.indexRules()
 	return l
 }
 

@@ -176,6 +176,7 @@ func TestCategoryModelSpeaksOnlyWhereRulesCannotDecide(t *testing.T) {
 	}
 	sure.setWeights(w)
 	m.model = sure
+	m.indexRules()
 	told, _ := m.told("HEALTH")
 	cases := []struct {
 		name, text   string
@@ -275,6 +276,7 @@ func TestCategoryModelVeto(t *testing.T) {
 				t.Fatalf("without a model Check(%q) = %v; the case needs a PRICE finding", c.text, got)
 			}
 			m.model = doubter(c.flags)
+			m.indexRules()
 			if got := categoriesOf(l.Check(c.text)); !slices.Equal(got, c.want) {
 				t.Errorf("Check(%q) categories %v, want %v", c.text, got, c.want)
 			}

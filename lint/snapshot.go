@@ -489,5 +489,6 @@ func loadSnapshot(snap, packText string) (*matcher, error) {
 	if r.err != nil {
 		return nil, fmt.Errorf("compiled rule pack: %w", r.err)
 	}
+	m.indexRules()
 	return m, nil
 }

@@ -89,6 +89,8 @@ func TestSnapshotDecodesToTheCompiledMatcher(t *testing.T) {
 		{"seg", got.seg, want.seg},
 		{"model", got.model, want.model},
 		{"modelRules", got.modelRules, want.modelRules},
+		{"ruleCat", got.ruleCat, want.ruleCat},
+		{"vetoCat", got.vetoCat, want.vetoCat},
 		{"pendingAt", got.pendingAt, want.pendingAt},
 		{"explained", got.pack.Explained, want.pack.Explained},
 		{"version", got.pack.Version, want.pack.Version},
