@@ -15,7 +15,7 @@ import (
 // linter's pooled scratch so segmenting allocates only while growing.
 type wordScratch struct {
 	hits wordHits
-	best []float64
+	best []int64
 	next []int32
 	pos  []int32 // tag index of the first word on the best route
 	// ends[i] is the end of the i-th word, tags[i] its part of speech
@@ -39,16 +39,16 @@ func (s segmenter) cut(rs []rune, hits *wordHits, ws *wordScratch) {
 	ws.ends, ws.tags = ws.ends[:0], ws.tags[:0]
 	ws.best[n], ws.next[n] = 0, int32(n)
 	for k := n - 1; k >= 0; k-- {
-		ws.best[k], ws.next[k], ws.pos[k] = math.Inf(-1), 0, -1
+		ws.best[k], ws.next[k], ws.pos[k] = math.MinInt64, 0, -1
 		for h := hits.head[k]; h >= 0; {
 			w := hits.hits[h]
 			h = w.next
-			if sc := s.logFreq[w.key] - s.logT + ws.best[w.end]; sc > ws.best[k] || sc == ws.best[k] && w.end > ws.next[k] {
+			if sc := s.cost[w.key] + ws.best[w.end]; sc > ws.best[k] || sc == ws.best[k] && w.end > ws.next[k] {
 				ws.best[k], ws.next[k], ws.pos[k] = sc, w.end, s.posIdx[w.key]
 			}
 		}
 		if ws.next[k] == 0 {
-			ws.best[k], ws.next[k], ws.pos[k] = -s.logT+ws.best[k+1], int32(k+1), -1
+			ws.best[k], ws.next[k], ws.pos[k] = s.charCost+ws.best[k+1], int32(k+1), -1
 		}
 	}
 	for k := 0; k < n; {

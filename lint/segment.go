@@ -33,15 +33,21 @@ const tradeWordFreq = 2000
 // re-read each rune up to four times.
 type segmenter struct {
 	words *automaton
-	// logFreq and posIdx are per key, read at the first key of a node:
-	// the word's log frequency and part of speech as gse would give them,
-	// the latter an index into tags (a few tags for 30 000 words, and an
-	// index needs no copy out of a snapshot).
-	logFreq []float64
-	posIdx  []int32
-	tags    []string
-	keys    []acKey
-	logT    float64
+	// cost and posIdx are per key, read at the first key of a node: the
+	// word's log-probability as gse computes it (log frequency - log
+	// total), in fixed point (costScale), and its part of speech, an
+	// index into tags (a few tags for 30 000 words, and an index needs no
+	// copy out of a snapshot). charCost is a lone character's.
+	//
+	// Fixed point because a route's score is a sum of these and an
+	// emulated arm64 box (qemu) pays a helper call for every float
+	// addition and comparison; integer sums are exact besides, and every
+	// cut over the corpora is unchanged.
+	cost     []int64
+	charCost int64
+	posIdx   []int32
+	tags     []string
+	keys     []acKey
 	// maxLen is the longest word in runes
 	maxLen int
 }
@@ -115,8 +121,8 @@ func newSegmenter(extra []string) (segmenter, error) {
 		maxLen = max(maxLen, utf8.RuneCountInString(w))
 	}
 	a, keys := b.build()
-	s := segmenter{words: a, keys: keys, logFreq: make([]float64, len(keys)), maxLen: min(maxLen, maxSegWindow)}
-	pos := make([]string, len(keys))
+	s := segmenter{words: a, keys: keys, maxLen: min(maxLen, maxSegWindow)}
+	logFreq, pos := make([]float64, len(keys)), make([]string, len(keys))
 	var total float64
 	for n := range int32(len(a.outOff) - 1) {
 		ks := a.keysAt(n)
@@ -128,22 +134,34 @@ func newSegmenter(extra []string) (segmenter, error) {
 		// comes first, then the pack's
 		if int(first) < nb {
 			total += base.freqs[first]
-			s.logFreq[first], pos[first] = math.Log(base.freqs[first]), base.pos[first]
+			logFreq[first], pos[first] = math.Log(base.freqs[first]), base.pos[first]
 			if len(ks) > 1 && int(ks[1]) >= nb {
 				total += tradeWordFreq
 				if tradeWordFreq > base.freqs[first] {
-					s.logFreq[first], pos[first] = math.Log(tradeWordFreq), "n"
+					logFreq[first], pos[first] = math.Log(tradeWordFreq), "n"
 				}
 			}
 			continue
 		}
 		total += tradeWordFreq
-		s.logFreq[first], pos[first] = math.Log(tradeWordFreq), "n"
+		logFreq[first], pos[first] = math.Log(tradeWordFreq), "n"
 	}
-	s.logT = math.Log(total)
+	logT := math.Log(total)
+	s.cost = make([]int64, len(keys))
+	for k, f := range logFreq {
+		s.cost[k] = toCost(f - logT)
+	}
+	s.charCost = toCost(-logT)
 	s.tags, s.posIdx = indexTags(pos)
 	return s, nil
 }
+
+// costScale is 2^32: a route over a million runes stays far inside int64,
+// and routes closer than 2^-32 in log-probability are a tie in all but
+// name.
+const costScale = 1 << 32
+
+func toCost(logProb float64) int64 { return int64(math.Round(logProb * costScale)) }
 
 // indexTags lists the distinct tags in the order they first appear and
 // gives each position its tag's index.
@@ -175,7 +193,7 @@ type wordHits struct {
 type wordHit struct {
 	next int32 // the next word with the same start, or -1
 	end  int32
-	key  int32 // the segmenter's key: logFreq[key], posIdx[key]
+	key  int32 // the segmenter's key: cost[key], posIdx[key]
 }
 
 // findWords records every word of the dictionary in rs, up to maxLen
@@ -221,10 +239,10 @@ func (s segmenter) boundaryAt(rs []rune, wh *wordHits, ws, we, i int) bool {
 	}
 	// best[k] is the best log-probability of segmenting the window from
 	// its k-th rune, next[k] the end of the first word on that path.
-	var best [maxSegWindow + 1]float64
+	var best [maxSegWindow + 1]int64
 	var next [maxSegWindow + 1]int
 	for k := n - 1; k >= 0; k-- {
-		best[k] = math.Inf(-1)
+		best[k] = math.MinInt64
 		for h := wh.head[ws+k]; h >= 0; {
 			w := wh.hits[h]
 			h = w.next
@@ -232,12 +250,12 @@ func (s segmenter) boundaryAt(rs []rune, wh *wordHits, ws, we, i int) bool {
 			if e > n {
 				continue
 			}
-			if sc := s.logFreq[w.key] - s.logT + best[e]; sc > best[k] || sc == best[k] && e > next[k] {
+			if sc := s.cost[w.key] + best[e]; sc > best[k] || sc == best[k] && e > next[k] {
 				best[k], next[k] = sc, e
 			}
 		}
 		if next[k] == 0 { // not a word start: the single character stands alone
-			best[k], next[k] = -s.logT+best[k+1], k+1
+			best[k], next[k] = s.charCost+best[k+1], k+1
 		}
 	}
 	i -= ws

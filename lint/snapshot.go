@@ -26,7 +26,7 @@ import (
 var defaultSnapshot string
 
 // snapshotMagic starts a snapshot; the number changes with its layout.
-const snapshotMagic = "cunbo-lint-snapshot 2\n"
+const snapshotMagic = "cunbo-lint-snapshot 3\n"
 
 // packChecksum ties a snapshot to the pack text it was compiled from, so a
 // pack edited without a new snapshot is compiled instead of silently
@@ -124,9 +124,7 @@ func (r *snapReader) u64() uint64   { return uint64(r.u32()) | uint64(r.u32())<<
 func (r *snapReader) bool() bool    { return r.take(1) == "\x01" }
 func (r *snapReader) str() string   { return r.take(r.int()) }
 func (r *snapReader) f32() float32  { return math.Float32frombits(r.u32()) }
-func (r *snapReader) f64() float64  { return math.Float64frombits(r.u64()) }
 func (w *snapWriter) f32(v float32) { w.u32(math.Float32bits(v)) }
-func (w *snapWriter) f64(v float64) { w.u64(math.Float64bits(v)) }
 
 // count reads a length of items of size bytes each that must fit in what
 // is left.
@@ -142,7 +140,7 @@ func (r *snapReader) count(size int) int {
 }
 
 // view returns the next n values of T where they lie in the snapshot.
-func view[T byte | int32 | uint64 | float64 | acEdge | acSlot | acKey](r *snapReader, n int) []T {
+func view[T byte | int32 | int64 | uint64 | float64 | acEdge | acSlot | acKey](r *snapReader, n int) []T {
 	if pad := (len(r.all) - len(r.s)) % 8; pad != 0 {
 		r.take(8 - pad)
 	}
@@ -344,14 +342,14 @@ func (m *matcher) marshalSnapshot(packText string) []byte {
 	// times: a table and an index each.
 	w.automaton(m.seg.words)
 	w.keys(m.seg.keys)
-	w.int(len(m.seg.logFreq))
+	w.int(len(m.seg.cost))
 	w.align()
-	for _, f := range m.seg.logFreq {
-		w.f64(f)
+	for _, c := range m.seg.cost {
+		w.u64(uint64(c))
 	}
 	w.strs(m.seg.tags)
 	w.i32s(m.seg.posIdx)
-	w.f64(m.seg.logT)
+	w.u64(uint64(m.seg.charCost))
 	w.int(m.seg.maxLen)
 
 	w.bool(m.model != nil)
@@ -450,7 +448,7 @@ func loadSnapshot(snap, packText string) (*matcher, error) {
 
 	m.seg.words = r.automaton()
 	m.seg.keys = r.keys()
-	m.seg.logFreq = view[float64](r, r.count(8))
+	m.seg.cost = view[int64](r, r.count(8))
 	m.seg.tags = r.strs()
 	m.seg.posIdx = r.i32s()
 	for _, t := range m.seg.posIdx {
@@ -459,7 +457,7 @@ func loadSnapshot(snap, packText string) (*matcher, error) {
 			break
 		}
 	}
-	m.seg.logT = r.f64()
+	m.seg.charCost = int64(r.u64())
 	m.seg.maxLen = r.int()
 
 	if r.bool() {

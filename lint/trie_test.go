@@ -104,20 +104,21 @@ func TestSegmenterKeepsTwoDictionaries(t *testing.T) {
 		baseTotal += f
 	}
 	// each dictionary counts its own words once, duplicates not again
-	if got, want := seg.logT, plain.logT; got <= want {
-		t.Fatalf("log total %v with pack words, %v without", got, want)
+	if got, want := seg.charCost, plain.charCost; got >= want {
+		t.Fatalf("a lone character costs %v with pack words, %v without", got, want)
 	}
 	wantTotal := baseTotal + 3*tradeWordFreq
-	if d := seg.logT - math.Log(wantTotal); d > 1e-12 || d < -1e-12 {
-		t.Fatalf("log total %v, want log(%v)", seg.logT, wantTotal)
+	logT := math.Log(wantTotal)
+	if d := seg.charCost - toCost(-logT); d > 1 || d < -1 {
+		t.Fatalf("a lone character costs %v, want -log(%v) = %v", seg.charCost, wantTotal, toCost(-logT))
 	}
 	var wh wordHits
 	rs := []rune("我们柴火榕江腊肉")
 	seg.findWords(rs, &wh)
-	find := func(start, end int) (float64, string) {
+	find := func(start, end int) (int64, string) {
 		for h := wh.head[start]; h >= 0; h = wh.hits[h].next {
 			if w := wh.hits[h]; int(w.end) == end {
-				return seg.logFreq[w.key], seg.tags[seg.posIdx[w.key]]
+				return seg.cost[w.key], seg.tags[seg.posIdx[w.key]]
 			}
 		}
 		t.Fatalf("no word [%d,%d) of %q", start, end, string(rs))
@@ -133,9 +134,10 @@ func TestSegmenterKeepsTwoDictionaries(t *testing.T) {
 		{4, 8, tradeWordFreq, "n"}, // the pack's alone
 	}
 	for _, c := range cases {
-		lf, pos := find(c.start, c.end)
-		if lf != math.Log(c.freq) || pos != c.pos {
-			t.Errorf("%q: log frequency %v and %q, want log(%v) and %q", string(rs[c.start:c.end]), lf, pos, c.freq, c.pos)
+		cost, pos := find(c.start, c.end)
+		// the totals are summed in different orders: a cost may be one off
+		if want := toCost(math.Log(c.freq) - logT); cost-want > 1 || want-cost > 1 || pos != c.pos {
+			t.Errorf("%q: cost %v and %q, want %v (frequency %v) and %q", string(rs[c.start:c.end]), cost, pos, want, c.freq, c.pos)
 		}
 	}
 	if _, p := freqOf("柴火"); p != rarePos {
