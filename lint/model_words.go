@@ -155,17 +155,39 @@ func (cm *catModel) wordFeatures(p *packedText, ws *wordScratch, from, to int, s
 	masked := func(i int) bool {
 		return p.masked && i >= 0 && i < len(ws.ends) && slices.Contains(p.n[start(i)+1:ws.ends[i]+1], 0)
 	}
-	for i := first; i <= last; i++ {
-		if !masked(i) {
-			into = append(into, word(seed('w'), i)&(cm.dim-1))
+	// Words and pairs are hashed here rather than through word: a call
+	// per word hashed cost an emulated arm64 box more than its hashing.
+	bs, ns := p.bytes, p.n[:len(p.bytes)]
+	for i, sw := first, seed('w'); i <= last; i++ {
+		if masked(i) {
+			continue
 		}
+		h := sw
+		for j := start(i) + 1; j <= int(ws.ends[i]); j++ {
+			h = foldRune(h, bs[j], ns[j])
+		}
+		into = append(into, h&(cm.dim-1))
 	}
-	for i := lo; i < hi; i++ {
+	for i, sb := lo, seed('b'); i < hi; i++ {
 		if masked(i) || masked(i+1) {
 			continue
 		}
-		h := word(seed('b'), i)
-		h = word((h^'|')*fnvPrime, i+1)
+		h := sb
+		if i < 0 {
+			h = (h ^ '^') * fnvPrime
+		} else {
+			for j := start(i) + 1; j <= int(ws.ends[i]); j++ {
+				h = foldRune(h, bs[j], ns[j])
+			}
+		}
+		h = (h ^ '|') * fnvPrime
+		if i+1 >= len(ws.ends) {
+			h = (h ^ '$') * fnvPrime
+		} else {
+			for j := start(i+1) + 1; j <= int(ws.ends[i+1]); j++ {
+				h = foldRune(h, bs[j], ns[j])
+			}
+		}
 		into = append(into, h&(cm.dim-1))
 	}
 	if cm.flags&flagPOS == 0 {
