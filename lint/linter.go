@@ -375,7 +375,7 @@ func compile(p *Pack) (*matcher, error) {
 		return nil, &PackError{Source: p.Source, Problems: problems}
 	}
 	m.ac, m.keys = b.build()
-	m.pendingAt = make([]bool, len(m.ac.fail))
+	m.pendingAt = make([]bool, len(m.ac.nodes))
 	for _, w := range firstParts {
 		n := int32(0)
 		for k := 1; k < len(w) && k <= pendingMaxRunes && n >= 0; k++ {

@@ -626,7 +626,7 @@ func (m *matcher) endsPending(rs []rune) bool {
 	for _, r := range rs[max(0, len(rs)-pendingMaxRunes):] {
 		n = m.ac.step(n, r)
 	}
-	for ; n > 0; n = m.ac.fail[n] {
+	for ; n > 0; n = m.ac.nodes[n].fail {
 		if m.pendingAt[n] {
 			return true
 		}

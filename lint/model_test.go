@@ -250,7 +250,7 @@ func TestEndsPendingIsThePrefixSet(t *testing.T) {
 				}
 			}
 		}
-		for _, e := range m.ac.edges[m.ac.edgeOff[n]:m.ac.edgeOff[n+1]] {
+		for _, e := range m.ac.edgesOf(n) {
 			walk(e.next, append(spelt, e.r))
 		}
 	}

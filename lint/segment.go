@@ -124,7 +124,7 @@ func newSegmenter(extra []string) (segmenter, error) {
 	s := segmenter{words: a, keys: keys, maxLen: min(maxLen, maxSegWindow)}
 	logFreq, pos := make([]float64, len(keys)), make([]string, len(keys))
 	var total float64
-	for n := range int32(len(a.outOff) - 1) {
+	for n := range int32(len(a.nodes)) {
 		ks := a.keysAt(n)
 		if len(ks) == 0 {
 			continue
@@ -208,12 +208,13 @@ func (s segmenter) findWords(rs []rune, wh *wordHits) {
 	var cur int32
 	for i, r := range rs {
 		cur = a.step(cur, r)
-		for n := cur; n > 0; n = a.dict[n] {
-			ks := a.keysAt(n)
-			if len(ks) == 0 {
+		for n := cur; n > 0; {
+			nd := &a.nodes[n]
+			n = nd.dict
+			if nd.nOut == 0 {
 				continue
 			}
-			k := ks[0]
+			k := a.outs[nd.out]
 			if int(s.keys[k].n) > s.maxLen {
 				continue
 			}

@@ -26,7 +26,7 @@ import (
 var defaultSnapshot string
 
 // snapshotMagic starts a snapshot; the number changes with its layout.
-const snapshotMagic = "cunbo-lint-snapshot 3\n"
+const snapshotMagic = "cunbo-lint-snapshot 4\n"
 
 // packChecksum ties a snapshot to the pack text it was compiled from, so a
 // pack edited without a new snapshot is compiled instead of silently
@@ -140,7 +140,7 @@ func (r *snapReader) count(size int) int {
 }
 
 // view returns the next n values of T where they lie in the snapshot.
-func view[T byte | int32 | int64 | uint64 | float64 | acEdge | acSlot | acKey](r *snapReader, n int) []T {
+func view[T byte | int32 | int64 | uint64 | acNode | acEdge | acSlot | acKey](r *snapReader, n int) []T {
 	if pad := (len(r.all) - len(r.s)) % 8; pad != 0 {
 		r.take(8 - pad)
 	}
@@ -196,7 +196,13 @@ func (w *snapWriter) automaton(a *automaton) {
 	if a == nil {
 		return
 	}
-	w.i32s(a.edgeOff)
+	w.int(len(a.nodes))
+	w.align()
+	for _, nd := range a.nodes {
+		for _, v := range [...]int32{nd.edge, nd.nEdge, nd.out, nd.nOut, nd.fail, nd.dict} {
+			w.u32(uint32(v))
+		}
+	}
 	w.int(len(a.edges))
 	w.align()
 	for _, e := range a.edges {
@@ -211,25 +217,19 @@ func (w *snapWriter) automaton(a *automaton) {
 		w.u32(uint32(s.r))
 		w.u32(uint32(s.next))
 	}
-	w.i32s(a.outOff)
 	w.i32s(a.outs)
-	w.i32s(a.fail)
-	w.i32s(a.dict)
 }
 
 func (r *snapReader) automaton() *automaton {
 	if !r.bool() {
 		return nil
 	}
-	a := &automaton{edgeOff: r.i32s()}
+	a := &automaton{nodes: view[acNode](r, r.count(24))}
 	a.edges = view[acEdge](r, r.count(8))
 	a.rootTo = r.i32s()
 	a.wide = view[acSlot](r, r.count(12))
-	a.outOff = r.i32s()
 	a.outs = r.i32s()
-	a.fail = r.i32s()
-	a.dict = r.i32s()
-	if r.err == nil && (len(a.edgeOff) == 0 || len(a.outOff) != len(a.edgeOff) || len(a.edges) != len(a.edgeOff)-2) {
+	if r.err == nil && (len(a.nodes) == 0 || len(a.edges) != len(a.nodes)-1) {
 		r.err = errors.New("automaton arrays disagree")
 	}
 	return a
@@ -478,7 +478,7 @@ func loadSnapshot(snap, packText string) (*matcher, error) {
 		m.modelRules = r.stringSet()
 	}
 	m.pendingAt = r.bools()
-	if r.err == nil && len(m.pendingAt) != len(m.ac.fail) {
+	if r.err == nil && len(m.pendingAt) != len(m.ac.nodes) {
 		r.err = errors.New("pending marks disagree with the automaton")
 	}
 	if r.err == nil && r.s != "" {
