@@ -159,6 +159,14 @@ type matcher struct {
 	// compares numbers, not strings.
 	ruleCat []uint8
 	vetoCat []int8
+	// keyGate is per key, laid out by indexRules, for the literal scan:
+	// p+1 for the first part of pattern p, which marks the pattern begun
+	// (scratch.hasFirst); -(p+1) for a later part of p, which is filed
+	// only once p has begun (most of a line's part keys are common words
+	// that dozens of patterns share); 0 for every other key. A pattern
+	// whose first part holds a number is found by the shape scan after
+	// the literal one, so its later parts are not gated.
+	keyGate []int32
 	// pendingAt[n] marks the automaton's nodes that spell a proper prefix
 	// (two to pendingMaxRunes runes) of a rule pattern's first part: an
 	// utterance ending in one may be a partial caption the rules will
@@ -199,8 +207,8 @@ type scratch struct {
 	// laterCount are the counting sort's buckets; once it is done,
 	// laterCount[s] is how many parts start at or before s (laterFrom).
 	laterCount []int32
-	// hasFirst[p] marks, while joinParts runs, the patterns whose first
-	// part was found; it is all false between checks.
+	// hasFirst[p] marks the patterns whose first part the literal scan
+	// found (keyGate); the next scan clears them.
 	hasFirst []bool
 	cands    []hit
 	except   []hit
@@ -421,6 +429,23 @@ func compile(p *Pack) (*matcher, error) {
 // indexRules lays out ruleCat and vetoCat from the rules, the model and
 // modelRules; whatever sets one of those calls it again.
 func (m *matcher) indexRules() {
+	shapedFirst := make([]bool, len(m.pats))
+	for k, key := range m.keys {
+		if key.tag>>kindShift == kindPattern && m.shape[k] {
+			shapedFirst[key.tag&(1<<kindShift-1)] = true
+		}
+	}
+	m.keyGate = make([]int32, len(m.keys))
+	for k, key := range m.keys {
+		switch idx := key.tag & (1<<kindShift - 1); key.tag >> kindShift {
+		case kindPattern:
+			m.keyGate[k] = idx + 1
+		case kindPart:
+			if p := int32(m.parts[idx].pattern); !shapedFirst[p] {
+				m.keyGate[k] = -(p + 1)
+			}
+		}
+	}
 	cats := Categories()
 	m.ruleCat, m.vetoCat = make([]uint8, len(m.rules)), make([]int8, len(m.rules))
 	for i, r := range m.rules {
@@ -510,6 +535,13 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 	}
 	sc.origAt = append(sc.origAt, int32(len(text)))
 	nt := m.norm.normalize(sc.orig, &sc.ns)
+	// the patterns the last scan began are no longer begun
+	for _, f := range sc.first {
+		sc.hasFirst[f.idx] = false
+	}
+	if len(sc.hasFirst) < len(m.pats) {
+		sc.hasFirst = make([]bool, len(m.pats))
+	}
 	sc.first, sc.later, sc.cands = sc.first[:0], sc.later[:0], sc.cands[:0]
 	sc.words.scored = false // the model's scores are of the last text scanned
 	sc.wordsFound = false
@@ -521,9 +553,15 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 	sc.breaks = append(sc.breaks[:0], nt.breaks...)
 
 	for k, end := range m.ac.matches(nt.runes) {
-		if !m.shape[k] {
-			m.record(sc, k, end-int(m.keys[k].n), end)
+		if m.shape[k] {
+			continue
 		}
+		if g := m.keyGate[k]; g > 0 {
+			sc.hasFirst[g-1] = true
+		} else if g < 0 && !sc.hasFirst[-g-1] {
+			continue // a later part of a pattern not begun: never followed
+		}
+		m.record(sc, k, end-int(m.keys[k].n), end)
 	}
 	if m.buildShape(nt, sc) {
 		for k, end := range m.ac.matches(sc.shape.runes) {
@@ -617,12 +655,8 @@ func (sc *scratch) laterFrom(at int) int {
 // joinParts turns first-part hits into candidates, following multi-part
 // patterns through their later parts.
 func (m *matcher) joinParts(nt *normText, sc *scratch) {
-	// Only a pattern whose first part was found can use a later part. A
-	// common part (的, 我们) is the later part of dozens of patterns and
-	// is recorded once for each: keep those worth following.
-	if len(sc.hasFirst) < len(m.pats) {
-		sc.hasFirst = make([]bool, len(m.pats))
-	}
+	// The shape scan's first parts are known only now: a later part of a
+	// pattern whose first part holds a number was filed ungated.
 	for _, f := range sc.first {
 		sc.hasFirst[f.idx] = true
 	}
@@ -633,9 +667,6 @@ func (m *matcher) joinParts(nt *normText, sc *scratch) {
 		}
 	}
 	sc.later = kept
-	for _, f := range sc.first {
-		sc.hasFirst[f.idx] = false
-	}
 	// A counting sort by start, stable so equal starts stay in scan
 	// order: starts are rune positions of one short utterance.
 	top := 0

@@ -92,6 +92,7 @@ func TestSnapshotDecodesToTheCompiledMatcher(t *testing.T) {
 		{"modelRules", got.modelRules, want.modelRules},
 		{"ruleCat", got.ruleCat, want.ruleCat},
 		{"vetoCat", got.vetoCat, want.vetoCat},
+		{"keyGate", got.keyGate, want.keyGate},
 		{"pendingAt", got.pendingAt, want.pendingAt},
 		{"explained", got.pack.Explained, want.pack.Explained},
 		{"version", got.pack.Version, want.pack.Version},
