@@ -109,6 +109,9 @@ type catModel struct {
 	// per category, which is most of what scoring costs.
 	lanes     []uint64
 	laneWords int
+	// gatesV are the score gates, laid out on first use (gates).
+	gatesOnce sync.Once
+	gatesV    *scoreGates
 }
 
 // laneBias keeps every lane non-negative.
@@ -447,17 +450,31 @@ func maskSpans(rs []rune, spans ...[]hit) []rune {
 	return rs
 }
 
-// scores writes each category's logit for the scanned utterance,
-// computing them once per scan.
-func (cm *catModel) scores(seg segmenter, nt *normText, sc *scratch, out []float32) {
+// sums returns each category's sum of weights for the scanned utterance
+// (the score before bias and scale), computing them once per scan.
+func (cm *catModel) sums(seg segmenter, nt *normText, sc *scratch) *[64]int32 {
 	if !sc.words.scored {
-		cm.score(seg, nt, sc, sc.words.scores[:len(cm.cats)])
+		sc.words.sums = cm.sumWeights(seg, nt, sc)
 		sc.words.scored = true
 	}
-	copy(out, sc.words.scores[:len(cm.cats)])
+	return &sc.words.sums
 }
 
+// score writes each category's logit for the scanned utterance.
 func (cm *catModel) score(seg segmenter, nt *normText, sc *scratch, out []float32) {
+	sums := cm.sumWeights(seg, nt, sc)
+	for k := range out {
+		out[k] = cm.scoreAt(k, sums[k])
+	}
+}
+
+// scoreAt is category k's logit for a sum of its weights: the one
+// expression every decision about a score is made with.
+func (cm *catModel) scoreAt(k int, sum int32) float32 {
+	return cm.bias[k] + cm.scale[k]*float32(sum)
+}
+
+func (cm *catModel) sumWeights(seg segmenter, nt *normText, sc *scratch) [64]int32 {
 	var sums [64]int32
 	var acc [16]uint64
 	n, lw := len(cm.cats), cm.laneWords
@@ -485,9 +502,76 @@ func (cm *catModel) score(seg segmenter, nt *normText, sc *scratch, out []float3
 		}
 		flush(len(batch))
 	}
-	for k := range n {
-		out[k] = cm.bias[k] + cm.scale[k]*float32(sums[k])
+	return sums
+}
+
+// scoreGates hold, per category, the least sum of weights at which each
+// decision about its score comes out true: whether it speaks (above
+// logit, or above the doubtful bar) and whether a rule finding of it
+// stands (at or above veto, or the hedged veto). Every decision is then
+// an integer comparison where it was a float conversion, multiply, add
+// and compare, each a helper call on an emulated arm64 box.
+type scoreGates struct {
+	speak, speakDoubtful, keep, keepHedged []int64
+}
+
+// never and always are the gates of a decision no sum makes true, or
+// every sum does.
+const (
+	never  = math.MaxInt64
+	always = math.MinInt64
+)
+
+// gates lays out the model's gates once. It returns nil when a score is
+// not sure to grow with the sum (a scale that is not a positive number,
+// a bias that is not finite) or a bar is missing: decisions are then made
+// on the floats.
+func (cm *catModel) gates() *scoreGates {
+	cm.gatesOnce.Do(func() {
+		n := len(cm.cats)
+		if len(cm.bias) != n || len(cm.scale) != n || len(cm.logit) != n || len(cm.veto) != n || len(cm.hedgedVeto) != n {
+			return // a model put together by hand, without every bar
+		}
+		for k := range cm.cats {
+			b, sc := float64(cm.bias[k]), float64(cm.scale[k])
+			if !(sc > 0) || math.IsInf(sc, 0) || math.IsNaN(b) || math.IsInf(b, 0) {
+				return
+			}
+		}
+		g := &scoreGates{}
+		for k := range cm.cats {
+			speak, doubtful := cm.logit[k], max(cm.logit[k], cm.hedgedLogit)
+			keep, hedged := cm.veto[k], min(cm.veto[k], cm.hedgedVeto[k])
+			g.speak = append(g.speak, cm.leastSum(k, func(s float32) bool { return !(s <= speak) }))
+			g.speakDoubtful = append(g.speakDoubtful, cm.leastSum(k, func(s float32) bool { return !(s <= doubtful) }))
+			g.keep = append(g.keep, cm.leastSum(k, func(s float32) bool { return s >= keep }))
+			g.keepHedged = append(g.keepHedged, cm.leastSum(k, func(s float32) bool { return s >= hedged }))
+		}
+		cm.gatesV = g
+	})
+	return cm.gatesV
+}
+
+// leastSum is the least int32 sum whose score makes decide true, by
+// bisection: decide must be false below it and true from it on, as it is
+// for a score that grows with the sum.
+func (cm *catModel) leastSum(k int, decide func(float32) bool) int64 {
+	lo, hi := int64(math.MinInt32), int64(math.MaxInt32)
+	switch {
+	case decide(cm.scoreAt(k, int32(lo))):
+		return always
+	case !decide(cm.scoreAt(k, int32(hi))):
+		return never
 	}
+	for hi-lo > 1 { // decide(lo) is false, decide(hi) true
+		mid := lo + (hi-lo)/2
+		if decide(cm.scoreAt(k, int32(mid))) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
 }
 
 // hedged reports whether the utterance holds any word that makes a bag of
@@ -548,15 +632,23 @@ func (m *matcher) modelAdds(nt *normText, sc *scratch, into []Finding, from int)
 		}
 		doubtful = true
 	}
-	var s [64]float32
-	cm.scores(m.seg, nt, sc, s[:len(cm.cats)])
+	sums, g := cm.sums(m.seg, nt, sc), cm.gates()
 	n := len(into)
 	for k, cat := range cm.cats {
-		bar := cm.logit[k]
-		if doubtful {
-			bar = max(bar, cm.hedgedLogit)
+		var speaks bool
+		switch {
+		case g == nil:
+			bar := cm.logit[k]
+			if doubtful {
+				bar = max(bar, cm.hedgedLogit)
+			}
+			speaks = !(cm.scoreAt(k, sums[k]) <= bar)
+		case doubtful:
+			speaks = int64(sums[k]) >= g.speakDoubtful[k]
+		default:
+			speaks = int64(sums[k]) >= g.speak[k]
 		}
-		if s[k] <= bar || slices.ContainsFunc(into[from:n], func(f Finding) bool { return f.Category == cat }) || m.weighed(sc, cat) {
+		if !speaks || slices.ContainsFunc(into[from:n], func(f Finding) bool { return f.Category == cat }) || m.weighed(sc, cat) {
 			continue
 		}
 		told, ok := m.told(cat)
@@ -600,15 +692,23 @@ func (m *matcher) veto(nt *normText, sc *scratch, vs []verdict) []verdict {
 		}
 	}
 	hedged := hedgeWords(sc)
-	var s [64]float32
-	cm.scores(m.seg, nt, sc, s[:len(cm.cats)])
+	sums, g := cm.sums(m.seg, nt, sc), cm.gates()
 	for _, v := range vs {
-		k := m.vetoCat[v.rule]
-		bar := cm.veto[k]
-		if hedged {
-			bar = min(bar, cm.hedgedVeto[k])
+		k := int(m.vetoCat[v.rule])
+		var stands bool
+		switch {
+		case g == nil:
+			bar := cm.veto[k]
+			if hedged {
+				bar = min(bar, cm.hedgedVeto[k])
+			}
+			stands = cm.scoreAt(k, sums[k]) >= bar
+		case hedged:
+			stands = int64(sums[k]) >= g.keepHedged[k]
+		default:
+			stands = int64(sums[k]) >= g.keep[k]
 		}
-		if s[k] >= bar {
+		if stands {
 			return vs
 		}
 	}

@@ -334,3 +334,56 @@ func TestHashGrams3IsHashGramsBySize(t *testing.T) {
 	}
 	t.Logf("%d ranges compared", compared)
 }
+
+// TestScoreGatesAreTheFloatDecisions: for the shipped model, each gate
+// decides as the float comparison it stands for, for every sum near the
+// gates and over the whole range; a model whose scores may not grow with
+// the sum has no gates.
+func TestScoreGatesAreTheFloatDecisions(t *testing.T) {
+	l, err := NewDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := l.m.Load().model
+	g := cm.gates()
+	if g == nil {
+		t.Fatal("the shipped model has no gates")
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for k := range cm.cats {
+		sums := []int32{math.MinInt32, math.MaxInt32, 0}
+		for s := int32(-3000); s <= 3000; s++ {
+			sums = append(sums, s)
+		}
+		for _, gate := range []int64{g.speak[k], g.speakDoubtful[k], g.keep[k], g.keepHedged[k]} {
+			if gate > math.MinInt32 && gate < math.MaxInt32 {
+				sums = append(sums, int32(gate-1), int32(gate), int32(gate+1))
+			}
+		}
+		for range 10000 {
+			sums = append(sums, int32(rng.Uint32()))
+		}
+		for _, s := range sums {
+			score := cm.scoreAt(k, s)
+			checks := []struct {
+				name      string
+				gate      int64
+				floatSays bool
+			}{
+				{"speak", g.speak[k], !(score <= cm.logit[k])},
+				{"speak doubtful", g.speakDoubtful[k], !(score <= max(cm.logit[k], cm.hedgedLogit))},
+				{"keep", g.keep[k], score >= cm.veto[k]},
+				{"keep hedged", g.keepHedged[k], score >= min(cm.veto[k], cm.hedgedVeto[k])},
+			}
+			for _, c := range checks {
+				if (int64(s) >= c.gate) != c.floatSays {
+					t.Fatalf("%s %s, sum %d (score %v): gate %d says %v, the float %v", cm.cats[k], c.name, s, score, c.gate, int64(s) >= c.gate, c.floatSays)
+				}
+			}
+		}
+	}
+	odd := &catModel{cats: []string{"ABS"}, bias: []float32{0}, scale: []float32{0}, logit: []float32{0}, veto: []float32{0}, hedgedVeto: []float32{0}}
+	if odd.gates() != nil {
+		t.Fatal("a zero scale has gates")
+	}
+}

@@ -22,9 +22,10 @@ type wordScratch struct {
 	// ("" when the dictionary does not know it).
 	ends []int32
 	tags []string
-	// scores are the category model's logits for the text last scanned,
-	// when scored: the veto and the additions after it read them once.
-	scores [64]float32
+	// sums are the category model's sums of weights for the text last
+	// scanned, when scored: the veto and the additions after it read
+	// them once.
+	sums   [64]int32
 	scored bool
 }
 

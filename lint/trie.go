@@ -339,9 +339,11 @@ func (a *automaton) matches(text []rune) iter.Seq2[int32, int] {
 			cur = a.step(cur, r)
 			for n := cur; n >= 0; {
 				nd := &a.nodes[n]
-				for _, k := range a.outs[nd.out : nd.out+nd.nOut] {
-					if !yield(k, i+1) {
-						return
+				if nd.nOut > 0 { // most steps end where no keyword does
+					for _, k := range a.outs[nd.out : nd.out+nd.nOut] {
+						if !yield(k, i+1) {
+							return
+						}
 					}
 				}
 				if n == 0 {
