@@ -71,6 +71,10 @@ func TestSnapshotDecodesToTheCompiledMatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// the score gates are laid out on first use: by now in both
+	if got.model.gates() == nil || want.model.gates() == nil {
+		t.Fatal("no score gates")
+	}
 	for _, f := range []struct {
 		name      string
 		got, want any
