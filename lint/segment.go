@@ -238,6 +238,23 @@ func (s segmenter) boundaryAt(rs []rune, wh *wordHits, ws, we, i int) bool {
 	if n > maxSegWindow {
 		return true
 	}
+	// No route can join what no dictionary word in the window spans (the
+	// usual answer, found without the route): only a run of Latin letters
+	// and digits is joined otherwise.
+	if !isASCIIAlnum(rs[i-1]) || !isASCIIAlnum(rs[i]) {
+		spanned := false
+		for k := ws; k < i && !spanned; k++ {
+			for h := wh.head[k]; h >= 0; h = wh.hits[h].next {
+				if e := int(wh.hits[h].end); e > i && e <= we {
+					spanned = true
+					break
+				}
+			}
+		}
+		if !spanned {
+			return true
+		}
+	}
 	// best[k] is the best log-probability of segmenting the window from
 	// its k-th rune, next[k] the end of the first word on that path.
 	var best [maxSegWindow + 1]int64
