@@ -924,6 +924,9 @@ func (m *matcher) negated(nt *normText, sc *scratch, c hit, cs, ce int) bool {
 			return true
 		}
 	}
+	if len(sc.discl)+len(sc.report)+len(sc.neg) == 0 {
+		return m.echoDenied(nt, sc, c, ce) // nothing after it can take it back
+	}
 	// A list of claims is taken back as one (降血压，治失眠，这些话我都不讲):
 	// what follows the last of them follows each, and it may start the
 	// clause after the list.
