@@ -40,17 +40,22 @@ func (s segmenter) cut(rs []rune, hits *wordHits, ws *wordScratch) {
 	ws.ends, ws.tags = ws.ends[:0], ws.tags[:0]
 	ws.best[n], ws.next[n] = 0, int32(n)
 	for k := n - 1; k >= 0; k-- {
-		ws.best[k], ws.next[k], ws.pos[k] = math.MinInt64, 0, -1
+		// the best word starting at k, kept in locals while its
+		// candidates are weighed
+		best, next, pos := int64(math.MinInt64), int32(0), int32(-1)
 		for h := hits.head[k]; h >= 0; {
 			w := hits.hits[h]
 			h = w.next
-			if sc := s.cost[w.key] + ws.best[w.end]; sc > ws.best[k] || sc == ws.best[k] && w.end > ws.next[k] {
-				ws.best[k], ws.next[k], ws.pos[k] = sc, w.end, s.posIdx[w.key]
+			if sc := s.cost[w.key] + ws.best[w.end]; sc > best || sc == best && w.end > next {
+				best, next, pos = sc, w.end, w.key
 			}
 		}
-		if ws.next[k] == 0 {
-			ws.best[k], ws.next[k], ws.pos[k] = s.charCost+ws.best[k+1], int32(k+1), -1
+		if next == 0 {
+			best, next = s.charCost+ws.best[k+1], int32(k+1)
+		} else {
+			pos = s.posIdx[pos]
 		}
+		ws.best[k], ws.next[k], ws.pos[k] = best, next, pos
 	}
 	for k := 0; k < n; {
 		e := int(ws.next[k])
