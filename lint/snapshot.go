@@ -26,7 +26,7 @@ import (
 var defaultSnapshot string
 
 // snapshotMagic starts a snapshot; the number changes with its layout.
-const snapshotMagic = "cunbo-lint-snapshot 4\n"
+const snapshotMagic = "cunbo-lint-snapshot 5\n"
 
 // packChecksum ties a snapshot to the pack text it was compiled from, so a
 // pack edited without a new snapshot is compiled instead of silently
@@ -326,6 +326,8 @@ func (m *matcher) marshalSnapshot(packText string) []byte {
 	w.automaton(m.ac)
 	w.keys(m.keys)
 	w.bools(m.shape)
+	w.automaton(m.shapeAC)
+	w.keys(m.shapeKeys)
 	w.int(len(m.pats))
 	for _, p := range m.pats {
 		w.int(p.rule)
@@ -437,6 +439,8 @@ func loadSnapshot(snap, packText string) (*matcher, error) {
 	m.ac = r.automaton()
 	m.keys = r.keys()
 	m.shape = r.bools()
+	m.shapeAC = r.automaton()
+	m.shapeKeys = r.keys()
 	m.pats = make([]compiledPattern, r.count(9))
 	for i := range m.pats {
 		m.pats[i] = compiledPattern{rule: r.int(), nparts: r.int(), own: r.bool()}

@@ -88,6 +88,8 @@ func TestSnapshotDecodesToTheCompiledMatcher(t *testing.T) {
 		{"ac", got.ac, want.ac},
 		{"keys", got.keys, want.keys},
 		{"shape", got.shape, want.shape},
+		{"shapeAC", got.shapeAC, want.shapeAC},
+		{"shapeKeys", got.shapeKeys, want.shapeKeys},
 		{"rules", got.rules, want.rules},
 		{"pats", got.pats, want.pats},
 		{"parts", got.parts, want.parts},
