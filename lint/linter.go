@@ -151,11 +151,11 @@ type matcher struct {
 	// when the pack has no shape key.
 	shapeAC   *automaton
 	shapeKeys []acKey
-	rules []Rule
-	pats  []compiledPattern
-	parts []partRef
-	seg   segmenter
-	model *catModel // nil unless the pack asks for the category model
+	rules     []Rule
+	pats      []compiledPattern
+	parts     []partRef
+	seg       segmenter
+	model     *catModel // nil unless the pack asks for the category model
 	// modelRules are the rules the model was trained beside (the built-in
 	// pack's): it may veto only their findings, never a trainer's own rule
 	// for words it has never seen.
