@@ -201,11 +201,14 @@ type scratch struct {
 	// origAt[i] is the byte offset of orig[i] in text, and its last
 	// value len(text): a finding's Match is then a slice of what she said.
 	origAt []int32
-	ns     normalizeScratch
-	shape  normText
-	shapeL []span // shape rune -> literal rune range
-	first  []hit
-	later  []hit
+	// badUTF8 is set when the text held a byte that is not UTF-8: only
+	// then can a finding's Match differ from a slice of it (said).
+	badUTF8 bool
+	ns      normalizeScratch
+	shape   []rune
+	shapeL  []span // shape rune -> literal rune range
+	first   []hit
+	later   []hit
 	// laterAt orders later's indices by start, so following a pattern
 	// looks only at the parts that begin within partGap of it: a long
 	// caption holds thousands of part hits, and scanning them all for
@@ -253,8 +256,7 @@ type scratch struct {
 // it is rebuilt from the decoded runes, as it always was (each bad byte
 // one U+FFFD); elsewhere it is the caller's own string, not a copy.
 func (sc *scratch) said(s span) string {
-	runes := sc.orig[s.start:s.end]
-	if slices.Contains(runes, utf8.RuneError) {
+	if runes := sc.orig[s.start:s.end]; sc.badUTF8 && slices.Contains(runes, utf8.RuneError) {
 		return string(runes)
 	}
 	return sc.text[sc.origAt[s.start]:sc.origAt[s.end]]
@@ -526,7 +528,7 @@ func (m *matcher) check(text string, pauses []int, final bool, into []Finding) [
 // scan normalises text and records every key the automaton finds in it:
 // what both the rules and the category model read.
 func (m *matcher) scan(text string, sc *scratch) *normText {
-	sc.text = text
+	sc.text, sc.badUTF8 = text, false
 	sc.orig, sc.origAt = sc.orig[:0], sc.origAt[:0]
 	for i := 0; i < len(text); {
 		r, w := rune(text[i]), 1
@@ -540,6 +542,7 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 			}
 			if w == 0 || r < 0x800 || r >= 0xD800 && r <= 0xDFFF {
 				r, w = utf8.DecodeRuneInString(text[i:])
+				sc.badUTF8 = sc.badUTF8 || r == utf8.RuneError
 			}
 		}
 		sc.orig = append(sc.orig, r)
@@ -577,7 +580,7 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 		m.record(sc, k, end-int(m.keys[k].n), end)
 	}
 	if m.shapeAC != nil && m.buildShape(nt, sc) {
-		for i, end := range m.shapeAC.matches(sc.shape.runes) {
+		for i, end := range m.shapeAC.matches(sc.shape) {
 			key := m.shapeKeys[i]
 			s := end - int(key.n)
 			m.record(sc, key.tag, int(sc.shapeL[s].start), int(sc.shapeL[end-1].end))
@@ -788,9 +791,11 @@ func (m *matcher) negatedPart(sc *scratch, l hit, prev int) bool {
 // patterns such as 扣#送 and #万人都在吃. It reports whether any number
 // was found (otherwise the literal scan has seen everything).
 func (m *matcher) buildShape(nt *normText, sc *scratch) bool {
-	sc.shape.reset()
+	if !slices.ContainsFunc(nt.runes, isDigit) {
+		return false
+	}
+	shape := sc.shape[:0]
 	sc.shapeL = sc.shapeL[:0]
-	found := false
 	rs := nt.runes
 	for i := 0; i < len(rs); {
 		if isDigit(rs[i]) {
@@ -798,17 +803,17 @@ func (m *matcher) buildShape(nt *normText, sc *scratch) bool {
 			for j < len(rs) && (isDigit(rs[j]) || rs[j] == '.' && j+1 < len(rs) && isDigit(rs[j+1])) {
 				j++
 			}
-			sc.shape.push('#', span{})
+			shape = append(shape, '#')
 			sc.shapeL = append(sc.shapeL, span{int32(i), int32(j)})
-			found = true
 			i = j
 			continue
 		}
-		sc.shape.push(rs[i], span{})
+		shape = append(shape, rs[i])
 		sc.shapeL = append(sc.shapeL, span{int32(i), int32(i + 1)})
 		i++
 	}
-	return found
+	sc.shape = shape
+	return true
 }
 
 // suppressed applies the exceptions of COMPLIANCE.md to one candidate.
