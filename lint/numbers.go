@@ -180,8 +180,17 @@ func normalizeNumbers(in, out *normText) {
 			}
 		}
 		if !isCNNumeral(rs[i]) {
-			out.push(rs[i], in.spans[i])
-			i++
+			// the run up to the next numeral or clause break is copied
+			// as it is, in one piece
+			j, stop := i+1, len(rs)
+			if bi < len(in.breaks) {
+				stop = min(stop, in.breaks[bi])
+			}
+			for j < stop && !isCNNumeral(rs[j]) {
+				j++
+			}
+			out.runes, out.spans = append(out.runes, rs[i:j]...), append(out.spans, in.spans[i:j]...)
+			i = j
 			continue
 		}
 		j := i
