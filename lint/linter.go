@@ -12,6 +12,7 @@ package lint
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -172,7 +173,8 @@ type matcher struct {
 	// only once p has begun (most of a line's part keys are common words
 	// that dozens of patterns share); 0 for every other key. A pattern
 	// whose first part holds a number is found by the shape scan after
-	// the literal one, so its later parts are not gated.
+	// the literal one, so its later parts are not gated. A shape key is
+	// gateShape: the literal scan files none.
 	keyGate []int32
 	// pendingAt[n] marks the automaton's nodes that spell a proper prefix
 	// (two to pendingMaxRunes runes) of a rule pattern's first part: an
@@ -452,6 +454,10 @@ func (m *matcher) indexRules() {
 	}
 	m.keyGate = make([]int32, len(m.keys))
 	for k, key := range m.keys {
+		if m.shape[k] {
+			m.keyGate[k] = gateShape
+			continue
+		}
 		switch idx := key.tag & (1<<kindShift - 1); key.tag >> kindShift {
 		case kindPattern:
 			m.keyGate[k] = idx + 1
@@ -472,6 +478,9 @@ func (m *matcher) indexRules() {
 		}
 	}
 }
+
+// gateShape is the keyGate of a shape key.
+const gateShape = math.MinInt32
 
 // verdict is a rule finding while a line is judged: rule indexes
 // m.rules, start and end are normalised rune positions.
@@ -569,13 +578,10 @@ func (m *matcher) scan(text string, sc *scratch) *normText {
 	sc.breaks = append(sc.breaks[:0], nt.breaks...)
 
 	for k, end := range m.ac.matches(nt.runes) {
-		if m.shape[k] {
-			continue
-		}
 		if g := m.keyGate[k]; g > 0 {
 			sc.hasFirst[g-1] = true
-		} else if g < 0 && !sc.hasFirst[-g-1] {
-			continue // a later part of a pattern not begun: never followed
+		} else if g < 0 && (g == gateShape || !sc.hasFirst[-g-1]) {
+			continue // a shape key, or a later part of a pattern not begun
 		}
 		m.record(sc, k, end-int(m.keys[k].n), end)
 	}
