@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -41,7 +42,9 @@ func (e *SubtitleError) Error() string {
 
 const maxSubtitleBytes = 64 << 20
 
-var vttTag = regexp.MustCompile(`<[^>]*>`)
+// vttTag is compiled on first use: a box that never reads a .vtt file
+// should not pay for it at every start.
+var vttTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`<[^>]*>`) })
 
 // ParseSubtitles reads an SRT or WebVTT file (vtt selects WebVTT). Good
 // cues are returned even when some are malformed; every bad one is named
@@ -126,7 +129,7 @@ func ParseSubtitles(source string, r io.Reader, vtt bool) ([]Cue, error) {
 				break
 			}
 			if vtt {
-				tl = vttTag.ReplaceAllString(tl, "")
+				tl = vttTag().ReplaceAllString(tl, "")
 				tl = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&nbsp;", " ").Replace(tl)
 			}
 			text = append(text, tl)

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -150,12 +151,15 @@ type Finding struct {
 	At           time.Time `json:"at"`
 }
 
-var idRe = regexp.MustCompile(`^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$`)
+// idRe is compiled on first use: every command of the box's one binary
+// runs this package's init, and under emulation a regexp compiled there
+// cost each a few milliseconds of its start.
+var idRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$`) })
 
 // ValidID reports whether id has the shape boxes give segments
 // (20261206T205641646Z-331bd2dd); it keeps ids from naming anything outside
 // a store or a blob prefix.
-func ValidID(id string) bool { return idRe.MatchString(id) }
+func ValidID(id string) bool { return idRe().MatchString(id) }
 
 // MaxJSON bounds segment.json; a real one is a few KB.
 const MaxJSON = 4 << 20

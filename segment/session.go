@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -34,10 +35,11 @@ const SessionVersion = 1
 // MaxSession bounds a session record.
 const MaxSession = 1 << 20
 
-var sessionIDRe = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_.-]{0,63}$`)
+// sessionIDRe is compiled on first use, as idRe is.
+var sessionIDRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z_.-]{0,63}$`) })
 
 // ValidSessionID reports whether id is a safe session id.
-func ValidSessionID(id string) bool { return sessionIDRe.MatchString(id) }
+func ValidSessionID(id string) bool { return sessionIDRe().MatchString(id) }
 
 // NewSessionID names a session by its start (UTC) and 4 random bytes.
 func NewSessionID(start time.Time) string {
