@@ -257,6 +257,8 @@ func (p *packedText) pack(rs []rune) {
 		// here rather than in a call per rune
 		if u := uint32(r); u-0x800 < 0xD800-0x800 || u-0xE000 < 0x10000-0xE000 {
 			b, n = (0xE0|u>>12)|(0x80|u>>6&0x3F)<<8|(0x80|u&0x3F)<<16, 3
+		} else if u < 0x80 { // digits and Latin letters
+			b, n = u, 1
 		} else {
 			b, n = utf8Packed(r)
 		}
@@ -389,8 +391,8 @@ func (cm *catModel) features(seg segmenter, nt *normText, sc *scratch, into []ui
 		seg.cut(rs, hits, &sc.words)
 		into = cm.wordFeatures(&sc.packed, &sc.words, 0, len(rs), 0, into)
 	}
-	if cm.flags&flagScoped == 0 {
-		return into
+	if cm.flags&flagScoped == 0 || len(sc.neg)+len(sc.discl)+len(sc.doubt)+len(sc.wish)+len(sc.refer) == 0 {
+		return into // no hedged clause to copy
 	}
 	// each hedged clause once, however many hedge words it holds
 	lastFrom := -1
