@@ -443,8 +443,9 @@ func compile(p *Pack) (*matcher, error) {
 	return m, nil
 }
 
-// indexRules lays out ruleCat and vetoCat from the rules, the model and
-// modelRules; whatever sets one of those calls it again.
+// indexRules lays out keyGate, ruleCat and vetoCat from the keys, the
+// rules, the model and modelRules; whatever sets one of those calls it
+// again.
 func (m *matcher) indexRules() {
 	shapedFirst := make([]bool, len(m.pats))
 	for k, key := range m.keys {

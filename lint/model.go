@@ -462,14 +462,6 @@ func (cm *catModel) sums(seg segmenter, nt *normText, sc *scratch) *[64]int32 {
 	return &sc.words.sums
 }
 
-// score writes each category's logit for the scanned utterance.
-func (cm *catModel) score(seg segmenter, nt *normText, sc *scratch, out []float32) {
-	sums := cm.sumWeights(seg, nt, sc)
-	for k := range out {
-		out[k] = cm.scoreAt(k, sums[k])
-	}
-}
-
 // scoreAt is category k's logit for a sum of its weights: the one
 // expression every decision about a score is made with.
 func (cm *catModel) scoreAt(k int, sum int32) float32 {
@@ -517,11 +509,11 @@ type scoreGates struct {
 	speak, speakDoubtful, keep, keepHedged []int64
 }
 
-// never and always are the gates of a decision no sum makes true, or
-// every sum does.
+// gateNever and gateAlways are the gates of a decision no sum makes
+// true, or every sum does.
 const (
-	never  = math.MaxInt64
-	always = math.MinInt64
+	gateNever  = math.MaxInt64
+	gateAlways = math.MinInt64
 )
 
 // gates lays out the model's gates once. It returns nil when a score is
@@ -561,9 +553,9 @@ func (cm *catModel) leastSum(k int, decide func(float32) bool) int64 {
 	lo, hi := int64(math.MinInt32), int64(math.MaxInt32)
 	switch {
 	case decide(cm.scoreAt(k, int32(lo))):
-		return always
+		return gateAlways
 	case !decide(cm.scoreAt(k, int32(hi))):
-		return never
+		return gateNever
 	}
 	for hi-lo > 1 { // decide(lo) is false, decide(hi) true
 		mid := lo + (hi-lo)/2
