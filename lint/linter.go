@@ -497,10 +497,7 @@ func (m *matcher) hasFiller(s string) bool {
 	t := &m.compilePhrase
 	t.reset()
 	m.norm.foldWidth([]rune(s), t)
-	for range m.norm.fillers.matches(t.runes) {
-		return true
-	}
-	return false
+	return m.norm.hasFiller(t.runes)
 }
 
 // normalizePhrase rewrites a pattern piece by piece around its # signs.
